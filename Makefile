@@ -1,0 +1,33 @@
+# The two commands of the quick start:
+#   make demo   installs what is missing, builds, runs the main job on a built-in model
+#   make test   installs what is missing, builds, runs every test (unit, CLI, parity,
+#               ASan+UBSan unit tests, short fuzz runs)
+JOBS ?= $(shell nproc)
+BUILD ?= build
+FUZZ_SECONDS ?= 20
+
+.PHONY: all deps build demo test test-unit test-asan test-fuzz bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+demo: build
+	@scripts/demo.sh $(BUILD)/bin/dseek
+
+test: build
+	@scripts/test.sh $(BUILD) $(JOBS) $(FUZZ_SECONDS)
+
+test-unit: build
+	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+bench: build
+	@for b in $(BUILD)/bin/bench_*; do $$b; done
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Everything `make test` runs, in order; stops at the first failure.
+#  1. unit + CLI + parity tests (ctest, release build)
+#  2. the unit tests again under ASan+UBSan (clang)
+#  3. each libFuzzer target for a fixed time budget
+set -euo pipefail
+build=${1:-build}; jobs=${2:-2}; fuzz_seconds=${3:-20}
+cd "$(dirname "$0")/.."
+
+echo "== unit, CLI and parity tests (release) =="
+(cd "$build" && ctest --output-on-failure -j"$jobs")
+
+echo "== unit tests under ASan+UBSan =="
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DDSEEK_SANITIZE=ON -DDSEEK_BENCH=OFF >/dev/null
+cmake --build build-asan -j"$jobs"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --output-on-failure -j"$jobs" -E '^layering$')
+
+echo "== fuzzing (${fuzz_seconds}s per target) =="
+cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DDSEEK_FUZZ=ON -DDSEEK_TESTS=OFF -DDSEEK_BENCH=OFF >/dev/null
+cmake --build build-fuzz -j"$jobs"
+scripts/fuzz.sh build-fuzz "$fuzz_seconds"
+echo "make test: all passed"

@@ -1,0 +1,40 @@
+// Small helpers every subcommand uses: uniform error output and CLI11 parsing
+// that maps usage errors to exit code 2.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <string>
+
+#include "core/status.h"
+
+namespace dseek::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitBadInput = 2;
+
+// Prints "dseek: error: <message>" on stderr and returns kExitBadInput.
+inline int report(const Status& s) {
+  std::fprintf(stderr, "dseek: error: %s\n", s.message().c_str());
+  return kExitBadInput;
+}
+inline int report(const std::string& message) { return report(Status::error(message)); }
+
+// Parses argv with CLI11. Returns -1 to continue, else the exit code to return
+// (0 after --help, 2 after a usage error).
+inline int parse_args(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    std::fputs(app.help().c_str(), stdout);
+    return kExitOk;
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "dseek %s: %s\nRun 'dseek %s --help' for usage.\n", app.get_name().c_str(),
+                 e.what(), app.get_name().c_str());
+    return kExitBadInput;
+  }
+  return -1;
+}
+
+}  // namespace dseek::cli

@@ -1,0 +1,48 @@
+// dseek entry point: dispatches `dseek <command> ...` to one cmd_*.cpp.
+// Knows nothing but the command table; all work happens in the commands.
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+
+namespace {
+
+using dseek::cli::Command;
+
+constexpr Command kCommands[] = {
+    {"inspect", "describe a GGUF file or Hugging Face model directory", dseek::cli::cmd_inspect},
+    {"init", "write a random model (tiny/small/v2-lite presets) as GGUF", dseek::cli::cmd_init},
+    {"tokenize", "text (stdin) -> token ids or pieces", dseek::cli::cmd_tokenize},
+    {"detokenize", "token ids (stdin) -> text", dseek::cli::cmd_detokenize},
+    {"template", "render a chat template for messages (JSON on stdin)", dseek::cli::cmd_template},
+};
+
+void print_usage(FILE* out) {
+  std::fprintf(out,
+               "dseek: run, serve and train DeepSeek-family models on your own hardware.\n\n"
+               "Usage: dseek <command> [options]   (dseek <command> --help for details)\n\n"
+               "Commands:\n");
+  for (const auto& c : kCommands)
+    std::fprintf(out, "  %-12.*s %.*s\n", static_cast<int>(c.name.size()), c.name.data(),
+                 static_cast<int>(c.summary.size()), c.summary.data());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    print_usage(stderr);
+    return dseek::cli::kExitBadInput;
+  }
+  std::string_view name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    print_usage(stdout);
+    return 0;
+  }
+  for (const auto& c : kCommands)
+    if (c.name == name) return c.run(argc - 1, argv + 1);
+  std::fprintf(stderr, "dseek: unknown command '%s'. Run 'dseek --help' for the list.\n", argv[1]);
+  return dseek::cli::kExitBadInput;
+}
