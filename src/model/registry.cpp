@@ -1,2 +1,54 @@
-// placeholder
-namespace dseek {}
+// The explicit list of architectures: GGUF `general.architecture` / HF
+// `model_type` / `dseek init --arch` names -> the arch file's factory.
+// Adding an architecture is one line here.
+#include <nlohmann/json.hpp>
+
+#include "model/arch.h"
+
+namespace dseek {
+
+Result<std::unique_ptr<Architecture>> architecture_from_gguf(const GgufFile& f) {
+  const auto arch = f.get_string("general.architecture");
+  if (!arch) return Status::error(f.path() + ": no general.architecture key: not a model file (a vocabulary-only GGUF?)");
+  if (*arch == "deepseek2") return deepseek_from_gguf(f);
+  if (*arch == "llama") return llama_from_gguf(f, false);
+  if (*arch == "qwen2") return llama_from_gguf(f, true);
+  return Status::error(f.path() + ": architecture '" + *arch + "' is not supported (deepseek2, llama, qwen2 are)");
+}
+
+Result<std::unique_ptr<Architecture>> architecture_from_hf_config(const nlohmann::json& c) {
+  if (!c.is_object() || !c.contains("model_type") || !c["model_type"].is_string())
+    return Status::error("config.json: no model_type string");
+  const std::string type = c["model_type"].get<std::string>();
+  if (type == "deepseek_v3" || type == "deepseek_v2" || type == "deepseek_v32") return deepseek_from_hf_config(c);
+  if (type == "llama") return llama_from_hf_config(c, false);
+  if (type == "qwen2") return llama_from_hf_config(c, true);
+  return Status::error("config.json: model_type '" + type + "' is not supported (deepseek_v2, deepseek_v3, llama, qwen2 are)");
+}
+
+std::vector<std::string_view> architecture_names() { return {"deepseek-v3", "deepseek-v2", "llama", "qwen2"}; }
+
+Result<std::unique_ptr<Architecture>> architecture_preset(std::string_view arch, std::string_view preset,
+                                                           int64_t vocab_size) {
+  if (arch == "deepseek-v3" || arch == "deepseek-v2") return deepseek_preset(arch, preset, vocab_size);
+  if (arch == "llama") return llama_preset(preset, vocab_size, false);
+  if (arch == "qwen2") return llama_preset(preset, vocab_size, true);
+  return Status::error("unknown architecture '" + std::string(arch) + "' (deepseek-v3, deepseek-v2, llama, qwen2)");
+}
+
+ParamCounts count_params(const Architecture& arch, const std::vector<std::pair<std::string, int64_t>>& tensors) {
+  ParamCounts c;
+  double active = 0;
+  for (const auto& [name, n] : tensors) {
+    c.total += n;
+    if (arch.is_mtp_tensor(name)) {
+      c.mtp += n;
+      continue;
+    }
+    active += static_cast<double>(n) * arch.active_fraction(name);
+  }
+  c.active = static_cast<int64_t>(active + 0.5);
+  return c;
+}
+
+}  // namespace dseek

@@ -1,0 +1,83 @@
+// The architecture interface: what one model family declares about itself —
+// hyper-parameters (parsed from GGUF keys or HF config.json, never sniffed
+// from shapes), its tensor table (our GGUF name, HF name, shape), presets for
+// `dseek init`, and parameter accounting. The forward pass is added per arch
+// in the same file (issue 4); runtime, server and CLI see only this interface.
+//
+// Dimension glossary (used in shape comments throughout model/):
+//   V n_vocab   E n_embd   L n_layer   H n_head   Hkv n_head_kv   F n_ff (dense)
+//   Fe n_ff_exp (per expert)   X n_expert (routed)   Xs n_expert_shared   K n_expert_used
+//   Cq q_lora_rank   Ckv kv_lora_rank   Dn d_head_nope   Dr d_head_rope   Dv d_head_v
+//   T tokens in a batch   S cached positions
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/status.h"
+#include "format/gguf.h"
+#include "format/gguf_writer.h"
+
+namespace dseek {
+
+// How `dseek init` fills a tensor with random values.
+enum class TensorInit { kMatrix, kOutputHead, kNormWeight, kZero, kEmbedding, kRouter, kBias };
+
+struct TensorSpec {
+  std::string gguf_name;     // e.g. "blk.3.attn_kv_a_mqa.weight"
+  std::string hf_name;       // e.g. "model.layers.3.self_attn.kv_a_proj_with_mqa.weight"; "" if merged in HF
+  std::vector<int64_t> ne;   // GGUF order: ne[0] innermost
+  TensorInit init = TensorInit::kMatrix;
+  int64_t fan_in = 1;        // for the init scale
+  bool quantizable = true;   // false for norms, biases, router (kept f32)
+};
+
+struct ParamCounts {
+  int64_t total = 0;   // every weight, MTP included
+  int64_t mtp = 0;     // of which in multi-token-prediction layers
+  int64_t active = 0;  // used per token by the main model (routed experts at K/X), MTP excluded
+};
+
+class Architecture {
+ public:
+  virtual ~Architecture() = default;
+  virtual std::string_view name() const = 0;       // "deepseek-v3", "deepseek-v2", "llama", "qwen2"
+  virtual std::string_view gguf_arch() const = 0;  // general.architecture value
+  // Human-readable hyper-parameters in a stable order, for `inspect`.
+  virtual std::vector<std::pair<std::string, std::string>> describe() const = 0;
+  // Every tensor the model has, in file order.
+  virtual std::vector<TensorSpec> tensor_specs() const = 0;
+  virtual void write_gguf_metadata(GgufWriter& w) const = 0;
+  // Fraction of a tensor's parameters used per token (1, or K/X for routed experts).
+  virtual double active_fraction(std::string_view tensor_name) const = 0;
+  virtual bool is_mtp_tensor(std::string_view tensor_name) const = 0;
+  virtual int64_t vocab_size() const = 0;
+  virtual int64_t context_length() const = 0;
+};
+
+// Registry (model/registry.cpp): the explicit list of architectures.
+Result<std::unique_ptr<Architecture>> architecture_from_gguf(const GgufFile& f);
+Result<std::unique_ptr<Architecture>> architecture_from_hf_config(const nlohmann::json& config);
+// `arch` as on the `dseek init` command line; preset: tiny | small | v2-lite.
+Result<std::unique_ptr<Architecture>> architecture_preset(std::string_view arch, std::string_view preset,
+                                                           int64_t vocab_size);
+std::vector<std::string_view> architecture_names();
+
+// Per-family factories (one arch file each).
+Result<std::unique_ptr<Architecture>> deepseek_from_gguf(const GgufFile& f);
+Result<std::unique_ptr<Architecture>> deepseek_from_hf_config(const nlohmann::json& c);
+Result<std::unique_ptr<Architecture>> deepseek_preset(std::string_view arch, std::string_view preset, int64_t n_vocab);
+Result<std::unique_ptr<Architecture>> llama_from_gguf(const GgufFile& f, bool qkv_bias);
+Result<std::unique_ptr<Architecture>> llama_from_hf_config(const nlohmann::json& c, bool qkv_bias);
+Result<std::unique_ptr<Architecture>> llama_preset(std::string_view preset, int64_t n_vocab, bool qkv_bias);
+
+// Sums parameters over actual tensors (name, element count) using `arch`'s accounting.
+ParamCounts count_params(const Architecture& arch, const std::vector<std::pair<std::string, int64_t>>& tensors);
+
+}  // namespace dseek

@@ -1,0 +1,35 @@
+// ModelFiles: opens what a user points dseek at — a GGUF file, a .safetensors
+// file, or a Hugging Face model directory (config.json + safetensors shards +
+// tokenizer files) — validates it, and binds the architecture and weights.
+// Does not build the runnable model (that is the arch's forward, issue 4).
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "format/gguf.h"
+#include "format/safetensors.h"
+#include "format/weight_source.h"
+#include "model/arch.h"
+
+namespace dseek {
+
+struct ModelFiles {
+  enum class Format { kGguf, kSafetensors };
+  Format format = Format::kGguf;
+  std::string path;
+  std::shared_ptr<const GgufFile> gguf;             // kGguf
+  std::shared_ptr<const Safetensors> safetensors;   // kSafetensors
+  std::optional<nlohmann::json> hf_config;          // config.json
+  std::optional<nlohmann::json> tokenizer_config;   // tokenizer_config.json
+  std::string tokenizer_json;                       // path to tokenizer.json, "" if none
+  WeightSource weights;
+  std::unique_ptr<Architecture> arch;               // null for a vocabulary-only GGUF or a bare .safetensors
+  std::string arch_error;                           // why arch is null
+};
+
+Result<ModelFiles> open_model_files(const std::string& path);
+
+}  // namespace dseek
