@@ -248,6 +248,10 @@ Result<GgufFile> GgufFile::parse(std::span<const std::byte> bytes, const std::st
     if (t.offset % f.alignment_ != 0)
       return p.fail_at(end_of_infos, "tensor '" + t.name + "' offset " + std::to_string(t.offset) +
                                          " is not a multiple of the alignment " + std::to_string(f.alignment_));
+    // Kernels read tensors in place: 8-byte alignment keeps every scalar and block load aligned.
+    if ((f.data_offset_ + t.offset) % 8 != 0)
+      return p.fail_at(f.data_offset_, "tensor '" + t.name + "' starts at file offset " +
+                                           std::to_string(f.data_offset_ + t.offset) + ", which is not 8-byte aligned");
     if (t.offset > data_size || t.n_bytes > data_size - t.offset)
       return p.fail_at(f.data_offset_ + std::min(t.offset, data_size),
                        "tensor '" + t.name + "' (" + std::to_string(t.n_bytes) + " bytes at data offset " +

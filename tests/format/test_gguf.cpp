@@ -213,6 +213,9 @@ TEST(GgufReader, BadTensors) {
   GgufBytes overlap;
   overlap.header(3, 2, 0).tensor("a", {16}, 0, 0).tensor("b", {8}, 0, 32).pad(32).zeros(64);
   expect_error(overlap, "'a' and 'b' overlap");
+  GgufBytes misaligned;
+  misaligned.header(3, 1, 1).kv_u32("general.alignment", 1).tensor("w", {8}, 0, 3).zeros(64);
+  expect_error(misaligned, "not 8-byte aligned");
   GgufBytes dup;
   dup.header(3, 2, 0).tensor("a", {8}, 0, 0).tensor("a", {8}, 0, 32).pad(32).zeros(64);
   expect_error(dup, "duplicate tensor name 'a'");

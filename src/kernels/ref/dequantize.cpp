@@ -35,32 +35,51 @@ void k_set_scale_min(int j, uint8_t* q, uint8_t sc, uint8_t m) {
   }
 }
 
-void dequant_q4_0(const BlockQ4_0* b, float* y, int64_t nb) {
+// The reference path accepts sources at any alignment (safetensors offsets
+// need not be aligned): blocks and scalars are loaded through memcpy.
+template <class Block>
+Block load_block(const void* src, int64_t i) {
+  Block b;
+  std::memcpy(&b, static_cast<const std::byte*>(src) + i * static_cast<int64_t>(sizeof(Block)), sizeof(Block));
+  return b;
+}
+
+template <class T>
+T load(const void* src, int64_t i) {
+  T x;
+  std::memcpy(&x, static_cast<const std::byte*>(src) + i * static_cast<int64_t>(sizeof(T)), sizeof(T));
+  return x;
+}
+
+void dequant_q4_0(const void* src, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, y += kQK4_0) {
-    const float d = f16_to_f32(b[i].d);
+    const BlockQ4_0 bi = load_block<BlockQ4_0>(src, i);
+    const float d = f16_to_f32(bi.d);
     for (int j = 0; j < kQK4_0 / 2; ++j) {
-      y[j] = static_cast<float>((b[i].qs[j] & 0xF) - 8) * d;
-      y[j + kQK4_0 / 2] = static_cast<float>((b[i].qs[j] >> 4) - 8) * d;
+      y[j] = static_cast<float>((bi.qs[j] & 0xF) - 8) * d;
+      y[j + kQK4_0 / 2] = static_cast<float>((bi.qs[j] >> 4) - 8) * d;
     }
   }
 }
 
-void dequant_q8_0(const BlockQ8_0* b, float* y, int64_t nb) {
+void dequant_q8_0(const void* src, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, y += kQK8_0) {
-    const float d = f16_to_f32(b[i].d);
-    for (int j = 0; j < kQK8_0; ++j) y[j] = static_cast<float>(b[i].qs[j]) * d;
+    const BlockQ8_0 bi = load_block<BlockQ8_0>(src, i);
+    const float d = f16_to_f32(bi.d);
+    for (int j = 0; j < kQK8_0; ++j) y[j] = static_cast<float>(bi.qs[j]) * d;
   }
 }
 
-void dequant_q4_k(const BlockQ4_K* b, float* y, int64_t nb) {
+void dequant_q4_k(const void* src, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i) {
-    const float d = f16_to_f32(b[i].d), dmin = f16_to_f32(b[i].dmin);
-    const uint8_t* q = b[i].qs;
+    const BlockQ4_K bi = load_block<BlockQ4_K>(src, i);
+    const float d = f16_to_f32(bi.d), dmin = f16_to_f32(bi.dmin);
+    const uint8_t* q = bi.qs;
     for (int j = 0; j < kQK_K; j += 64, q += 32) {
       uint8_t sc, m;
-      k_scale_min(j / 32, b[i].scales, &sc, &m);
+      k_scale_min(j / 32, bi.scales, &sc, &m);
       const float d1 = d * sc, m1 = dmin * m;
-      k_scale_min(j / 32 + 1, b[i].scales, &sc, &m);
+      k_scale_min(j / 32 + 1, bi.scales, &sc, &m);
       const float d2 = d * sc, m2 = dmin * m;
       for (int l = 0; l < 32; ++l) *y++ = d1 * static_cast<float>(q[l] & 0xF) - m1;
       for (int l = 0; l < 32; ++l) *y++ = d2 * static_cast<float>(q[l] >> 4) - m2;
@@ -68,17 +87,18 @@ void dequant_q4_k(const BlockQ4_K* b, float* y, int64_t nb) {
   }
 }
 
-void dequant_q5_k(const BlockQ5_K* b, float* y, int64_t nb) {
+void dequant_q5_k(const void* src, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i) {
-    const float d = f16_to_f32(b[i].d), dmin = f16_to_f32(b[i].dmin);
-    const uint8_t* ql = b[i].qs;
-    const uint8_t* qh = b[i].qh;
+    const BlockQ5_K bi = load_block<BlockQ5_K>(src, i);
+    const float d = f16_to_f32(bi.d), dmin = f16_to_f32(bi.dmin);
+    const uint8_t* ql = bi.qs;
+    const uint8_t* qh = bi.qh;
     uint8_t u1 = 1, u2 = 2;
     for (int j = 0; j < kQK_K; j += 64, ql += 32, u1 <<= 2, u2 <<= 2) {
       uint8_t sc, m;
-      k_scale_min(j / 32, b[i].scales, &sc, &m);
+      k_scale_min(j / 32, bi.scales, &sc, &m);
       const float d1 = d * sc, m1 = dmin * m;
-      k_scale_min(j / 32 + 1, b[i].scales, &sc, &m);
+      k_scale_min(j / 32 + 1, bi.scales, &sc, &m);
       const float d2 = d * sc, m2 = dmin * m;
       for (int l = 0; l < 32; ++l)
         *y++ = d1 * static_cast<float>((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)) - m1;
@@ -88,12 +108,13 @@ void dequant_q5_k(const BlockQ5_K* b, float* y, int64_t nb) {
   }
 }
 
-void dequant_q6_k(const BlockQ6_K* b, float* y, int64_t nb) {
+void dequant_q6_k(const void* src, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i) {
-    const float d = f16_to_f32(b[i].d);
-    const uint8_t* ql = b[i].ql;
-    const uint8_t* qh = b[i].qh;
-    const int8_t* sc = b[i].scales;
+    const BlockQ6_K bi = load_block<BlockQ6_K>(src, i);
+    const float d = f16_to_f32(bi.d);
+    const uint8_t* ql = bi.ql;
+    const uint8_t* qh = bi.qh;
+    const int8_t* sc = bi.scales;
     for (int n = 0; n < kQK_K; n += 128, y += 128, ql += 64, qh += 32, sc += 8) {
       for (int l = 0; l < 32; ++l) {
         const int is = l / 16;
@@ -234,21 +255,15 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n) {
   const int64_t nb = n / dtype_traits(t).block_size;
   switch (t) {
     case DType::kF32: std::memcpy(dst, src, static_cast<size_t>(n) * 4); return;
-    case DType::kF64: {
-      const auto* s = static_cast<const double*>(src);
-      for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(s[i]);
+    case DType::kF64:
+      for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(load<double>(src, i));
       return;
-    }
-    case DType::kF16: {
-      const auto* s = static_cast<const uint16_t*>(src);
-      for (int64_t i = 0; i < n; ++i) dst[i] = f16_to_f32(s[i]);
+    case DType::kF16:
+      for (int64_t i = 0; i < n; ++i) dst[i] = f16_to_f32(load<uint16_t>(src, i));
       return;
-    }
-    case DType::kBF16: {
-      const auto* s = static_cast<const uint16_t*>(src);
-      for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(s[i]);
+    case DType::kBF16:
+      for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(load<uint16_t>(src, i));
       return;
-    }
     case DType::kF8E4M3: {
       const auto* s = static_cast<const uint8_t*>(src);
       for (int64_t i = 0; i < n; ++i) dst[i] = fp8_e4m3_to_f32(s[i]);
@@ -258,19 +273,19 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n) {
       for (int64_t i = 0; i < n; ++i) {
         switch (t) {
           case DType::kI8: dst[i] = static_cast<const int8_t*>(src)[i]; break;
-          case DType::kI16: dst[i] = static_cast<const int16_t*>(src)[i]; break;
-          case DType::kI32: dst[i] = static_cast<float>(static_cast<const int32_t*>(src)[i]); break;
-          case DType::kI64: dst[i] = static_cast<float>(static_cast<const int64_t*>(src)[i]); break;
+          case DType::kI16: dst[i] = load<int16_t>(src, i); break;
+          case DType::kI32: dst[i] = static_cast<float>(load<int32_t>(src, i)); break;
+          case DType::kI64: dst[i] = static_cast<float>(load<int64_t>(src, i)); break;
           default: dst[i] = static_cast<const uint8_t*>(src)[i]; break;
         }
       }
       return;
     }
-    case DType::kQ4_0: dequant_q4_0(static_cast<const BlockQ4_0*>(src), dst, nb); return;
-    case DType::kQ8_0: dequant_q8_0(static_cast<const BlockQ8_0*>(src), dst, nb); return;
-    case DType::kQ4_K: dequant_q4_k(static_cast<const BlockQ4_K*>(src), dst, nb); return;
-    case DType::kQ5_K: dequant_q5_k(static_cast<const BlockQ5_K*>(src), dst, nb); return;
-    case DType::kQ6_K: dequant_q6_k(static_cast<const BlockQ6_K*>(src), dst, nb); return;
+    case DType::kQ4_0: dequant_q4_0(src, dst, nb); return;
+    case DType::kQ8_0: dequant_q8_0(src, dst, nb); return;
+    case DType::kQ4_K: dequant_q4_k(src, dst, nb); return;
+    case DType::kQ5_K: dequant_q5_k(src, dst, nb); return;
+    case DType::kQ6_K: dequant_q6_k(src, dst, nb); return;
   }
 }
 
@@ -315,7 +330,7 @@ void dequantize_fp8_block_row(const uint8_t* w, const float* scale_inv, int64_t 
   const int64_t n_col_blocks = (cols + block - 1) / block;
   const float* scales = scale_inv + (row / block) * n_col_blocks;
   const uint8_t* src = w + row * cols;
-  for (int64_t c = 0; c < cols; ++c) dst[c] = fp8_e4m3_to_f32(src[c]) * scales[c / block];
+  for (int64_t c = 0; c < cols; ++c) dst[c] = fp8_e4m3_to_f32(src[c]) * load<float>(scales, c / block);
 }
 
 }  // namespace dseek::kernels
