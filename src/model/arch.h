@@ -41,7 +41,7 @@ struct TensorSpec {
 struct ParamCounts {
   int64_t total = 0;   // every weight, MTP included
   int64_t mtp = 0;     // of which in multi-token-prediction layers
-  int64_t active = 0;  // used per token by the main model (routed experts at K/X), MTP excluded
+  int64_t active = 0;  // used per token by the main model: routed experts at K/X; MTP and the input embedding (a lookup) excluded
 };
 
 class Architecture {
