@@ -12,6 +12,8 @@ int cmd_init(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);
 int cmd_detokenize(int argc, char** argv);
 int cmd_template(int argc, char** argv);
+int cmd_logits(int argc, char** argv);
+int cmd_run(int argc, char** argv);
 
 struct Command {
   std::string_view name;

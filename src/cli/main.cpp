@@ -17,6 +17,8 @@ constexpr Command kCommands[] = {
     {"tokenize", "text (stdin) -> token ids or pieces", dseek::cli::cmd_tokenize},
     {"detokenize", "token ids (stdin) -> text", dseek::cli::cmd_detokenize},
     {"template", "render a chat template for messages (JSON on stdin)", dseek::cli::cmd_template},
+    {"run", "generate text from a prompt (streams to stdout)", dseek::cli::cmd_run},
+    {"logits", "write the logits of a token sequence (float32 [n_tokens x n_vocab])", dseek::cli::cmd_logits},
 };
 
 void print_usage(FILE* out) {

@@ -26,4 +26,42 @@ void quantize_row(DType t, const float* src, void* dst, int64_t n);
 void dequantize_fp8_block_row(const uint8_t* w, const float* scale_inv, int64_t rows, int64_t cols,
                               int64_t row, float* dst, int64_t block = 128);
 
+// A 2-D weight matrix in its stored type, read in place (never expanded to a
+// float copy): row r is `row_bytes` bytes at data + r*row_bytes. FP8 weights
+// carry DeepSeek-V3 block scales (W = w * scale_inv[r/128][c/128]).
+struct MatrixView {
+  DType dtype = DType::kF32;
+  const std::byte* data = nullptr;
+  int64_t rows = 0, cols = 0;
+  uint64_t row_bytes = 0;
+  const float* block_scale = nullptr;  // FP8 only: [ceil(rows/128)][ceil(cols/128)] of the full tensor
+  int64_t scale_row_offset = 0;        // this view's first row within the full tensor (for block_scale)
+};
+MatrixView make_matrix(DType dtype, const void* data, int64_t rows, int64_t cols, const float* block_scale = nullptr);
+// Rows [first, first+n) of m as their own matrix (an expert's slice, a head's block).
+MatrixView matrix_rows(const MatrixView& m, int64_t first, int64_t n);
+
+// y[r] = sum_c W[r][c] * x[c] for r in [row_begin, row_end) (y indexed by r).
+void matvec(const MatrixView& w, const float* x, float* y, int64_t row_begin, int64_t row_end);
+// The same for n_tok vectors: Y[t][r] = sum_c W[r][c] * X[t][c]; each weight
+// row is read once for all tokens. Per (t, r) the sum runs in the same order
+// as matvec, so results do not depend on n_tok or on how rows are split.
+void matmul(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tok, float* y, int64_t y_stride,
+            int64_t row_begin, int64_t row_end);
+// y[c] += sum_{r in [row_begin,row_end)} x[r] * W[r][c]   (W transposed times x).
+void matvec_t_accumulate(const MatrixView& w, const float* x, float* y, int64_t row_begin, int64_t row_end);
+
+float dot(const float* a, const float* b, int64_t n);
+// y = x / sqrt(mean(x^2) + eps) * w   (y may alias x)
+void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps);
+// In-place softmax over n values.
+void softmax(float* x, int64_t n);
+// out[i] = silu(gate[i]) * up[i]
+void silu_mul(const float* gate, const float* up, float* out, int64_t n);
+// Rotary embedding of one vector of n_dims by per-pair cos/sin (n_dims/2 each).
+// Adjacent pairs (x[2i], x[2i+1]): DeepSeek MLA, GGUF llama. Half split
+// (x[i], x[i+n/2]): "NeoX" style, Qwen2.
+void rope_adjacent(float* x, int64_t n_dims, const float* cos, const float* sin);
+void rope_half_split(float* x, int64_t n_dims, const float* cos, const float* sin);
+
 }  // namespace dseek::kernels

@@ -26,6 +26,9 @@
 
 namespace dseek {
 
+class Model;
+struct ModelFiles;
+
 // How `dseek init` fills a tensor with random values.
 enum class TensorInit { kMatrix, kOutputHead, kNormWeight, kZero, kEmbedding, kRouter, kBias };
 
@@ -59,6 +62,8 @@ class Architecture {
   virtual bool is_mtp_tensor(std::string_view tensor_name) const = 0;
   virtual int64_t vocab_size() const = 0;
   virtual int64_t context_length() const = 0;
+  // Binds the weights in `files` (kept alive by the model) into a runnable model.
+  virtual Result<std::unique_ptr<Model>> create_model(std::shared_ptr<const ModelFiles> files) const = 0;
 };
 
 // Registry (model/registry.cpp): the explicit list of architectures.

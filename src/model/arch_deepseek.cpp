@@ -9,24 +9,10 @@
 
 #include "model/arch.h"
 #include "model/arch_util.h"
+#include "model/deepseek.h"
 
 namespace dseek {
 namespace {
-
-enum class Gating { kSoftmax = 1, kSigmoid = 2 };
-
-struct DeepseekHParams {
-  std::string variant = "deepseek-v3";  // deepseek-v2 | deepseek-v3 (presets, naming only)
-  int64_t n_vocab = 0, n_embd = 0, n_layer = 0, n_head = 0, n_ctx = 4096;
-  int64_t q_lora_rank = 0, kv_lora_rank = 0, d_nope = 0, d_rope = 0, d_v = 0;
-  int64_t n_ff = 0, n_ff_exp = 0, n_expert = 0, n_expert_shared = 0, n_expert_used = 0;
-  int64_t n_group = 1, n_group_used = 1, n_dense_lead = 0, n_mtp = 0;
-  Gating gating = Gating::kSoftmax;
-  bool norm_topk = false;
-  bool expert_bias = false;  // e_score_correction_bias (noaux_tc)
-  double route_scale = 1.0, rope_theta = 10000.0, rms_eps = 1e-6;
-  double yarn_factor = 0.0, yarn_orig_ctx = 0.0, yarn_beta_fast = 32.0, yarn_beta_slow = 1.0, mscale_all_dim = 0.0;
-};
 
 Status validate(const DeepseekHParams& h, const std::string& where) {
   auto bad = [&](const std::string& what) { return Status::error(where + ": " + what); };
@@ -176,6 +162,10 @@ class DeepseekArch final : public Architecture {
   bool is_mtp_tensor(std::string_view name) const override {
     const int64_t layer = layer_index(name);
     return layer >= h_.n_layer;
+  }
+
+  Result<std::unique_ptr<Model>> create_model(std::shared_ptr<const ModelFiles> files) const override {
+    return create_deepseek_model(h_, std::move(files));
   }
 
  private:

@@ -6,16 +6,10 @@
 
 #include "model/arch.h"
 #include "model/arch_util.h"
+#include "model/llama.h"
 
 namespace dseek {
 namespace {
-
-struct LlamaHParams {
-  int64_t n_vocab = 0, n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0, n_ff = 0, n_ctx = 2048, d_head = 0;
-  double rope_theta = 10000.0, rms_eps = 1e-5;
-  bool tied_embeddings = false;
-  bool qkv_bias = false;  // Qwen2
-};
 
 Status validate(const LlamaHParams& h, const std::string& where) {
   if (h.n_vocab <= 0 || h.n_embd <= 0 || h.n_layer <= 0 || h.n_head <= 0 || h.n_head_kv <= 0 || h.n_ff <= 0)
@@ -84,6 +78,10 @@ class LlamaArch final : public Architecture {
     w.set(a + "rope.freq_base", GgufValue::f32(static_cast<float>(h_.rope_theta)));
     w.set(a + "attention.layer_norm_rms_epsilon", GgufValue::f32(static_cast<float>(h_.rms_eps)));
     w.set(a + "vocab_size", GgufValue::u32(static_cast<uint32_t>(h_.n_vocab)));
+  }
+
+  Result<std::unique_ptr<Model>> create_model(std::shared_ptr<const ModelFiles> files) const override {
+    return create_llama_model(h_, std::move(files));
   }
 
   double active_fraction(std::string_view) const override { return 1.0; }

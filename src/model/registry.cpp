@@ -55,3 +55,16 @@ ParamCounts count_params(const Architecture& arch, const std::vector<std::pair<s
 }
 
 }  // namespace dseek
+
+#include "model/model.h"
+
+namespace dseek {
+
+Result<std::shared_ptr<const Model>> load_model(std::shared_ptr<const ModelFiles> files) {
+  if (!files->arch) return Status::error(files->path + ": cannot run: " + files->arch_error);
+  auto m = files->arch->create_model(files);
+  if (!m.ok()) return m.status();
+  return std::shared_ptr<const Model>(std::move(m).value());
+}
+
+}  // namespace dseek

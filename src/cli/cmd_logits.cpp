@@ -1,0 +1,77 @@
+// `dseek logits`: run token ids as one prompt from an empty cache and write
+// float32 little-endian logits for every position, row-major [n_tokens x n_vocab].
+// Needs no tokenizer (ids in, logits out): the interface other tools compare with.
+#include <cstdio>
+#include <sstream>
+#include <thread>
+#include <climits>
+#include <cstdlib>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "model/model.h"
+
+namespace dseek::cli {
+
+int cmd_logits(int argc, char** argv) {
+  CLI::App app("Write the logits of every position of a token sequence (float32, [n_tokens x n_vocab]).", "logits");
+  std::string model_path, tokens_arg, out, mode = "auto";
+  int threads = 0;
+  bool mtp = false;
+  app.add_option("-m,--model", model_path, "GGUF file or model directory")->required();
+  app.add_option("--tokens", tokens_arg, "token ids separated by spaces, e.g. \"1 403 407\"")->required();
+  app.add_option("-o,--output", out, "output file")->required();
+  app.add_option("--mode", mode, "MLA attention form: naive | absorbed | auto")->capture_default_str();
+  app.add_option("-t,--threads", threads, "threads (default: all cores)");
+  app.add_flag("--mtp", mtp, "write the MTP module's draft logits ([n_tokens-1 x n_vocab]) instead");
+  if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
+
+  std::vector<int32_t> tokens;
+  {
+    std::istringstream in(tokens_arg);
+    std::string tok;
+    while (in >> tok) {
+      char* end = nullptr;
+      const long long v = std::strtoll(tok.c_str(), &end, 10);
+      if (*end != '\0' || v < 0 || v > INT32_MAX) return report("--tokens: '" + tok + "' is not a token id");
+      tokens.push_back(static_cast<int32_t>(v));
+    }
+  }
+  if (tokens.empty()) return report("--tokens: no token ids given");
+  ForwardOptions opt;
+  if (mode == "naive") opt.mode = AttentionMode::kNaive;
+  else if (mode == "absorbed") opt.mode = AttentionMode::kAbsorbed;
+  else if (mode != "auto") return report("--mode must be naive, absorbed or auto");
+  if (threads < 0 || threads > 1024) return report("--threads must be between 1 and 1024");
+
+  auto files = open_model_files(model_path);
+  if (!files.ok()) return report(files.status());
+  auto model = load_model(std::make_shared<const ModelFiles>(std::move(files).value()));
+  if (!model.ok()) return report(model.status());
+  const int64_t V = (*model)->n_vocab(), T = static_cast<int64_t>(tokens.size());
+  if (T > (*model)->n_ctx())
+    return report("the prompt has " + std::to_string(T) + " tokens, more than the model's context of " +
+                  std::to_string((*model)->n_ctx()));
+  ThreadPool pool(threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency()));
+  std::vector<float> logits(static_cast<size_t>(T * V));
+  Status st;
+  if (mtp) {
+    st = (*model)->forward_mtp(tokens, pool, logits.data());
+    logits.resize(static_cast<size_t>((T - 1) * V));
+  } else {
+    KvCache cache = (*model)->new_cache(T);
+    st = (*model)->forward(tokens, cache, pool, opt, logits.data());
+  }
+  if (!st.ok()) return report(st);
+  const std::string tmp = out + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) return report(tmp + ": cannot create");
+  const bool wrote = std::fwrite(logits.data(), sizeof(float), logits.size(), f) == logits.size();
+  if (std::fclose(f) != 0 || !wrote || std::rename(tmp.c_str(), out.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return report(out + ": write failed");
+  }
+  return kExitOk;
+}
+
+}  // namespace dseek::cli

@@ -1,0 +1,149 @@
+// Scalar reference matrix-vector kernels over weights in their stored type,
+// and the small elementwise ops (RMSNorm, softmax, SiLU, RoPE). Quantised rows
+// are dequantised 256 elements at a time into a stack buffer: no heap, no
+// second copy of the weights. Sums run in a fixed order (deterministic).
+#include <algorithm>
+#include <cmath>
+
+#include "core/float_convert.h"
+#include "kernels/kernels.h"
+
+namespace dseek::kernels {
+namespace {
+
+constexpr int64_t kChunk = 256;  // a multiple of every block size
+constexpr int64_t kFp8Block = 128;
+
+// Dequantises elements [c0, c0+n) of row r into out (n <= kChunk, c0 block-aligned).
+void load_chunk(const MatrixView& w, int64_t r, int64_t c0, int64_t n, float* out) {
+  const auto& tr = dtype_traits(w.dtype);
+  const std::byte* row = w.data + static_cast<uint64_t>(r) * w.row_bytes;
+  const std::byte* src = row + (c0 / tr.block_size) * tr.type_size;
+  dequantize_row(w.dtype, src, out, n);
+  if (w.block_scale) {
+    const int64_t n_col_blocks = (w.cols + kFp8Block - 1) / kFp8Block;
+    const float* s = w.block_scale + ((r + w.scale_row_offset) / kFp8Block) * n_col_blocks;
+    for (int64_t i = 0; i < n; ++i) out[i] *= s[(c0 + i) / kFp8Block];
+  }
+}
+
+}  // namespace
+
+MatrixView make_matrix(DType dtype, const void* data, int64_t rows, int64_t cols, const float* block_scale) {
+  MatrixView m;
+  m.dtype = dtype;
+  m.data = static_cast<const std::byte*>(data);
+  m.rows = rows;
+  m.cols = cols;
+  m.row_bytes = dtype_bytes(dtype, cols).value_or(0);
+  m.block_scale = block_scale;
+  return m;
+}
+
+MatrixView matrix_rows(const MatrixView& m, int64_t first, int64_t n) {
+  MatrixView s = m;
+  s.data = m.data + static_cast<uint64_t>(first) * m.row_bytes;
+  s.rows = n;
+  s.scale_row_offset = m.scale_row_offset + first;  // FP8 block scales are indexed by row in the full tensor
+  return s;
+}
+
+void matvec(const MatrixView& w, const float* x, float* y, int64_t row_begin, int64_t row_end) {
+  float buf[kChunk];
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    float acc = 0.0f;
+    for (int64_t c0 = 0; c0 < w.cols; c0 += kChunk) {
+      const int64_t n = std::min(kChunk, w.cols - c0);
+      const float* src = buf;
+      if (w.dtype == DType::kF32 && !w.block_scale)
+        src = reinterpret_cast<const float*>(w.data + static_cast<uint64_t>(r) * w.row_bytes) + c0;
+      else
+        load_chunk(w, r, c0, n, buf);
+      acc += dot(src, x + c0, n);
+    }
+    y[r] = acc;
+  }
+}
+
+void matmul(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tok, float* y, int64_t y_stride,
+            int64_t row_begin, int64_t row_end) {
+  if (n_tok == 1) return matvec(w, x, y, row_begin, row_end);
+  float buf[kChunk];
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    for (int64_t t = 0; t < n_tok; ++t) y[t * y_stride + r] = 0.0f;
+    for (int64_t c0 = 0; c0 < w.cols; c0 += kChunk) {
+      const int64_t n = std::min(kChunk, w.cols - c0);
+      const float* src = buf;
+      if (w.dtype == DType::kF32 && !w.block_scale)
+        src = reinterpret_cast<const float*>(w.data + static_cast<uint64_t>(r) * w.row_bytes) + c0;
+      else
+        load_chunk(w, r, c0, n, buf);
+      for (int64_t t = 0; t < n_tok; ++t) y[t * y_stride + r] += dot(src, x + t * x_stride + c0, n);
+    }
+  }
+}
+
+void matvec_t_accumulate(const MatrixView& w, const float* x, float* y, int64_t row_begin, int64_t row_end) {
+  float buf[kChunk];
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    const float xr = x[r];
+    for (int64_t c0 = 0; c0 < w.cols; c0 += kChunk) {
+      const int64_t n = std::min(kChunk, w.cols - c0);
+      load_chunk(w, r, c0, n, buf);
+      for (int64_t i = 0; i < n; ++i) y[c0 + i] += xr * buf[i];
+    }
+  }
+}
+
+float dot(const float* a, const float* b, int64_t n) {
+  // Eight partial sums in a fixed pattern: vectorisable and order-deterministic.
+  float s[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) s[k] += a[i + k] * b[i + k];
+  float tail = 0.0f;
+  for (; i < n; ++i) tail += a[i] * b[i];
+  return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7])) + tail;
+}
+
+void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
+  double ss = 0.0;
+  for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+  const float inv = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * inv * w[i];
+}
+
+void softmax(float* x, int64_t n) {
+  if (n <= 0) return;
+  const float mx = *std::max_element(x, x + n);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - mx);
+    sum += x[i];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
+void rope_adjacent(float* x, int64_t n_dims, const float* cos, const float* sin) {
+  for (int64_t i = 0; i < n_dims / 2; ++i) {
+    const float a = x[2 * i], b = x[2 * i + 1];
+    x[2 * i] = a * cos[i] - b * sin[i];
+    x[2 * i + 1] = a * sin[i] + b * cos[i];
+  }
+}
+
+void rope_half_split(float* x, int64_t n_dims, const float* cos, const float* sin) {
+  const int64_t h = n_dims / 2;
+  for (int64_t i = 0; i < h; ++i) {
+    const float a = x[i], b = x[i + h];
+    x[i] = a * cos[i] - b * sin[i];
+    x[i + h] = a * sin[i] + b * cos[i];
+  }
+}
+
+}  // namespace dseek::kernels

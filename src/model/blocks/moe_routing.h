@@ -1,0 +1,23 @@
+// DeepSeekMoE expert selection (DeepSeek-V3 §2.1.2, V2 §2.2): softmax or
+// sigmoid scores, an optional score-correction bias that only chooses,
+// group-limited selection, renormalisation and the routed scaling factor.
+// A pure function of one token's router logits.
+#pragma once
+
+#include <cstdint>
+
+namespace dseek {
+
+struct RoutingConfig {
+  int64_t n_expert = 0, n_used = 0, n_group = 1, n_group_used = 1;
+  bool sigmoid = false;     // scoring: sigmoid (V3) or softmax (V2)
+  bool normalize = false;   // norm_topk_prob
+  float scale = 1.0f;       // routed_scaling_factor
+};
+
+// logits[n_expert] -> idx[n_used] (ascending expert index) and weights w[n_used].
+// `bias` (nullable) is e_score_correction_bias. `scratch` holds 2*n_expert floats.
+void route_token(const RoutingConfig& cfg, const float* logits, const float* bias, float* scratch, int32_t* idx,
+                 float* w);
+
+}  // namespace dseek

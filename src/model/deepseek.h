@@ -1,0 +1,30 @@
+// DeepSeek V2 / V2-Lite / V3 / R1 / V3.1 hyper-parameters (shared by the
+// arch spec in arch_deepseek.cpp and the forward pass in deepseek_model.cpp).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "model/model.h"
+
+namespace dseek {
+
+enum class Gating { kSoftmax = 1, kSigmoid = 2 };
+
+struct DeepseekHParams {
+  std::string variant = "deepseek-v3";  // deepseek-v2 | deepseek-v3 (presets, naming only)
+  int64_t n_vocab = 0, n_embd = 0, n_layer = 0, n_head = 0, n_ctx = 4096;
+  int64_t q_lora_rank = 0, kv_lora_rank = 0, d_nope = 0, d_rope = 0, d_v = 0;
+  int64_t n_ff = 0, n_ff_exp = 0, n_expert = 0, n_expert_shared = 0, n_expert_used = 0;
+  int64_t n_group = 1, n_group_used = 1, n_dense_lead = 0, n_mtp = 0;
+  Gating gating = Gating::kSoftmax;
+  bool norm_topk = false;
+  bool expert_bias = false;  // e_score_correction_bias (noaux_tc)
+  double route_scale = 1.0, rope_theta = 10000.0, rms_eps = 1e-6;
+  double yarn_factor = 0.0, yarn_orig_ctx = 0.0, yarn_beta_fast = 32.0, yarn_beta_slow = 1.0, mscale_all_dim = 0.0;
+};
+
+Result<std::unique_ptr<Model>> create_deepseek_model(const DeepseekHParams& h, std::shared_ptr<const ModelFiles> files);
+
+}  // namespace dseek

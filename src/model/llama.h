@@ -1,0 +1,21 @@
+// Llama / Qwen2 hyper-parameters (shared by the arch spec in arch_llama.cpp
+// and the forward pass in llama_model.cpp).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "model/model.h"
+
+namespace dseek {
+
+struct LlamaHParams {
+  int64_t n_vocab = 0, n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0, n_ff = 0, n_ctx = 2048, d_head = 0;
+  double rope_theta = 10000.0, rms_eps = 1e-5;
+  bool tied_embeddings = false;
+  bool qkv_bias = false;  // Qwen2
+};
+
+Result<std::unique_ptr<Model>> create_llama_model(const LlamaHParams& h, std::shared_ptr<const ModelFiles> files);
+
+}  // namespace dseek

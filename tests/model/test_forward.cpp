@@ -1,0 +1,171 @@
+// The optimised forward pass against itself under every transformation that
+// must not change the result (naive vs absorbed MLA, prefill vs one token at a
+// time, 1 vs 2 threads), against the real trained stories260K model's greedy
+// outputs, and bad input. (The float64 reference comparison is in test_reference_compare.cpp.)
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "model/model.h"
+#include "support/test_support.h"
+
+namespace dseek {
+namespace {
+
+std::shared_ptr<const Model> load(const std::string& path) {
+  auto files = open_model_files(path);
+  EXPECT_TRUE(files.ok()) << files.message();
+  if (!files.ok()) return nullptr;
+  auto m = load_model(std::make_shared<const ModelFiles>(std::move(files).value()));
+  EXPECT_TRUE(m.ok()) << m.message();
+  return m.ok() ? m.value() : nullptr;
+}
+
+std::vector<float> prefill_logits(const Model& m, const std::vector<int32_t>& toks, int threads,
+                                  AttentionMode mode = AttentionMode::kAuto) {
+  ThreadPool pool(threads);
+  KvCache cache = m.new_cache(static_cast<int64_t>(toks.size()));
+  std::vector<float> out(toks.size() * static_cast<size_t>(m.n_vocab()));
+  ForwardOptions opt;
+  opt.mode = mode;
+  Status st = m.forward(toks, cache, pool, opt, out.data());
+  EXPECT_TRUE(st.ok()) << st.message();
+  return out;
+}
+
+std::vector<float> stepwise_logits(const Model& m, const std::vector<int32_t>& toks, AttentionMode mode) {
+  ThreadPool pool(1);
+  KvCache cache = m.new_cache(static_cast<int64_t>(toks.size()));
+  const size_t V = static_cast<size_t>(m.n_vocab());
+  std::vector<float> out(toks.size() * V);
+  ForwardOptions opt;
+  opt.mode = mode;
+  for (size_t i = 0; i < toks.size(); ++i) {
+    Status st = m.forward(std::span<const int32_t>(&toks[i], 1), cache, pool, opt, out.data() + i * V);
+    EXPECT_TRUE(st.ok()) << st.message();
+  }
+  return out;
+}
+
+double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  double d = 0;
+  for (size_t i = 0; i < a.size(); ++i) d = std::max(d, std::fabs(static_cast<double>(a[i]) - b[i]));
+  return d;
+}
+
+double max_abs(const std::vector<float>& a) {
+  double d = 0;
+  for (float x : a) d = std::max(d, std::fabs(static_cast<double>(x)));
+  return d;
+}
+
+std::vector<int32_t> ids_after(const std::string& text, const std::string& key) {
+  std::vector<int32_t> ids;
+  const auto p = text.find(key);
+  if (p == std::string::npos) return ids;
+  std::istringstream in(text.substr(p + key.size(), text.find('\n', p) - p - key.size()));
+  for (int32_t v; in >> v;) ids.push_back(v);
+  return ids;
+}
+
+TEST(Forward, Stories260KGreedyMatchesRunC) {
+  const auto dir = test::testdata_dir();
+  if (dir.empty()) GTEST_SKIP() << "../shared/testdata not found: real-model check skipped";
+  auto m = load((dir / "llama2c/stories260K.gguf").string());
+  ASSERT_TRUE(m);
+  int cases = 0;
+  for (const char* name : {"t0_n64_once_upon_a_time", "t0_n64_lily_wanted", "t0_n64_the_little_dog", "t0_n200_no_prompt",
+                           "t0_n256_no_prompt"}) {
+    const std::string text = test::read_file(dir / "llama2c/reference" / (std::string(name) + ".ids"));
+    const auto prompt = ids_after(text, "prompt_ids:");
+    const auto want = ids_after(text, "sequence_ids:");
+    ASSERT_FALSE(want.empty()) << name;
+    // run.c forces the prompt tokens, then takes the argmax one token at a time.
+    ThreadPool pool(2);
+    KvCache cache = m->new_cache(static_cast<int64_t>(want.size()));
+    std::vector<int32_t> seq = {want[0]};
+    std::vector<float> logits(static_cast<size_t>(m->n_vocab()));
+    ForwardOptions opt;
+    opt.all_logits = false;
+    while (seq.size() < want.size()) {
+      ASSERT_TRUE(m->forward(std::span<const int32_t>(&seq.back(), 1), cache, pool, opt, logits.data()).ok());
+      const size_t pos = seq.size();
+      if (pos < prompt.size()) seq.push_back(prompt[pos]);
+      else seq.push_back(static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin()));
+    }
+    EXPECT_EQ(seq, want) << name;
+    ++cases;
+  }
+  std::printf("stories260K: %d greedy reference sequences reproduced exactly\n", cases);
+}
+
+struct ArchCase {
+  const char* arch;
+  const char* dtype;
+};
+
+class ForwardInvariance : public ::testing::TestWithParam<ArchCase> {};
+
+TEST_P(ForwardInvariance, ModesStepsAndThreadsAgree) {
+  test::TempDir dir;
+  const std::string path = (dir / "m.gguf").string();
+  const auto [arch, dtype] = GetParam();
+  auto r = test::run_dseek(std::string("init --arch ") + arch + " --preset tiny --dtype " + dtype + " -o '" + path + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto m = load(path);
+  ASSERT_TRUE(m);
+  std::vector<int32_t> toks;
+  for (int i = 0; i < 24; ++i) toks.push_back((i * 37 + 11) % static_cast<int32_t>(m->n_vocab()));
+  const bool mla = std::string(arch).rfind("deepseek", 0) == 0;
+  const auto base = prefill_logits(*m, toks, 1, mla ? AttentionMode::kAbsorbed : AttentionMode::kAuto);
+  const double scale = max_abs(base);
+  EXPECT_GT(scale, 1.0) << "logits should have a real spread";
+  for (float x : base) ASSERT_TRUE(std::isfinite(x));
+  // Threads split output rows only: results are bitwise identical.
+  EXPECT_EQ(max_abs_diff(base, prefill_logits(*m, toks, 2, mla ? AttentionMode::kAbsorbed : AttentionMode::kAuto)), 0.0);
+  // Token-by-token decode reads the cache the prefill wrote: same numbers up to
+  // float reassociation in attention (softmax over a different number of keys is not involved).
+  const double step_err = max_abs_diff(base, stepwise_logits(*m, toks, mla ? AttentionMode::kAbsorbed : AttentionMode::kAuto));
+  EXPECT_LE(step_err, 1e-5 * scale) << "prefill vs steps";
+  if (mla) {
+    // Naive and absorbed MLA are the same algebra in a different order: agreement to float rounding.
+    const double mode_err = max_abs_diff(base, prefill_logits(*m, toks, 1, AttentionMode::kNaive));
+    EXPECT_LE(mode_err, 1e-4 * scale) << "naive vs absorbed";
+    std::printf("%s/%s: max |naive - absorbed| = %.3g (logit scale %.3g), prefill vs steps %.3g\n", arch, dtype, mode_err,
+                scale, step_err);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Tiny, ForwardInvariance,
+                         ::testing::Values(ArchCase{"deepseek-v3", "f32"}, ArchCase{"deepseek-v2", "f32"},
+                                           ArchCase{"deepseek-v3", "q8_0"}, ArchCase{"llama", "f32"},
+                                           ArchCase{"qwen2", "bf16"}),
+                         [](const auto& info) {
+                           std::string n = std::string(info.param.arch) + "_" + info.param.dtype;
+                           for (char& c : n) if (c == '-') c = '_';
+                           return n;
+                         });
+
+TEST(Forward, BadInputIsAnError) {
+  test::TempDir dir;
+  const std::string path = (dir / "m.gguf").string();
+  ASSERT_EQ(test::run_dseek("init --arch deepseek-v3 -o '" + path + "'").exit_code, 0);
+  auto m = load(path);
+  ASSERT_TRUE(m);
+  ThreadPool pool(1);
+  KvCache cache = m->new_cache(4);
+  std::vector<float> logits(static_cast<size_t>(5 * m->n_vocab()));
+  std::vector<int32_t> bad = {1, static_cast<int32_t>(m->n_vocab())};
+  Status st = m->forward(bad, cache, pool, {}, logits.data());
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("outside the vocabulary"), std::string::npos);
+  std::vector<int32_t> too_long = {1, 2, 3, 4, 5};
+  st = m->forward(too_long, cache, pool, {}, logits.data());
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("context"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace dseek
