@@ -72,18 +72,16 @@ inline uint8_t f32_to_fp8_e4m3(float f) {
   const uint8_t sign = std::signbit(f) ? 0x80 : 0x00;
   float a = std::fabs(f);
   if (a >= 448.0f) return sign | 0x7E;
-  // Find the representable neighbours by scanning the 127 non-negative codes
-  // in order; ties go to the even code. Cheap enough for a reference path.
-  uint8_t best = 0;
-  float best_err = std::numeric_limits<float>::infinity();
-  for (uint8_t code = 0; code <= 0x7E; ++code) {
-    float err = std::fabs(fp8_e4m3_to_f32(code) - a);
-    if (err < best_err || (err == best_err && (code & 1) == 0)) {
-      best = code;
-      best_err = err;
-    }
+  if (a < std::ldexp(1.0f, -6)) {  // subnormal range: multiples of 2^-9
+    const int q = static_cast<int>(std::nearbyint(a * 512.0f));  // ties to even (default rounding)
+    return sign | static_cast<uint8_t>(q);                       // q == 8 is the smallest normal, 0x08
   }
-  return sign | best;
+  int ex = 0;
+  const float fr = std::frexp(a, &ex);  // a = fr * 2^ex, fr in [0.5, 1)
+  int e = ex - 1;
+  int m = static_cast<int>(std::nearbyint((fr * 2.0f - 1.0f) * 8.0f));
+  if (m == 8) m = 0, ++e;
+  return sign | static_cast<uint8_t>(((e + 7) << 3) | m);  // a < 448 never rounds past 448 (0x7E)
 }
 
 }  // namespace dseek
