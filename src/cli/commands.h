@@ -14,6 +14,7 @@ int cmd_detokenize(int argc, char** argv);
 int cmd_template(int argc, char** argv);
 int cmd_logits(int argc, char** argv);
 int cmd_run(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
 
 struct Command {
   std::string_view name;

@@ -1,0 +1,143 @@
+// `dseek bench`: prompt-processing and token-generation speed of a model,
+// weight bytes read per generated token, achieved bandwidth against the
+// machine's own measured read bandwidth (`--memory` runs the probe alone).
+// `--json` prints one object (a contract for other tools).
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "model/model.h"
+#include "runtime/memory_probe.h"
+
+namespace dseek::cli {
+namespace {
+
+struct Stat {
+  double mean = 0, stdev = 0;
+};
+
+Stat stats(const std::vector<double>& v) {
+  Stat s;
+  if (v.empty()) return s;
+  for (double x : v) s.mean += x / static_cast<double>(v.size());
+  for (double x : v) s.stdev += (x - s.mean) * (x - s.mean);
+  s.stdev = v.size() > 1 ? std::sqrt(s.stdev / static_cast<double>(v.size() - 1)) : 0.0;
+  return s;
+}
+
+// Bytes of weights one decoded token reads: every tensor at its active share
+// (routed experts at K/X), one embedding row, no MTP.
+double weight_bytes_per_token(const ModelFiles& f) {
+  double total = 0;
+  for (const auto& t : f.weights.tensors()) {
+    if (f.arch->is_mtp_tensor(t.name)) continue;
+    if (t.name == "token_embd.weight" || t.name == "model.embed_tokens.weight") {
+      total += static_cast<double>(t.data.size()) / static_cast<double>(t.shape.front());
+      continue;
+    }
+    total += static_cast<double>(t.data.size()) * f.arch->active_fraction(t.name);
+  }
+  return total;
+}
+
+uint64_t peak_rss_bytes() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<uint64_t>(u.ru_maxrss) * 1024;
+}
+
+}  // namespace
+
+int cmd_bench(int argc, char** argv) {
+  CLI::App app("Measure prompt (pp) and generation (tg) speed and bandwidth use.", "bench");
+  std::string model_path;
+  int pp = 512, tg = 128, threads = 0, reps = 3;
+  double probe_gib = 2.0;
+  bool json = false, memory_only = false;
+  app.add_option("-m,--model", model_path, "GGUF file or model directory");
+  app.add_option("-p,--prompt", pp, "prompt tokens per pp run (0: skip)")->capture_default_str();
+  app.add_option("-n,--gen", tg, "generated tokens per tg run (0: skip)")->capture_default_str();
+  app.add_option("-t,--threads", threads, "threads (default: all cores)");
+  app.add_option("-r,--reps", reps, "repetitions")->capture_default_str();
+  app.add_option("--probe-gib", probe_gib, "size of the bandwidth probe's array in GiB")->capture_default_str();
+  app.add_flag("--memory", memory_only, "only measure the machine's read bandwidth");
+  app.add_flag("--json", json, "one JSON object on stdout");
+  if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
+  if (threads < 0 || threads > 1024 || reps < 1 || reps > 1000 || pp < 0 || tg < 0 || pp > 1 << 20 || tg > 1 << 20 ||
+      !(probe_gib > 0.01 && probe_gib <= 64))
+    return report("bench: parameter out of range (threads 1..1024, reps 1..1000, -p/-n 0..1048576, --probe-gib 0.01..64)");
+  const int n_threads = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
+  ThreadPool pool(n_threads);
+  nlohmann::json out = {{"threads", n_threads}};
+  const double mem_gbs = measure_read_bandwidth_gbs(pool, static_cast<uint64_t>(probe_gib * (1ull << 30)), 5);
+  out["memory_gbs"] = mem_gbs;
+  if (memory_only) {
+    if (json) std::printf("%s\n", out.dump().c_str());
+    else std::printf("read bandwidth (best of 5, %d threads, %.1f GiB): %.1f GB/s\n", n_threads, probe_gib, mem_gbs);
+    return kExitOk;
+  }
+  if (model_path.empty()) return report("bench: -m MODEL is required (or --memory)");
+  auto files = open_model_files(model_path);
+  if (!files.ok()) return report(files.status());
+  auto shared_files = std::make_shared<const ModelFiles>(std::move(files).value());
+  auto model = load_model(shared_files);
+  if (!model.ok()) return report(model.status());
+  const Model& m = **model;
+  const int64_t V = m.n_vocab();
+  if (pp + tg > m.n_ctx()) return report("bench: -p + -n exceeds the model's context of " + std::to_string(m.n_ctx()));
+  std::vector<float> logits(static_cast<size_t>(V));
+  ForwardOptions last_only;
+  last_only.all_logits = false;
+  std::vector<double> pp_tps, tg_tps;
+  for (int r = 0; r < reps; ++r) {
+    if (pp > 0) {
+      std::vector<int32_t> toks(static_cast<size_t>(pp));
+      for (int i = 0; i < pp; ++i) toks[static_cast<size_t>(i)] = static_cast<int32_t>((i * 7919 + r) % V);
+      KvCache cache = m.new_cache(pp);
+      const auto t0 = std::chrono::steady_clock::now();
+      Status st = m.forward(toks, cache, pool, last_only, logits.data());
+      if (!st.ok()) return report(st);
+      pp_tps.push_back(pp / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    if (tg > 0) {
+      KvCache cache = m.new_cache(tg + 1);
+      int32_t tok = 1 % static_cast<int32_t>(V);
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int i = 0; i < tg; ++i) {
+        Status st = m.forward(std::span<const int32_t>(&tok, 1), cache, pool, last_only, logits.data());
+        if (!st.ok()) return report(st);
+        tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+      }
+      tg_tps.push_back(tg / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+  }
+  const Stat sp = stats(pp_tps), sg = stats(tg_tps);
+  const double bytes = weight_bytes_per_token(*shared_files);
+  const double achieved = sg.mean * bytes / 1e9;
+  out["pp"] = {{"n", pp}, {"tps", sp.mean}, {"stdev", sp.stdev}};
+  out["tg"] = {{"n", tg}, {"tps", sg.mean}, {"stdev", sg.stdev}};
+  out["weight_bytes_per_token"] = bytes;
+  out["achieved_gbs"] = achieved;
+  out["roofline_pct"] = mem_gbs > 0 ? 100.0 * achieved / mem_gbs : 0.0;
+  out["peak_rss_bytes"] = peak_rss_bytes();
+  out["model"] = model_path;
+  if (json) {
+    std::printf("%s\n", out.dump().c_str());
+    return kExitOk;
+  }
+  std::printf("model %s, %d threads, %d reps\n", model_path.c_str(), n_threads, reps);
+  if (pp > 0) std::printf("pp%-5d %10.2f ± %.2f tokens/s\n", pp, sp.mean, sp.stdev);
+  if (tg > 0) std::printf("tg%-5d %10.2f ± %.2f tokens/s\n", tg, sg.mean, sg.stdev);
+  std::printf("weights read per generated token: %.1f MiB; achieved %.2f GB/s = %.1f%% of the measured %.1f GB/s\n",
+              bytes / (1 << 20), achieved, mem_gbs > 0 ? 100 * achieved / mem_gbs : 0.0, mem_gbs);
+  std::printf("peak RSS %.1f MiB\n", static_cast<double>(peak_rss_bytes()) / (1 << 20));
+  return kExitOk;
+}
+
+}  // namespace dseek::cli
