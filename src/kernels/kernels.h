@@ -43,6 +43,8 @@ MatrixView matrix_rows(const MatrixView& m, int64_t first, int64_t n);
 
 // y[r] = sum_c W[r][c] * x[c] for r in [row_begin, row_end) (y indexed by r).
 void matvec(const MatrixView& w, const float* x, float* y, int64_t row_begin, int64_t row_end);
+// The scalar reference of matvec (what the SIMD paths are tested against).
+void matvec_ref(const MatrixView& w, const float* x, float* y, int64_t row_begin, int64_t row_end);
 // The same for n_tok vectors: Y[t][r] = sum_c W[r][c] * X[t][c]; each weight
 // row is read once for all tokens. Per (t, r) the sum runs in the same order
 // as matvec, so results do not depend on n_tok or on how rows are split.

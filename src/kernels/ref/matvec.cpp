@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/float_convert.h"
+#include "kernels/cpu/dot_row.h"
 #include "kernels/kernels.h"
 
 namespace dseek::kernels {
@@ -49,6 +50,14 @@ MatrixView matrix_rows(const MatrixView& m, int64_t first, int64_t n) {
 }
 
 void matvec(const MatrixView& w, const float* x, float* y, int64_t row_begin, int64_t row_end) {
+  if (const DotRowFn fast = w.block_scale ? nullptr : select_dot_row(w.dtype)) {
+    for (int64_t r = row_begin; r < row_end; ++r) y[r] = fast(w.data + static_cast<uint64_t>(r) * w.row_bytes, x, w.cols);
+    return;
+  }
+  matvec_ref(w, x, y, row_begin, row_end);
+}
+
+void matvec_ref(const MatrixView& w, const float* x, float* y, int64_t row_begin, int64_t row_end) {
   float buf[kChunk];
   for (int64_t r = row_begin; r < row_end; ++r) {
     float acc = 0.0f;
@@ -68,6 +77,14 @@ void matvec(const MatrixView& w, const float* x, float* y, int64_t row_begin, in
 void matmul(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tok, float* y, int64_t y_stride,
             int64_t row_begin, int64_t row_end) {
   if (n_tok == 1) return matvec(w, x, y, row_begin, row_end);
+  if (const DotRowFn fast = w.block_scale ? nullptr : select_dot_row(w.dtype)) {
+    // Same per-(token,row) dot as matvec: results do not depend on n_tok.
+    for (int64_t r = row_begin; r < row_end; ++r) {
+      const std::byte* row = w.data + static_cast<uint64_t>(r) * w.row_bytes;
+      for (int64_t t = 0; t < n_tok; ++t) y[t * y_stride + r] = fast(row, x + t * x_stride, w.cols);
+    }
+    return;
+  }
   float buf[kChunk];
   for (int64_t r = row_begin; r < row_end; ++r) {
     for (int64_t t = 0; t < n_tok; ++t) y[t * y_stride + r] = 0.0f;

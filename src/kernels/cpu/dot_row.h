@@ -1,0 +1,31 @@
+// Internal to kernels/: one weight row (in its stored type) dotted with an
+// f32 activation vector. One function per (ISA, dtype) in dot_row_<isa>.cpp,
+// each compiled with its own -m flags; select_dot_row() picks by CPUID once.
+// The summation order is fixed per ISA and n, never by other rows or threads.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace dseek::kernels {
+
+using DotRowFn = float (*)(const std::byte* row, const float* x, int64_t n);
+
+struct DotRowTable {
+  DotRowFn f32 = nullptr, f16 = nullptr, bf16 = nullptr, q8_0 = nullptr, q4_k = nullptr, q6_k = nullptr;
+  const char* isa = "scalar";
+};
+
+DotRowTable dot_row_table_avx2();
+DotRowTable dot_row_table_avx512();
+
+// The best table this CPU supports (computed once, immutable afterwards).
+const DotRowTable& active_dot_rows();
+// The function for `t` in the active table, or nullptr (then callers use the reference path).
+DotRowFn select_dot_row(DType t);
+// For tests and benchmarks: a table by ISA name ("avx2", "avx512"); nullptr if unsupported here.
+const DotRowTable* dot_row_table(const char* isa);
+
+}  // namespace dseek::kernels
