@@ -149,6 +149,10 @@ void print_text(const nlohmann::json& r, bool show_tensors) {
     for (const auto& [k, v] : t.items())
       std::printf("  %-26s %s\n", k.c_str(), v.is_string() ? v.get<std::string>().c_str() : v.dump().c_str());
   }
+  if (r["tensors"].empty()) {
+    std::printf("weights:       none (a vocabulary-only file: tokenizer and hyper-parameters, no tensors)\n");
+    return;
+  }
   const auto& p = r["parameters"];
   std::printf("parameters:    %s total", human_count(p["total"].get<int64_t>()).c_str());
   if (p.contains("active_per_token")) {

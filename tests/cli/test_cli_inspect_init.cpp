@@ -166,7 +166,7 @@ TEST(Cli, InspectsEveryModelFileInSharedTestdata) {
     if (e.path().extension() != ".gguf") continue;
     auto r = run_dseek("inspect '" + e.path().string() + "'");
     EXPECT_EQ(r.exit_code, 0) << e.path() << ": " << r.err;
-    EXPECT_NE(r.out.find("parameters:"), std::string::npos);
+    EXPECT_TRUE(r.out.find("parameters:") != std::string::npos || r.out.find("vocabulary-only") != std::string::npos) << r.out;
     ++n;
   }
   EXPECT_GE(n, 3);
