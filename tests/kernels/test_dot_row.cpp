@@ -63,6 +63,9 @@ TEST(DotRow, EveryIsaAndTypeMatchesFloat64) {
         }
         const float got = fn(row.data(), x.data(), n);
         EXPECT_NEAR(got, want, 1e-5 * mag + 1e-6) << isa << " " << dtype_name(c.dtype) << " n=" << n;
+        // Canonical order: bit-identical to the same ISA's f32 dot over the reference dequantisation.
+        EXPECT_EQ(got, table->f32(reinterpret_cast<const std::byte*>(deq.data()), x.data(), n))
+            << isa << " " << dtype_name(c.dtype) << " n=" << n;
         ++checked;
       }
     }

@@ -4,6 +4,7 @@
 // second copy of the weights. Sums run in a fixed order (deterministic).
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "core/float_convert.h"
 #include "kernels/cpu/dot_row.h"
@@ -78,10 +79,18 @@ void matmul(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tok
             int64_t row_begin, int64_t row_end) {
   if (n_tok == 1) return matvec(w, x, y, row_begin, row_end);
   if (const DotRowFn fast = w.block_scale ? nullptr : select_dot_row(w.dtype)) {
-    // Same per-(token,row) dot as matvec: results do not depend on n_tok.
+    // Each fast kernel equals the ISA's dot_f32 on the dequantised row (its
+    // canonical order), so dequantising a row once for all tokens gives the
+    // same bits as matvec on one token: batch invariance by construction.
+    const DotRowFn f32 = select_dot_row(DType::kF32);
+    std::vector<float> buf(w.dtype == DType::kF32 ? 0 : static_cast<size_t>(w.cols));
     for (int64_t r = row_begin; r < row_end; ++r) {
       const std::byte* row = w.data + static_cast<uint64_t>(r) * w.row_bytes;
-      for (int64_t t = 0; t < n_tok; ++t) y[t * y_stride + r] = fast(row, x + t * x_stride, w.cols);
+      if (w.dtype != DType::kF32) {
+        dequantize_row(w.dtype, row, buf.data(), w.cols);
+        row = reinterpret_cast<const std::byte*>(buf.data());
+      }
+      for (int64_t t = 0; t < n_tok; ++t) y[t * y_stride + r] = f32(row, x + t * x_stride, w.cols);
     }
     return;
   }
