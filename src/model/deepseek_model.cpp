@@ -180,22 +180,43 @@ class DeepseekModel final : public Model {
       route_token(routing_, logits.data() + t * X, m.bias, route_scratch.data(), idx.data() + t * K, w.data() + t * K);
     if (m.has_shared) swiglu_mlp(pool, m.shared, xn, T, y, scratch);
     else std::fill(y, y + T * E, 0.0f);
-    std::vector<float> xs, ys;
+    // Gather each active expert's tokens, run all active experts in two parallel
+    // passes, then add their outputs per token in expert order (fixed, so the
+    // result does not depend on which other tokens share the batch).
+    std::vector<std::vector<std::pair<int64_t, float>>> users(static_cast<size_t>(X));  // (token, weight)
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t k = 0; k < K; ++k)
+        users[static_cast<size_t>(idx[static_cast<size_t>(t * K + k)])].emplace_back(t, w[static_cast<size_t>(t * K + k)]);
+    std::vector<const MlpWeights*> ws;
+    std::vector<int64_t> ns, first;
+    int64_t rows = 0;
     for (int64_t e = 0; e < X; ++e) {
-      std::vector<std::pair<int64_t, float>> users;  // (token, weight)
-      for (int64_t t = 0; t < T; ++t)
-        for (int64_t k = 0; k < K; ++k)
-          if (idx[static_cast<size_t>(t * K + k)] == e) users.emplace_back(t, w[static_cast<size_t>(t * K + k)]);
-      if (users.empty()) continue;
-      const int64_t n = static_cast<int64_t>(users.size());
-      xs.resize(static_cast<size_t>(n * E));
-      ys.resize(static_cast<size_t>(n * E));
-      for (int64_t i = 0; i < n; ++i) std::memcpy(xs.data() + i * E, xn + users[static_cast<size_t>(i)].first * E, E * sizeof(float));
-      swiglu_mlp(pool, m.experts[static_cast<size_t>(e)], xs.data(), n, ys.data(), scratch);
-      for (int64_t i = 0; i < n; ++i) {
-        const auto [t, wt] = users[static_cast<size_t>(i)];
-        for (int64_t j = 0; j < E; ++j) y[t * E + j] += wt * ys[static_cast<size_t>(i * E + j)];
+      if (users[static_cast<size_t>(e)].empty()) continue;
+      ws.push_back(&m.experts[static_cast<size_t>(e)]);
+      ns.push_back(static_cast<int64_t>(users[static_cast<size_t>(e)].size()));
+      first.push_back(rows);
+      rows += ns.back();
+    }
+    std::vector<float> xs(static_cast<size_t>(rows * E)), ys(static_cast<size_t>(rows * E));
+    std::vector<const float*> xp;
+    std::vector<float*> yp;
+    for (size_t a = 0, e = 0; e < users.size(); ++e) {
+      if (users[e].empty()) continue;
+      for (size_t i = 0; i < users[e].size(); ++i)
+        std::memcpy(xs.data() + (first[a] + static_cast<int64_t>(i)) * E, xn + users[e][i].first * E, E * sizeof(float));
+      xp.push_back(xs.data() + first[a] * E);
+      yp.push_back(ys.data() + first[a] * E);
+      ++a;
+    }
+    swiglu_mlp_many(pool, ws, xp, ns, yp, scratch);
+    for (size_t a = 0, e = 0; e < users.size(); ++e) {
+      if (users[e].empty()) continue;
+      for (size_t i = 0; i < users[e].size(); ++i) {
+        const auto [t, wt] = users[e][i];
+        const float* src = yp[a] + static_cast<int64_t>(i) * E;
+        for (int64_t j = 0; j < E; ++j) y[t * E + j] += wt * src[j];
       }
+      ++a;
     }
   }
 

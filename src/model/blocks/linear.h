@@ -3,6 +3,7 @@
 // thread in a fixed order, so results do not depend on the thread count).
 #pragma once
 
+#include <span>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -13,6 +14,16 @@ namespace dseek {
 // Y[T x w.rows] = X[T x w.cols] * W^T (row strides = the matrix dims).
 void linear(ThreadPool& pool, const kernels::MatrixView& w, const float* x, int64_t n_tok, float* y);
 
+// Several independent linears in one parallel pass (one thread sync instead
+// of one per matrix): rows of all jobs are split across threads together.
+struct LinearJob {
+  const kernels::MatrixView* w;
+  const float* x;  // [n_tok x w->cols]
+  int64_t n_tok;
+  float* y;        // [n_tok x w->rows]
+};
+void linear_many(ThreadPool& pool, std::span<const LinearJob> jobs);
+
 struct MlpWeights {
   kernels::MatrixView gate, up, down;  // [F x E], [F x E], [E x F]
 };
@@ -20,6 +31,11 @@ struct MlpWeights {
 // Y[T x E] = down(silu(gate X) * up X). `scratch` is resized as needed.
 void swiglu_mlp(ThreadPool& pool, const MlpWeights& w, const float* x, int64_t n_tok, float* y,
                 std::vector<float>& scratch);
+
+// SwiGLU MLPs of several experts, each over its own tokens, in two parallel
+// passes (all gate/up rows, then all down rows). xs[e] [n[e] x E] -> ys[e] [n[e] x E].
+void swiglu_mlp_many(ThreadPool& pool, std::span<const MlpWeights* const> w, std::span<const float* const> xs,
+                     std::span<const int64_t> n, std::span<float* const> ys, std::vector<float>& scratch);
 
 // RMSNorm of each of n_tok rows of width n.
 void rms_norm_rows(const float* x, const float* weight, float* y, int64_t n_tok, int64_t n, float eps);

@@ -43,15 +43,17 @@ void uv_apply(const MlaDims& d, const MlaWeights& w, int64_t h, const float* c, 
 void project(ThreadPool& pool, const MlaDims& d, const MlaWeights& w, const RopeTable& rope, const float* xn,
              int64_t n_tok, int64_t pos0, float* cache, float* q, std::vector<float>& tmp) {
   const int64_t width = d.kv_lora_rank + d.d_rope, dq = d.d_nope + d.d_rope;
+  float* kv = cache + pos0 * width;  // [c | k_rope] straight into the cache
   if (d.q_lora_rank > 0) {
     tmp.resize(static_cast<size_t>(n_tok * d.q_lora_rank));
-    linear(pool, w.q_a, xn, n_tok, tmp.data());
+    const LinearJob jobs[] = {{&w.q_a, xn, n_tok, tmp.data()}, {&w.kv_a, xn, n_tok, kv}};
+    linear_many(pool, jobs);
     rms_norm_rows(tmp.data(), w.q_a_norm, tmp.data(), n_tok, d.q_lora_rank, d.eps);
     linear(pool, w.q_b, tmp.data(), n_tok, q);
   } else {
-    linear(pool, w.q, xn, n_tok, q);
+    const LinearJob jobs[] = {{&w.q, xn, n_tok, q}, {&w.kv_a, xn, n_tok, kv}};
+    linear_many(pool, jobs);
   }
-  linear(pool, w.kv_a, xn, n_tok, cache + pos0 * width);  // [c | k_rope] straight into the cache
   std::vector<float> cs(static_cast<size_t>(d.d_rope));
   for (int64_t t = 0; t < n_tok; ++t) {
     float* row = cache + (pos0 + t) * width;
