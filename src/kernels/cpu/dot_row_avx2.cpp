@@ -19,10 +19,8 @@ namespace {
 struct Acc {
   __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
   __m128 tail = _mm_setzero_ps();
-  void add(int64_t i, int64_t n, __m256 w, __m256 x) {
-    const int k = (i / 32) * 32 + 32 <= n ? static_cast<int>((i / 8) % 4) : 0;
-    a[k] = _mm256_fmadd_ps(w, x, a[k]);
-  }
+  template <int K>  // compile-time index keeps the accumulators in registers
+  void add(__m256 w, __m256 x) { a[K] = _mm256_fmadd_ps(w, x, a[K]); }
   void add_scalar(float w, float x) { tail = _mm_fmadd_ss(_mm_set_ss(w), _mm_set_ss(x), tail); }
   float sum() const {
     const __m256 v = _mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3]));
@@ -36,7 +34,13 @@ float dot_f32(const std::byte* row, const float* x, int64_t n) {
   const auto* w = reinterpret_cast<const float*>(row);
   Acc acc;
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) acc.add(i, n, _mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i));
+  for (; i + 32 <= n; i += 32) {
+    acc.add<0>(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i));
+    acc.add<1>(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(x + i + 8));
+    acc.add<2>(_mm256_loadu_ps(w + i + 16), _mm256_loadu_ps(x + i + 16));
+    acc.add<3>(_mm256_loadu_ps(w + i + 24), _mm256_loadu_ps(x + i + 24));
+  }
+  for (; i + 8 <= n; i += 8) acc.add<0>(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i));
   for (; i < n; ++i) acc.add_scalar(w[i], x[i]);
   return acc.sum();
 }
@@ -50,7 +54,14 @@ float dot_half(const std::byte* row, const float* x, int64_t n) {
   };
   Acc acc;
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) acc.add(i, n, widen(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i))), _mm256_loadu_ps(x + i));
+  auto ld = [&](int64_t j) { return widen(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + j))); };
+  for (; i + 32 <= n; i += 32) {
+    acc.add<0>(ld(i), _mm256_loadu_ps(x + i));
+    acc.add<1>(ld(i + 8), _mm256_loadu_ps(x + i + 8));
+    acc.add<2>(ld(i + 16), _mm256_loadu_ps(x + i + 16));
+    acc.add<3>(ld(i + 24), _mm256_loadu_ps(x + i + 24));
+  }
+  for (; i + 8 <= n; i += 8) acc.add<0>(ld(i), _mm256_loadu_ps(x + i));
   for (; i < n; ++i) acc.add_scalar(kBf16 ? bf16_to_f32(w[i]) : f16_to_f32(w[i]), x[i]);
   return acc.sum();
 }
@@ -63,13 +74,16 @@ float dot_q8_0(const std::byte* row, const float* x, int64_t n) {
     std::memcpy(&d16, blk, 2);
     const __m256 d = _mm256_set1_ps(f16_to_f32(d16));
     const auto* qs = reinterpret_cast<const uint8_t*>(blk + 2);
-    for (int k = 0; k < 4; ++k) {
+    auto w8 = [&](int k) {
       int64_t eight;
       std::memcpy(&eight, qs + 8 * k, 8);
-      const __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_cvtsi64_si128(eight)));
-      const int64_t i = b * kQK8_0 + 8 * k;
-      acc.add(i, n, _mm256_mul_ps(q, d), _mm256_loadu_ps(x + i));
-    }
+      return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_cvtsi64_si128(eight))), d);
+    };
+    const float* xb = x + b * kQK8_0;  // a 32-element block is one whole chunk
+    acc.add<0>(w8(0), _mm256_loadu_ps(xb));
+    acc.add<1>(w8(1), _mm256_loadu_ps(xb + 8));
+    acc.add<2>(w8(2), _mm256_loadu_ps(xb + 16));
+    acc.add<3>(w8(3), _mm256_loadu_ps(xb + 24));
   }
   return acc.sum();
 }

@@ -10,6 +10,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <type_traits>
 
 #include "core/float_convert.h"
 #include "core/quant/blocks.h"
@@ -18,13 +19,12 @@
 namespace dseek::kernels {
 namespace {
 
+// Four accumulators, always indexed by compile-time constants (a run-time
+// index would force them out of registers).
 struct Acc {
   __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-  // Adds w*x for the 16 elements starting at element index i of a row of n.
-  void add(int64_t i, int64_t n, __m512 w, __m512 x) {
-    const int k = (i / 64) * 64 + 64 <= n ? static_cast<int>((i / 16) % 4) : 0;
-    a[k] = _mm512_fmadd_ps(w, x, a[k]);
-  }
+  template <int K>
+  void add(__m512 w, __m512 x) { a[K] = _mm512_fmadd_ps(w, x, a[K]); }
   float sum() const { return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), _mm512_add_ps(a[2], a[3]))); }
 };
 
@@ -36,12 +36,15 @@ float dot_f32(const std::byte* row, const float* x, int64_t n) {
   const auto* w = reinterpret_cast<const float*>(row);
   Acc acc;
   int64_t i = 0;
-  for (; i + 64 <= n; i += 64)
-    for (int k = 0; k < 4; ++k)
-      acc.a[k] = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 16 * k), _mm512_loadu_ps(x + i + 16 * k), acc.a[k]);
+  for (; i + 64 <= n; i += 64) {
+    acc.add<0>(_mm512_loadu_ps(w + i), _mm512_loadu_ps(x + i));
+    acc.add<1>(_mm512_loadu_ps(w + i + 16), _mm512_loadu_ps(x + i + 16));
+    acc.add<2>(_mm512_loadu_ps(w + i + 32), _mm512_loadu_ps(x + i + 32));
+    acc.add<3>(_mm512_loadu_ps(w + i + 48), _mm512_loadu_ps(x + i + 48));
+  }
   for (; i < n; i += 16) {
     const __mmask16 m = tail_mask(n - i);
-    acc.a[0] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + i), _mm512_maskz_loadu_ps(m, x + i), acc.a[0]);
+    acc.add<0>(_mm512_maskz_loadu_ps(m, w + i), _mm512_maskz_loadu_ps(m, x + i));
   }
   return acc.sum();
 }
@@ -55,28 +58,50 @@ float dot_half(const std::byte* row, const float* x, int64_t n) {
   };
   Acc acc;
   int64_t i = 0;
-  for (; i + 64 <= n; i += 64)
-    for (int k = 0; k < 4; ++k)
-      acc.a[k] = _mm512_fmadd_ps(widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i + 16 * k))),
-                                 _mm512_loadu_ps(x + i + 16 * k), acc.a[k]);
+  auto ld = [&](int64_t j) { return widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + j))); };
+  for (; i + 64 <= n; i += 64) {
+    acc.add<0>(ld(i), _mm512_loadu_ps(x + i));
+    acc.add<1>(ld(i + 16), _mm512_loadu_ps(x + i + 16));
+    acc.add<2>(ld(i + 32), _mm512_loadu_ps(x + i + 32));
+    acc.add<3>(ld(i + 48), _mm512_loadu_ps(x + i + 48));
+  }
   for (; i < n; i += 16) {
     const __mmask16 m = tail_mask(n - i);
-    acc.a[0] = _mm512_fmadd_ps(widen(_mm256_maskz_loadu_epi16(m, w + i)), _mm512_maskz_loadu_ps(m, x + i), acc.a[0]);
+    acc.add<0>(widen(_mm256_maskz_loadu_epi16(m, w + i)), _mm512_maskz_loadu_ps(m, x + i));
   }
   return acc.sum();
 }
 
+inline __m512 q8_half(const std::byte* blk, int h, __m512 d) {
+  return _mm512_mul_ps(s8_to_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2) + h)), d);
+}
+
+inline __m512 q8_scale(const std::byte* blk) {
+  uint16_t d16;
+  std::memcpy(&d16, blk, 2);
+  return _mm512_set1_ps(f16_to_f32(d16));
+}
+
 float dot_q8_0(const std::byte* row, const float* x, int64_t n) {
   Acc acc;
-  for (int64_t b = 0; b < n / kQK8_0; ++b) {
-    const std::byte* blk = row + b * static_cast<int64_t>(sizeof(BlockQ8_0));
-    uint16_t d16;
-    std::memcpy(&d16, blk, 2);
-    const __m512 d = _mm512_set1_ps(f16_to_f32(d16));
-    const auto* qs = reinterpret_cast<const __m128i*>(blk + 2);
-    const int64_t i = b * kQK8_0;
-    acc.add(i, n, _mm512_mul_ps(s8_to_ps(_mm_loadu_si128(qs)), d), _mm512_loadu_ps(x + i));
-    acc.add(i + 16, n, _mm512_mul_ps(s8_to_ps(_mm_loadu_si128(qs + 1)), d), _mm512_loadu_ps(x + i + 16));
+  const int64_t nb = n / kQK8_0;
+  constexpr int64_t kB = sizeof(BlockQ8_0);
+  int64_t b = 0;
+  for (; b + 2 <= nb; b += 2) {  // one 64-element chunk: accumulators 0..3
+    const std::byte* b0 = row + b * kB;
+    const std::byte* b1 = b0 + kB;
+    const __m512 d0 = q8_scale(b0), d1 = q8_scale(b1);
+    const float* xb = x + b * kQK8_0;
+    acc.add<0>(q8_half(b0, 0, d0), _mm512_loadu_ps(xb));
+    acc.add<1>(q8_half(b0, 1, d0), _mm512_loadu_ps(xb + 16));
+    acc.add<2>(q8_half(b1, 0, d1), _mm512_loadu_ps(xb + 32));
+    acc.add<3>(q8_half(b1, 1, d1), _mm512_loadu_ps(xb + 48));
+  }
+  if (b < nb) {  // a trailing 32: both halves into accumulator 0, as dot_f32's tail does
+    const std::byte* b0 = row + b * kB;
+    const __m512 d0 = q8_scale(b0);
+    acc.add<0>(q8_half(b0, 0, d0), _mm512_loadu_ps(x + b * kQK8_0));
+    acc.add<0>(q8_half(b0, 1, d0), _mm512_loadu_ps(x + b * kQK8_0 + 16));
   }
   return acc.sum();
 }
@@ -96,11 +121,15 @@ float dot_q4_k(const std::byte* row, const float* x, int64_t n) {
       else sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4), m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
       const __m512 d1 = _mm512_set1_ps(d * sc), m1 = _mm512_set1_ps(dmin * m);
       const uint8_t* qs = blk.qs + 32 * (j / 2);
-      for (int h = 0; h < 2; ++h) {
-        const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs + 16 * h));
-        const __m128i nib = j % 2 == 0 ? _mm_and_si128(raw, low4) : _mm_and_si128(_mm_srli_epi16(raw, 4), low4);
-        const int64_t i = b * kQK_K + 32 * j + 16 * h;
-        acc.add(i, n, _mm512_sub_ps(_mm512_mul_ps(d1, u8_to_ps(nib)), m1), _mm512_loadu_ps(x + i));
+      const __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+      const __m128i r1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs + 16));
+      const float* xj = x + b * kQK_K + 32 * j;
+      if (j % 2 == 0) {
+        acc.add<0>(_mm512_sub_ps(_mm512_mul_ps(d1, u8_to_ps(_mm_and_si128(r0, low4))), m1), _mm512_loadu_ps(xj));
+        acc.add<1>(_mm512_sub_ps(_mm512_mul_ps(d1, u8_to_ps(_mm_and_si128(r1, low4))), m1), _mm512_loadu_ps(xj + 16));
+      } else {
+        acc.add<2>(_mm512_sub_ps(_mm512_mul_ps(d1, u8_to_ps(_mm_and_si128(_mm_srli_epi16(r0, 4), low4))), m1), _mm512_loadu_ps(xj));
+        acc.add<3>(_mm512_sub_ps(_mm512_mul_ps(d1, u8_to_ps(_mm_and_si128(_mm_srli_epi16(r1, 4), low4))), m1), _mm512_loadu_ps(xj + 16));
       }
     }
   }
@@ -120,17 +149,26 @@ float dot_q6_k(const std::byte* row, const float* x, int64_t n) {
       const uint8_t* ql = blk.ql + 64 * half;
       const uint8_t* qh = blk.qh + 32 * half;
       const int8_t* sc = blk.scales + 8 * half;
-      for (int k = 0; k < 4; ++k) {        // quarter: elements 32k..32k+31 of this half
+      const float* xh = x + b * kQK_K + 128 * half;
+      // Quarter k holds elements 32k..32k+31 of this half: accumulators 2k%4 and 2k%4+1.
+      auto quarter = [&](auto kc) {
+        constexpr int k = decltype(kc)::value;
         for (int l0 = 0; l0 < 32; l0 += 16) {
           const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(ql + l0 + 32 * (k & 1)));
           const __m128i hb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qh + l0));
           const __m128i nib = k < 2 ? _mm_and_si128(lo, low4) : _mm_and_si128(_mm_srli_epi16(lo, 4), low4);
           const __m128i top = _mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(hb, 2 * k), two), 4);
           const __m512 qf = _mm512_sub_ps(u8_to_ps(_mm_or_si128(nib, top)), bias);
-          const int64_t i = b * kQK_K + 128 * half + 32 * k + l0;
-          acc.add(i, n, _mm512_mul_ps(_mm512_set1_ps(d * static_cast<float>(sc[l0 / 16 + 2 * k])), qf), _mm512_loadu_ps(x + i));
+          const __m512 w = _mm512_mul_ps(_mm512_set1_ps(d * static_cast<float>(sc[l0 / 16 + 2 * k])), qf);
+          const __m512 xv = _mm512_loadu_ps(xh + 32 * k + l0);
+          if (l0 == 0) acc.add<(2 * k) % 4>(w, xv);
+          else acc.add<(2 * k) % 4 + 1>(w, xv);
         }
-      }
+      };
+      quarter(std::integral_constant<int, 0>{});
+      quarter(std::integral_constant<int, 1>{});
+      quarter(std::integral_constant<int, 2>{});
+      quarter(std::integral_constant<int, 3>{});
     }
   }
   return acc.sum();
