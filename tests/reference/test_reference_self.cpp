@@ -5,13 +5,16 @@
 // from DeepSeek-V3's config, and the two MLA weight layouts agreeing.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <sstream>
 
 #include "format/gguf_writer.h"
+#include "kernels/kernels.h"
 #include "reference/ref_math.h"
 #include "reference/reference_model.h"
 #include "support/test_support.h"
@@ -151,6 +154,168 @@ TEST_F(TinyModels, ErrorsAreStatuses) {
     auto r = forward_logits(vocab_only.string(), {1, 2});
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.message().find("token_embd.weight"), std::string::npos) << r.message();
+  }
+}
+
+// ---- Hand-made routing cases (DEEPSEEK_NOTES.md "Routing") ----
+
+// 8 experts in 4 groups of 2, keep 2 groups, pick 2 experts. Zero router logits make every
+// sigmoid score 0.5, so the bias alone decides: the best single experts (0 and 2) sit in groups
+// whose top-2 sums lose to groups 2 and 3. DeepSeek's grouping must pick 4 and 5 (the tie 4/5
+// and 6/7: lower index wins); an engine that ignores groups would pick 0 and 2.
+TEST(ReferenceRouting, GroupLimitedNoauxTcUsesTop2SumAndBiasOnlyChooses) {
+  const Vec logits(8, 0.0), bias = {0.4, -0.5, 0.35, -0.5, 0.1, 0.1, 0.0, 0.0};
+  const RouteParams p{.sigmoid = true, .n_group = 4, .n_group_used = 2, .n_used = 2, .norm = true, .scale = 2.5};
+  const Routing r = route(logits, bias, p);
+  EXPECT_EQ(r.experts, (std::vector<int64_t>{4, 5}));
+  ASSERT_EQ(r.weights.size(), 2u);
+  EXPECT_DOUBLE_EQ(r.weights[0], 1.25);  // 0.5 / (0.5 + 0.5) · 2.5: the bias never weights
+  EXPECT_DOUBLE_EQ(r.weights[1], 1.25);
+  // One group kept, no grouping: the winners change as the equations say.
+  EXPECT_EQ(route(logits, bias, {.sigmoid = true, .n_group = 4, .n_group_used = 1, .n_used = 2}).experts,
+            (std::vector<int64_t>{4, 5}));
+  EXPECT_EQ(route(logits, bias, {.sigmoid = true, .n_group = 1, .n_group_used = 1, .n_used = 2}).experts,
+            (std::vector<int64_t>{0, 2}));
+}
+
+// V2 group_limited_greedy: no bias, group score = the max softmax score in the group;
+// weights are the softmax scores times the scale, not renormalised.
+TEST(ReferenceRouting, GroupLimitedGreedyUsesGroupMaxAndNoRenorm) {
+  const Vec logits = {2.0, 1.9, 2.1, -3.0, 1.0, 1.0, -1.0, 2.05};
+  const RouteParams p{.sigmoid = false, .n_group = 4, .n_group_used = 2, .n_used = 3, .norm = false, .scale = 16.0};
+  const Routing r = route(logits, {}, p);
+  // Group maxima g0 2.0, g1 2.1, g2 1.0, g3 2.05 -> keep g1 and g3, i.e. experts {2, 3, 6, 7};
+  // by score: 2 (2.1), 7 (2.05), 6 (-1.0). Expert 0 (2.0) is better than 6 but its group lost.
+  EXPECT_EQ(r.experts, (std::vector<int64_t>{2, 7, 6}));
+  double z = 0.0;
+  for (double l : logits) z += std::exp(l);
+  EXPECT_NEAR(r.weights[0], 16.0 * std::exp(2.1) / z, 1e-12);
+  EXPECT_NEAR(r.weights[2], 16.0 * std::exp(-1.0) / z, 1e-12);
+}
+
+TEST(ReferenceRouting, TiesPickTheLowerIndex) {
+  const Routing r = route(Vec(6, 0.3), {}, {.sigmoid = true, .n_used = 3});
+  EXPECT_EQ(r.experts, (std::vector<int64_t>{0, 1, 2}));
+}
+
+// ---- YaRN with DeepSeek-V3's real config (configs/deepseek-v3-hf/config.json) ----
+TEST(ReferenceYarn, DeepseekV3NumbersMatchTheNotes) {
+  const Yarn y{.factor = 40, .orig_ctx = 4096, .beta_fast = 32, .beta_slow = 1, .mscale_all_dim = 1.0};
+  const YarnRange r = yarn_range(64, 10000.0, y);
+  EXPECT_EQ(r.low, 10.0);   // floor(64·ln(4096/(2π·32)) / (2·ln 10⁴)) = floor(10.47)
+  EXPECT_EQ(r.high, 23.0);  // ceil(64·ln(4096/(2π)) / (2·ln 10⁴)) = ceil(22.50)
+  const double m = yarn_mscale(y);
+  EXPECT_NEAR(m * m, 1.874, 5e-4);  // DEEPSEEK_NOTES.md: softmax scale ≈ 1.874 × 192^-0.5
+  const Vec plain = rope_freqs(64, 10000.0), scaled = yarn_freqs(64, 10000.0, y);
+  EXPECT_EQ(scaled[5], plain[5]);                   // below low: extrapolate (unchanged)
+  EXPECT_DOUBLE_EQ(scaled[31], plain[31] / 40.0);   // above high: interpolate (÷ factor)
+  EXPECT_DOUBLE_EQ(scaled[16], plain[16] * (1 - 6.0 / 13) + plain[16] / 40 * (6.0 / 13));
+}
+
+// ---- GGUF rewriting, for layout and permutation tests ----
+
+struct FloatTensor {
+  std::string name;
+  std::vector<int64_t> ne;
+  std::vector<float> data;
+};
+
+std::vector<FloatTensor> read_all(const GgufFile& f) {
+  std::vector<FloatTensor> out;
+  for (const auto& t : f.tensors()) {
+    FloatTensor ft{t.name, t.ne, std::vector<float>(static_cast<size_t>(t.n_elements()))};
+    kernels::dequantize_row(t.dtype, f.tensor_data(t).data(), ft.data.data(), t.n_elements());
+    out.push_back(std::move(ft));
+  }
+  return out;
+}
+
+// Writes `tensors` (as f32) with `f`'s metadata minus `drop_keys`, plus `add_keys`.
+void write_all(const GgufFile& f, const std::vector<FloatTensor>& tensors, const std::string& path,
+               const std::vector<std::string>& drop_keys = {},
+               const std::vector<std::pair<std::string, GgufValue>>& add_keys = {}) {
+  GgufWriter w;
+  for (const auto& [k, v] : f.metadata())
+    if (std::find(drop_keys.begin(), drop_keys.end(), k) == drop_keys.end() && k != "general.alignment") w.set(k, v);
+  for (const auto& [k, v] : add_keys) w.set(k, v);
+  for (const auto& t : tensors) w.add_tensor(t.name, DType::kF32, t.ne);
+  Status st = w.write(path, [&](size_t i, std::span<std::byte> out) {
+    std::memcpy(out.data(), tensors[i].data.data(), out.size());
+    return ok_status();
+  });
+  ASSERT_TRUE(st.ok()) << st.message();
+}
+
+double max_abs_diff(const Vec& a, const Vec& b) {
+  double d = 0.0;
+  for (size_t i = 0; i < a.size(); ++i) d = std::max(d, std::fabs(a[i] - b[i]));
+  return d;
+}
+
+FloatTensor* find(std::vector<FloatTensor>& ts, const std::string& name) {
+  for (auto& t : ts)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+// Older deepseek2 GGUFs: one attn_kv_b [H·(Dn+Dv)][Ckv] per layer and no *_mla keys.
+// Built from the split attn_k_b [H][Ckv][Dn] / attn_v_b [H][Dv][Ckv]; logits must agree.
+TEST_F(TinyModels, OlderKvBLayoutGivesTheSameLogits) {
+  for (const std::string arch : {"deepseek-v3", "deepseek-v2"}) {
+    auto f = GgufFile::open(path(arch));
+    ASSERT_TRUE(f.ok()) << f.message();
+    std::vector<FloatTensor> ts = read_all(*f), out;
+    for (auto& t : ts) {
+      if (t.name.find("attn_v_b") != std::string::npos) continue;
+      if (t.name.find("attn_k_b") == std::string::npos) { out.push_back(t); continue; }
+      const FloatTensor& vb = *find(ts, std::string(t.name).replace(t.name.find("attn_k_b"), 8, "attn_v_b"));
+      const int64_t Dn = t.ne[0], C = t.ne[1], H = t.ne[2], Dv = vb.ne[1];
+      FloatTensor kv{std::string(t.name).replace(t.name.find("attn_k_b"), 8, "attn_kv_b"), {C, H * (Dn + Dv)}, {}};
+      kv.data.resize(static_cast<size_t>(C * H * (Dn + Dv)));
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t i = 0; i < Dn + Dv; ++i)
+          for (int64_t c = 0; c < C; ++c)
+            kv.data[static_cast<size_t>((h * (Dn + Dv) + i) * C + c)] =
+                i < Dn ? t.data[static_cast<size_t>((h * C + c) * Dn + i)] : vb.data[static_cast<size_t>((h * Dv + i - Dn) * C + c)];
+      out.push_back(std::move(kv));
+    }
+    const int64_t Dq = *f->get_int("deepseek2.attention.key_length_mla"), Dv = *f->get_int("deepseek2.attention.value_length_mla");
+    const std::string old_path = (dir() / (arch + "-kv_b.gguf")).string();
+    write_all(*f, out, old_path, {"deepseek2.attention.key_length_mla", "deepseek2.attention.value_length_mla"},
+              {{"deepseek2.attention.key_length", GgufValue::u32(static_cast<uint32_t>(Dq))},
+               {"deepseek2.attention.value_length", GgufValue::u32(static_cast<uint32_t>(Dv))}});
+    const std::vector<int32_t> toks = {1, 40, 41, 300, 7};
+    const Vec a = run(path(arch), toks), b = run(old_path, toks);
+    ASSERT_EQ(a.size(), b.size());
+    EXPECT_LT(max_abs_diff(a, b), 1e-12) << arch;
+  }
+}
+
+// Renumbering the routed experts (router rows, bias, and each expert's gate/up/down slice
+// together) must not change the logits. Reversal keeps V3's groups of 2 as groups.
+// Catches slicing of the stacked [X][Fe][E] / [X][E][Fe] tensors out of step with the router.
+TEST_F(TinyModels, ExpertRenumberingLeavesLogitsUnchanged) {
+  for (const std::string arch : {"deepseek-v3", "deepseek-v2"}) {
+    auto f = GgufFile::open(path(arch));
+    ASSERT_TRUE(f.ok()) << f.message();
+    std::vector<FloatTensor> ts = read_all(*f);
+    for (auto& t : ts) {
+      const bool stacked = t.name.find("_exps.") != std::string::npos;
+      const bool per_expert = t.name.find("ffn_gate_inp") != std::string::npos || t.name.find("exp_probs_b") != std::string::npos;
+      if (!stacked && !per_expert) continue;
+      const int64_t X = t.ne.back(), slice = static_cast<int64_t>(t.data.size()) / X;
+      std::vector<float> p(t.data.size());
+      for (int64_t e = 0; e < X; ++e)
+        std::copy_n(t.data.begin() + (X - 1 - e) * slice, slice, p.begin() + e * slice);
+      t.data = std::move(p);
+    }
+    const std::string perm_path = (dir() / (arch + "-perm.gguf")).string();
+    write_all(*f, ts, perm_path);
+    const std::vector<int32_t> toks = {1, 2, 250, 13, 499, 64};
+    const Vec a = run(path(arch), toks), b = run(perm_path, toks);
+    ASSERT_EQ(a.size(), b.size());
+    EXPECT_LT(max_abs_diff(a, b), 1e-9) << arch;
+    EXPECT_GT(max_abs_diff(a, run(path(arch == "deepseek-v3" ? "deepseek-v2" : "deepseek-v3"), toks)), 1e-3);
   }
 }
 
