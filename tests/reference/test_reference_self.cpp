@@ -329,5 +329,30 @@ TEST_F(TinyModels, ExpertRenumberingLeavesLogitsUnchanged) {
   }
 }
 
+// RMSNorm applies to the latent c_kv only, not to k_rope (DEEPSEEK_NOTES.md "MLA"): scaling the
+// latent rows of attn_kv_a_mqa by 3 is undone by the norm (up to eps), scaling the rope rows is not.
+TEST_F(TinyModels, KvNormCoversTheLatentButNotTheRopeKey) {
+  auto f = GgufFile::open(path("deepseek-v3"));
+  ASSERT_TRUE(f.ok()) << f.message();
+  const int64_t C = *f->get_int("deepseek2.attention.kv_lora_rank");
+  auto scaled = [&](bool latent) {
+    std::vector<FloatTensor> ts = read_all(*f);
+    for (auto& t : ts) {
+      if (t.name.find("attn_kv_a_mqa") == std::string::npos) continue;
+      const int64_t E = t.ne[0], rows = t.ne[1];
+      for (int64_t r = latent ? 0 : C; r < (latent ? C : rows); ++r)
+        for (int64_t i = 0; i < E; ++i) t.data[static_cast<size_t>(r * E + i)] *= 3.0f;
+    }
+    const std::string out = (dir() / (latent ? "latent3.gguf" : "rope3.gguf")).string();
+    write_all(*f, ts, out);
+    return out;
+  };
+  const std::vector<int32_t> toks = {1, 77, 78, 300, 5};
+  const Vec base = run(path("deepseek-v3"), toks);
+  const double d_latent = max_abs_diff(base, run(scaled(true), toks)), d_rope = max_abs_diff(base, run(scaled(false), toks));
+  EXPECT_LT(d_latent, 1e-4);  // measured 1.3e-5 (eps = 1e-6 is not scale-invariant)
+  EXPECT_GT(d_rope, 1e-3);
+}
+
 }  // namespace
 }  // namespace dseek::reference
