@@ -59,6 +59,12 @@ int cmd_init(int argc, char** argv) {
     bar.update(total ? done * 1000 / total : 1);
   });
   if (!st.ok()) return report(st);
+  int fell_back = 0;
+  for (const auto& t : writer.tensors())
+    fell_back += dtype_traits(t.dtype).is_float && t.dtype != *dtype && t.dtype != DType::kF32;
+  if (fell_back > 0)
+    std::fprintf(stderr, "note: %d tensors are not %s: their rows are not a whole number of %lld-element blocks (stored as q8_0 or f16)\n",
+                 fell_back, dtype_name_arg.c_str(), static_cast<long long>(dtype_traits(*dtype).block_size));
   std::fprintf(stderr, "wrote %s: %s %s, %zu tensors, %.1f MiB of weights, vocab %lld\n", out.c_str(), arch_name.c_str(),
                preset.c_str(), writer.tensors().size(), static_cast<double>(total_bytes) / (1 << 20),
                static_cast<long long>(n_vocab));
