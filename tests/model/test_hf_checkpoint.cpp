@@ -213,6 +213,39 @@ TEST(HfCheckpoint, Fp8DeepSeekV3MatchesGgufWithTheSameValues) {
   std::printf("HF FP8 checkpoint vs GGUF with the same values: max |diff| %.3g (logit scale %.3g)\n", diff, scale);
   EXPECT_LE(diff, 1e-4 * scale);
   EXPECT_GT(scale, 1.0);
+
+  // `dseek quantize` converts the HF directory (FP8 dequantised, experts merged,
+  // kv_b_proj split into attn_k_b / attn_v_b) to GGUF: f32 keeps the logits.
+  const auto conv = (dir / "conv.gguf").string();
+  auto q = test::run_dseek("quantize '" + (dir / "hf").string() + "' '" + conv + "' --type f32");
+  ASSERT_EQ(q.exit_code, 0) << q.err;
+  const auto c = logits_of(conv, toks);
+  ASSERT_EQ(c.size(), b.size());
+  double conv_diff = 0;
+  for (size_t i = 0; i < c.size(); ++i) conv_diff = std::max(conv_diff, std::fabs(static_cast<double>(c[i]) - b[i]));
+  std::printf("HF FP8 checkpoint vs `dseek quantize --type f32` of it: max |diff| %.3g\n", conv_diff);
+  EXPECT_LE(conv_diff, 1e-4 * scale);
+  // ... and a q8_0 conversion holds the same tensors up to q8_0 rounding
+  // (half a step of each 32-block's scale amax/127, plus the scale's own f16 rounding: 127 * 2^-11 steps).
+  auto q8 = test::run_dseek("quantize '" + (dir / "hf").string() + "' '" + (dir / "q8.gguf").string() + "' --type q8_0");
+  ASSERT_EQ(q8.exit_code, 0) << q8.err;
+  auto fq = GgufFile::open((dir / "q8.gguf").string());
+  auto ff = GgufFile::open(conv);
+  ASSERT_TRUE(fq.ok() && ff.ok());
+  ASSERT_EQ(fq->tensors().size(), ff->tensors().size());
+  int quantised = 0;
+  for (const auto& t : ff->tensors()) {
+    const auto* tq = fq->find_tensor(t.name);
+    ASSERT_NE(tq, nullptr) << t.name;
+    const Floats a = read_f32(*ff, t.name), bq = read_f32(*fq, t.name);
+    for (size_t blk = 0; blk < a.size() / 32 * 32; blk += 32) {
+      float amax = 0;
+      for (size_t i = blk; i < blk + 32; ++i) amax = std::max(amax, std::fabs(a[i]));
+      for (size_t i = blk; i < blk + 32; ++i) ASSERT_LE(std::fabs(a[i] - bq[i]), amax / 127 * 0.57 + 1e-7) << t.name << " " << i;
+    }
+    quantised += tq->dtype == DType::kQ8_0;
+  }
+  EXPECT_GT(quantised, 20);
 }
 
 }  // namespace

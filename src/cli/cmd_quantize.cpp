@@ -1,0 +1,34 @@
+// `dseek quantize IN OUT --type T`: write a GGUF copy of a model (GGUF or a
+// Hugging Face directory, FP8 included) with its matrices in type T.
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "core/progress.h"
+#include "model/convert.h"
+
+namespace dseek::cli {
+
+int cmd_quantize(int argc, char** argv) {
+  CLI::App app("Convert a model (GGUF or Hugging Face directory) to GGUF with the given weight type.", "quantize");
+  std::string in, out, type = "q8_0", pre;
+  app.add_option("input", in, "GGUF file or Hugging Face model directory")->required();
+  app.add_option("output", out, "output .gguf file")->required();
+  app.add_option("--type", type, "q8_0 | q4_k | q5_k | q6_k | q4_0 | bf16 | f16 | f32")->capture_default_str();
+  app.add_option("--tokenizer-pre", pre, "pre-tokenizer name when importing a tokenizer.json (default: by architecture)");
+  if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
+  const auto t = dtype_from_name(type);
+  if (!t || dtype_traits(*t).ggml_id < 0 || !dtype_traits(*t).is_float || *t == DType::kF64)
+    return report("--type '" + type + "' is not a weight type GGUF can store (q8_0, q4_k, q5_k, q6_k, q4_0, bf16, f16, f32)");
+  if (in == out) return report("the output must not be the input");
+  auto files = open_model_files(in);
+  if (!files.ok()) return report(files.status());
+  ProgressBar bar("quantizing to " + type, 1000);
+  Status st = convert_to_gguf(*files, {.type = *t, .tokenizer_pre = pre}, out,
+                              [&](uint64_t done, uint64_t total) { bar.update(total ? done * 1000 / total : 1000); });
+  if (!st.ok()) return report(st);
+  std::fprintf(stderr, "wrote %s\n", out.c_str());
+  return kExitOk;
+}
+
+}  // namespace dseek::cli

@@ -1,0 +1,24 @@
+// Converting a model to GGUF with a chosen weight type (`dseek quantize`):
+// from a GGUF file (re-quantised) or a Hugging Face directory (DeepSeek's
+// names, FP8 block-scaled weights dequantised on the way, per-expert tensors
+// merged, kv_b_proj split into attn_k_b / attn_v_b). Streams row by row, so
+// memory stays at one tensor row plus one layer's kv_b, whatever the model size.
+#pragma once
+
+#include <string>
+
+#include "core/dtype.h"
+#include "format/gguf_writer.h"
+#include "model/model_files.h"
+
+namespace dseek {
+
+struct ConvertOptions {
+  DType type = DType::kQ8_0;    // matrices; norms, biases and the router stay f32
+  std::string tokenizer_pre;    // pre-tokenizer name for a tokenizer.json import ("" = by architecture)
+};
+
+Status convert_to_gguf(const ModelFiles& in, const ConvertOptions& opt, const std::string& out_path,
+                       const GgufWriter::ProgressFn& progress);
+
+}  // namespace dseek
