@@ -62,6 +62,43 @@ struct Segment {
   bool match;
 };
 
+// Unicode White_Space, which HF tokenizers' regex engine (Oniguruma) means by \s.
+// PCRE2's UCP \s leaves out U+0085 (NEL); JavaScript's adds U+FEFF.
+constexpr std::string_view kWhiteSpace =
+    "\\t-\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}";
+
+// Rewrites \s / \S to the explicit White_Space set, inside and outside classes.
+Result<std::string> with_hf_whitespace(std::string_view re) {
+  std::string out;
+  bool in_class = false;
+  for (size_t i = 0; i < re.size(); ++i) {
+    const char c = re[i];
+    if (c == '\\' && i + 1 < re.size()) {
+      const char e = re[++i];
+      if (e == 's') {
+        out += in_class ? std::string(kWhiteSpace) : "[" + std::string(kWhiteSpace) + "]";
+      } else if (e == 'S') {
+        if (in_class) return Status::error("\\S inside a character class is not supported: " + std::string(re));
+        out += "[^" + std::string(kWhiteSpace) + "]";
+      } else {
+        out += c;
+        out += e;
+      }
+      continue;
+    }
+    if (c == '[' && !in_class) {
+      in_class = true;
+      out += c;
+      if (i + 1 < re.size() && re[i + 1] == '^') out += re[++i];
+      if (i + 1 < re.size() && re[i + 1] == ']') out += re[++i];  // literal ']' first in a class
+      continue;
+    }
+    if (c == ']' && in_class) in_class = false;
+    out += c;
+  }
+  return out;
+}
+
 struct CodeDeleter {
   void operator()(pcre2_code* c) const { pcre2_code_free(c); }
 };
@@ -117,11 +154,13 @@ Result<PreTokenizer> PreTokenizer::compile(const PreTokenizerSpec& spec) {
   PreTokenizer p;
   p.spec_ = spec;
   for (const auto& r : spec.rules) {
+    auto re = with_hf_whitespace(r.regex);
+    if (!re.ok()) return Status::error("pre-tokenizer '" + spec.name + "': " + re.message());
     int err = 0;
     PCRE2_SIZE err_off = 0;
     // MATCH_INVALID_UTF: invalid UTF-8 in the subject never matches but is no error,
     // so arbitrary bytes flow through and are byte-encoded faithfully.
-    pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(r.regex.data()), r.regex.size(),
+    pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(re->data()), re->size(),
                                      PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &err, &err_off, nullptr);
     if (!code) {
       PCRE2_UCHAR msg[256];
