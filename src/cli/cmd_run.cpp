@@ -1,6 +1,143 @@
-// PLACEHOLDER until the tokenizer lands: replaced by the real `dseek run`.
+// `dseek run`: generate a continuation of a prompt and stream it to stdout.
+// --chat wraps the prompt in the model's chat template; R1-style reasoning
+// (<think> ... </think>) is shown dimmed on a terminal. Timings go to stderr
+// with --verbose. Exit 2 for bad input (model, prompt, parameters).
+#include <unistd.h>
+
+#include <cstdio>
+#include <random>
+#include <thread>
+
+#include "cli/chat_prompt.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "model/model.h"
+#include "runtime/generate.h"
+#include "tokenizer/stream_decoder.h"
+#include "tokenizer/tokenizer.h"
+
 namespace dseek::cli {
-int cmd_run(int, char**) { return report("run: not built yet"); }
+namespace {
+
+// Writes generated text, dimming reasoning between <think> and </think> on a terminal.
+class ReasoningPrinter {
+ public:
+  ReasoningPrinter(const Tokenizer& tok, bool start_in_reasoning)
+      : tty_(::isatty(STDOUT_FILENO) == 1), in_reasoning_(start_in_reasoning),
+        open_(tok.token_id("<think>").value_or(-1)), close_(tok.token_id("</think>").value_or(-1)) {
+    if (in_reasoning_) style(true);
+  }
+  ~ReasoningPrinter() {
+    if (in_reasoning_) style(false);
+  }
+  // Prints `text` for token `id`; returns false if stdout is gone.
+  bool print(int32_t id, const std::string& text) {
+    if (id == open_ && open_ >= 0) {
+      in_reasoning_ = true;
+      style(true);
+    }
+    const bool ok = std::fwrite(text.data(), 1, text.size(), stdout) == text.size() && std::fflush(stdout) == 0;
+    if (id == close_ && close_ >= 0) {
+      in_reasoning_ = false;
+      style(false);
+    }
+    return ok;
+  }
+
+ private:
+  void style(bool reasoning) {
+    if (tty_) std::fputs(reasoning ? "\033[2m" : "\033[0m", stdout);
+  }
+  bool tty_, in_reasoning_;
+  int32_t open_, close_;
+};
+
+}  // namespace
+
+int cmd_run(int argc, char** argv) {
+  CLI::App app("Generate text from a prompt, streamed to stdout.", "run");
+  std::string model_path, prompt, system, mode = "auto";
+  int64_t n_predict = 128, n_ctx = 0;
+  int threads = 0;
+  bool chat = false, verbose = false, thinking = false;
+  int64_t seed = -1;
+  SamplingParams sp;
+  app.add_option("-m,--model", model_path, "GGUF file or model directory")->required();
+  app.add_option("-p,--prompt", prompt, "the prompt")->required();
+  app.add_option("-n,--n-predict", n_predict, "tokens to generate")->capture_default_str();
+  app.add_option("--temp", sp.temperature, "temperature (0: greedy)")->capture_default_str();
+  app.add_option("--top-k", sp.top_k, "top-k (0: off)")->capture_default_str();
+  app.add_option("--top-p", sp.top_p, "top-p (1: off)")->capture_default_str();
+  app.add_option("--min-p", sp.min_p, "min-p (0: off)")->capture_default_str();
+  app.add_option("--repeat-penalty", sp.repetition_penalty, "repetition penalty (1: off)")->capture_default_str();
+  app.add_option("--presence-penalty", sp.presence_penalty, "presence penalty")->capture_default_str();
+  app.add_option("--frequency-penalty", sp.frequency_penalty, "frequency penalty")->capture_default_str();
+  app.add_option("--seed", seed, "random seed (default: random)");
+  app.add_flag("--chat", chat, "apply the model's chat template to the prompt");
+  app.add_option("--system", system, "system message (with --chat)");
+  app.add_flag("--think", thinking, "with --chat: ask templates that support it to start reasoning");
+  app.add_option("-c,--ctx-size", n_ctx, "context size (default: the model's)");
+  app.add_option("--mode", mode, "MLA attention form: naive | absorbed | auto")->capture_default_str();
+  app.add_option("-t,--threads", threads, "threads (default: all cores)");
+  app.add_flag("-v,--verbose", verbose, "timings and the seed on stderr");
+  if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
+
+  if (Status st = validate(sp); !st.ok()) return report(st);
+  if (n_predict < 0 || n_predict > (1 << 24)) return report("--n-predict must be between 0 and 16777216");
+  if (threads < 0 || threads > 1024) return report("--threads must be between 1 and 1024");
+  if (n_ctx < 0) return report("--ctx-size must be positive");
+  sp.seed = seed >= 0 ? static_cast<uint64_t>(seed) : std::random_device{}();
+
+  auto files = open_model_files(model_path);
+  if (!files.ok()) return report(files.status());
+  auto shared = std::make_shared<const ModelFiles>(std::move(files).value());
+  auto tok = shared->gguf ? Tokenizer::from_gguf(*shared->gguf) : Tokenizer::load(model_path);
+  if (!tok.ok()) return report(model_path + ": no usable tokenizer: " + tok.message());
+  auto model = load_model(shared);
+  if (!model.ok()) return report(model.status());
+
+  std::vector<int32_t> ids;
+  bool start_in_reasoning = false;
+  if (chat) {
+    auto text = render_chat_prompt(*shared, *tok, system, prompt, thinking);
+    if (!text.ok()) return report(text.status());
+    const std::string& s = text.value();
+    start_in_reasoning = s.size() >= 8 && s.find("<think>", s.size() - 9) != std::string::npos;
+    ids = tok->encode(s, {.parse_special = true, .add_bos = false});
+  } else if (prompt.empty()) {
+    if (tok->add_bos() && tok->bos_id() >= 0) ids = {tok->bos_id()};  // no text, so no SentencePiece dummy prefix
+  } else {
+    ids = tok->encode(prompt, {.parse_special = false, .add_bos = tok->add_bos()});
+  }
+  if (ids.empty()) return report("the prompt encodes to no tokens and the model adds no BOS: give some text");
+
+  GenerateOptions opt;
+  opt.max_new_tokens = n_predict;
+  opt.n_ctx = n_ctx > 0 ? n_ctx : (*model)->n_ctx();
+  if (tok->eos_id() >= 0) opt.stop_tokens.push_back(tok->eos_id());
+  if (static_cast<int64_t>(ids.size()) > opt.n_ctx)
+    return report("the prompt has " + std::to_string(ids.size()) + " tokens, more than the context of " +
+                  std::to_string(opt.n_ctx) + " (use a shorter prompt or --ctx-size)");
+  ThreadPool pool(threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency()));
+  Sampler sampler(sp);
+  StreamDecoder stream(*tok);
+  for (int32_t id : ids) stream.push(id);  // so the continuation decodes as it follows the prompt
+  ReasoningPrinter printer(*tok, start_in_reasoning);
+  auto result = generate(**model, pool, ids, sampler, opt, [&](int32_t id) { return printer.print(id, stream.push(id)); });
+  if (!result.ok()) return report(result.status());
+  const std::string rest = stream.flush();
+  std::fwrite(rest.data(), 1, rest.size(), stdout);
+  std::fflush(stdout);
+  if (verbose) {
+    const auto& r = result.value();
+    std::fprintf(stderr, "\nprompt %zu tokens in %.2f s (%.1f tok/s); generated %zu tokens in %.2f s (%.1f tok/s); seed %llu\n",
+                 ids.size(), r.prefill_seconds, ids.size() / std::max(r.prefill_seconds, 1e-9), r.tokens.size(),
+                 r.decode_seconds, r.tokens.size() / std::max(r.decode_seconds, 1e-9),
+                 static_cast<unsigned long long>(sp.seed));
+  }
+  if (result->stop == GenerateResult::Stop::kContextFull)
+    std::fprintf(stderr, "\ndseek: stopped: the context of %lld tokens is full\n", static_cast<long long>(opt.n_ctx));
+  return kExitOk;
+}
+
 }  // namespace dseek::cli
