@@ -3,6 +3,7 @@
 #include "tokenizer/bpe.h"
 
 #include <algorithm>
+#include <bit>
 
 #include "tokenizer/byte_unicode.h"
 
@@ -27,7 +28,11 @@ Result<BpeModel> BpeModel::build(const TokenIndex& index,
     auto it = index.find(spelled);
     m.byte_ids_[b] = it == index.end() ? -1 : it->second;
   }
-  m.merges_.reserve(merges.size() * 2);
+  size_t cap = 16;
+  while (cap < merges.size() * 2) cap *= 2;
+  m.table_.assign(cap, Slot{kEmpty, Merge{0, 0}});
+  m.mask_ = cap - 1;
+  m.shift_ = 64 - std::countr_zero(cap);
   for (size_t r = 0; r < merges.size(); ++r) {
     const auto& [a, b] = merges[r];
     auto ia = index.find(a), ib = index.find(b), ic = index.find(a + b);
@@ -35,8 +40,14 @@ Result<BpeModel> BpeModel::build(const TokenIndex& index,
     if (missing)
       return Status::error("merge " + std::to_string(r) + " '" + a + " " + b + "': its " + missing +
                            " side is not a token in the vocabulary");
-    // Keep the first (lowest) rank if a pair is listed twice, as HF does.
-    m.merges_.emplace(key(ia->second, ib->second), Merge{static_cast<uint32_t>(r), ic->second});
+    // Keep the first (lowest) rank if a pair is listed twice.
+    const uint64_t k = key(ia->second, ib->second);
+    size_t i = m.slot(k);
+    while (m.table_[i].key != kEmpty && m.table_[i].key != k) i = (i + 1) & m.mask_;
+    if (m.table_[i].key == kEmpty) {
+      m.table_[i] = Slot{k, Merge{static_cast<uint32_t>(r), ic->second}};
+      ++m.n_merges_;
+    }
   }
   return m;
 }
@@ -45,9 +56,43 @@ void BpeModel::push_pair(Scratch& s, int32_t pos) const {
   const int32_t next = s.syms[pos].next;
   if (next < 0) return;
   if (const Merge* m = find(s.syms[pos].id, s.syms[next].id)) {
-    s.heap.push_back({m->rank, pos, s.syms[pos].id, s.syms[next].id});
+    s.heap.push_back({m->rank, pos, s.syms[pos].id, s.syms[next].id, m->result});
     std::push_heap(s.heap.begin(), s.heap.end(), heap_less);
   }
+}
+
+// Short pieces (nearly all of them): the pair ranks live in an array beside the
+// symbols; each step merges the leftmost lowest rank and re-ranks its two neighbours.
+// Same merge order as the heap, without heap traffic.
+void BpeModel::encode_small(std::string_view bytes, std::vector<int32_t>& out) const {
+  constexpr uint32_t kNone = ~uint32_t{0};
+  int32_t ids[kSmallPiece], res[kSmallPiece];
+  uint32_t rank[kSmallPiece];
+  size_t n = bytes.size();
+  for (size_t i = 0; i < n; ++i) ids[i] = byte_ids_[static_cast<uint8_t>(bytes[i])];
+  auto rerank = [&](size_t i) {
+    const Merge* m = find(ids[i], ids[i + 1]);
+    rank[i] = m ? m->rank : kNone;
+    res[i] = m ? m->result : -1;
+  };
+  for (size_t i = 0; i + 1 < n; ++i) rerank(i);
+  while (n > 1) {
+    size_t best = 0;
+    for (size_t i = 1; i + 1 < n; ++i)
+      if (rank[i] < rank[best]) best = i;
+    if (rank[best] == kNone) break;
+    ids[best] = res[best];
+    for (size_t i = best + 1; i + 1 < n; ++i) {  // drop symbol best+1 (and its pair)
+      ids[i] = ids[i + 1];
+      rank[i] = rank[i + 1];
+      res[i] = res[i + 1];
+    }
+    --n;
+    if (best > 0) rerank(best - 1);
+    if (best + 1 < n) rerank(best);
+  }
+  for (size_t i = 0; i < n; ++i)
+    if (ids[i] >= 0) out.push_back(ids[i]);
 }
 
 void BpeModel::encode(std::string_view bytes, const TokenIndex& index, std::vector<int32_t>& out,
@@ -61,6 +106,10 @@ void BpeModel::encode(std::string_view bytes, const TokenIndex& index, std::vect
       return;
     }
   }
+  if (bytes.size() <= kSmallPiece) {
+    encode_small(bytes, out);
+    return;
+  }
   const auto n = static_cast<int32_t>(bytes.size());
   s.syms.resize(static_cast<size_t>(n));
   for (int32_t i = 0; i < n; ++i) s.syms[i] = {byte_ids_[static_cast<uint8_t>(bytes[i])], i - 1, i + 1 < n ? i + 1 : -1};
@@ -72,9 +121,8 @@ void BpeModel::encode(std::string_view bytes, const TokenIndex& index, std::vect
     s.heap.pop_back();
     auto& left = s.syms[c.pos];
     if (left.id != c.left || left.next < 0 || s.syms[left.next].id != c.right) continue;  // stale
-    const Merge* m = find(c.left, c.right);
     const int32_t right = left.next;
-    left.id = m->result;
+    left.id = c.result;
     left.next = s.syms[right].next;
     if (left.next >= 0) s.syms[left.next].prev = c.pos;
     s.syms[right].id = -2;  // dead

@@ -35,7 +35,7 @@ class BpeModel {
     };
     struct Cand {
       uint32_t rank;
-      int32_t pos, left, right;
+      int32_t pos, left, right, result;
     };
     std::vector<Sym> syms;
     std::vector<Cand> heap;
@@ -44,7 +44,7 @@ class BpeModel {
 
   // Appends the ids of one pre-token (raw bytes).
   void encode(std::string_view bytes, const TokenIndex& index, std::vector<int32_t>& out, Scratch& s) const;
-  size_t n_merges() const { return merges_.size(); }
+  size_t n_merges() const { return n_merges_; }
   // Id of the single-byte token for `b`, -1 if the vocabulary lacks it.
   int32_t byte_id(uint8_t b) const { return byte_ids_[b]; }
 
@@ -53,14 +53,29 @@ class BpeModel {
     uint32_t rank;
     int32_t result;
   };
+  struct Slot {  // key and value side by side: one cache line per probe
+    uint64_t key;
+    Merge merge;
+  };
+  static constexpr uint64_t kEmpty = ~uint64_t{0};
   static uint64_t key(int32_t a, int32_t b) { return (uint64_t(uint32_t(a)) << 32) | uint32_t(b); }
+  size_t slot(uint64_t k) const { return static_cast<size_t>((k * 0x9E3779B97F4A7C15ull) >> shift_); }
+  // Open addressing, linear probing, load <= 1/2: the merge lookup is the BPE hot path.
   const Merge* find(int32_t a, int32_t b) const {
-    auto it = merges_.find(key(a, b));
-    return it == merges_.end() ? nullptr : &it->second;
+    if (a < 0 || b < 0) return nullptr;
+    const uint64_t k = key(a, b);
+    for (size_t i = slot(k);; i = (i + 1) & mask_) {
+      if (table_[i].key == k) return &table_[i].merge;
+      if (table_[i].key == kEmpty) return nullptr;
+    }
   }
   void push_pair(Scratch& s, int32_t pos) const;
+  static constexpr size_t kSmallPiece = 64;
+  void encode_small(std::string_view bytes, std::vector<int32_t>& out) const;
 
-  std::unordered_map<uint64_t, Merge> merges_;
+  std::vector<Slot> table_;
+  size_t mask_ = 0, n_merges_ = 0;
+  int shift_ = 64;
   std::array<int32_t, 256> byte_ids_{};
   bool ignore_merges_ = false;
 };
