@@ -1,4 +1,7 @@
 // Run-time ISA selection for the CPU kernels: CPUID once, then a fixed table.
+#include <cpuid.h>
+
+#include <cstdint>
 #include <cstring>
 
 #include "kernels/cpu/dot_row.h"
@@ -6,11 +9,32 @@
 namespace dseek::kernels {
 namespace {
 
-bool has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"); }
-bool has_avx512() {
-  return has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+// CPUID feature bits plus XGETBV (the OS must save the YMM/ZMM state), read
+// directly: compilers disagree on which names __builtin_cpu_supports knows.
+struct CpuFeatures {
+  bool avx2 = false, avx512 = false;
+  CpuFeatures() {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return;
+    const bool fma = c & (1u << 12), osxsave = c & (1u << 27), avx = c & (1u << 28), f16c = c & (1u << 29);
+    if (!osxsave || !avx) return;
+    uint32_t xlo, xhi;
+    __asm__("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+    const bool ymm_state = (xlo & 0x6) == 0x6, zmm_state = (xlo & 0xE6) == 0xE6;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return;
+    avx2 = ymm_state && fma && f16c && (b & (1u << 5));
+    const bool f = b & (1u << 16), dq = b & (1u << 17), bw = b & (1u << 30), vl = b & (1u << 31);
+    avx512 = avx2 && zmm_state && f && dq && bw && vl;
+  }
+};
+
+const CpuFeatures& cpu() {
+  static const CpuFeatures f;
+  return f;
 }
+
+bool has_avx2() { return cpu().avx2; }
+bool has_avx512() { return cpu().avx512; }
 
 }  // namespace
 
