@@ -3,6 +3,7 @@
 #include "tokenizer/byte_unicode.h"
 
 #include <array>
+#include <cstring>
 
 namespace dseek {
 namespace {
@@ -79,6 +80,14 @@ uint32_t decode_utf8(std::string_view s, size_t i, size_t& len) {
 
 bool is_valid_utf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
+    if (i + 8 <= s.size()) {  // ASCII fast path, 8 bytes at a time
+      uint64_t w;
+      std::memcpy(&w, s.data() + i, 8);
+      if ((w & 0x8080808080808080ull) == 0) {
+        i += 8;
+        continue;
+      }
+    }
     size_t len = 0;
     const uint32_t cp = decode_utf8(s, i, len);
     if (cp == 0xFFFD && !(len == 3 && s.substr(i, 3) == "\xEF\xBF\xBD")) return false;

@@ -106,7 +106,9 @@ struct CodeDeleter {
 }  // namespace
 
 struct PreTokenizer::Rule {
-  std::unique_ptr<pcre2_code, CodeDeleter> code;
+  // Two compilations: `any` accepts invalid UTF-8 subjects (MATCH_INVALID_UTF, which
+  // makes the JIT check every character); `valid` is for text already validated.
+  std::unique_ptr<pcre2_code, CodeDeleter> any, valid;
   bool jit = false;
   SplitBehavior behavior = SplitBehavior::kIsolated;
   bool invert = false;
@@ -156,21 +158,24 @@ Result<PreTokenizer> PreTokenizer::compile(const PreTokenizerSpec& spec) {
   for (const auto& r : spec.rules) {
     auto re = with_hf_whitespace(r.regex);
     if (!re.ok()) return Status::error("pre-tokenizer '" + spec.name + "': " + re.message());
-    int err = 0;
-    PCRE2_SIZE err_off = 0;
-    // MATCH_INVALID_UTF: invalid UTF-8 in the subject never matches but is no error,
-    // so arbitrary bytes flow through and are byte-encoded faithfully.
-    pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(re->data()), re->size(),
-                                     PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &err, &err_off, nullptr);
-    if (!code) {
-      PCRE2_UCHAR msg[256];
-      pcre2_get_error_message(err, msg, sizeof msg);
-      return Status::error("pre-tokenizer '" + spec.name + "': bad regex at offset " + std::to_string(err_off) +
-                           ": " + reinterpret_cast<const char*>(msg) + ": " + r.regex);
-    }
     Rule rule;
-    rule.code.reset(code);
-    rule.jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
+    for (const bool tolerant : {true, false}) {
+      int err = 0;
+      PCRE2_SIZE err_off = 0;
+      // MATCH_INVALID_UTF: invalid UTF-8 in the subject never matches but is no error,
+      // so arbitrary bytes flow through and are byte-encoded faithfully.
+      const uint32_t opts = PCRE2_UTF | PCRE2_UCP | (tolerant ? PCRE2_MATCH_INVALID_UTF : 0u);
+      pcre2_code* code =
+          pcre2_compile(reinterpret_cast<PCRE2_SPTR>(re->data()), re->size(), opts, &err, &err_off, nullptr);
+      if (!code) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(err, msg, sizeof msg);
+        return Status::error("pre-tokenizer '" + spec.name + "': bad regex at offset " + std::to_string(err_off) +
+                             ": " + reinterpret_cast<const char*>(msg) + ": " + r.regex);
+      }
+      (tolerant ? rule.any : rule.valid).reset(code);
+      rule.jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
+    }
     rule.behavior = r.behavior;
     rule.invert = r.invert;
     p.rules_.push_back(std::move(rule));
@@ -228,7 +233,7 @@ void emit_by_behavior(SplitBehavior behavior, const std::vector<Segment>& segs, 
 
 }  // namespace
 
-void PreTokenizer::apply_rule(const Rule& rule, std::string_view text, const std::vector<Span>& in,
+void PreTokenizer::apply_rule(const Rule& rule, std::string_view text, bool valid_utf8, const std::vector<Span>& in,
                               std::vector<Span>& out, Scratch& scratch) const {
   auto& s = *scratch.impl_;
   out.clear();
@@ -238,8 +243,10 @@ void PreTokenizer::apply_rule(const Rule& rule, std::string_view text, const std
     s.segs.clear();
     uint32_t pos = 0, gap_start = 0;
     while (pos < piece.len) {
-      const int rc = rule.jit ? pcre2_jit_match(rule.code.get(), subject, piece.len, pos, 0, s.md, nullptr)
-                              : pcre2_match(rule.code.get(), subject, piece.len, pos, 0, s.md, nullptr);
+      const pcre2_code* code = valid_utf8 ? rule.valid.get() : rule.any.get();
+      const int rc = rule.jit ? pcre2_jit_match(code, subject, piece.len, pos, 0, s.md, nullptr)
+                              : pcre2_match(code, subject, piece.len, pos, valid_utf8 ? PCRE2_NO_UTF_CHECK : 0u,
+                                            s.md, nullptr);
       if (rc < 0) break;
       const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(s.md);
       const auto mb = static_cast<uint32_t>(ov[0]), me = static_cast<uint32_t>(ov[1]);
@@ -269,9 +276,10 @@ void PreTokenizer::split(std::string_view text, std::vector<Span>& out, Scratch&
     return;
   }
   s.a.assign(1, Span{0, static_cast<uint32_t>(text.size())});
+  const bool valid = is_valid_utf8(text);
   for (size_t i = 0; i < rules_.size(); ++i) {
     std::vector<Span>& dst = i + 1 == rules_.size() ? out : s.b;
-    apply_rule(rules_[i], text, s.a, dst, scratch);
+    apply_rule(rules_[i], text, valid, s.a, dst, scratch);
     if (&dst == &s.b) std::swap(s.a, s.b);
   }
 }

@@ -75,8 +75,8 @@ class PreTokenizer {
  private:
   struct Rule;
   PreTokenizer() = default;
-  void apply_rule(const Rule& rule, std::string_view text, const std::vector<Span>& in, std::vector<Span>& out,
-                  Scratch& scratch) const;
+  void apply_rule(const Rule& rule, std::string_view text, bool valid_utf8, const std::vector<Span>& in,
+                  std::vector<Span>& out, Scratch& scratch) const;
   PreTokenizerSpec spec_;
   std::vector<Rule> rules_;
 };

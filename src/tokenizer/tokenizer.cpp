@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include "format/gguf.h"
@@ -13,7 +14,23 @@
 namespace dseek {
 namespace {
 
-constexpr size_t kCacheMaxEntries = 1 << 16;
+constexpr size_t kCacheMinSlots = 1 << 10, kCacheMaxSlots = 1 << 17;  // powers of two; at most half used
+
+// 64-bit hash of a short byte string (8 bytes per step, multiply-xorshift).
+uint64_t piece_hash(std::string_view s) {
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ s.size();
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 31;
+  }
+  uint64_t w = 0;
+  std::memcpy(&w, s.data() + i, s.size() - i);
+  h = (h ^ w) * 0x94D049BB133111EBull;
+  return h ^ (h >> 29);
+}
 constexpr size_t kCacheMaxPieceBytes = 64;
 constexpr std::string_view kSpmSpace = "\xE2\x96\x81";  // U+2581
 
@@ -67,6 +84,18 @@ bool looks_special(std::string_view t) {
 }
 
 }  // namespace
+
+void Tokenizer::grow_cache(Scratch& s) {
+  std::vector<Scratch::CacheEntry> bigger(s.cache.size() * 2);
+  const size_t mask = bigger.size() - 1;
+  for (const auto& e : s.cache) {
+    if (!e.used) continue;
+    size_t i = static_cast<size_t>(e.hash) & mask;
+    while (bigger[i].used) i = (i + 1) & mask;
+    bigger[i] = e;
+  }
+  s.cache.swap(bigger);
+}
 
 Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
@@ -168,21 +197,46 @@ void Tokenizer::encode_plain(std::string_view text, bool dummy_prefix, Scratch& 
       bpe_->encode(piece, index_, out, s.bpe);
       continue;
     }
-    if (auto it = s.cache.find(piece); it != s.cache.end()) {
-      const auto off = static_cast<size_t>(it->second >> 32), cnt = static_cast<size_t>(it->second & 0xFFFFFFFFu);
-      out.insert(out.end(), s.cache_ids.begin() + static_cast<std::ptrdiff_t>(off),
-                 s.cache_ids.begin() + static_cast<std::ptrdiff_t>(off + cnt));
+    const uint64_t h = piece_hash(piece);
+    if (s.cache.empty()) s.cache.resize(kCacheMinSlots);
+    const size_t mask = s.cache.size() - 1;
+    size_t slot = static_cast<size_t>(h) & mask;
+    for (;; slot = (slot + 1) & mask) {
+      const auto& e = s.cache[slot];
+      if (!e.used) break;
+      if (e.hash == h && e.key_len == piece.size() &&
+          std::memcmp(s.cache_keys.data() + e.key_off, piece.data(), piece.size()) == 0)
+        break;
+    }
+    if (s.cache[slot].used) {
+      const auto& e = s.cache[slot];
+      out.insert(out.end(), s.cache_ids.begin() + e.ids_off, s.cache_ids.begin() + e.ids_off + e.n_ids);
       continue;
     }
     const size_t before = out.size();
     bpe_->encode(piece, index_, out, s.bpe);
-    if (s.cache.size() >= kCacheMaxEntries) {
-      s.cache.clear();
-      s.cache_ids.clear();
+    if (out.size() - before > 0xFFFF) continue;
+    if (s.cache_used + 1 > s.cache.size() / 2) {
+      if (s.cache.size() >= kCacheMaxSlots) {  // full: start over (bounded memory)
+        std::fill(s.cache.begin(), s.cache.end(), Scratch::CacheEntry{});
+        s.cache_keys.clear();
+        s.cache_ids.clear();
+        s.cache_used = 0;
+      } else {
+        grow_cache(s);
+      }
+      const size_t m = s.cache.size() - 1;
+      for (slot = static_cast<size_t>(h) & m; s.cache[slot].used; slot = (slot + 1) & m) {}
     }
-    const uint64_t off = s.cache_ids.size(), cnt = out.size() - before;
+    s.cache[slot] = {.hash = h,
+                     .key_off = static_cast<uint32_t>(s.cache_keys.size()),
+                     .ids_off = static_cast<uint32_t>(s.cache_ids.size()),
+                     .key_len = static_cast<uint16_t>(piece.size()),
+                     .n_ids = static_cast<uint16_t>(out.size() - before),
+                     .used = true};
+    ++s.cache_used;
+    s.cache_keys.append(piece);
     s.cache_ids.insert(s.cache_ids.end(), out.begin() + static_cast<std::ptrdiff_t>(before), out.end());
-    s.cache.emplace(std::string(piece), (off << 32) | cnt);
   }
 }
 

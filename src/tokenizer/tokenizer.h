@@ -108,6 +108,7 @@ class Tokenizer {
   Tokenizer() = default;
   static Result<Tokenizer> from_hf_json(const std::string& path);
   void encode_plain(std::string_view text, bool dummy_prefix, Scratch& s, std::vector<int32_t>& out) const;
+  static void grow_cache(Scratch& s);  // doubles the pre-token cache table
 
   TokenizerKind kind_ = TokenizerKind::kBpe;
   std::vector<std::string> tokens_;
@@ -137,9 +138,18 @@ class Tokenizer::Scratch {
   BpeModel::Scratch bpe;
   SpmModel::Scratch spm;
   std::string buf;
-  // Pre-token bytes -> (offset << 32 | count) into cache_ids. Cleared when full.
-  std::unordered_map<std::string, uint64_t, StringHash, std::equal_to<>> cache;
+  // Pre-token -> ids cache: open addressing over a byte arena (no allocation per
+  // entry). Bounded: cleared when half full.
+  struct CacheEntry {
+    uint64_t hash = 0;
+    uint32_t key_off = 0, ids_off = 0;
+    uint16_t key_len = 0, n_ids = 0;
+    bool used = false;
+  };
+  std::vector<CacheEntry> cache;
+  std::string cache_keys;
   std::vector<int32_t> cache_ids;
+  size_t cache_used = 0;
 };
 
 }  // namespace dseek
