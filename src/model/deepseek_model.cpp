@@ -86,14 +86,8 @@ class DeepseekModel final : public Model {
 
   Status forward(std::span<const int32_t> tokens, KvCache& cache, ThreadPool& pool, const ForwardOptions& opt,
                  float* logits) const override {
+    if (Status st = check_forward_input(tokens, cache, h_.n_vocab); !st.ok()) return st;
     const int64_t T = static_cast<int64_t>(tokens.size()), E = h_.n_embd;
-    if (T == 0) return Status::error("forward: no tokens");
-    if (cache.n_past + T > cache.n_ctx())
-      return Status::error("context full: " + std::to_string(cache.n_past) + " cached + " + std::to_string(T) +
-                           " new tokens exceed the context of " + std::to_string(cache.n_ctx()));
-    for (int32_t t : tokens)
-      if (t < 0 || t >= h_.n_vocab)
-        return Status::error("token id " + std::to_string(t) + " is outside the vocabulary (0.." + std::to_string(h_.n_vocab - 1) + ")");
     std::vector<float> x(static_cast<size_t>(T * E));
     trunk(tokens, cache, pool, mla_mode(opt.mode, T), x.data());
     const int64_t first = opt.all_logits ? 0 : T - 1;
@@ -108,8 +102,7 @@ class DeepseekModel final : public Model {
     if (T < 2) return Status::error("MTP needs at least two tokens");
     KvCache cache = new_cache(T);
     std::vector<float> h(static_cast<size_t>(T * E));
-    Status st = check_tokens(tokens);
-    if (!st.ok()) return st;
+    if (Status st = check_forward_input(tokens, cache, h_.n_vocab); !st.ok()) return st;
     trunk(tokens, cache, pool, MlaMode::kAbsorbed, h.data());  // h_i after the output norm
     // x_i = eh_proj [enorm(Emb(t_{i+1})) ; hnorm(h_i)], i = 0..T-2
     std::vector<float> cat(static_cast<size_t>((T - 1) * 2 * E)), x(static_cast<size_t>((T - 1) * E));
@@ -128,12 +121,6 @@ class DeepseekModel final : public Model {
   }
 
  private:
-  Status check_tokens(std::span<const int32_t> tokens) const {
-    for (int32_t t : tokens)
-      if (t < 0 || t >= h_.n_vocab) return Status::error("token id " + std::to_string(t) + " is outside the vocabulary");
-    return ok_status();
-  }
-
   static MlaMode mla_mode(AttentionMode m, int64_t n_tok) {
     if (m == AttentionMode::kNaive) return MlaMode::kNaive;
     if (m == AttentionMode::kAbsorbed) return MlaMode::kAbsorbed;

@@ -66,16 +66,11 @@ class LlamaModel final : public Model {
 
   Status forward(std::span<const int32_t> tokens, KvCache& cache, ThreadPool& pool, const ForwardOptions& opt,
                  float* logits) const override {
+    if (Status st = check_forward_input(tokens, cache, h_.n_vocab); !st.ok()) return st;
     const int64_t T = static_cast<int64_t>(tokens.size()), E = h_.n_embd;
-    if (T == 0) return Status::error("forward: no tokens");
-    if (cache.n_past + T > cache.n_ctx())
-      return Status::error("context full: " + std::to_string(cache.n_past) + " cached + " + std::to_string(T) +
-                           " new tokens exceed the context of " + std::to_string(cache.n_ctx()));
     std::vector<float> x(static_cast<size_t>(T * E)), xn(x.size()), y(x.size()), scratch;
     for (int64_t t = 0; t < T; ++t) {
       const int32_t id = tokens[static_cast<size_t>(t)];
-      if (id < 0 || id >= h_.n_vocab)
-        return Status::error("token id " + std::to_string(id) + " is outside the vocabulary (0.." + std::to_string(h_.n_vocab - 1) + ")");
       kernels::dequantize_row(embd_.dtype, embd_.data + static_cast<uint64_t>(id) * embd_.row_bytes, x.data() + t * E, E);
     }
     const float eps = static_cast<float>(h_.rms_eps);

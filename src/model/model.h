@@ -63,6 +63,10 @@ class Model {
   }
 };
 
+// The checks every forward() makes before touching weights: tokens present,
+// ids inside the vocabulary, room in the cache. The message says what is wrong.
+Status check_forward_input(std::span<const int32_t> tokens, const KvCache& cache, int64_t n_vocab);
+
 // Loads the runnable model for files opened by open_model_files (which it keeps alive).
 Result<std::shared_ptr<const Model>> load_model(std::shared_ptr<const ModelFiles> files);
 

@@ -61,6 +61,17 @@ ParamCounts count_params(const Architecture& arch, const std::vector<std::pair<s
 
 namespace dseek {
 
+Status check_forward_input(std::span<const int32_t> tokens, const KvCache& cache, int64_t n_vocab) {
+  if (tokens.empty()) return Status::error("forward: no tokens");
+  if (cache.n_past + static_cast<int64_t>(tokens.size()) > cache.n_ctx())
+    return Status::error("context full: " + std::to_string(cache.n_past) + " cached + " + std::to_string(tokens.size()) +
+                         " new tokens exceed the context of " + std::to_string(cache.n_ctx()));
+  for (int32_t t : tokens)
+    if (t < 0 || t >= n_vocab)
+      return Status::error("token id " + std::to_string(t) + " is outside the vocabulary (0.." + std::to_string(n_vocab - 1) + ")");
+  return ok_status();
+}
+
 Result<std::shared_ptr<const Model>> load_model(std::shared_ptr<const ModelFiles> files) {
   if (!files->arch) return Status::error(files->path + ": cannot run: " + files->arch_error);
   auto m = files->arch->create_model(files);

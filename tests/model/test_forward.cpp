@@ -9,19 +9,14 @@
 #include <sstream>
 
 #include "model/model.h"
+#include "support/model_helpers.h"
 #include "support/test_support.h"
 
 namespace dseek {
 namespace {
 
-std::shared_ptr<const Model> load(const std::string& path) {
-  auto files = open_model_files(path);
-  EXPECT_TRUE(files.ok()) << files.message();
-  if (!files.ok()) return nullptr;
-  auto m = load_model(std::make_shared<const ModelFiles>(std::move(files).value()));
-  EXPECT_TRUE(m.ok()) << m.message();
-  return m.ok() ? m.value() : nullptr;
-}
+using test::ids_after;
+using test::load_model_or_fail;
 
 std::vector<float> prefill_logits(const Model& m, const std::vector<int32_t>& toks, int threads,
                                   AttentionMode mode = AttentionMode::kAuto) {
@@ -61,19 +56,10 @@ double max_abs(const std::vector<float>& a) {
   return d;
 }
 
-std::vector<int32_t> ids_after(const std::string& text, const std::string& key) {
-  std::vector<int32_t> ids;
-  const auto p = text.find(key);
-  if (p == std::string::npos) return ids;
-  std::istringstream in(text.substr(p + key.size(), text.find('\n', p) - p - key.size()));
-  for (int32_t v; in >> v;) ids.push_back(v);
-  return ids;
-}
-
 TEST(Forward, Stories260KGreedyMatchesRunC) {
   const auto dir = test::testdata_dir();
   if (dir.empty()) GTEST_SKIP() << "../shared/testdata not found: real-model check skipped";
-  auto m = load((dir / "llama2c/stories260K.gguf").string());
+  auto m = load_model_or_fail((dir / "llama2c/stories260K.gguf").string());
   ASSERT_TRUE(m);
   int cases = 0;
   for (const char* name : {"t0_n64_once_upon_a_time", "t0_n64_lily_wanted", "t0_n64_the_little_dog", "t0_n200_no_prompt",
@@ -114,7 +100,7 @@ TEST_P(ForwardInvariance, ModesStepsAndThreadsAgree) {
   const auto [arch, dtype] = GetParam();
   auto r = test::run_dseek(std::string("init --arch ") + arch + " --preset tiny --dtype " + dtype + " -o '" + path + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto m = load(path);
+  auto m = load_model_or_fail(path);
   ASSERT_TRUE(m);
   std::vector<int32_t> toks;
   for (int i = 0; i < 24; ++i) toks.push_back((i * 37 + 11) % static_cast<int32_t>(m->n_vocab()));
@@ -152,7 +138,7 @@ TEST(Forward, BadInputIsAnError) {
   test::TempDir dir;
   const std::string path = (dir / "m.gguf").string();
   ASSERT_EQ(test::run_dseek("init --arch deepseek-v3 -o '" + path + "'").exit_code, 0);
-  auto m = load(path);
+  auto m = load_model_or_fail(path);
   ASSERT_TRUE(m);
   ThreadPool pool(1);
   KvCache cache = m->new_cache(4);

@@ -22,10 +22,14 @@
 #include "format/gguf_writer.h"
 #include "model/model.h"
 #include "reference/reference_model.h"
+#include "support/model_helpers.h"
 #include "support/test_support.h"
 
 namespace dseek {
 namespace {
+
+using test::ids_after;
+using test::load_model_or_fail;
 
 struct Errors {
   double max_abs = 0, scale = 0;
@@ -44,15 +48,6 @@ Errors compare(const std::vector<float>& got, const std::vector<double>& want, i
     e.argmax_mismatch += g != w;
   }
   return e;
-}
-
-std::shared_ptr<const Model> load(const std::string& path) {
-  auto files = open_model_files(path);
-  EXPECT_TRUE(files.ok()) << files.message();
-  if (!files.ok()) return nullptr;
-  auto m = load_model(std::make_shared<const ModelFiles>(std::move(files).value()));
-  EXPECT_TRUE(m.ok()) << m.message();
-  return m.ok() ? m.value() : nullptr;
 }
 
 // Rewrites a split-layout DeepSeek GGUF into the older joint attn_kv_b layout.
@@ -111,7 +106,7 @@ TEST_P(ReferenceCompare, LogitsMatchFloat64Reference) {
     to_joint_kv_b(path, joint);
     path = joint;
   }
-  auto m = load(path);
+  auto m = load_model_or_fail(path);
   ASSERT_TRUE(m);
   const int64_t V = m->n_vocab();
   std::vector<int32_t> toks;

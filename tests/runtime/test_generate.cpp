@@ -6,19 +6,14 @@
 #include <sstream>
 
 #include "runtime/generate.h"
+#include "support/model_helpers.h"
 #include "support/test_support.h"
 
 namespace dseek {
 namespace {
 
-std::vector<int32_t> ids_after(const std::string& text, const std::string& key) {
-  std::vector<int32_t> ids;
-  const auto p = text.find(key);
-  if (p == std::string::npos) return ids;
-  std::istringstream in(text.substr(p + key.size(), text.find('\n', p) - p - key.size()));
-  for (int32_t v; in >> v;) ids.push_back(v);
-  return ids;
-}
+using test::ids_after;
+using test::load_model_or_fail;
 
 std::shared_ptr<const Model> stories(const std::filesystem::path& dir) {
   auto files = open_model_files((dir / "llama2c/stories260K.gguf").string());
