@@ -7,6 +7,7 @@
 #include <pcre2.h>
 
 #include <algorithm>
+#include <cassert>
 #include <map>
 
 #include "tokenizer/byte_unicode.h"
@@ -116,10 +117,18 @@ struct PreTokenizer::Rule {
 
 struct PreTokenizer::Scratch::Impl {
   pcre2_match_data* md = nullptr;
+  pcre2_match_context* mctx = nullptr;  // no match/depth/heap limits beyond memory
   std::vector<Span> a, b;
   std::vector<Segment> segs;
-  Impl() : md(pcre2_match_data_create(1, nullptr)) {}
-  ~Impl() { pcre2_match_data_free(md); }
+  Impl() : md(pcre2_match_data_create(1, nullptr)), mctx(pcre2_match_context_create(nullptr)) {
+    pcre2_set_match_limit(mctx, ~uint32_t{0});
+    pcre2_set_depth_limit(mctx, ~uint32_t{0});
+    pcre2_set_heap_limit(mctx, ~uint32_t{0});
+  }
+  ~Impl() {
+    pcre2_match_context_free(mctx);
+    pcre2_match_data_free(md);
+  }
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
 };
@@ -244,9 +253,12 @@ void PreTokenizer::apply_rule(const Rule& rule, std::string_view text, bool vali
     uint32_t pos = 0, gap_start = 0;
     while (pos < piece.len) {
       const pcre2_code* code = valid_utf8 ? rule.valid.get() : rule.any.get();
-      const int rc = rule.jit ? pcre2_jit_match(code, subject, piece.len, pos, 0, s.md, nullptr)
-                              : pcre2_match(code, subject, piece.len, pos, valid_utf8 ? PCRE2_NO_UTF_CHECK : 0u,
-                                            s.md, nullptr);
+      int rc = rule.jit ? pcre2_jit_match(code, subject, piece.len, pos, 0, s.md, nullptr) : PCRE2_ERROR_JIT_BADOPTION;
+      // Not JIT-compiled, or the JIT ran out of stack (huge runs): the interpreter, with
+      // its heap-based backtracking, gives the same answer.
+      if (rc < 0 && rc != PCRE2_ERROR_NOMATCH)
+        rc = pcre2_match(code, subject, piece.len, pos, valid_utf8 ? PCRE2_NO_UTF_CHECK : 0u, s.md, s.mctx);
+      assert(rc >= 0 || rc == PCRE2_ERROR_NOMATCH);  // a limit hit here would silently change the split
       if (rc < 0) break;
       const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(s.md);
       const auto mb = static_cast<uint32_t>(ov[0]), me = static_cast<uint32_t>(ov[1]);

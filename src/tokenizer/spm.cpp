@@ -32,8 +32,9 @@ Result<SpmModel> SpmModel::build(const TokenIndex& index, std::vector<float> sco
 }
 
 void SpmModel::try_pair(std::string_view text, const TokenIndex& index, Scratch& s, int32_t left) const {
+  if (left < 0) return;
   const int32_t right = s.syms[left].next;
-  if (left < 0 || right < 0) return;
+  if (right < 0) return;
   const auto& l = s.syms[left];
   const uint32_t size = l.len + s.syms[right].len;
   auto it = index.find(text.substr(l.begin, size));

@@ -78,6 +78,20 @@ TEST(RoundTrip, ArbitraryBytesIncludingInvalidUtf8) {
     EXPECT_EQ(tok.decode(tok.encode(s)), s);
 }
 
+TEST(RoundTrip, LongRuns) {
+  // Long single-class runs stress regex backtracking (\s+(?!\S)) and BPE on long pieces.
+  auto tok = small_bpe();
+  for (const std::string& s : {std::string(300000, ' '), std::string(200000, 'a'), std::string(100000, '7'),
+                               std::string(50000, '\n') + "x", [] {
+                                 std::string t;
+                                 for (int i = 0; i < 30000; ++i) t += "你好 \t";
+                                 return t;
+                               }()}) {
+    const auto ids = tok.encode(s);
+    EXPECT_EQ(tok.decode(ids), s);
+  }
+}
+
 TEST(RoundTrip, SpecialTokenText) {
   auto tok = small_bpe();
   const std::string text = "hi<｜begin▁of▁sentence｜><think>x";
