@@ -66,6 +66,15 @@ TEST(DotRow, EveryIsaAndTypeMatchesFloat64) {
         // Canonical order: bit-identical to the same ISA's f32 dot over the reference dequantisation.
         EXPECT_EQ(got, table->f32(reinterpret_cast<const std::byte*>(deq.data()), x.data(), n))
             << isa << " " << dtype_name(c.dtype) << " n=" << n;
+        // The SIMD dequantiser gives exactly the reference's values.
+        DequantRowFn dq = c.dtype == DType::kF16 ? table->dq_f16 : c.dtype == DType::kBF16 ? table->dq_bf16
+                        : c.dtype == DType::kQ8_0 ? table->dq_q8_0 : c.dtype == DType::kQ4_K ? table->dq_q4_k
+                        : c.dtype == DType::kQ6_K ? table->dq_q6_k : nullptr;
+        if (dq) {
+          std::vector<float> out(static_cast<size_t>(n));
+          dq(row.data(), out.data(), n);
+          EXPECT_EQ(out, deq) << isa << " dequant " << dtype_name(c.dtype) << " n=" << n;
+        }
         ++checked;
       }
     }

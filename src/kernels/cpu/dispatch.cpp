@@ -69,4 +69,16 @@ DotRowFn select_dot_row(DType t) {
   }
 }
 
+DequantRowFn select_dequant_row(DType t) {
+  const DotRowTable& d = active_dot_rows();
+  switch (t) {
+    case DType::kF16: return d.dq_f16;
+    case DType::kBF16: return d.dq_bf16;
+    case DType::kQ8_0: return d.dq_q8_0;
+    case DType::kQ4_K: return d.dq_q4_k;
+    case DType::kQ6_K: return d.dq_q6_k;
+    default: return nullptr;
+  }
+}
+
 }  // namespace dseek::kernels

@@ -12,9 +12,12 @@
 namespace dseek::kernels {
 
 using DotRowFn = float (*)(const std::byte* row, const float* x, int64_t n);
+// Dequantises a row to f32 with exactly the reference's values (dequantize_row).
+using DequantRowFn = void (*)(const std::byte* row, float* out, int64_t n);
 
 struct DotRowTable {
   DotRowFn f32 = nullptr, f16 = nullptr, bf16 = nullptr, q8_0 = nullptr, q4_k = nullptr, q6_k = nullptr;
+  DequantRowFn dq_f16 = nullptr, dq_bf16 = nullptr, dq_q8_0 = nullptr, dq_q4_k = nullptr, dq_q6_k = nullptr;
   const char* isa = "scalar";
 };
 
@@ -25,6 +28,8 @@ DotRowTable dot_row_table_avx512();
 const DotRowTable& active_dot_rows();
 // The function for `t` in the active table, or nullptr (then callers use the reference path).
 DotRowFn select_dot_row(DType t);
+// The SIMD dequantiser for `t`, or nullptr (then callers use dequantize_row).
+DequantRowFn select_dequant_row(DType t);
 // For tests and benchmarks: a table by ISA name ("avx2", "avx512"); nullptr if unsupported here.
 const DotRowTable* dot_row_table(const char* isa);
 

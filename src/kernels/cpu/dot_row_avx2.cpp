@@ -88,6 +88,31 @@ float dot_q8_0(const std::byte* row, const float* x, int64_t n) {
   return acc.sum();
 }
 
+template <bool kBf16>
+void dequant_half(const std::byte* row, float* out, int64_t n) {
+  const auto* w = reinterpret_cast<const uint16_t*>(row);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i));
+    _mm256_storeu_ps(out + i, kBf16 ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)) : _mm256_cvtph_ps(h));
+  }
+  for (; i < n; ++i) out[i] = kBf16 ? bf16_to_f32(w[i]) : f16_to_f32(w[i]);
+}
+
+void dequant_q8_0(const std::byte* row, float* out, int64_t n) {
+  for (int64_t b = 0; b < n / kQK8_0; ++b) {
+    const std::byte* blk = row + b * static_cast<int64_t>(sizeof(BlockQ8_0));
+    uint16_t d16;
+    std::memcpy(&d16, blk, 2);
+    const __m256 d = _mm256_set1_ps(f16_to_f32(d16));
+    for (int k = 0; k < 4; ++k) {
+      int64_t eight;
+      std::memcpy(&eight, blk + 2 + 8 * k, 8);
+      _mm256_storeu_ps(out + b * kQK8_0 + 8 * k, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_cvtsi64_si128(eight))), d));
+    }
+  }
+}
+
 }  // namespace
 
 DotRowTable dot_row_table_avx2() {
@@ -96,6 +121,9 @@ DotRowTable dot_row_table_avx2() {
   t.f16 = dot_half<false>;
   t.bf16 = dot_half<true>;
   t.q8_0 = dot_q8_0;
+  t.dq_f16 = dequant_half<false>;
+  t.dq_bf16 = dequant_half<true>;
+  t.dq_q8_0 = dequant_q8_0;
   t.isa = "avx2";
   return t;
 }

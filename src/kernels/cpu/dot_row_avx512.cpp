@@ -28,6 +28,21 @@ struct Acc {
   float sum() const { return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), _mm512_add_ps(a[2], a[3]))); }
 };
 
+// Decoders below hand each 16 dequantised weights (element i onwards) to a
+// sink: DotSink accumulates w*x into accumulator K, StoreSink writes them out.
+// One decoder per type serves both the fused dot and row dequantisation.
+struct DotSink {
+  Acc acc;
+  const float* x;
+  template <int K>
+  void put(int64_t i, __m512 w) { acc.add<K>(w, _mm512_loadu_ps(x + i)); }
+};
+struct StoreSink {
+  float* out;
+  template <int K>
+  void put(int64_t i, __m512 w) { _mm512_storeu_ps(out + i, w); }
+};
+
 inline __m512 u8_to_ps(__m128i b) { return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b)); }
 inline __m512 s8_to_ps(__m128i b) { return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b)); }
 inline __mmask16 tail_mask(int64_t left) { return left >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << left) - 1); }
@@ -82,8 +97,8 @@ inline __m512 q8_scale(const std::byte* blk) {
   return _mm512_set1_ps(f16_to_f32(d16));
 }
 
-float dot_q8_0(const std::byte* row, const float* x, int64_t n) {
-  Acc acc;
+template <class Sink>
+void decode_q8_0(const std::byte* row, int64_t n, Sink& s) {
   const int64_t nb = n / kQK8_0;
   constexpr int64_t kB = sizeof(BlockQ8_0);
   int64_t b = 0;
@@ -91,24 +106,23 @@ float dot_q8_0(const std::byte* row, const float* x, int64_t n) {
     const std::byte* b0 = row + b * kB;
     const std::byte* b1 = b0 + kB;
     const __m512 d0 = q8_scale(b0), d1 = q8_scale(b1);
-    const float* xb = x + b * kQK8_0;
-    acc.add<0>(q8_half(b0, 0, d0), _mm512_loadu_ps(xb));
-    acc.add<1>(q8_half(b0, 1, d0), _mm512_loadu_ps(xb + 16));
-    acc.add<2>(q8_half(b1, 0, d1), _mm512_loadu_ps(xb + 32));
-    acc.add<3>(q8_half(b1, 1, d1), _mm512_loadu_ps(xb + 48));
+    const int64_t i = b * kQK8_0;
+    s.template put<0>(i, q8_half(b0, 0, d0));
+    s.template put<1>(i + 16, q8_half(b0, 1, d0));
+    s.template put<2>(i + 32, q8_half(b1, 0, d1));
+    s.template put<3>(i + 48, q8_half(b1, 1, d1));
   }
   if (b < nb) {  // a trailing 32: both halves into accumulator 0, as dot_f32's tail does
     const std::byte* b0 = row + b * kB;
     const __m512 d0 = q8_scale(b0);
-    acc.add<0>(q8_half(b0, 0, d0), _mm512_loadu_ps(x + b * kQK8_0));
-    acc.add<0>(q8_half(b0, 1, d0), _mm512_loadu_ps(x + b * kQK8_0 + 16));
+    s.template put<0>(b * kQK8_0, q8_half(b0, 0, d0));
+    s.template put<0>(b * kQK8_0 + 16, q8_half(b0, 1, d0));
   }
-  return acc.sum();
 }
 
 // q4_K: value = (d*sc_j)*q - (dmin*m_j) per 32-element sub-block j.
-float dot_q4_k(const std::byte* row, const float* x, int64_t n) {
-  Acc acc;
+template <class Sink>
+void decode_q4_k(const std::byte* row, int64_t n, Sink& s) {
   const __m128i low4 = _mm_set1_epi8(0x0F);
   for (int64_t b = 0; b < n / kQK_K; ++b) {
     BlockQ4_K blk;
@@ -123,22 +137,21 @@ float dot_q4_k(const std::byte* row, const float* x, int64_t n) {
       const uint8_t* qs = blk.qs + 32 * (j / 2);
       const __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
       const __m128i r1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs + 16));
-      const float* xj = x + b * kQK_K + 32 * j;
+      const int64_t i = b * kQK_K + 32 * j;
       if (j % 2 == 0) {
-        acc.add<0>(_mm512_sub_ps(_mm512_mul_ps(d1, u8_to_ps(_mm_and_si128(r0, low4))), m1), _mm512_loadu_ps(xj));
-        acc.add<1>(_mm512_sub_ps(_mm512_mul_ps(d1, u8_to_ps(_mm_and_si128(r1, low4))), m1), _mm512_loadu_ps(xj + 16));
+        s.template put<0>(i, _mm512_sub_ps(_mm512_mul_ps(d1, u8_to_ps(_mm_and_si128(r0, low4))), m1));
+        s.template put<1>(i + 16, _mm512_sub_ps(_mm512_mul_ps(d1, u8_to_ps(_mm_and_si128(r1, low4))), m1));
       } else {
-        acc.add<2>(_mm512_sub_ps(_mm512_mul_ps(d1, u8_to_ps(_mm_and_si128(_mm_srli_epi16(r0, 4), low4))), m1), _mm512_loadu_ps(xj));
-        acc.add<3>(_mm512_sub_ps(_mm512_mul_ps(d1, u8_to_ps(_mm_and_si128(_mm_srli_epi16(r1, 4), low4))), m1), _mm512_loadu_ps(xj + 16));
+        s.template put<2>(i, _mm512_sub_ps(_mm512_mul_ps(d1, u8_to_ps(_mm_and_si128(_mm_srli_epi16(r0, 4), low4))), m1));
+        s.template put<3>(i + 16, _mm512_sub_ps(_mm512_mul_ps(d1, u8_to_ps(_mm_and_si128(_mm_srli_epi16(r1, 4), low4))), m1));
       }
     }
   }
-  return acc.sum();
 }
 
 // q6_K: value = (d*sc)*(q-32) per 16-element sub-block, q 6-bit.
-float dot_q6_k(const std::byte* row, const float* x, int64_t n) {
-  Acc acc;
+template <class Sink>
+void decode_q6_k(const std::byte* row, int64_t n, Sink& s) {
   const __m128i low4 = _mm_set1_epi8(0x0F), two = _mm_set1_epi8(3);
   const __m512 bias = _mm512_set1_ps(32.0f);
   for (int64_t b = 0; b < n / kQK_K; ++b) {
@@ -149,7 +162,7 @@ float dot_q6_k(const std::byte* row, const float* x, int64_t n) {
       const uint8_t* ql = blk.ql + 64 * half;
       const uint8_t* qh = blk.qh + 32 * half;
       const int8_t* sc = blk.scales + 8 * half;
-      const float* xh = x + b * kQK_K + 128 * half;
+      const int64_t base = b * kQK_K + 128 * half;
       // Quarter k holds elements 32k..32k+31 of this half: accumulators 2k%4 and 2k%4+1.
       auto quarter = [&](auto kc) {
         constexpr int k = decltype(kc)::value;
@@ -160,9 +173,8 @@ float dot_q6_k(const std::byte* row, const float* x, int64_t n) {
           const __m128i top = _mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(hb, 2 * k), two), 4);
           const __m512 qf = _mm512_sub_ps(u8_to_ps(_mm_or_si128(nib, top)), bias);
           const __m512 w = _mm512_mul_ps(_mm512_set1_ps(d * static_cast<float>(sc[l0 / 16 + 2 * k])), qf);
-          const __m512 xv = _mm512_loadu_ps(xh + 32 * k + l0);
-          if (l0 == 0) acc.add<(2 * k) % 4>(w, xv);
-          else acc.add<(2 * k) % 4 + 1>(w, xv);
+          if (l0 == 0) s.template put<(2 * k) % 4>(base + 32 * k + l0, w);
+          else s.template put<(2 * k) % 4 + 1>(base + 32 * k + l0, w);
         }
       };
       quarter(std::integral_constant<int, 0>{});
@@ -171,7 +183,30 @@ float dot_q6_k(const std::byte* row, const float* x, int64_t n) {
       quarter(std::integral_constant<int, 3>{});
     }
   }
-  return acc.sum();
+}
+
+template <void (*Decode)(const std::byte*, int64_t, DotSink&)>
+float dot_decoded(const std::byte* row, const float* x, int64_t n) {
+  DotSink s{Acc{}, x};
+  Decode(row, n, s);
+  return s.acc.sum();
+}
+
+template <void (*Decode)(const std::byte*, int64_t, StoreSink&)>
+void dequant_decoded(const std::byte* row, float* out, int64_t n) {
+  StoreSink s{out};
+  Decode(row, n, s);
+}
+
+template <bool kBf16>
+void dequant_half(const std::byte* row, float* out, int64_t n) {
+  const auto* w = reinterpret_cast<const uint16_t*>(row);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    const __m256i h = _mm256_maskz_loadu_epi16(m, w + i);
+    const __m512 f = kBf16 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)) : _mm512_cvtph_ps(h);
+    _mm512_mask_storeu_ps(out + i, m, f);
+  }
 }
 
 }  // namespace
@@ -181,9 +216,14 @@ DotRowTable dot_row_table_avx512() {
   t.f32 = dot_f32;
   t.f16 = dot_half<false>;
   t.bf16 = dot_half<true>;
-  t.q8_0 = dot_q8_0;
-  t.q4_k = dot_q4_k;
-  t.q6_k = dot_q6_k;
+  t.q8_0 = dot_decoded<decode_q8_0<DotSink>>;
+  t.q4_k = dot_decoded<decode_q4_k<DotSink>>;
+  t.q6_k = dot_decoded<decode_q6_k<DotSink>>;
+  t.dq_f16 = dequant_half<false>;
+  t.dq_bf16 = dequant_half<true>;
+  t.dq_q8_0 = dequant_decoded<decode_q8_0<StoreSink>>;
+  t.dq_q4_k = dequant_decoded<decode_q4_k<StoreSink>>;
+  t.dq_q6_k = dequant_decoded<decode_q6_k<StoreSink>>;
   t.isa = "avx512";
   return t;
 }

@@ -82,15 +82,21 @@ void matmul(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tok
     // Each fast kernel equals the ISA's dot_f32 on the dequantised row (its
     // canonical order), so dequantising a row once for all tokens gives the
     // same bits as matvec on one token: batch invariance by construction.
+    // Few tokens: the fused dot per token; more: dequantise the row once (SIMD when available).
     const DotRowFn f32 = select_dot_row(DType::kF32);
-    std::vector<float> buf(w.dtype == DType::kF32 ? 0 : static_cast<size_t>(w.cols));
+    const DequantRowFn dq = select_dequant_row(w.dtype);
+    const bool dequant_once = w.dtype != DType::kF32 && n_tok >= 4;
+    std::vector<float> buf(dequant_once ? static_cast<size_t>(w.cols) : 0);
     for (int64_t r = row_begin; r < row_end; ++r) {
       const std::byte* row = w.data + static_cast<uint64_t>(r) * w.row_bytes;
-      if (w.dtype != DType::kF32) {
-        dequantize_row(w.dtype, row, buf.data(), w.cols);
-        row = reinterpret_cast<const std::byte*>(buf.data());
+      if (!dequant_once) {
+        for (int64_t t = 0; t < n_tok; ++t) y[t * y_stride + r] = fast(row, x + t * x_stride, w.cols);
+        continue;
       }
-      for (int64_t t = 0; t < n_tok; ++t) y[t * y_stride + r] = f32(row, x + t * x_stride, w.cols);
+      if (dq) dq(row, buf.data(), w.cols);
+      else dequantize_row(w.dtype, row, buf.data(), w.cols);
+      const auto* frow = reinterpret_cast<const std::byte*>(buf.data());
+      for (int64_t t = 0; t < n_tok; ++t) y[t * y_stride + r] = f32(frow, x + t * x_stride, w.cols);
     }
     return;
   }
