@@ -67,8 +67,40 @@ void BM_EncodeMultilingual(benchmark::State& state) {
   static const std::string text = multilingual();
   run(state, text);
 }
+// Steady state of a long-lived thread: the same Scratch (and its pre-token cache)
+// across calls, as a server worker would keep it.
+void BM_EncodeEnglishWarm(benchmark::State& state) {
+  static const std::string text = slurp(fs::path(DSEEK_TESTDATA) / "text/tinyshakespeare.txt");
+  const dseek::Tokenizer* tok = v3();
+  if (!tok || text.empty()) return state.SkipWithError("needs the V3 tokenizer.json and ../shared/testdata");
+  dseek::Tokenizer::Scratch scratch;
+  std::vector<int32_t> ids;
+  for (auto _ : state) {
+    tok->encode(text, {}, scratch, ids);
+    benchmark::DoNotOptimize(ids.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(text.size()));
+}
+
+// The pre-tokenizer alone (the three deepseek-v3 split rules on PCRE2).
+void BM_PreTokenizeEnglish(benchmark::State& state) {
+  static const std::string text = slurp(fs::path(DSEEK_TESTDATA) / "text/tinyshakespeare.txt");
+  auto pre = dseek::PreTokenizer::compile(*dseek::pretokenizer_spec("deepseek-v3"));
+  if (!pre.ok() || text.empty()) return state.SkipWithError("needs ../shared/testdata");
+  dseek::PreTokenizer::Scratch scratch;
+  std::vector<dseek::Span> spans;
+  for (auto _ : state) {
+    pre->split(text, spans, scratch);
+    benchmark::DoNotOptimize(spans.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(text.size()));
+  state.counters["pieces"] = static_cast<double>(spans.size());
+}
+
 BENCHMARK(BM_EncodeEnglish)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_EncodeMultilingual)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_EncodeEnglishWarm)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PreTokenizeEnglish)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

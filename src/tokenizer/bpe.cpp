@@ -28,11 +28,13 @@ Result<BpeModel> BpeModel::build(const TokenIndex& index,
     auto it = index.find(spelled);
     m.byte_ids_[b] = it == index.end() ? -1 : it->second;
   }
+  if (merges.size() >= (size_t{1} << kRankBits)) return Status::error("more than 2^24 merges are not supported");
   size_t cap = 16;
   while (cap < merges.size() * 2) cap *= 2;
-  m.table_.assign(cap, Slot{kEmpty, Merge{0, 0}});
+  m.table_.assign(cap, kEmpty);
   m.mask_ = cap - 1;
   m.shift_ = 64 - std::countr_zero(cap);
+  m.result_by_rank_.assign(merges.size(), -1);
   for (size_t r = 0; r < merges.size(); ++r) {
     const auto& [a, b] = merges[r];
     auto ia = index.find(a), ib = index.find(b), ic = index.find(a + b);
@@ -40,23 +42,29 @@ Result<BpeModel> BpeModel::build(const TokenIndex& index,
     if (missing)
       return Status::error("merge " + std::to_string(r) + " '" + a + " " + b + "': its " + missing +
                            " side is not a token in the vocabulary");
+    constexpr int32_t kMaxId = (1 << kIdBits) - 2;
+    if (ia->second > kMaxId || ib->second > kMaxId) return Status::error("token ids above 2^20 are not supported");
+    m.result_by_rank_[r] = ic->second;
     // Keep the first (lowest) rank if a pair is listed twice.
-    const uint64_t k = key(ia->second, ib->second);
+    const uint64_t k = pair_key(ia->second, ib->second);
     size_t i = m.slot(k);
-    while (m.table_[i].key != kEmpty && m.table_[i].key != k) i = (i + 1) & m.mask_;
-    if (m.table_[i].key == kEmpty) {
-      m.table_[i] = Slot{k, Merge{static_cast<uint32_t>(r), ic->second}};
+    while (m.table_[i] != kEmpty && (m.table_[i] >> kRankBits) != k) i = (i + 1) & m.mask_;
+    if (m.table_[i] == kEmpty) {
+      m.table_[i] = (k << kRankBits) | r;
       ++m.n_merges_;
     }
   }
+  m.byte_pair_rank_.assign(1 << 16, kNoRank);
+  for (int b0 = 0; b0 < 256; ++b0)
+    for (int b1 = 0; b1 < 256; ++b1) m.byte_pair_rank_[b0 << 8 | b1] = m.rank_of(m.byte_ids_[b0], m.byte_ids_[b1]);
   return m;
 }
 
 void BpeModel::push_pair(Scratch& s, int32_t pos) const {
   const int32_t next = s.syms[pos].next;
   if (next < 0) return;
-  if (const Merge* m = find(s.syms[pos].id, s.syms[next].id)) {
-    s.heap.push_back({m->rank, pos, s.syms[pos].id, s.syms[next].id, m->result});
+  if (const Merge m = merge_of(s.syms[pos].id, s.syms[next].id); m.rank != kNoRank) {
+    s.heap.push_back({m.rank, pos, s.syms[pos].id, s.syms[next].id, m.result});
     std::push_heap(s.heap.begin(), s.heap.end(), heap_less);
   }
 }
@@ -65,31 +73,25 @@ void BpeModel::push_pair(Scratch& s, int32_t pos) const {
 // symbols; each step merges the leftmost lowest rank and re-ranks its two neighbours.
 // Same merge order as the heap, without heap traffic.
 void BpeModel::encode_small(std::string_view bytes, std::vector<int32_t>& out) const {
-  constexpr uint32_t kNone = ~uint32_t{0};
-  int32_t ids[kSmallPiece], res[kSmallPiece];
+  int32_t ids[kSmallPiece];
   uint32_t rank[kSmallPiece];
   size_t n = bytes.size();
   for (size_t i = 0; i < n; ++i) ids[i] = byte_ids_[static_cast<uint8_t>(bytes[i])];
-  auto rerank = [&](size_t i) {
-    const Merge* m = find(ids[i], ids[i + 1]);
-    rank[i] = m ? m->rank : kNone;
-    res[i] = m ? m->result : -1;
-  };
-  for (size_t i = 0; i + 1 < n; ++i) rerank(i);
+  for (size_t i = 0; i + 1 < n; ++i)
+    rank[i] = byte_pair_rank_[static_cast<uint8_t>(bytes[i]) << 8 | static_cast<uint8_t>(bytes[i + 1])];
   while (n > 1) {
     size_t best = 0;
     for (size_t i = 1; i + 1 < n; ++i)
       if (rank[i] < rank[best]) best = i;
-    if (rank[best] == kNone) break;
-    ids[best] = res[best];
+    if (rank[best] == kNoRank) break;
+    ids[best] = result_by_rank_[rank[best]];
     for (size_t i = best + 1; i + 1 < n; ++i) {  // drop symbol best+1 (and its pair)
       ids[i] = ids[i + 1];
       rank[i] = rank[i + 1];
-      res[i] = res[i + 1];
     }
     --n;
-    if (best > 0) rerank(best - 1);
-    if (best + 1 < n) rerank(best);
+    if (best > 0) rank[best - 1] = rank_of(ids[best - 1], ids[best]);
+    if (best + 1 < n) rank[best] = rank_of(ids[best], ids[best + 1]);
   }
   for (size_t i = 0; i < n; ++i)
     if (ids[i] >= 0) out.push_back(ids[i]);
