@@ -197,47 +197,53 @@ void Tokenizer::encode_plain(std::string_view text, bool dummy_prefix, Scratch& 
       bpe_->encode(piece, index_, out, s.bpe);
       continue;
     }
-    const uint64_t h = piece_hash(piece);
-    if (s.cache.empty()) s.cache.resize(kCacheMinSlots);
-    const size_t mask = s.cache.size() - 1;
-    size_t slot = static_cast<size_t>(h) & mask;
-    for (;; slot = (slot + 1) & mask) {
-      const auto& e = s.cache[slot];
-      if (!e.used) break;
-      if (e.hash == h && e.key_len == piece.size() &&
-          std::memcmp(s.cache_keys.data() + e.key_off, piece.data(), piece.size()) == 0)
-        break;
-    }
-    if (s.cache[slot].used) {
-      const auto& e = s.cache[slot];
-      out.insert(out.end(), s.cache_ids.begin() + e.ids_off, s.cache_ids.begin() + e.ids_off + e.n_ids);
-      continue;
-    }
-    const size_t before = out.size();
-    bpe_->encode(piece, index_, out, s.bpe);
-    if (out.size() - before > 0xFFFF) continue;
-    if (s.cache_used + 1 > s.cache.size() / 2) {
-      if (s.cache.size() >= kCacheMaxSlots) {  // full: start over (bounded memory)
-        std::fill(s.cache.begin(), s.cache.end(), Scratch::CacheEntry{});
-        s.cache_keys.clear();
-        s.cache_ids.clear();
-        s.cache_used = 0;
-      } else {
-        grow_cache(s);
-      }
-      const size_t m = s.cache.size() - 1;
-      for (slot = static_cast<size_t>(h) & m; s.cache[slot].used; slot = (slot + 1) & m) {}
-    }
-    s.cache[slot] = {.hash = h,
-                     .key_off = static_cast<uint32_t>(s.cache_keys.size()),
-                     .ids_off = static_cast<uint32_t>(s.cache_ids.size()),
-                     .key_len = static_cast<uint16_t>(piece.size()),
-                     .n_ids = static_cast<uint16_t>(out.size() - before),
-                     .used = true};
-    ++s.cache_used;
-    s.cache_keys.append(piece);
-    s.cache_ids.insert(s.cache_ids.end(), out.begin() + static_cast<std::ptrdiff_t>(before), out.end());
+    encode_cached(piece, s, out);
   }
+}
+
+// BPE of one pre-token through the scratch's cache: repeated words (most of any
+// text) cost one hash probe instead of a BPE run.
+void Tokenizer::encode_cached(std::string_view piece, Scratch& s, std::vector<int32_t>& out) const {
+  const uint64_t h = piece_hash(piece);
+  if (s.cache.empty()) s.cache.resize(kCacheMinSlots);
+  const size_t mask = s.cache.size() - 1;
+  size_t slot = static_cast<size_t>(h) & mask;
+  for (;; slot = (slot + 1) & mask) {
+    const auto& e = s.cache[slot];
+    if (!e.used) break;
+    if (e.hash == h && e.key_len == piece.size() &&
+        std::memcmp(s.cache_keys.data() + e.key_off, piece.data(), piece.size()) == 0)
+      break;
+  }
+  if (s.cache[slot].used) {
+    const auto& e = s.cache[slot];
+    out.insert(out.end(), s.cache_ids.begin() + e.ids_off, s.cache_ids.begin() + e.ids_off + e.n_ids);
+    return;
+  }
+  const size_t before = out.size();
+  bpe_->encode(piece, index_, out, s.bpe);
+  if (out.size() - before > 0xFFFF) return;
+  if (s.cache_used + 1 > s.cache.size() / 2) {
+    if (s.cache.size() >= kCacheMaxSlots) {  // full: start over (bounded memory)
+      std::fill(s.cache.begin(), s.cache.end(), Scratch::CacheEntry{});
+      s.cache_keys.clear();
+      s.cache_ids.clear();
+      s.cache_used = 0;
+    } else {
+      grow_cache(s);
+    }
+    const size_t m = s.cache.size() - 1;
+    for (slot = static_cast<size_t>(h) & m; s.cache[slot].used; slot = (slot + 1) & m) {}
+  }
+  s.cache[slot] = {.hash = h,
+                   .key_off = static_cast<uint32_t>(s.cache_keys.size()),
+                   .ids_off = static_cast<uint32_t>(s.cache_ids.size()),
+                   .key_len = static_cast<uint16_t>(piece.size()),
+                   .n_ids = static_cast<uint16_t>(out.size() - before),
+                   .used = true};
+  ++s.cache_used;
+  s.cache_keys.append(piece);
+  s.cache_ids.insert(s.cache_ids.end(), out.begin() + static_cast<std::ptrdiff_t>(before), out.end());
 }
 
 void Tokenizer::encode(std::string_view text, const EncodeOptions& opts, Scratch& s, std::vector<int32_t>& out) const {

@@ -108,6 +108,7 @@ class Tokenizer {
   Tokenizer() = default;
   static Result<Tokenizer> from_hf_json(const std::string& path);
   void encode_plain(std::string_view text, bool dummy_prefix, Scratch& s, std::vector<int32_t>& out) const;
+  void encode_cached(std::string_view piece, Scratch& s, std::vector<int32_t>& out) const;
   static void grow_cache(Scratch& s);  // doubles the pre-token cache table
 
   TokenizerKind kind_ = TokenizerKind::kBpe;
