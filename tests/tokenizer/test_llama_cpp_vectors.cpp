@@ -127,5 +127,29 @@ TEST(PreTokenizerTables, SplitsOfNamedTables) {
   EXPECT_FALSE(pretokenizer_spec("deepseek-v9").ok());
 }
 
+// Vectors whose vocabulary is not here: BPE never merges across pre-tokens, so
+// every case needs at least as many ids as our split gives pieces. A rule table
+// that split too coarsely (or dropped text) would show up here.
+TEST(PreTokenizerTables, VocablessVectorsBoundPieceCounts) {
+  const auto dir = test::testdata_dir();
+  if (dir.empty()) GTEST_SKIP() << "../shared/testdata is missing";
+  size_t cases = 0;
+  for (const std::string name : {"qwen2", "deepseek-r1-qwen", "llama-bpe"}) {
+    const auto base = dir / "tokenizer" / ("ggml-vocab-" + name + ".gguf");
+    const auto texts = split_inp(test::read_file(base.string() + ".inp"));
+    const auto ids = parse_out(test::read_file(base.string() + ".out"));
+    ASSERT_EQ(texts.size(), ids.size()) << name;
+    auto pre = PreTokenizer::compile(*pretokenizer_spec(name));
+    ASSERT_TRUE(pre.ok()) << pre.message();
+    PreTokenizer::Scratch s;
+    std::vector<Span> spans;
+    for (size_t i = 0; i < texts.size(); ++i, ++cases) {
+      pre->split(texts[i], spans, s);
+      EXPECT_LE(spans.size(), ids[i].size()) << name << " case " << i << " '" << texts[i] << "'";
+    }
+  }
+  std::printf("[ llama.cpp vectors ] qwen2, deepseek-r1-qwen, llama-bpe: %zu cases, piece counts <= id counts\n", cases);
+}
+
 }  // namespace
 }  // namespace dseek
