@@ -160,7 +160,8 @@ class Interpreter final : public CallContext {
     try {
       ScopeGuard g(*this);
       for (size_t k = 0; k < m.params.size(); ++k) {
-        const auto& [pname, def] = m.params[k];
+        const std::string& pname = m.params[k].first;  // (no structured binding: clang 14 cannot capture one)
+        const ExprPtr& def = m.params[k].second;
         Value v;
         if (k < args.size()) v = args[k];
         else if (auto it = std::find_if(kwargs.begin(), kwargs.end(), [&](auto& kv) { return kv.first == pname; }); it != kwargs.end()) v = it->second;
