@@ -7,6 +7,7 @@
 #include <pcre2.h>
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <map>
 
@@ -111,6 +112,10 @@ struct PreTokenizer::Rule {
   // makes the JIT check every character); `valid` is for text already validated.
   std::unique_ptr<pcre2_code, CodeDeleter> any, valid;
   bool jit = false;
+  // ASCII bytes a match can start with (conservative). Lets the scan skip, e.g.,
+  // every letter when looking for \p{N}: PCRE2 builds no start bitmap for
+  // Unicode properties. Unused (all true) for patterns with look-behind.
+  std::array<bool, 128> ascii_start{};
   SplitBehavior behavior = SplitBehavior::kIsolated;
   bool invert = false;
 };
@@ -161,6 +166,27 @@ Result<PreTokenizerSpec> pretokenizer_spec(std::string_view name) {
   return PreTokenizerSpec{.name = it->first, .rules = it->second};
 }
 
+namespace {
+
+// For each ASCII byte: can a match start with it? Tested by matching the one-byte
+// string anchored with soft partial matching (a partial match = "maybe").
+std::array<bool, 128> ascii_start_bytes(const pcre2_code* code) {
+  std::array<bool, 128> can;
+  can.fill(true);
+  uint32_t lookbehind = 1;
+  if (pcre2_pattern_info(code, PCRE2_INFO_MAXLOOKBEHIND, &lookbehind) != 0 || lookbehind != 0) return can;
+  pcre2_match_data* md = pcre2_match_data_create(1, nullptr);
+  for (int c = 0; c < 128; ++c) {
+    const auto ch = static_cast<PCRE2_UCHAR>(c);
+    const int rc = pcre2_match(code, &ch, 1, 0, PCRE2_ANCHORED | PCRE2_PARTIAL_SOFT, md, nullptr);
+    can[c] = rc >= 0 || rc == PCRE2_ERROR_PARTIAL;
+  }
+  pcre2_match_data_free(md);
+  return can;
+}
+
+}  // namespace
+
 Result<PreTokenizer> PreTokenizer::compile(const PreTokenizerSpec& spec) {
   PreTokenizer p;
   p.spec_ = spec;
@@ -185,6 +211,7 @@ Result<PreTokenizer> PreTokenizer::compile(const PreTokenizerSpec& spec) {
       (tolerant ? rule.any : rule.valid).reset(code);
       rule.jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
     }
+    rule.ascii_start = ascii_start_bytes(rule.valid.get());
     rule.behavior = r.behavior;
     rule.invert = r.invert;
     p.rules_.push_back(std::move(rule));
@@ -252,6 +279,8 @@ void PreTokenizer::apply_rule(const Rule& rule, std::string_view text, bool vali
     s.segs.clear();
     uint32_t pos = 0, gap_start = 0;
     while (pos < piece.len) {
+      while (pos < piece.len && subject[pos] < 0x80 && !rule.ascii_start[subject[pos]]) ++pos;
+      if (pos >= piece.len) break;
       const pcre2_code* code = valid_utf8 ? rule.valid.get() : rule.any.get();
       int rc = rule.jit ? pcre2_jit_match(code, subject, piece.len, pos, 0, s.md, nullptr) : PCRE2_ERROR_JIT_BADOPTION;
       // Not JIT-compiled, or the JIT ran out of stack (huge runs): the interpreter, with
