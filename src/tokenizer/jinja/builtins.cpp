@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdint>
 
 namespace dseek::jinja {
 namespace {
@@ -183,12 +184,25 @@ Value slice(const Value& v, const Value& start_v, const Value& stop_v, const Val
   const int64_t start = norm(start_v, step > 0 ? 0 : n - 1), stop = norm(stop_v, step > 0 ? n : -1);
   std::string s;
   ValueList items;
-  for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
+  for (int64_t i = start; step > 0 ? i < stop : i > stop;) {
     if (is_str) s += v.s.substr(offs[static_cast<size_t>(i)], offs[static_cast<size_t>(i) + 1] - offs[static_cast<size_t>(i)]);
     else items.push_back((*v.list)[static_cast<size_t>(i)]);
+    if (__builtin_add_overflow(i, step, &i)) break;
   }
   return is_str ? Value::str(s) : Value::make_list(std::move(items));
 }
+
+// Python's integers never overflow; ours are 64-bit, so an overflow is a render error rather than
+// undefined behaviour or a silently wrapped number.
+template <typename Op>
+static int64_t checked(Op op, int64_t a, int64_t b, int line) {
+  int64_t r = 0;
+  if (op(a, b, &r)) throw RenderError(line, "integer overflow (dseek's template integers are 64-bit)");
+  return r;
+}
+static bool add_ovf(int64_t a, int64_t b, int64_t* r) { return __builtin_add_overflow(a, b, r); }
+static bool sub_ovf(int64_t a, int64_t b, int64_t* r) { return __builtin_sub_overflow(a, b, r); }
+static bool mul_ovf(int64_t a, int64_t b, int64_t* r) { return __builtin_mul_overflow(a, b, r); }
 
 Value binary_op(const std::string& op, const Value& a, const Value& b, int line) {
   if (op == "==") return Value::boolean(values_equal(a, b));
@@ -214,7 +228,8 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, int line)
   if (op == "*" && ((a.is_string() && b.kind == Value::Kind::kInt) || (b.is_string() && a.kind == Value::Kind::kInt))) {
     const std::string& s = a.is_string() ? a.s : b.s;
     const int64_t n = a.is_string() ? bi : ai;
-    if (n > 0 && s.size() * static_cast<size_t>(n) > (16u << 20)) throw RenderError(line, "string repetition too large");
+    if (n > 0 && !s.empty() && static_cast<uint64_t>(n) > (16u << 20) / s.size())
+      throw RenderError(line, "string repetition too large");
     std::string out;
     for (int64_t k = 0; k < n; ++k) out += s;
     return Value::str(out);
@@ -222,9 +237,9 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, int line)
   if (!a.is_number() || !b.is_number())
     throw RenderError(line, "unsupported operand types for " + op + ": '" + a.type_name() + "' and '" + b.type_name() + "'");
   const double x = a.as_double(), y = b.as_double();
-  if (op == "+") return ints ? Value::integer(ai + bi) : Value::real(x + y);
-  if (op == "-") return ints ? Value::integer(ai - bi) : Value::real(x - y);
-  if (op == "*") return ints ? Value::integer(ai * bi) : Value::real(x * y);
+  if (op == "+") return ints ? Value::integer(checked(add_ovf, ai, bi, line)) : Value::real(x + y);
+  if (op == "-") return ints ? Value::integer(checked(sub_ovf, ai, bi, line)) : Value::real(x - y);
+  if (op == "*") return ints ? Value::integer(checked(mul_ovf, ai, bi, line)) : Value::real(x * y);
   if (op == "/") {
     if (y == 0) throw RenderError(line, "division by zero");
     return Value::real(x / y);
@@ -232,6 +247,7 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, int line)
   if (op == "//" || op == "%") {
     if (y == 0) throw RenderError(line, "integer division or modulo by zero");
     if (ints) {
+      if (ai == INT64_MIN && bi == -1) throw RenderError(line, "integer overflow (dseek's template integers are 64-bit)");
       int64_t q = ai / bi, r = ai % bi;
       if (r != 0 && ((r < 0) != (bi < 0))) --q, r += bi;  // Python floors
       return Value::integer(op == "//" ? q : r);
@@ -239,7 +255,14 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, int line)
     const double q = std::floor(x / y);
     return Value::real(op == "//" ? q : x - q * y);
   }
-  if (op == "**") return ints && bi >= 0 ? Value::integer(static_cast<int64_t>(std::pow(x, y))) : Value::real(std::pow(x, y));
+  if (op == "**") {
+    if (!ints || bi < 0) return Value::real(std::pow(x, y));
+    if (ai == 0 || ai == 1) return Value::integer(bi == 0 ? 1 : ai);
+    if (ai == -1) return Value::integer(bi % 2 == 0 ? 1 : -1);
+    int64_t acc = 1;  // |ai| >= 2 overflows within 64 steps, so this loop is short
+    for (int64_t k = 0; k < bi; ++k) acc = checked(mul_ovf, acc, ai, line);
+    return Value::integer(acc);
+  }
   throw RenderError(line, "unknown operator " + op);
 }
 
@@ -370,9 +393,10 @@ Value call_global(CallContext& ctx, const std::string& name, std::vector<Value> 
     if (args.size() >= 3) step = as_int(args[2]);
     if (step == 0) throw RenderError(line, "range() step must not be zero");
     ValueList out;
-    for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
+    for (int64_t i = start; step > 0 ? i < stop : i > stop;) {
       if (out.size() > 1'000'000) throw RenderError(line, "range() too long");
       out.push_back(Value::integer(i));
+      if (__builtin_add_overflow(i, step, &i)) break;  // the next value lies past any 64-bit stop
     }
     return Value::make_list(std::move(out));
   }
@@ -434,7 +458,10 @@ Value apply_filter(CallContext& ctx, const std::string& name, Value v, std::vect
     return Value::make_list(std::move(items));
   }
   if (name == "int") {
-    if (v.kind == K::kFloat) return Value::integer(static_cast<int64_t>(v.f));
+    if (v.kind == K::kFloat) {
+      if (!(std::fabs(v.f) < 9.2e18)) throw RenderError(line, "cannot convert float " + v.to_str() + " to a 64-bit integer");
+      return Value::integer(static_cast<int64_t>(v.f));
+    }
     if (v.is_number()) return Value::integer(v.kind == K::kBool ? v.b : v.i);
     try {
       return Value::integer(std::stoll(v.to_str()));
@@ -451,7 +478,10 @@ Value apply_filter(CallContext& ctx, const std::string& name, Value v, std::vect
     }
   }
   if (name == "abs") {
-    if (v.kind == K::kInt) return Value::integer(v.i < 0 ? -v.i : v.i);
+    if (v.kind == K::kInt) {
+      if (v.i == INT64_MIN) throw RenderError(line, "integer overflow (dseek's template integers are 64-bit)");
+      return Value::integer(v.i < 0 ? -v.i : v.i);
+    }
     if (v.kind == K::kFloat) return Value::real(std::fabs(v.f));
     throw RenderError(line, "abs needs a number");
   }

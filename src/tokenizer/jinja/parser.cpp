@@ -4,6 +4,7 @@
 #include "tokenizer/jinja/parser.h"
 
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
 #include <optional>
 #include <set>
@@ -147,7 +148,12 @@ Status lex_expr(const std::string& s, int line, std::vector<Tok>& out) {
         if (s[k] != '_') num += s[k];
       Tok t{is_float ? Tok::Kind::kFloat : Tok::Kind::kInt, num};
       if (is_float) t.f = std::strtod(num.c_str(), nullptr);
-      else t.i = std::strtoll(num.c_str(), nullptr, 10);
+      else {
+        errno = 0;
+        t.i = std::strtoll(num.c_str(), nullptr, 10);
+        // Python integers are unbounded; ours are 64-bit, so a larger literal is an error, not a silent clamp.
+        if (errno == ERANGE) return err("integer literal " + num + " is out of the 64-bit range");
+      }
       out.push_back(t);
       p = q;
     } else if (c == '\'' || c == '"') {

@@ -105,6 +105,16 @@ TEST(ChatTemplate, BrokenAndHostileTemplatesAreErrors) {
   for (int i = 0; i < 500; ++i) deep += "(";
   expect_error("{{ " + deep + " }}", "too deeply");
   EXPECT_FALSE(ChatTemplate::parse("{% if %}").ok());
+  // 64-bit integer limits: an error naming the overflow, never a wrapped value (found by fuzzing).
+  expect_error("{{ 27777777777777777777777777 }}", "out of the 64-bit range");
+  expect_error("{{ 3 * 9223372036854775807 }}", "integer overflow");
+  expect_error("{{ 9223372036854775807 + 1 }}", "integer overflow");
+  expect_error("{{ -9223372036854775807 - 2 }}", "integer overflow");
+  expect_error("{{ 2 ** 64 }}", "integer overflow");
+  expect_error("{{ (1e300) | int }}", "64-bit integer");
+  EXPECT_EQ(render("{{ 2 ** 62 }} {{ (-1) ** 1000000000000 }} {{ 7 // -2 }} {{ -7 % 3 }}"), "4611686018427387904 1 -4 2");
+  EXPECT_EQ(render("{{ range(9223372036854775806, 9223372036854775807, 5) | list }}"), "[9223372036854775806]");
+  EXPECT_EQ(render("{{ [1, 2, 3][::9223372036854775807] }}"), "[1]");
 }
 
 TEST(ChatTemplate, DefaultTemplateMatchesDeepSeekV3OnPlainChats) {
