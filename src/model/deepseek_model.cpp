@@ -89,10 +89,40 @@ class DeepseekModel final : public Model {
     if (Status st = check_forward_input(tokens, cache, h_.n_vocab); !st.ok()) return st;
     const int64_t T = static_cast<int64_t>(tokens.size()), E = h_.n_embd;
     std::vector<float> x(static_cast<size_t>(T * E));
-    trunk(tokens, cache, pool, mla_mode(opt.mode, T), x.data());
+    const AttnSeq seq{0, T, cache.n_past, &cache};
+    trunk(tokens, {&seq, 1}, pool, mla_mode(opt.mode, T), x.data());
     const int64_t first = opt.all_logits ? 0 : T - 1;
     linear(pool, head_, x.data() + first * E, T - first, logits);
     cache.n_past += T;
+    return ok_status();
+  }
+
+  Status forward_batch(std::span<const SeqBatch> batch, ThreadPool& pool, const ForwardOptions& opt,
+                       float* logits) const override {
+    const int64_t E = h_.n_embd;
+    std::vector<int32_t> tokens;
+    std::vector<AttnSeq> seqs;
+    for (const SeqBatch& b : batch) {
+      if (!b.cache) return Status::error("forward_batch: a sequence has no cache");
+      if (Status st = check_forward_input(b.tokens, *b.cache, h_.n_vocab); !st.ok()) return st;
+      for (const AttnSeq& other : seqs)
+        if (other.cache == b.cache) return Status::error("forward_batch: a cache appears twice in one batch");
+      seqs.push_back({static_cast<int64_t>(tokens.size()), static_cast<int64_t>(b.tokens.size()), b.cache->n_past, b.cache});
+      tokens.insert(tokens.end(), b.tokens.begin(), b.tokens.end());
+    }
+    if (tokens.empty()) return ok_status();
+    const int64_t T = static_cast<int64_t>(tokens.size());
+    std::vector<float> x(static_cast<size_t>(T * E));
+    // kAuto is absorbed here: its per-token result does not depend on chunking or batch.
+    trunk(tokens, seqs, pool, opt.mode == AttentionMode::kNaive ? MlaMode::kNaive : MlaMode::kAbsorbed, x.data());
+    std::vector<float> last;
+    for (size_t i = 0; i < batch.size(); ++i)
+      if (batch[i].want_logits) {
+        const float* row = x.data() + (seqs[i].first + seqs[i].n_tok - 1) * E;
+        last.insert(last.end(), row, row + E);
+      }
+    if (!last.empty()) linear(pool, head_, last.data(), static_cast<int64_t>(last.size()) / E, logits);
+    for (const SeqBatch& b : batch) b.cache->n_past += static_cast<int64_t>(b.tokens.size());
     return ok_status();
   }
 
@@ -103,7 +133,8 @@ class DeepseekModel final : public Model {
     KvCache cache = new_cache(T);
     std::vector<float> h(static_cast<size_t>(T * E));
     if (Status st = check_forward_input(tokens, cache, h_.n_vocab); !st.ok()) return st;
-    trunk(tokens, cache, pool, MlaMode::kAbsorbed, h.data());  // h_i after the output norm
+    const AttnSeq trunk_seq{0, T, 0, &cache};
+    trunk(tokens, {&trunk_seq, 1}, pool, MlaMode::kAbsorbed, h.data());  // h_i after the output norm
     // x_i = eh_proj [enorm(Emb(t_{i+1})) ; hnorm(h_i)], i = 0..T-2
     std::vector<float> cat(static_cast<size_t>((T - 1) * 2 * E)), x(static_cast<size_t>((T - 1) * E));
     for (int64_t i = 0; i + 1 < T; ++i) {
@@ -114,7 +145,8 @@ class DeepseekModel final : public Model {
     }
     linear(pool, mtp_->eh_proj, cat.data(), T - 1, x.data());
     std::vector<float> scratch;
-    run_layer(mtp_->layer, h_.n_layer, x.data(), T - 1, 0, cache, pool, MlaMode::kAbsorbed, scratch);
+    const AttnSeq mtp_seq{0, T - 1, 0, &cache};
+    run_layer(mtp_->layer, h_.n_layer, x.data(), T - 1, {&mtp_seq, 1}, pool, MlaMode::kAbsorbed, scratch);
     rms_norm_rows(x.data(), mtp_->head_norm, x.data(), T - 1, E, dims_.eps);
     linear(pool, head_, x.data(), T - 1, logits);
     return ok_status();
@@ -132,21 +164,21 @@ class DeepseekModel final : public Model {
   }
 
   // Embedding + all trunk layers + output norm: x[T x E] = normalised final hidden states.
-  void trunk(std::span<const int32_t> tokens, KvCache& cache, ThreadPool& pool, MlaMode mode, float* x) const {
+  void trunk(std::span<const int32_t> tokens, std::span<const AttnSeq> seqs, ThreadPool& pool, MlaMode mode,
+             float* x) const {
     const int64_t T = static_cast<int64_t>(tokens.size()), E = h_.n_embd;
     for (int64_t t = 0; t < T; ++t) embed_row(tokens[static_cast<size_t>(t)], x + t * E);
     std::vector<float> scratch;
-    for (int64_t l = 0; l < h_.n_layer; ++l)
-      run_layer(layers_[static_cast<size_t>(l)], l, x, T, cache.n_past, cache, pool, mode, scratch);
+    for (int64_t l = 0; l < h_.n_layer; ++l) run_layer(layers_[static_cast<size_t>(l)], l, x, T, seqs, pool, mode, scratch);
     rms_norm_rows(x, out_norm_, x, T, E, dims_.eps);
   }
 
-  void run_layer(const LayerWeights& lw, int64_t l, float* x, int64_t T, int64_t pos0, KvCache& cache, ThreadPool& pool,
+  void run_layer(const LayerWeights& lw, int64_t l, float* x, int64_t T, std::span<const AttnSeq> seqs, ThreadPool& pool,
                  MlaMode mode, std::vector<float>& scratch) const {
     const int64_t E = h_.n_embd;
     std::vector<float> xn(static_cast<size_t>(T * E)), y(static_cast<size_t>(T * E));
     rms_norm_rows(x, lw.attn_norm, xn.data(), T, E, dims_.eps);
-    mla_forward(pool, dims_, lw.attn, rope_, xn.data(), T, pos0, cache.row(l, 0), mode, y.data(), scratch);
+    mla_forward(pool, dims_, lw.attn, rope_, xn.data(), seqs, l, mode, y.data(), scratch);
     for (int64_t i = 0; i < T * E; ++i) x[i] += y[static_cast<size_t>(i)];
     rms_norm_rows(x, lw.ffn_norm, xn.data(), T, E, dims_.eps);
     if (lw.dense) swiglu_mlp(pool, lw.mlp, xn.data(), T, y.data(), scratch);

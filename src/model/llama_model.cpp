@@ -77,7 +77,7 @@ class LlamaModel final : public Model {
     for (int64_t l = 0; l < h_.n_layer; ++l) {
       const auto& lw = layers_[static_cast<size_t>(l)];
       rms_norm_rows(x.data(), lw.attn_norm, xn.data(), T, E, eps);
-      attention(pool, lw, xn.data(), T, cache.n_past, cache.row(l, 0), y.data());
+      attention(pool, lw, xn.data(), T, cache.n_past, cache, l, y.data());
       for (size_t i = 0; i < x.size(); ++i) x[i] += y[i];
       rms_norm_rows(x.data(), lw.ffn_norm, xn.data(), T, E, eps);
       swiglu_mlp(pool, lw.mlp, xn.data(), T, y.data(), scratch);
@@ -91,9 +91,9 @@ class LlamaModel final : public Model {
   }
 
  private:
-  void attention(ThreadPool& pool, const LlamaLayer& lw, const float* xn, int64_t T, int64_t pos0, float* cache,
-                 float* out) const {
-    const int64_t H = h_.n_head, Hkv = h_.n_head_kv, D = h_.d_head, Dkv = Hkv * D, width = 2 * Dkv;
+  void attention(ThreadPool& pool, const LlamaLayer& lw, const float* xn, int64_t T, int64_t pos0, KvCache& cache,
+                 int64_t layer, float* out) const {
+    const int64_t H = h_.n_head, Hkv = h_.n_head_kv, D = h_.d_head, Dkv = Hkv * D;
     std::vector<float> q(static_cast<size_t>(T * H * D)), k(static_cast<size_t>(T * Dkv)), v(k.size()), o(q.size());
     linear(pool, lw.q, xn, T, q.data());
     linear(pool, lw.k, xn, T, k.data());
@@ -107,7 +107,7 @@ class LlamaModel final : public Model {
         if (lw.bq) for (int64_t j = 0; j < D; ++j) qh[j] += lw.bq[h * D + j];
         rot(qh, D, cs.data(), cs.data() + D / 2);
       }
-      float* row = cache + (pos0 + t) * width;
+      float* row = cache.row(layer, pos0 + t);
       for (int64_t j = 0; j < Dkv; ++j) {
         row[j] = k[static_cast<size_t>(t * Dkv + j)] + (lw.bk ? lw.bk[j] : 0.0f);
         row[Dkv + j] = v[static_cast<size_t>(t * Dkv + j)] + (lw.bv ? lw.bv[j] : 0.0f);
@@ -120,12 +120,12 @@ class LlamaModel final : public Model {
       for (int64_t i = i0; i < i1; ++i) {
         const int64_t t = i / H, h = i % H, kvh = h / (H / Hkv), n_keys = pos0 + t + 1;
         const float* qh = q.data() + (t * H + h) * D;
-        for (int64_t s = 0; s < n_keys; ++s) p[static_cast<size_t>(s)] = kernels::dot(qh, cache + s * width + kvh * D, D) * scale;
+        for (int64_t s = 0; s < n_keys; ++s) p[static_cast<size_t>(s)] = kernels::dot(qh, cache.row(layer, s) + kvh * D, D) * scale;
         kernels::softmax(p.data(), n_keys);
         float* oh = o.data() + (t * H + h) * D;
         std::fill(oh, oh + D, 0.0f);
         for (int64_t s = 0; s < n_keys; ++s) {
-          const float* vs = cache + s * width + Dkv + kvh * D;
+          const float* vs = cache.row(layer, s) + Dkv + kvh * D;
           for (int64_t j = 0; j < D; ++j) oh[j] += p[static_cast<size_t>(s)] * vs[j];
         }
       }

@@ -14,6 +14,7 @@
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "model/arch.h"
+#include "model/kv_cache.h"
 #include "model/model_files.h"
 
 namespace dseek {
@@ -25,24 +26,16 @@ enum class AttentionMode { kAuto, kNaive, kAbsorbed };
 
 struct ForwardOptions {
   AttentionMode mode = AttentionMode::kAuto;
-  bool all_logits = true;  // logits for every position ([T x V]) or only the last ([V])
+  bool all_logits = true;  // forward(): logits for every position ([T x V]) or only the last ([V])
 };
 
-// Per-sequence cache: per layer, n_ctx rows of `width` floats (MLA: the
-// normalised latent + the rotated shared rope key; GQA: K then V).
-class KvCache {
- public:
-  KvCache(int64_t n_layer, int64_t n_ctx, int64_t width)
-      : n_ctx_(n_ctx), width_(width), data_(static_cast<size_t>(n_layer * n_ctx * width), 0.0f) {}
-  float* row(int64_t layer, int64_t pos) { return data_.data() + (layer * n_ctx_ + pos) * width_; }
-  const float* row(int64_t layer, int64_t pos) const { return data_.data() + (layer * n_ctx_ + pos) * width_; }
-  int64_t n_ctx() const { return n_ctx_; }
-  int64_t width() const { return width_; }
-  int64_t n_past = 0;  // positions already filled
-
- private:
-  int64_t n_ctx_, width_;
-  std::vector<float> data_;
+// One sequence's share of a batched step: its new tokens, its cache, and
+// whether it wants the logits of its last token (a prefill chunk that does not
+// end the prompt does not).
+struct SeqBatch {
+  std::span<const int32_t> tokens;
+  KvCache* cache = nullptr;
+  bool want_logits = true;
 };
 
 class Model {
@@ -56,6 +49,14 @@ class Model {
   // writes logits to `logits` ([T x V] if opt.all_logits, else [V] for the last token).
   virtual Status forward(std::span<const int32_t> tokens, KvCache& cache, ThreadPool& pool, const ForwardOptions& opt,
                          float* logits) const = 0;
+  // Several sequences in one step (continuous batching): weights are read once
+  // for all their tokens, attention runs per sequence over its own cache.
+  // Writes one [V] row per sequence with want_logits, in order. Each
+  // sequence's logits are bit-identical to running it alone (batch-invariant
+  // kernels; kAuto means absorbed MLA here, whose result does not depend on
+  // how a prompt is chunked). The default runs the sequences one by one.
+  virtual Status forward_batch(std::span<const SeqBatch> seqs, ThreadPool& pool, const ForwardOptions& opt,
+                               float* logits) const;
   // Multi-token prediction (DeepSeek-V3): draft logits for t_{i+2} from the trunk
   // hidden state h_i and token t_{i+1}. Models without MTP return an error.
   virtual Status forward_mtp(std::span<const int32_t> tokens, ThreadPool& pool, float* logits) const {

@@ -72,6 +72,24 @@ Status check_forward_input(std::span<const int32_t> tokens, const KvCache& cache
   return ok_status();
 }
 
+Status Model::forward_batch(std::span<const SeqBatch> seqs, ThreadPool& pool, const ForwardOptions& opt,
+                            float* logits) const {
+  ForwardOptions one = opt;
+  one.all_logits = false;
+  std::vector<float> scratch;
+  for (const SeqBatch& s : seqs) {
+    if (!s.cache) return Status::error("forward_batch: a sequence has no cache");
+    float* out = logits;
+    if (!s.want_logits) {
+      scratch.resize(static_cast<size_t>(n_vocab()));
+      out = scratch.data();
+    }
+    if (Status st = forward(s.tokens, *s.cache, pool, one, out); !st.ok()) return st;
+    if (s.want_logits) logits += n_vocab();
+  }
+  return ok_status();
+}
+
 Result<std::shared_ptr<const Model>> load_model(std::shared_ptr<const ModelFiles> files) {
   if (!files->arch) return Status::error(files->path + ": cannot run: " + files->arch_error);
   auto m = files->arch->create_model(files);

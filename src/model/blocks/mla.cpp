@@ -39,79 +39,91 @@ void uv_apply(const MlaDims& d, const MlaWeights& w, int64_t h, const float* c, 
   kernels::matvec(m, c, v, 0, d.d_v);
 }
 
-// Queries [T x H*(Dn+Dr)] and this step's cache rows (latent normalised, rope key rotated).
+// Queries [T x H*(Dn+Dr)] and each token's cache row (latent normalised, rope key rotated).
 void project(ThreadPool& pool, const MlaDims& d, const MlaWeights& w, const RopeTable& rope, const float* xn,
-             int64_t n_tok, int64_t pos0, float* cache, float* q, std::vector<float>& tmp) {
+             int64_t n_tok, std::span<const AttnSeq> seqs, int64_t layer, float* q, std::vector<float>& tmp) {
   const int64_t width = d.kv_lora_rank + d.d_rope, dq = d.d_nope + d.d_rope;
-  float* kv = cache + pos0 * width;  // [c | k_rope] straight into the cache
+  std::vector<float> kv(static_cast<size_t>(n_tok * width));
   if (d.q_lora_rank > 0) {
     tmp.resize(static_cast<size_t>(n_tok * d.q_lora_rank));
-    const LinearJob jobs[] = {{&w.q_a, xn, n_tok, tmp.data()}, {&w.kv_a, xn, n_tok, kv}};
+    const LinearJob jobs[] = {{&w.q_a, xn, n_tok, tmp.data()}, {&w.kv_a, xn, n_tok, kv.data()}};
     linear_many(pool, jobs);
     rms_norm_rows(tmp.data(), w.q_a_norm, tmp.data(), n_tok, d.q_lora_rank, d.eps);
     linear(pool, w.q_b, tmp.data(), n_tok, q);
   } else {
-    const LinearJob jobs[] = {{&w.q, xn, n_tok, q}, {&w.kv_a, xn, n_tok, kv}};
+    const LinearJob jobs[] = {{&w.q, xn, n_tok, q}, {&w.kv_a, xn, n_tok, kv.data()}};
     linear_many(pool, jobs);
   }
   std::vector<float> cs(static_cast<size_t>(d.d_rope));
-  for (int64_t t = 0; t < n_tok; ++t) {
-    float* row = cache + (pos0 + t) * width;
-    kernels::rms_norm(row, w.kv_a_norm, row, d.kv_lora_rank, d.eps);  // the rope part skips the norm
-    rope.angles(pos0 + t, cs.data(), cs.data() + d.d_rope / 2);
-    kernels::rope_adjacent(row + d.kv_lora_rank, d.d_rope, cs.data(), cs.data() + d.d_rope / 2);
-    for (int64_t h = 0; h < d.n_head; ++h)
-      kernels::rope_adjacent(q + t * d.n_head * dq + h * dq + d.d_nope, d.d_rope, cs.data(), cs.data() + d.d_rope / 2);
-  }
+  for (const AttnSeq& sq : seqs)
+    for (int64_t i = 0; i < sq.n_tok; ++i) {
+      const int64_t t = sq.first + i, pos = sq.pos0 + i;
+      float* row = sq.cache->row(layer, pos);
+      const float* src = kv.data() + t * width;
+      kernels::rms_norm(src, w.kv_a_norm, row, d.kv_lora_rank, d.eps);  // the rope part skips the norm
+      std::copy(src + d.kv_lora_rank, src + width, row + d.kv_lora_rank);
+      rope.angles(pos, cs.data(), cs.data() + d.d_rope / 2);
+      kernels::rope_adjacent(row + d.kv_lora_rank, d.d_rope, cs.data(), cs.data() + d.d_rope / 2);
+      for (int64_t h = 0; h < d.n_head; ++h)
+        kernels::rope_adjacent(q + t * d.n_head * dq + h * dq + d.d_nope, d.d_rope, cs.data(), cs.data() + d.d_rope / 2);
+    }
 }
 
 }  // namespace
 
 void mla_forward(ThreadPool& pool, const MlaDims& d, const MlaWeights& w, const RopeTable& rope, const float* xn,
-                 int64_t n_tok, int64_t pos0, float* cache, MlaMode mode, float* out, std::vector<float>& scratch) {
-  const int64_t H = d.n_head, Ckv = d.kv_lora_rank, Dn = d.d_nope, Dr = d.d_rope, Dv = d.d_v;
-  const int64_t width = Ckv + Dr, dq = Dn + Dr, S = pos0 + n_tok;
+                 std::span<const AttnSeq> seqs, int64_t layer, MlaMode mode, float* out, std::vector<float>& scratch) {
+  const int64_t H = d.n_head, Ckv = d.kv_lora_rank, Dn = d.d_nope, Dr = d.d_rope, Dv = d.d_v, dq = Dn + Dr;
+  int64_t n_tok = 0;
+  for (const AttnSeq& sq : seqs) n_tok += sq.n_tok;
   std::vector<float> q(static_cast<size_t>(n_tok * H * dq)), o(static_cast<size_t>(n_tok * H * Dv));
-  project(pool, d, w, rope, xn, n_tok, pos0, cache, q.data(), scratch);
+  project(pool, d, w, rope, xn, n_tok, seqs, layer, q.data(), scratch);
 
-  std::vector<float> kn, vv;  // naive: decompressed K_nope [S][H][Dn] and V [S][H][Dv]
-  if (mode == MlaMode::kNaive) {
-    kn.resize(static_cast<size_t>(S * H * Dn));
-    vv.resize(static_cast<size_t>(S * H * Dv));
-    pool.parallel_for(S, [&](int64_t s0, int64_t s1) {
-      for (int64_t s = s0; s < s1; ++s)
-        for (int64_t h = 0; h < H; ++h) {
-          uk_decompress(d, w, h, cache + s * width, kn.data() + (s * H + h) * Dn);
-          uv_apply(d, w, h, cache + s * width, vv.data() + (s * H + h) * Dv);
+  std::vector<float> kn, vv;  // naive: one sequence's decompressed K_nope [S][H][Dn] and V [S][H][Dv]
+  for (const AttnSeq& sq : seqs) {
+    KvCache& cache = *sq.cache;
+    const int64_t S = sq.pos0 + sq.n_tok;
+    if (mode == MlaMode::kNaive) {
+      kn.resize(static_cast<size_t>(S * H * Dn));
+      vv.resize(static_cast<size_t>(S * H * Dv));
+      pool.parallel_for(S, [&](int64_t s0, int64_t s1) {
+        for (int64_t s = s0; s < s1; ++s)
+          for (int64_t h = 0; h < H; ++h) {
+            uk_decompress(d, w, h, cache.row(layer, s), kn.data() + (s * H + h) * Dn);
+            uv_apply(d, w, h, cache.row(layer, s), vv.data() + (s * H + h) * Dv);
+          }
+      });
+    }
+    pool.parallel_for(sq.n_tok * H, [&](int64_t i0, int64_t i1) {
+      std::vector<float> p(static_cast<size_t>(S)), q_abs(static_cast<size_t>(Ckv)), lat(static_cast<size_t>(Ckv));
+      for (int64_t i = i0; i < i1; ++i) {
+        const int64_t ti = i / H, h = i % H, t = sq.first + ti, n_keys = sq.pos0 + ti + 1;  // causal
+        const float* qh = q.data() + (t * H + h) * dq;
+        float* oh = o.data() + (t * H + h) * Dv;
+        if (mode == MlaMode::kAbsorbed) uk_absorb(d, w, h, qh, q_abs.data());
+        for (int64_t s = 0; s < n_keys; ++s) {
+          const float* row = cache.row(layer, s);
+          const float nope = mode == MlaMode::kAbsorbed ? kernels::dot(q_abs.data(), row, Ckv)
+                                                        : kernels::dot(qh, kn.data() + (s * H + h) * Dn, Dn);
+          p[static_cast<size_t>(s)] = (nope + kernels::dot(qh + Dn, row + Ckv, Dr)) * d.softmax_scale;
         }
+        kernels::softmax(p.data(), n_keys);
+        if (mode == MlaMode::kAbsorbed) {
+          std::fill(lat.begin(), lat.end(), 0.0f);
+          for (int64_t s = 0; s < n_keys; ++s) {
+            const float* row = cache.row(layer, s);
+            const float ps = p[static_cast<size_t>(s)];
+            for (int64_t c = 0; c < Ckv; ++c) lat[static_cast<size_t>(c)] += ps * row[c];
+          }
+          uv_apply(d, w, h, lat.data(), oh);
+        } else {
+          std::fill(oh, oh + Dv, 0.0f);
+          for (int64_t s = 0; s < n_keys; ++s)
+            for (int64_t j = 0; j < Dv; ++j) oh[j] += p[static_cast<size_t>(s)] * vv[static_cast<size_t>((s * H + h) * Dv + j)];
+        }
+      }
     });
   }
-  pool.parallel_for(n_tok * H, [&](int64_t i0, int64_t i1) {
-    std::vector<float> p(static_cast<size_t>(S)), q_abs(static_cast<size_t>(Ckv)), lat(static_cast<size_t>(Ckv));
-    for (int64_t i = i0; i < i1; ++i) {
-      const int64_t t = i / H, h = i % H, n_keys = pos0 + t + 1;  // causal
-      const float* qh = q.data() + (t * H + h) * dq;
-      float* oh = o.data() + (t * H + h) * Dv;
-      if (mode == MlaMode::kAbsorbed) uk_absorb(d, w, h, qh, q_abs.data());
-      for (int64_t s = 0; s < n_keys; ++s) {
-        const float* row = cache + s * width;
-        const float nope = mode == MlaMode::kAbsorbed ? kernels::dot(q_abs.data(), row, Ckv)
-                                                      : kernels::dot(qh, kn.data() + (s * H + h) * Dn, Dn);
-        p[static_cast<size_t>(s)] = (nope + kernels::dot(qh + Dn, row + Ckv, Dr)) * d.softmax_scale;
-      }
-      kernels::softmax(p.data(), n_keys);
-      if (mode == MlaMode::kAbsorbed) {
-        std::fill(lat.begin(), lat.end(), 0.0f);
-        for (int64_t s = 0; s < n_keys; ++s)
-          for (int64_t c = 0; c < Ckv; ++c) lat[static_cast<size_t>(c)] += p[static_cast<size_t>(s)] * cache[s * width + c];
-        uv_apply(d, w, h, lat.data(), oh);
-      } else {
-        std::fill(oh, oh + Dv, 0.0f);
-        for (int64_t s = 0; s < n_keys; ++s)
-          for (int64_t j = 0; j < Dv; ++j) oh[j] += p[static_cast<size_t>(s)] * vv[static_cast<size_t>((s * H + h) * Dv + j)];
-      }
-    }
-  });
   linear(pool, w.o, o.data(), n_tok, out);
 }
 

@@ -5,11 +5,13 @@
 // [normalised c_kv (Ckv) | rotated k_rope (Dr)].
 #pragma once
 
+#include <span>
 #include <vector>
 
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
 #include "model/blocks/rope.h"
+#include "model/kv_cache.h"
 
 namespace dseek {
 
@@ -34,9 +36,18 @@ struct MlaWeights {
 
 enum class MlaMode { kNaive, kAbsorbed };
 
-// xn: normalised inputs [T x E] at positions pos0..pos0+T-1. Writes this
-// layer's cache rows for them (cache: [n_ctx x (Ckv+Dr)]) and out [T x E].
+// One sequence's share of a batched step: rows [first, first + n_tok) of xn
+// and out, at positions pos0.. of its own cache.
+struct AttnSeq {
+  int64_t first = 0, n_tok = 0, pos0 = 0;
+  KvCache* cache = nullptr;
+};
+
+// xn: normalised inputs [T x E] (T = all sequences' tokens). Writes each
+// token's cache row for `layer` and out [T x E]. Projections run once over all
+// T rows; attention runs per sequence over its own cache, causally. A token's
+// result depends only on its own sequence (batch-invariant).
 void mla_forward(ThreadPool& pool, const MlaDims& d, const MlaWeights& w, const RopeTable& rope, const float* xn,
-                 int64_t n_tok, int64_t pos0, float* cache, MlaMode mode, float* out, std::vector<float>& scratch);
+                 std::span<const AttnSeq> seqs, int64_t layer, MlaMode mode, float* out, std::vector<float>& scratch);
 
 }  // namespace dseek
