@@ -1,0 +1,251 @@
+// See engine.h.
+#include "runtime/engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace dseek {
+
+struct Engine::Sequence {
+  EngineRequest req;
+  std::shared_ptr<Handle> handle;
+  KvCache cache;
+  std::vector<int32_t> history;  // prompt, then generated tokens; cache.n_past of them have cache rows
+  int64_t n_prompt = 0, cached = 0, generated = 0;
+  bool prompt_registered = false;
+  bool done = false;  // finished; removed from the active list after this step
+  Sampler sampler;
+
+  Sequence(EngineRequest r, KvCache c)
+      : req(std::move(r)), handle(std::make_shared<Handle>()), cache(std::move(c)), sampler(req.sampling) {}
+};
+
+namespace {
+
+int hardware_threads(int64_t asked) {
+  if (asked > 0) return static_cast<int>(asked);
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+int64_t pages_for(int64_t tokens, int64_t page_tokens) { return (tokens + page_tokens - 1) / page_tokens; }
+
+// log p(token) and the top alternatives from raw logits (log-softmax).
+void logprobs(const float* logits, int64_t n_vocab, int32_t token, int32_t n_top, TokenEvent& ev) {
+  float mx = -std::numeric_limits<float>::infinity();
+  for (int64_t i = 0; i < n_vocab; ++i) mx = std::max(mx, logits[i]);
+  double sum = 0;
+  for (int64_t i = 0; i < n_vocab; ++i) sum += std::exp(static_cast<double>(logits[i]) - mx);
+  const double log_z = mx + std::log(sum);
+  ev.logprob = static_cast<float>(logits[token] - log_z);
+  if (n_top <= 0) return;
+  std::vector<int32_t> ids(static_cast<size_t>(n_vocab));
+  for (int64_t i = 0; i < n_vocab; ++i) ids[static_cast<size_t>(i)] = static_cast<int32_t>(i);
+  const int64_t k = std::min<int64_t>(n_top, n_vocab);
+  std::partial_sort(ids.begin(), ids.begin() + k, ids.end(), [&](int32_t a, int32_t b) {
+    return logits[a] != logits[b] ? logits[a] > logits[b] : a < b;
+  });
+  for (int64_t i = 0; i < k; ++i)
+    ev.top.emplace_back(ids[static_cast<size_t>(i)], static_cast<float>(logits[ids[static_cast<size_t>(i)]] - log_z));
+}
+
+}  // namespace
+
+Engine::Engine(std::shared_ptr<const Model> model, const EngineOptions& opt)
+    : model_(std::move(model)), opt_(opt), pool_(hardware_threads(opt.threads)),
+      pages_(model_->new_cache(1).n_layer(), model_->new_cache(1).width(), opt.page_tokens,
+             opt.parallel * pages_for(opt.n_ctx, opt.page_tokens)),
+      prefix_(pages_) {
+  thread_ = std::thread([this] { loop(); });
+}
+
+Engine::~Engine() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+  for (auto& s : active_) finish(*s, FinishReason::kCancelled);
+  for (auto& s : waiting_) {
+    FinishEvent ev{FinishReason::kCancelled, {}, s->n_prompt, 0, 0};
+    if (s->req.on_finish) s->req.on_finish(ev);
+  }
+}
+
+Engine::Submitted Engine::submit(EngineRequest req) {
+  Submitted out;
+  const int64_t n = static_cast<int64_t>(req.prompt.size());
+  if (n == 0) return {nullptr, SubmitError::kInvalid, "the prompt is empty"};
+  if (n >= opt_.n_ctx)
+    return {nullptr, SubmitError::kInvalid,
+            "the prompt has " + std::to_string(n) + " tokens; this server's context holds " + std::to_string(opt_.n_ctx) +
+                " tokens including the output (start the server with a larger --ctx or shorten the prompt)"};
+  for (int32_t t : req.prompt)
+    if (t < 0 || t >= model_->n_vocab()) return {nullptr, SubmitError::kInvalid, "token id " + std::to_string(t) + " is outside the vocabulary"};
+  if (req.max_tokens <= 0) return {nullptr, SubmitError::kInvalid, "max_tokens must be at least 1"};
+  auto seq = std::make_unique<Sequence>(std::move(req), pages_.view());
+  seq->n_prompt = n;
+  seq->history = seq->req.prompt;
+  out.handle = seq->handle;
+  {
+    std::lock_guard lock(mu_);
+    if (static_cast<int64_t>(waiting_.size()) >= opt_.queue_limit)
+      return {nullptr, SubmitError::kBusy, "the server is busy: " + std::to_string(waiting_.size()) + " requests are already waiting"};
+    waiting_.push_back(std::move(seq));
+  }
+  cv_.notify_all();
+  return out;
+}
+
+EngineStats Engine::stats() const {
+  std::lock_guard lock(mu_);
+  EngineStats s;
+  s.active = n_active_;
+  s.waiting = static_cast<int64_t>(waiting_.size());
+  s.pages_total = pages_.n_pages();
+  s.pages_used = stat_pages_used_;
+  s.cached_pages = stat_cached_pages_;
+  s.steps = steps_;
+  return s;
+}
+
+void Engine::loop() {
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stop_ || !waiting_.empty() || !active_.empty(); });
+      if (stop_) return;
+    }
+    // Admit what fits between steps; admission touches only engine-thread state.
+    while (static_cast<int64_t>(active_.size()) < opt_.parallel) {
+      std::unique_ptr<Sequence> s;
+      {
+        std::lock_guard lock(mu_);
+        if (waiting_.empty()) break;
+        s = std::move(waiting_.front());
+        waiting_.pop_front();
+      }
+      if (admit(*s)) active_.push_back(std::move(s));
+    }
+    step();
+    std::lock_guard lock(mu_);
+    n_active_ = static_cast<int64_t>(active_.size());
+    stat_pages_used_ = pages_.n_pages() - pages_.n_free();
+    stat_cached_pages_ = prefix_.n_cached_pages();
+    ++steps_;
+  }
+}
+
+bool Engine::admit(Sequence& s) {
+  if (s.handle->cancelled()) {
+    finish(s, FinishReason::kCancelled);
+    return false;
+  }
+  // Reuse cached pages, but always leave the prompt's last token to compute:
+  // its logits start the answer, and its row goes into a page this sequence owns.
+  const int64_t P = opt_.page_tokens;
+  s.cache.pages() = prefix_.lookup(s.history, (s.n_prompt - 1) / P);
+  s.cached = static_cast<int64_t>(s.cache.pages().size()) * P;
+  s.cache.n_past = s.cached;
+  return true;
+}
+
+bool Engine::ensure_pages(Sequence& s, int64_t n_new) {
+  while (s.cache.n_ctx() < s.cache.n_past + n_new) {
+    std::optional<int32_t> p = pages_.alloc();
+    while (!p && prefix_.evict_one()) p = pages_.alloc();
+    if (!p) return false;
+    s.cache.pages().push_back(*p);
+  }
+  return true;
+}
+
+void Engine::finish(Sequence& s, FinishReason reason, const std::string& error) {
+  // Keep what this request computed for the next one (its conversation's next turn).
+  const auto computed = std::span<const int32_t>(s.history).first(static_cast<size_t>(s.cache.n_past));
+  if (reason != FinishReason::kError) prefix_.insert(computed, s.cache.pages());
+  for (int32_t p : s.cache.pages()) pages_.release(p);
+  s.cache.pages().clear();
+  FinishEvent ev{reason, error, s.n_prompt, s.cached, s.generated};
+  s.done = true;
+  if (s.req.on_finish) s.req.on_finish(ev);
+}
+
+void Engine::step() {
+  const auto now = std::chrono::steady_clock::now();
+  // Drop cancelled and expired requests first: their pages are free for this step.
+  for (auto& s : active_) {
+    if (s->handle->cancelled()) finish(*s, FinishReason::kCancelled);
+    else if (now >= s->req.deadline) finish(*s, FinishReason::kLength);
+  }
+  std::erase_if(active_, [](const std::unique_ptr<Sequence>& s) { return s->done; });
+  if (active_.empty()) return;
+
+  // Decoding sequences (one pending token) always run; prompts share a token budget.
+  std::vector<SeqBatch> batch;
+  std::vector<Sequence*> members;
+  int64_t budget = opt_.prefill_chunk;
+  for (int pass = 0; pass < 2; ++pass)
+    for (auto& s : active_) {
+      const int64_t pending = static_cast<int64_t>(s->history.size()) - s->cache.n_past;
+      const bool decoding = pending == 1;
+      if ((pass == 0) != decoding) continue;
+      const int64_t n = decoding ? 1 : std::min(pending, budget);
+      if (n <= 0) continue;
+      if (!decoding) budget -= n;
+      if (!ensure_pages(*s, n)) {
+        finish(*s, FinishReason::kError, "out of cache memory (start the server with a smaller --parallel or --ctx)");
+        continue;
+      }
+      batch.push_back({std::span<const int32_t>(s->history).subspan(static_cast<size_t>(s->cache.n_past), static_cast<size_t>(n)),
+                       &s->cache, s->cache.n_past + n == static_cast<int64_t>(s->history.size())});
+      members.push_back(s.get());
+    }
+  if (batch.empty()) {
+    std::erase_if(active_, [](const std::unique_ptr<Sequence>& s) { return s->done; });
+    return;
+  }
+
+  const int64_t V = model_->n_vocab();
+  int64_t n_logits = 0;
+  for (const SeqBatch& b : batch) n_logits += b.want_logits ? 1 : 0;
+  std::vector<float> logits(static_cast<size_t>(n_logits * V));
+  ForwardOptions fo;
+  fo.mode = AttentionMode::kAbsorbed;
+  if (Status st = model_->forward_batch(batch, pool_, fo, logits.data()); !st.ok()) {
+    for (Sequence* s : members) finish(*s, FinishReason::kError, st.message());
+    std::erase_if(active_, [](const std::unique_ptr<Sequence>& s) { return s->done; });
+    return;
+  }
+
+  int64_t row = 0;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Sequence& s = *members[i];
+    if (!batch[i].want_logits) continue;
+    float* lg = logits.data() + (row++) * V;
+    if (!s.prompt_registered) {  // the whole prompt is in the cache now: share it with requests that follow
+      prefix_.insert(std::span<const int32_t>(s.history).first(static_cast<size_t>(s.n_prompt)), s.cache.pages());
+      s.prompt_registered = true;
+    }
+    if (s.req.logit_filter) s.req.logit_filter(lg, V);
+    const int32_t token = s.sampler.sample(std::span<const float>(lg, static_cast<size_t>(V)), s.history);
+    if (std::find(s.req.stop_tokens.begin(), s.req.stop_tokens.end(), token) != s.req.stop_tokens.end()) {
+      finish(s, FinishReason::kStop);
+      continue;
+    }
+    TokenEvent ev;
+    ev.token = token;
+    logprobs(lg, V, token, s.req.top_logprobs, ev);
+    s.history.push_back(token);
+    ++s.generated;
+    const bool more = !s.req.on_token || s.req.on_token(ev);
+    if (!more) finish(s, FinishReason::kStop);
+    else if (s.generated >= s.req.max_tokens || static_cast<int64_t>(s.history.size()) >= opt_.n_ctx)
+      finish(s, FinishReason::kLength);
+  }
+  std::erase_if(active_, [](const std::unique_ptr<Sequence>& s) { return s->done; });
+}
+
+}  // namespace dseek
