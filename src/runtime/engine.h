@@ -108,6 +108,7 @@ class Engine {
 
   EngineStats stats() const;
   const EngineOptions& options() const { return opt_; }
+  int64_t cache_bytes() const { return pages_.bytes(); }
   const Model& model() const { return *model_; }
 
  private:

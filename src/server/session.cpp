@@ -1,0 +1,346 @@
+// See session.h.
+#include "server/session.h"
+
+#include <algorithm>
+#include <random>
+
+#include "runtime/json_constraint.h"
+#include "tokenizer/stream_decoder.h"
+
+namespace dseek::server {
+
+using nlohmann::json;
+
+struct Session::Choice {
+  int index = 0;
+  StreamDecoder decoder;
+  std::string held;  // decoded text not yet emitted: it may begin a stop string
+  std::optional<ChatOutputParser> parser;
+  std::optional<JsonPrefixChecker> json;
+  bool stopped_by_string = false, any_tool_call = false;
+  std::chrono::steady_clock::time_point last;
+  int64_t n_tokens = 0;
+
+  // Control tokens are decoded to their text: the output parser needs <think> and the tool-call markers.
+  explicit Choice(const Tokenizer& tok) : decoder(tok, DecodeOptions{false}) {}
+};
+
+namespace {
+
+std::string random_hex(size_t n) {
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s;
+  for (size_t i = 0; i < n; ++i) s += kHex[rng() & 15];
+  return s;
+}
+
+// JSON strings must be UTF-8; a token may end mid-character. Replace what is not valid.
+std::string valid_utf8(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    bool ok = n > 0 && i + n <= s.size();
+    for (size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    if (ok) out.append(s.substr(i, n)), i += n;
+    else out += "\xEF\xBF\xBD", ++i;
+  }
+  return out;
+}
+
+json bytes_array(std::string_view s) {
+  json a = json::array();
+  for (unsigned char c : s) a.push_back(static_cast<int>(c));
+  return a;
+}
+
+// Length of the longest suffix of `text` that is a proper prefix of a stop string.
+size_t stop_prefix_len(const std::string& text, const std::vector<std::string>& stops) {
+  size_t best = 0;
+  for (const auto& s : stops)
+    for (size_t k = std::min(text.size(), s.size() - 1); k > best; --k)
+      if (text.compare(text.size() - k, k, s, 0, k) == 0) {
+        best = k;
+        break;
+      }
+  return best;
+}
+
+}  // namespace
+
+std::variant<std::vector<int32_t>, ApiError> chat_prompt_tokens(const ServerContext& ctx, const CompletionParams& p,
+                                                                bool* starts_in_reasoning) {
+  if (!ctx.chat_template) return ApiError{400, "invalid_request_error", "this model has no usable chat template (" + ctx.template_error + "); use /v1/completions", "", "no_chat_template"};
+  // Untrusted text goes in as unique sentinels, so the rendered template can be
+  // split into markup (control tokens allowed) and text (never control tokens).
+  json messages = p.messages;
+  std::vector<std::string> texts;
+  const std::string tag = "\x1E" "dseek-" + random_hex(12) + "-";
+  for (auto& m : messages) {
+    const std::string role = m["role"].get<std::string>();
+    if (role == "assistant") continue;  // templates edit assistant text (R1 drops its reasoning); it is the model's own
+    texts.push_back(m["content"].get<std::string>());
+    m["content"] = tag + std::to_string(texts.size() - 1) + "\x1F";
+  }
+  json tctx = json::object();
+  for (auto& [k, v] : p.template_kwargs.items()) tctx[k] = v;
+  if (p.template_kwargs.contains("thinking") && !p.template_kwargs.contains("enable_thinking"))
+    tctx["enable_thinking"] = p.template_kwargs["thinking"];
+  tctx["messages"] = messages;
+  tctx["add_generation_prompt"] = true;
+  tctx["bos_token"] = ctx.bos_text;
+  tctx["eos_token"] = ctx.eos_text;
+  if (p.tools_enabled) tctx["tools"] = p.tools;
+  auto rendered = ctx.chat_template->render(tctx);
+  if (!rendered.ok()) return invalid("the chat template failed on these messages: " + rendered.message(), "messages");
+  const std::string& r = *rendered;
+  const std::string trimmed = r.substr(0, r.find_last_not_of(" \n") + 1);
+  *starts_in_reasoning = trimmed.size() >= 7 && trimmed.compare(trimmed.size() - 7, 7, "<think>") == 0;
+
+  struct Piece {
+    size_t at, len;
+    size_t text;
+  };
+  std::vector<Piece> pieces;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const std::string s = tag + std::to_string(i) + "\x1F";
+    const size_t at = r.find(s);
+    if (at == std::string::npos || r.find(s, at + 1) != std::string::npos) {
+      pieces.clear();
+      break;
+    }
+    pieces.push_back({at, s.size(), i});
+  }
+  std::vector<int32_t> ids;
+  const Tokenizer& tok = *ctx.tokenizer;
+  if (pieces.size() != texts.size() && !texts.empty()) {
+    // The template rewrote a message (e.g. changed its case): render the real
+    // text, accepted only when it spells no control token.
+    for (const auto& t : texts)
+      for (const auto& added : tok.added_tokens())
+        if (!added.content.empty() && t.find(added.content) != std::string::npos)
+          return invalid("a message contains the control token text '" + added.content +
+                         "', which this model's chat template cannot keep as plain text", "messages");
+    json real = p.messages;
+    tctx["messages"] = real;
+    auto again = ctx.chat_template->render(tctx);
+    if (!again.ok()) return invalid("the chat template failed on these messages: " + again.message(), "messages");
+    return tok.encode(*again, EncodeOptions{true, false});
+  }
+  std::sort(pieces.begin(), pieces.end(), [](const Piece& a, const Piece& b) { return a.at < b.at; });
+  size_t pos = 0;
+  auto append = [&](std::string_view s, bool special) {
+    if (s.empty()) return;
+    const auto part = tok.encode(s, EncodeOptions{special, false});
+    ids.insert(ids.end(), part.begin(), part.end());
+  };
+  for (const Piece& pc : pieces) {
+    append(std::string_view(r).substr(pos, pc.at - pos), true);
+    append(texts[pc.text], false);
+    pos = pc.at + pc.len;
+  }
+  append(std::string_view(r).substr(pos), true);
+  return ids;
+}
+
+std::variant<std::shared_ptr<Session>, ApiError> Session::start(ServerContext& ctx, const CompletionParams& params) {
+  std::shared_ptr<Session> s(new Session());
+  s->ctx_ = &ctx;
+  s->params_ = params;
+  s->id_ = (params.chat ? "chatcmpl-" : "cmpl-") + random_hex(24);
+  s->created_ = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  s->t0_ = std::chrono::steady_clock::now();
+  const Tokenizer& tok = *ctx.tokenizer;
+
+  std::vector<int32_t> prompt;
+  bool reasoning = false;
+  if (params.chat) {
+    auto r = chat_prompt_tokens(ctx, params, &reasoning);
+    if (auto* e = std::get_if<ApiError>(&r)) return *e;
+    prompt = std::move(std::get<std::vector<int32_t>>(r));
+  } else if (params.prompt_is_ids) {
+    prompt = params.prompt_ids;
+  } else {
+    prompt = tok.encode(params.prompt, EncodeOptions{false, tok.add_bos()});  // the prompt is text, never markup
+  }
+  s->prompt_tokens_ = static_cast<int64_t>(prompt.size());
+  const int64_t n_ctx = ctx.engine->options().n_ctx;
+  if (s->prompt_tokens_ >= n_ctx)
+    return ApiError{400, "invalid_request_error",
+                    "the prompt has " + std::to_string(s->prompt_tokens_) + " tokens; this server's context holds " +
+                        std::to_string(n_ctx) + " tokens including the output",
+                    params.chat ? "messages" : "prompt", "context_length_exceeded"};
+
+  const uint64_t tool_seed = std::random_device{}();
+  for (int64_t i = 0; i < params.n; ++i) {
+    auto c = std::make_unique<Choice>(tok);
+    c->index = static_cast<int>(i);
+    if (params.chat) c->parser.emplace(reasoning, tool_seed + static_cast<uint64_t>(i) * 1000);
+    if (params.json_object) c->json.emplace(true);
+    c->last = s->t0_;
+    s->choices_.push_back(std::move(c));
+  }
+  for (int64_t i = 0; i < params.n; ++i) {
+    Choice* c = s->choices_[static_cast<size_t>(i)].get();
+    EngineRequest req;
+    req.prompt = prompt;
+    req.sampling = params.sampling;
+    req.sampling.seed = params.sampling.seed + static_cast<uint64_t>(i);
+    req.max_tokens = params.max_tokens > 0 ? params.max_tokens : ctx.limits.max_tokens;
+    req.stop_tokens = ctx.end_tokens;
+    req.top_logprobs = params.logprobs ? params.top_logprobs : 0;
+    req.deadline = s->t0_ + std::chrono::milliseconds(static_cast<int64_t>(ctx.timeout_seconds * 1000));
+    if (c->json) {
+      const ServerContext* cx = &ctx;
+      req.logit_filter = [c, cx](float* logits, int64_t) { mask_logits(*c->json, cx->token_bytes, cx->end_tokens, logits); };
+    }
+    req.on_token = [s, c](const TokenEvent& ev) { return s->on_token(*c, ev); };
+    req.on_finish = [s, c](const FinishEvent& ev) { s->on_finish(*c, ev); };
+    auto sub = ctx.engine->submit(std::move(req));
+    if (sub.error != Engine::SubmitError::kNone) {
+      for (auto& h : s->handles_) h->cancel();
+      if (sub.error == Engine::SubmitError::kBusy) {
+        ctx.metrics->requests_rejected_busy++;
+        return ApiError{429, "rate_limit_error", sub.message + "; retry shortly", "", "server_busy"};
+      }
+      return invalid(sub.message);
+    }
+    s->handles_.push_back(sub.handle);
+  }
+  ctx.metrics->prompt_tokens += static_cast<uint64_t>(s->prompt_tokens_);
+  return s;
+}
+
+Session::~Session() = default;
+
+void Session::cancel() {
+  {
+    std::lock_guard lock(mu_);
+    if (cancelled_) return;
+    cancelled_ = true;
+  }
+  for (auto& h : handles_) h->cancel();
+}
+
+void Session::push(ChoiceDelta d, bool last) {
+  {
+    std::lock_guard lock(mu_);
+    if (last) ++finished_;
+    queue_.push_back(std::move(d));
+  }
+  cv_.notify_all();
+}
+
+bool Session::poll(std::vector<ChoiceDelta>& out, std::chrono::milliseconds wait) {
+  std::unique_lock lock(mu_);
+  if (queue_.empty() && finished_ < n_choices()) cv_.wait_for(lock, wait, [&] { return !queue_.empty() || finished_ >= n_choices(); });
+  while (!queue_.empty()) {
+    out.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  return !(finished_ >= n_choices() && queue_.empty() && out.empty());
+}
+
+json Session::usage() const {
+  std::lock_guard lock(mu_);
+  return {{"prompt_tokens", prompt_tokens_},
+          {"completion_tokens", completion_tokens_},
+          {"total_tokens", prompt_tokens_ + completion_tokens_},
+          {"prompt_cache_hit_tokens", cached_tokens_},
+          {"prompt_cache_miss_tokens", prompt_tokens_ - cached_tokens_},
+          {"prompt_tokens_details", {{"cached_tokens", cached_tokens_}}}};
+}
+
+void Session::emit_text(Choice& c, const std::string& text, ChoiceDelta& d) {
+  if (text.empty()) return;
+  if (!c.parser) {
+    d.content += text;
+    return;
+  }
+  ChatOutputDelta o = c.parser->feed(text);
+  d.content += o.content;
+  d.reasoning += o.reasoning;
+  for (auto& t : o.tool_calls) d.tool_calls.push_back(std::move(t));
+}
+
+bool Session::on_token(Choice& c, const TokenEvent& ev) {
+  const auto now = std::chrono::steady_clock::now();
+  const double since = std::chrono::duration<double>(now - c.last).count();
+  if (c.n_tokens == 0) ctx_->metrics->ttft.observe(since);
+  else ctx_->metrics->per_token.observe(since);
+  c.last = now;
+  ++c.n_tokens;
+  ctx_->metrics->generated_tokens++;
+  const Tokenizer& tok = *ctx_->tokenizer;
+  if (c.json) c.json->feed(ctx_->token_bytes[static_cast<size_t>(ev.token)]);  // allowed by the mask
+
+  ChoiceDelta d;
+  d.index = c.index;
+  if (params_.logprobs) {
+    const std::string_view b = tok.token_bytes(ev.token);
+    json top = json::array();
+    for (const auto& [id, lp] : ev.top) {
+      const std::string_view tb = tok.token_bytes(id);
+      top.push_back({{"token", valid_utf8(tb)}, {"logprob", lp}, {"bytes", bytes_array(tb)}});
+    }
+    d.logprobs.push_back({{"token", valid_utf8(b)}, {"logprob", ev.logprob}, {"bytes", bytes_array(b)}, {"top_logprobs", top}});
+  }
+  c.held += c.decoder.push(ev.token);
+  bool more = true;
+  size_t cut = std::string::npos;
+  for (const auto& s : params_.stop) cut = std::min(cut, c.held.find(s));
+  std::string out;
+  if (cut != std::string::npos) {
+    out = c.held.substr(0, cut);
+    c.held.clear();
+    c.stopped_by_string = true;
+    more = false;
+  } else {
+    const size_t keep = stop_prefix_len(c.held, params_.stop);
+    out = c.held.substr(0, c.held.size() - keep);
+    c.held.erase(0, c.held.size() - keep);
+  }
+  emit_text(c, out, d);
+  if (!d.content.empty() || !d.reasoning.empty() || !d.tool_calls.empty() || !d.logprobs.empty()) push(std::move(d), false);
+  return more;
+}
+
+void Session::on_finish(Choice& c, const FinishEvent& ev) {
+  ChoiceDelta d;
+  d.index = c.index;
+  if (!c.stopped_by_string) {
+    c.held += c.decoder.flush();
+    size_t cut = std::string::npos;
+    for (const auto& s : params_.stop) cut = std::min(cut, c.held.find(s));
+    emit_text(c, c.held.substr(0, cut), d);
+  }
+  c.held.clear();
+  if (c.parser) {
+    ChatOutputDelta o = c.parser->finish();
+    d.content += o.content;
+    d.reasoning += o.reasoning;
+    for (auto& t : o.tool_calls) d.tool_calls.push_back(std::move(t));
+  }
+  const bool tools = c.parser && !c.parser->tool_calls().empty();
+  switch (ev.reason) {
+    case FinishReason::kStop: d.finish_reason = tools ? "tool_calls" : "stop"; break;
+    case FinishReason::kLength: d.finish_reason = "length"; break;
+    case FinishReason::kCancelled:
+      d.finish_reason = "cancelled";
+      if (c.index == 0) ctx_->metrics->requests_cancelled++;
+      break;
+    case FinishReason::kError: d.finish_reason = "error"; d.error = ev.error; break;
+  }
+  {
+    std::lock_guard lock(mu_);
+    completion_tokens_ += ev.completion_tokens;
+    if (c.index == 0) {
+      cached_tokens_ = ev.cached_tokens;
+      ctx_->metrics->cache_hit_tokens += static_cast<uint64_t>(ev.cached_tokens);
+    }
+  }
+  push(std::move(d), true);
+}
+
+}  // namespace dseek::server

@@ -1,0 +1,105 @@
+// One completion request in flight: turns validated parameters into a prompt
+// (the model's chat template, with user text kept as plain text), submits one
+// engine request per choice, and turns the engine's tokens into what the API
+// returns — text with stop strings cut, reasoning split from content, tool
+// calls parsed, JSON-constrained output, log-probabilities. The HTTP handler
+// polls deltas from it and formats them (streamed or whole).
+//
+// Token handling runs on the engine thread (so a stop string ends a request at
+// once); the handler thread only reads finished deltas.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/chat_output.h"
+#include "runtime/engine.h"
+#include "server/api_error.h"
+#include "server/metrics.h"
+#include "server/request.h"
+#include "tokenizer/jinja/chat_template.h"
+#include "tokenizer/tokenizer.h"
+
+namespace dseek::server {
+
+// What every request needs, fixed when the server starts.
+struct ServerContext {
+  Engine* engine = nullptr;
+  const Tokenizer* tokenizer = nullptr;
+  std::optional<ChatTemplate> chat_template;  // absent: /v1/chat/completions answers 400
+  std::string template_error;                 // why it is absent
+  std::string bos_text, eos_text;
+  std::string alias;                          // the model id clients use
+  std::vector<std::string> token_bytes;       // id -> bytes (JSON-constrained output)
+  std::vector<int32_t> end_tokens;            // EOS and end-of-turn tokens
+  Metrics* metrics = nullptr;
+  RequestLimits limits;
+  double timeout_seconds = 600;
+};
+
+struct ChoiceDelta {
+  int index = 0;
+  std::string content, reasoning;
+  std::vector<ToolCall> tool_calls;
+  nlohmann::json logprobs = nlohmann::json::array();  // per-token entries (chat format)
+  std::string finish_reason;                          // set on a choice's last delta
+  std::string error;                                  // the engine failed this choice
+};
+
+class Session {
+ public:
+  static std::variant<std::shared_ptr<Session>, ApiError> start(ServerContext& ctx, const CompletionParams& params);
+  ~Session();
+
+  // Moves available deltas into `out`, waiting up to `wait` when there are
+  // none. Returns false once every choice has finished and all was taken.
+  bool poll(std::vector<ChoiceDelta>& out, std::chrono::milliseconds wait);
+  // Stops every choice (client gone); pages are freed at the engine's next step.
+  void cancel();
+  nlohmann::json usage() const;
+
+  const std::string& id() const { return id_; }
+  int64_t created() const { return created_; }
+  int64_t n_choices() const { return static_cast<int64_t>(choices_.size()); }
+
+ private:
+  struct Choice;
+  Session() = default;
+  void push(ChoiceDelta d, bool last);
+  void emit_text(Choice& c, const std::string& text, ChoiceDelta& d);
+  bool on_token(Choice& c, const TokenEvent& ev);
+  void on_finish(Choice& c, const FinishEvent& ev);
+
+  ServerContext* ctx_ = nullptr;
+  CompletionParams params_;
+  std::string id_;
+  int64_t created_ = 0;
+  std::chrono::steady_clock::time_point t0_;
+  int64_t prompt_tokens_ = 0;
+  std::vector<std::unique_ptr<Choice>> choices_;
+  std::vector<std::shared_ptr<Engine::Handle>> handles_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<ChoiceDelta> queue_;
+  int64_t finished_ = 0, completion_tokens_ = 0, cached_tokens_ = 0;
+  bool cancelled_ = false;
+};
+
+// Builds the token prompt of a chat request. User, system and tool text is
+// encoded as plain text even if it spells a control token; the template's own
+// markup is encoded with control tokens. Sets starts_in_reasoning when the
+// rendered prompt ends inside an opened <think> block.
+std::variant<std::vector<int32_t>, ApiError> chat_prompt_tokens(const ServerContext& ctx, const CompletionParams& p,
+                                                                bool* starts_in_reasoning);
+
+}  // namespace dseek::server
