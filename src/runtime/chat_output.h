@@ -1,0 +1,98 @@
+// Streaming parser that splits a DeepSeek chat model's generated text into the
+// OpenAI response fields: reasoning (R1-style <think>…</think>), content and
+// tool calls (the V3/R1 and the V3.1 markup). It works on detokenised text fed
+// in arbitrary pieces and never fails: anything it cannot make sense of is
+// passed through as content. It does not tokenise, sample or know about HTTP.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dseek {
+
+// One complete tool call, as OpenAI's `tool_calls[i]` (type is always "function").
+struct ToolCall {
+  int index = 0;          // 0, 1, 2, … over the whole response
+  std::string id;         // "call_" + 24 lowercase hex digits, derived from the parser's seed and index
+  std::string name;       // ASCII [A-Za-z0-9_.:-], 1..256 bytes
+  std::string arguments;  // a JSON object, re-serialised without insignificant whitespace
+                          // (numbers, escapes and key order are kept byte-exact)
+};
+
+// What one feed()/finish() call produced. Concatenating every delta's fields
+// gives the parser's totals.
+struct ChatOutputDelta {
+  std::string reasoning;
+  std::string content;
+  std::vector<ToolCall> tool_calls;
+  bool empty() const { return reasoning.empty() && content.empty() && tool_calls.empty(); }
+};
+
+// Recognised markup (the bars are U+FF5C, the '▁' U+2581):
+//   reasoning   [<think>] REASONING </think> CONTENT
+//   V3 / R1     <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME\n```json\nARGS\n```<｜tool▁call▁end｜>…<｜tool▁calls▁end｜>
+//   V3.1        <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>NAME<｜tool▁sep｜>ARGS<｜tool▁call▁end｜>…<｜tool▁calls▁end｜>
+// Rules:
+//  * Reasoning: with starts_in_reasoning (the generation prompt ended with
+//    <think>) the output is reasoning up to </think>; otherwise only an output
+//    that begins, after optional whitespace, with <think> has reasoning (a
+//    stray leading <think> is dropped in both modes). Leading newlines of the
+//    reasoning and of the content right after </think> are stripped. A stream
+//    that ends inside reasoning leaves it all as reasoning.
+//  * Tool calls are recognised in content only. Each call is emitted once its
+//    <｜tool▁call▁end｜> arrives, if its name is valid and its arguments are a
+//    JSON object (a ```json fence around them is accepted in both formats).
+//    The block markers and whitespace between calls are dropped.
+//  * Anything malformed in a block (bad JSON or name, no separator, unknown text
+//    between calls, a call over 1 MiB, the stream ending mid-call) turns the
+//    block's raw text not yet turned into calls into content, byte-exact, and
+//    parsing goes on in content (where a later block may start).
+//  * Streaming: held back are only a tail that could still grow into a marker,
+//    an incomplete UTF-8 sequence at the end of a piece (so every delta is whole
+//    characters when the input is valid UTF-8), and, inside a tool-call block,
+//    the current call until it is complete. Everything else is emitted at once.
+//    The totals do not depend on how the input was split.
+class ChatOutputParser {
+ public:
+  // id_seed makes tool-call ids unique per response (pass a per-request random
+  // number) yet reproducible in tests.
+  explicit ChatOutputParser(bool starts_in_reasoning = false, uint64_t id_seed = 0);
+
+  ChatOutputDelta feed(std::string_view text);
+  // End of stream: flushes everything held back. Further feed() calls after
+  // finish() are treated as a continuation of the same stream.
+  ChatOutputDelta finish();
+
+  // Totals so far (for non-streaming responses): the concatenation of every delta.
+  const std::string& reasoning() const { return reasoning_; }
+  const std::string& content() const { return content_; }
+  const std::vector<ToolCall>& tool_calls() const { return tool_calls_; }
+
+ private:
+  enum class Mode { kStart, kReasoning, kContent, kBlock, kCall };
+
+  void run(bool eof, ChatOutputDelta& out);
+  bool step_start(bool eof);
+  bool step_text(bool eof, ChatOutputDelta& out);
+  bool step_block(bool eof, ChatOutputDelta& out);
+  bool step_call(bool eof, ChatOutputDelta& out);
+  void end_call(ChatOutputDelta& out);
+  void degrade(ChatOutputDelta& out);
+  void emit_reasoning(std::string_view s, ChatOutputDelta& out);
+  void emit_content(std::string_view s, ChatOutputDelta& out);
+
+  Mode mode_ = Mode::kStart;
+  bool starts_in_reasoning_;
+  bool strip_newlines_ = false;  // drop '\n'/'\r' at the start of the current reasoning/content run
+  uint64_t id_seed_;
+  std::string pending_;          // input not yet classified
+  std::string raw_;              // current block's text not yet turned into calls (for degrading)
+  std::string body_;             // current call between <｜tool▁call▁begin｜> and <｜tool▁call▁end｜>
+  int block_calls_ = 0;          // calls emitted from the current block
+  std::string reasoning_, content_;
+  std::vector<ToolCall> tool_calls_;
+};
+
+}  // namespace dseek
