@@ -86,7 +86,8 @@ int cmd_serve(int argc, char** argv) {
   ctx.timeout_seconds = timeout;
   ctx.end_tokens = end_tokens(*tok);
   ctx.token_bytes.resize(tok->vocab_size());
-  for (size_t i = 0; i < ctx.token_bytes.size(); ++i) ctx.token_bytes[i] = std::string(tok->token_bytes(static_cast<int32_t>(i)));
+  for (size_t i = 0; i < ctx.token_bytes.size(); ++i)  // control tokens have no JSON text: masked in json_object mode
+    if (!tok->is_control(static_cast<int32_t>(i))) ctx.token_bytes[i] = std::string(tok->token_bytes(static_cast<int32_t>(i)));
   if (auto src = load_chat_template(model_path); src.ok()) {
     auto t = ChatTemplate::parse(src->source);
     if (t.ok()) ctx.chat_template = std::move(t).value();

@@ -105,6 +105,8 @@ struct HttpServer::Impl {
   void routes() {
     svr.set_payload_max_length(opt.max_body);
     svr.new_task_queue = [n = opt.threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
+    svr.set_tcp_nodelay(true);  // small SSE chunks and JSON answers go out now, not after a delayed ACK
+    svr.set_keep_alive_timeout(2);  // idle keep-alive connections do not hold up shutdown for long
     svr.set_read_timeout(30, 0);
     svr.set_write_timeout(30, 0);
     svr.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {

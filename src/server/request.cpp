@@ -159,7 +159,9 @@ std::variant<CompletionParams, ApiError> parse_completion_request(const std::str
   try {
     body = json::parse(body_text);
   } catch (const json::parse_error& e) {
-    return invalid(std::string("the request body is not valid JSON: ") + e.what());
+    std::string why = e.what();  // "[json.exception.parse_error.101] parse error at line 1, column 2: ..."
+    if (const size_t p = why.find("parse error"); p != std::string::npos) why = why.substr(p);
+    return invalid("the request body is not valid JSON: " + why);
   }
   if (!body.is_object()) return invalid("the request body must be a JSON object");
   CompletionParams p;
