@@ -2,6 +2,11 @@
 #include "server/http_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
 
 #include "server/response.h"
 #include "server/web_assets.h"
@@ -26,6 +31,8 @@ struct HttpServer::Impl {
   ServerContext& ctx;
   HttpOptions opt;
   httplib::Server svr;
+
+  std::atomic<bool> run_active{false}, stop_requested{false};
 
   Impl(ServerContext& c, const HttpOptions& o) : ctx(c), opt(o) {}
 
@@ -156,6 +163,29 @@ struct HttpServer::Impl {
   int64_t created = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 };
 
+namespace {
+
+// cpp-httplib (Debian's build, 0.11) listens with a backlog of 5: a burst of
+// clients overflows it and the kernel makes the extras retry after a second.
+// Linux lets listen() be called again on a listening socket to enlarge it; the
+// library keeps the socket private, so find it by its bound port.
+void widen_listen_backlog(int port) {
+  for (int fd = 3; fd < 4096; ++fd) {
+    int listening = 0;
+    socklen_t len = sizeof listening;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) continue;
+    sockaddr_storage addr{};
+    socklen_t alen = sizeof addr;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0) continue;
+    const int bound = addr.ss_family == AF_INET    ? ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port)
+                      : addr.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port)
+                                                   : -1;
+    if (bound == port) ::listen(fd, SOMAXCONN);
+  }
+}
+
+}  // namespace
+
 HttpServer::HttpServer(ServerContext& ctx, const HttpOptions& opt) : impl_(std::make_unique<Impl>(ctx, opt)) {
   impl_->routes();
 }
@@ -172,13 +202,26 @@ Status HttpServer::bind() {
       return Status::error("cannot bind " + o.host + ":" + std::to_string(o.port) + " (in use? try another --port, or --port 0 for any free one)");
     port_ = o.port;
   }
+  widen_listen_backlog(port_);
   return ok_status();
 }
 
-void HttpServer::run() { impl_->svr.listen_after_bind(); }
+
+// httplib's stop() is a no-op until its accept loop has started, so a stop()
+// that races ahead of run() would leave run() serving forever. The flags close
+// that window: run() skips listening once a stop was asked for, and stop()
+// waits for a starting run() to be listening before stopping it.
+void HttpServer::run() {
+  impl_->run_active = true;
+  if (!impl_->stop_requested) impl_->svr.listen_after_bind();
+  impl_->run_active = false;
+}
 
 void HttpServer::stop() {
-  if (impl_) impl_->svr.stop();
+  if (!impl_) return;
+  impl_->stop_requested = true;
+  while (impl_->run_active && !impl_->svr.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  impl_->svr.stop();
 }
 
 }  // namespace dseek::server

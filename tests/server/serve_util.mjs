@@ -135,7 +135,9 @@ export async function stopServer(srv, { timeoutMs = 10_000 } = {}) {
   const done = srv.waitExit();
   proc.kill('SIGTERM');
   let killed = false;
-  const r = await Promise.race([done, sleep(timeoutMs).then(() => null)]);
+  let timer;
+  const expire = new Promise((resolve) => { timer = setTimeout(() => resolve(null), timeoutMs); });
+  const r = await Promise.race([done, expire]).finally(() => clearTimeout(timer));  // no timer left to keep node alive
   if (r) return { ...r, killed, ms: Date.now() - t0 };
   killed = true;
   proc.kill('SIGKILL');
