@@ -82,10 +82,44 @@ TEST(DotRow, EveryIsaAndTypeMatchesFloat64) {
   std::printf("dot_row: %d (isa, type, length) cases within 1e-5 relative of float64\n", checked);
 }
 
+TEST(DotRow, TiledManyEqualsPairwiseBitForBit) {
+  std::mt19937 rng(9);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (const char* isa : {"avx2", "avx512"}) {
+    const DotRowTable* table = dot_row_table(isa);
+    if (!table || !table->f32_many) continue;
+    for (int64_t n : {1, 17, 64, 100, 1000}) {
+      for (int64_t n_rows : {1, 2, 3, 5, 8}) {
+        for (int64_t n_x : {1, 2, 3, 4, 7, 24, 25, 50}) {
+          std::vector<std::vector<float>> w(static_cast<size_t>(n_rows)), x(static_cast<size_t>(n_x));
+          std::vector<const float*> wp, xp;
+          for (auto& v : w) {
+            v.resize(static_cast<size_t>(n));
+            for (auto& e : v) e = normal(rng);
+            wp.push_back(v.data());
+          }
+          for (auto& v : x) {
+            v.resize(static_cast<size_t>(n));
+            for (auto& e : v) e = normal(rng);
+            xp.push_back(v.data());
+          }
+          std::vector<float> out(static_cast<size_t>(n_rows * n_x), -1.0f);
+          table->f32_many(wp.data(), n_rows, xp.data(), n_x, n, out.data());
+          for (int64_t r = 0; r < n_rows; ++r)
+            for (int64_t t = 0; t < n_x; ++t)
+              ASSERT_EQ(out[static_cast<size_t>(r * n_x + t)],
+                        table->f32(reinterpret_cast<const std::byte*>(wp[static_cast<size_t>(r)]), xp[static_cast<size_t>(t)], n))
+                  << isa << " n=" << n << " rows=" << n_rows << " x=" << n_x << " at " << r << "," << t;
+        }
+      }
+    }
+  }
+}
+
 TEST(Matmul, BatchAndSplitInvariantAndCloseToReference) {
   std::mt19937 rng(5);
   for (DType t : {DType::kF32, DType::kBF16, DType::kQ8_0, DType::kQ4_K, DType::kQ6_K, DType::kQ5_K, DType::kQ4_0}) {
-    const int64_t rows = 37, cols = 512, n_tok = 16;
+    const int64_t rows = 37, cols = 512, n_tok = 27;  // 27: token tiles of 3 and a row block remainder
     std::vector<std::byte> data;
     std::vector<float> deq;
     for (int64_t r = 0; r < rows; ++r) {
@@ -98,8 +132,8 @@ TEST(Matmul, BatchAndSplitInvariantAndCloseToReference) {
     for (auto& v : x) v = normal(rng);
     std::vector<float> y16(static_cast<size_t>(n_tok * rows)), y1(static_cast<size_t>(rows)), yref(static_cast<size_t>(rows));
     matmul(m, x.data(), cols, n_tok, y16.data(), rows, 0, rows);
-    for (int64_t tok : {0, 5, 15}) {
-      // One token alone, split into two row ranges: bitwise the same as in the batch of 16.
+    for (int64_t tok : {0, 5, 15, 26}) {
+      // One token alone, split into two row ranges: bitwise the same as in the batch of 27.
       matvec(m, x.data() + tok * cols, y1.data(), 0, 20);
       matvec(m, x.data() + tok * cols, y1.data(), 20, rows);
       matvec_ref(m, x.data() + tok * cols, yref.data(), 0, rows);

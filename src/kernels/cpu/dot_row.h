@@ -15,7 +15,13 @@ using DotRowFn = float (*)(const std::byte* row, const float* x, int64_t n);
 // Dequantises a row to f32 with exactly the reference's values (dequantize_row).
 using DequantRowFn = void (*)(const std::byte* row, float* out, int64_t n);
 
+// out[r * n_x + t] = f32(w[r], x[t]) for every pair, bit for bit, computed in
+// register tiles that reuse each load (the GEMM core of prefill).
+using DotManyFn = void (*)(const float* const* w, int64_t n_rows, const float* const* x, int64_t n_x, int64_t n,
+                           float* out);
+
 struct DotRowTable {
+  DotManyFn f32_many = nullptr;  // nullptr: callers loop over f32
   DotRowFn f32 = nullptr, f16 = nullptr, bf16 = nullptr, q8_0 = nullptr, q4_k = nullptr, q6_k = nullptr;
   DequantRowFn dq_f16 = nullptr, dq_bf16 = nullptr, dq_q8_0 = nullptr, dq_q4_k = nullptr, dq_q6_k = nullptr;
   const char* isa = "scalar";

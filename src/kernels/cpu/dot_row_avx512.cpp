@@ -9,6 +9,7 @@
 // dot_f32 for many tokens and get bit-identical results (batch invariance).
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
@@ -62,6 +63,61 @@ float dot_f32(const std::byte* row, const float* x, int64_t n) {
     acc.add<0>(_mm512_maskz_loadu_ps(m, w + i), _mm512_maskz_loadu_ps(m, x + i));
   }
   return acc.sum();
+}
+
+// R rows x T activation vectors at once, every (row, vector) pair accumulated
+// exactly as dot_f32 does (same accumulator per element, same reduction): the
+// same bits, with each loaded weight vector reused T times and each activation
+// vector R times. 2 x 3 keeps 24 accumulators + operands within 32 registers.
+template <int R, int T>
+void dot_f32_tile(const float* const* w, const float* const* x, int64_t n, float* out, int64_t out_stride) {
+  __m512 acc[R][T][4];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t)
+      for (int k = 0; k < 4; ++k) acc[r][t][k] = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; ++k) {
+      __m512 wv[R];
+      for (int r = 0; r < R; ++r) wv[r] = _mm512_loadu_ps(w[r] + i + 16 * k);
+      for (int t = 0; t < T; ++t) {
+        const __m512 xv = _mm512_loadu_ps(x[t] + i + 16 * k);
+        for (int r = 0; r < R; ++r) acc[r][t][k] = _mm512_fmadd_ps(wv[r], xv, acc[r][t][k]);
+      }
+    }
+  }
+  for (; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    for (int t = 0; t < T; ++t) {
+      const __m512 xv = _mm512_maskz_loadu_ps(m, x[t] + i);
+      for (int r = 0; r < R; ++r) acc[r][t][0] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w[r] + i), xv, acc[r][t][0]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t)
+      out[r * out_stride + t] = _mm512_reduce_add_ps(
+          _mm512_add_ps(_mm512_add_ps(acc[r][t][0], acc[r][t][1]), _mm512_add_ps(acc[r][t][2], acc[r][t][3])));
+}
+
+template <int R>
+void dot_f32_rows(const float* const* w, const float* const* x, int64_t n_x, int64_t n, float* out, int64_t out_stride) {
+  int64_t t = 0;
+  for (; t + 3 <= n_x; t += 3) dot_f32_tile<R, 3>(w, x + t, n, out + t, out_stride);
+  if (n_x - t == 2) dot_f32_tile<R, 2>(w, x + t, n, out + t, out_stride);
+  else if (n_x - t == 1) dot_f32_tile<R, 1>(w, x + t, n, out + t, out_stride);
+}
+
+// out[r * n_x + t] = dot_f32(w[r], x[t]) for all pairs; vectors in tiles of
+// three, rows in pairs, so a tile of activations is reused across all rows
+// while it sits in L1.
+void dot_f32_many(const float* const* w, int64_t n_rows, const float* const* x, int64_t n_x, int64_t n, float* out) {
+  for (int64_t t0 = 0; t0 < n_x; t0 += 24) {
+    const int64_t nt = std::min<int64_t>(24, n_x - t0);
+    int64_t r = 0;
+    for (; r + 2 <= n_rows; r += 2) dot_f32_rows<2>(w + r, x + t0, nt, n, out + r * n_x + t0, n_x);
+    if (r < n_rows) dot_f32_rows<1>(w + r, x + t0, nt, n, out + r * n_x + t0, n_x);
+  }
 }
 
 template <bool kBf16>
@@ -214,6 +270,7 @@ void dequant_half(const std::byte* row, float* out, int64_t n) {
 DotRowTable dot_row_table_avx512() {
   DotRowTable t;
   t.f32 = dot_f32;
+  t.f32_many = dot_f32_many;
   t.f16 = dot_half<false>;
   t.bf16 = dot_half<true>;
   t.q8_0 = dot_decoded<decode_q8_0<DotSink>>;

@@ -80,23 +80,50 @@ void matmul(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tok
   if (n_tok == 1) return matvec(w, x, y, row_begin, row_end);
   if (const DotRowFn fast = w.block_scale ? nullptr : select_dot_row(w.dtype)) {
     // Each fast kernel equals the ISA's dot_f32 on the dequantised row (its
-    // canonical order), so dequantising a row once for all tokens gives the
-    // same bits as matvec on one token: batch invariance by construction.
-    // Few tokens: the fused dot per token; more: dequantise the row once (SIMD when available).
-    const DotRowFn f32 = select_dot_row(DType::kF32);
-    const DequantRowFn dq = select_dequant_row(w.dtype);
-    const bool dequant_once = w.dtype != DType::kF32 && n_tok >= 4;
-    std::vector<float> buf(dequant_once ? static_cast<size_t>(w.cols) : 0);
-    for (int64_t r = row_begin; r < row_end; ++r) {
-      const std::byte* row = w.data + static_cast<uint64_t>(r) * w.row_bytes;
-      if (!dequant_once) {
+    // canonical order), and f32_many equals dot_f32 pair by pair, so every
+    // path below gives the bits of matvec on one token: batch invariance by
+    // construction. Few tokens: the fused dot per token. More: dequantise a
+    // block of rows once (SIMD when available) and run the register-tiled
+    // f32 kernel over the block and all tokens.
+    if (n_tok < 4) {
+      for (int64_t r = row_begin; r < row_end; ++r) {
+        const std::byte* row = w.data + static_cast<uint64_t>(r) * w.row_bytes;
         for (int64_t t = 0; t < n_tok; ++t) y[t * y_stride + r] = fast(row, x + t * x_stride, w.cols);
-        continue;
       }
-      if (dq) dq(row, buf.data(), w.cols);
-      else dequantize_row(w.dtype, row, buf.data(), w.cols);
-      const auto* frow = reinterpret_cast<const std::byte*>(buf.data());
-      for (int64_t t = 0; t < n_tok; ++t) y[t * y_stride + r] = f32(frow, x + t * x_stride, w.cols);
+      return;
+    }
+    constexpr int64_t kRowBlock = 8;  // dequantised rows stay in L2 while all tokens pass over them
+    const DotRowFn f32 = select_dot_row(DType::kF32);
+    const DotManyFn many = active_dot_rows().f32_many;
+    const DequantRowFn dq = select_dequant_row(w.dtype);
+    const bool is_f32 = w.dtype == DType::kF32;
+    std::vector<float> buf(is_f32 ? 0 : static_cast<size_t>(kRowBlock * w.cols));
+    std::vector<float> out(static_cast<size_t>(kRowBlock * n_tok));
+    std::vector<const float*> xs(static_cast<size_t>(n_tok));
+    for (int64_t t = 0; t < n_tok; ++t) xs[static_cast<size_t>(t)] = x + t * x_stride;
+    const float* rows[kRowBlock];
+    for (int64_t r0 = row_begin; r0 < row_end; r0 += kRowBlock) {
+      const int64_t nr = std::min(kRowBlock, row_end - r0);
+      for (int64_t i = 0; i < nr; ++i) {
+        const std::byte* row = w.data + static_cast<uint64_t>(r0 + i) * w.row_bytes;
+        if (is_f32) {
+          rows[i] = reinterpret_cast<const float*>(row);
+          continue;
+        }
+        float* dst = buf.data() + i * w.cols;
+        if (dq) dq(row, dst, w.cols);
+        else dequantize_row(w.dtype, row, dst, w.cols);
+        rows[i] = dst;
+      }
+      if (many) {
+        many(rows, nr, xs.data(), n_tok, w.cols, out.data());
+      } else {
+        for (int64_t i = 0; i < nr; ++i)
+          for (int64_t t = 0; t < n_tok; ++t)
+            out[static_cast<size_t>(i * n_tok + t)] = f32(reinterpret_cast<const std::byte*>(rows[i]), xs[static_cast<size_t>(t)], w.cols);
+      }
+      for (int64_t i = 0; i < nr; ++i)
+        for (int64_t t = 0; t < n_tok; ++t) y[t * y_stride + r0 + i] = out[static_cast<size_t>(i * n_tok + t)];
     }
     return;
   }
