@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "runtime/json_constraint.h"
+#include "support/json_acceptor.h"
 
 namespace {
 
@@ -19,28 +20,7 @@ void check(bool ok) {
   if (!ok) std::abort();
 }
 
-// nlohmann's verdict; `overflow` marks the one rule it has that RFC 8259 and
-// the checker do not (a number too large for a double).
-class Acceptor : public nlohmann::json_sax<nlohmann::json> {
- public:
-  bool null() override { return true; }
-  bool boolean(bool) override { return true; }
-  bool number_integer(number_integer_t) override { return true; }
-  bool number_unsigned(number_unsigned_t) override { return true; }
-  bool number_float(number_float_t, const string_t&) override { return true; }
-  bool string(string_t&) override { return true; }
-  bool binary(binary_t&) override { return true; }
-  bool start_object(std::size_t) override { return true; }
-  bool key(string_t&) override { return true; }
-  bool end_object() override { return true; }
-  bool start_array(std::size_t) override { return true; }
-  bool end_array() override { return true; }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& ex) override {
-    overflow = ex.id == 406;
-    return false;
-  }
-  bool overflow = false;
-};
+using Acceptor = dseek::test::JsonAcceptor;
 
 // For text nlohmann accepted: within the checker's nesting and whitespace caps?
 bool within_caps(std::string_view s) {

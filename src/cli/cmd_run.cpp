@@ -11,6 +11,7 @@
 #include "cli/chat_prompt.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/load_model.h"
 #include "model/model.h"
 #include "runtime/generate.h"
 #include "tokenizer/stream_decoder.h"
@@ -88,13 +89,11 @@ int cmd_run(int argc, char** argv) {
   if (n_ctx < 0) return report("--ctx-size must be positive");
   sp.seed = seed >= 0 ? static_cast<uint64_t>(seed) : std::random_device{}();
 
-  auto files = open_model_files(model_path);
-  if (!files.ok()) return report(files.status());
-  auto shared = std::make_shared<const ModelFiles>(std::move(files).value());
-  auto tok = shared->gguf ? Tokenizer::from_gguf(*shared->gguf) : Tokenizer::load(model_path);
-  if (!tok.ok()) return report(model_path + ": no usable tokenizer: " + tok.message());
-  auto model = load_model(shared);
-  if (!model.ok()) return report(model.status());
+  auto loaded = load_model_files(model_path, true);
+  if (!loaded.ok()) return report(loaded.status());
+  const std::shared_ptr<const ModelFiles>& shared = loaded->files;
+  const Tokenizer* tok = loaded->tokenizer.get();
+  const std::shared_ptr<const Model>* model = &loaded->model;
 
   std::vector<int32_t> ids;
   bool start_in_reasoning = false;

@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/load_model.h"
 #include "model/model.h"
 #include "runtime/engine.h"
 #include "server/http_server.h"
@@ -65,13 +66,10 @@ int cmd_serve(int argc, char** argv) {
   if (max_n < 1 || max_n > 128) return report("--max-n must be between 1 and 128");
   if (!(timeout > 0)) return report("--timeout must be positive");
 
-  auto files = open_model_files(model_path);
-  if (!files.ok()) return report(files.status());
-  auto shared = std::make_shared<const ModelFiles>(std::move(files).value());
-  auto tok = shared->gguf ? Tokenizer::from_gguf(*shared->gguf) : Tokenizer::load(model_path);
-  if (!tok.ok()) return report(model_path + ": no usable tokenizer: " + tok.message());
-  auto model = load_model(shared);
-  if (!model.ok()) return report(model.status());
+  auto loaded = load_model_files(model_path, true);
+  if (!loaded.ok()) return report(loaded.status());
+  const Tokenizer* tok = loaded->tokenizer.get();
+  const std::shared_ptr<const Model>* model = &loaded->model;
   if (eng.n_ctx > (*model)->n_ctx())
     std::fprintf(stderr, "dseek serve: note: --ctx %lld is beyond the model's trained context of %lld\n",
                  static_cast<long long>(eng.n_ctx), static_cast<long long>((*model)->n_ctx()));

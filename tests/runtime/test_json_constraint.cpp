@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "runtime/json_constraint.h"
+#include "support/json_acceptor.h"
 
 namespace dseek {
 namespace {
@@ -173,28 +174,7 @@ TEST(JsonConstraintReject, DepthIsCapped) {
   EXPECT_TRUE(c.complete());
 }
 
-// nlohmann's verdict, minus its one extra rule (numbers that overflow a double
-// are errors there, syntax-valid here): nullopt when that rule decided.
-class Acceptor : public nlohmann::json_sax<nlohmann::json> {
- public:
-  bool null() override { return true; }
-  bool boolean(bool) override { return true; }
-  bool number_integer(number_integer_t) override { return true; }
-  bool number_unsigned(number_unsigned_t) override { return true; }
-  bool number_float(number_float_t, const string_t&) override { return true; }
-  bool string(string_t&) override { return true; }
-  bool binary(binary_t&) override { return true; }
-  bool start_object(std::size_t) override { return true; }
-  bool key(string_t&) override { return true; }
-  bool end_object() override { return true; }
-  bool start_array(std::size_t) override { return true; }
-  bool end_array() override { return true; }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& ex) override {
-    overflow = ex.id == 406;
-    return false;
-  }
-  bool overflow = false;
-};
+using Acceptor = dseek::test::JsonAcceptor;
 
 std::optional<bool> oracle(const std::string& s) {
   Acceptor a;

@@ -1,0 +1,23 @@
+// What run, serve and kld all start with: open a model path (GGUF file or
+// Hugging Face directory), read its tokenizer and bind the runnable model.
+// Errors name the path and what is wrong.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace dseek::cli {
+
+struct LoadedModel {
+  std::shared_ptr<const ModelFiles> files;
+  std::shared_ptr<const Model> model;
+  std::unique_ptr<Tokenizer> tokenizer;  // null when not asked for
+};
+
+Result<LoadedModel> load_model_files(const std::string& path, bool with_tokenizer);
+
+}  // namespace dseek::cli
