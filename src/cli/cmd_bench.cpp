@@ -68,6 +68,9 @@ int cmd_bench(int argc, char** argv) {
   app.add_option("--probe-gib", probe_gib, "size of the bandwidth probe's array in GiB")->capture_default_str();
   app.add_flag("--memory", memory_only, "only measure the machine's read bandwidth");
   app.add_flag("--json", json, "one JSON object on stdout");
+  MapOptions map;
+  app.add_flag("--mlock", map.lock, "lock the weights in RAM so they are never paged out");
+  app.add_flag("--no-mmap", map.read_into_memory, "read the weights into memory at start instead of mapping the file");
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
   if (threads < 0 || threads > 1024 || reps < 1 || reps > 1000 || pp < 0 || tg < 0 || pp > 1 << 20 || tg > 1 << 20 ||
       !(probe_gib > 0.01 && probe_gib <= 64))
@@ -83,7 +86,7 @@ int cmd_bench(int argc, char** argv) {
     return kExitOk;
   }
   if (model_path.empty()) return report("bench: -m MODEL is required (or --memory)");
-  auto files = open_model_files(model_path);
+  auto files = open_model_files(model_path, map);
   if (!files.ok()) return report(files.status());
   auto shared_files = std::make_shared<const ModelFiles>(std::move(files).value());
   auto model = load_model(shared_files);

@@ -81,6 +81,9 @@ int cmd_run(int argc, char** argv) {
   app.add_option("--mode", mode, "MLA attention form: naive | absorbed | auto")->capture_default_str();
   app.add_option("-t,--threads", threads, "threads (default: all cores)");
   app.add_flag("-v,--verbose", verbose, "timings and the seed on stderr");
+  MapOptions map;
+  app.add_flag("--mlock", map.lock, "lock the weights in RAM so they are never paged out");
+  app.add_flag("--no-mmap", map.read_into_memory, "read the weights into memory at start instead of mapping the file");
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
 
   if (Status st = validate(sp); !st.ok()) return report(st);
@@ -89,7 +92,7 @@ int cmd_run(int argc, char** argv) {
   if (n_ctx < 0) return report("--ctx-size must be positive");
   sp.seed = seed >= 0 ? static_cast<uint64_t>(seed) : std::random_device{}();
 
-  auto loaded = load_model_files(model_path, true);
+  auto loaded = load_model_files(model_path, true, map);
   if (!loaded.ok()) return report(loaded.status());
   const std::shared_ptr<const ModelFiles>& shared = loaded->files;
   const Tokenizer* tok = loaded->tokenizer.get();

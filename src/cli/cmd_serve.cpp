@@ -53,6 +53,9 @@ int cmd_serve(int argc, char** argv) {
   app.add_option("--max-n", max_n, "largest n (choices per request)")->capture_default_str();
   app.add_option("--timeout", timeout, "wall-time limit per request, seconds")->capture_default_str();
   app.add_option("--prefill-chunk", eng.prefill_chunk, "prompt tokens per batched step")->capture_default_str();
+  MapOptions map;
+  app.add_flag("--mlock", map.lock, "lock the weights in RAM so they are never paged out");
+  app.add_flag("--no-mmap", map.read_into_memory, "read the weights into memory at start instead of mapping the file");
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
 
   if (eng.parallel < 1 || eng.parallel > 256) return report("--parallel must be between 1 and 256");
@@ -66,7 +69,7 @@ int cmd_serve(int argc, char** argv) {
   if (max_n < 1 || max_n > 128) return report("--max-n must be between 1 and 128");
   if (!(timeout > 0)) return report("--timeout must be positive");
 
-  auto loaded = load_model_files(model_path, true);
+  auto loaded = load_model_files(model_path, true, map);
   if (!loaded.ok()) return report(loaded.status());
   const Tokenizer* tok = loaded->tokenizer.get();
   const std::shared_ptr<const Model>* model = &loaded->model;

@@ -3,8 +3,8 @@
 
 namespace dseek::cli {
 
-Result<LoadedModel> load_model_files(const std::string& path, bool with_tokenizer) {
-  auto files = open_model_files(path);
+Result<LoadedModel> load_model_files(const std::string& path, bool with_tokenizer, const MapOptions& map) {
+  auto files = open_model_files(path, map);
   if (!files.ok()) return files.status();
   LoadedModel out;
   out.files = std::make_shared<const ModelFiles>(std::move(files).value());

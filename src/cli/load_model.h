@@ -18,6 +18,6 @@ struct LoadedModel {
   std::unique_ptr<Tokenizer> tokenizer;  // null when not asked for
 };
 
-Result<LoadedModel> load_model_files(const std::string& path, bool with_tokenizer);
+Result<LoadedModel> load_model_files(const std::string& path, bool with_tokenizer, const MapOptions& map = {});
 
 }  // namespace dseek::cli

@@ -11,9 +11,16 @@
 
 namespace dseek {
 
+// How a model file is brought into memory. The default maps it (pages come
+// from the page cache on first touch, shared with other processes).
+struct MapOptions {
+  bool read_into_memory = false;  // --no-mmap: read it into private memory now (no page faults later)
+  bool lock = false;              // --mlock: pin it in RAM so the OS never pages it out
+};
+
 class MappedFile {
  public:
-  static Result<MappedFile> open(const std::string& path);
+  static Result<MappedFile> open(const std::string& path, const MapOptions& opt = {});
 
   MappedFile() = default;
   MappedFile(MappedFile&& other) noexcept;

@@ -70,7 +70,7 @@ struct GgufTensorInfo {
 class GgufFile {
  public:
   // Maps and validates the file. Errors name the file, byte offset and reason.
-  static Result<GgufFile> open(const std::string& path);
+  static Result<GgufFile> open(const std::string& path, const MapOptions& map = {});
   // Parse from memory (fuzzing, tests). `bytes` must outlive the GgufFile.
   static Result<GgufFile> parse(std::span<const std::byte> bytes, const std::string& name);
 

@@ -174,8 +174,8 @@ int64_t GgufTensorInfo::n_elements() const {
   return n;
 }
 
-Result<GgufFile> GgufFile::open(const std::string& path) {
-  auto mapped = MappedFile::open(path);
+Result<GgufFile> GgufFile::open(const std::string& path, const MapOptions& map) {
+  auto mapped = MappedFile::open(path, map);
   if (!mapped.ok()) return mapped.status();
   auto file = std::make_shared<MappedFile>(std::move(mapped).value());
   auto parsed = parse(file->bytes(), path);

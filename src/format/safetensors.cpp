@@ -103,7 +103,7 @@ Result<Safetensors> Safetensors::parse(std::span<const std::byte> bytes, const s
   return s;
 }
 
-Result<Safetensors> Safetensors::open(const std::string& path) {
+Result<Safetensors> Safetensors::open(const std::string& path, const MapOptions& map) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::path p = path;
@@ -114,7 +114,7 @@ Result<Safetensors> Safetensors::open(const std::string& path) {
   }
   Safetensors s;
   auto map_one = [&s](const std::string& file) -> Status {
-    auto m = MappedFile::open(file);
+    auto m = MappedFile::open(file, map);
     if (!m.ok()) return m.status();
     auto shared = std::make_shared<MappedFile>(std::move(m).value());
     Status st = s.add_file(shared->bytes(), file);

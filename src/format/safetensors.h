@@ -28,7 +28,7 @@ struct SafetensorsTensor {
 class Safetensors {
  public:
   // A .safetensors file, a model.safetensors.index.json, or a directory holding either.
-  static Result<Safetensors> open(const std::string& path);
+  static Result<Safetensors> open(const std::string& path, const MapOptions& map = {});
   // One file's bytes (fuzzing, tests); `bytes` must outlive the result.
   static Result<Safetensors> parse(std::span<const std::byte> bytes, const std::string& name);
 

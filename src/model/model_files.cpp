@@ -17,7 +17,7 @@ bool has_gguf_magic(const std::string& path) {
 
 }  // namespace
 
-Result<ModelFiles> open_model_files(const std::string& path) {
+Result<ModelFiles> open_model_files(const std::string& path, const MapOptions& map) {
   namespace fs = std::filesystem;
   std::error_code ec;
   ModelFiles m;
@@ -39,7 +39,7 @@ Result<ModelFiles> open_model_files(const std::string& path) {
       m.tokenizer_config = std::move(c).value();
     }
     if (fs::exists(dir / "tokenizer.json", ec)) m.tokenizer_json = (dir / "tokenizer.json").string();
-    auto st = Safetensors::open(path);
+    auto st = Safetensors::open(path, map);
     if (!st.ok()) return st.status();
     auto shared = std::make_shared<const Safetensors>(std::move(st).value());
     m.safetensors = shared;
@@ -50,7 +50,7 @@ Result<ModelFiles> open_model_files(const std::string& path) {
     return m;
   }
   if (has_gguf_magic(path)) {
-    auto g = GgufFile::open(path);
+    auto g = GgufFile::open(path, map);
     if (!g.ok()) return g.status();
     auto shared = std::make_shared<const GgufFile>(std::move(g).value());
     m.format = ModelFiles::Format::kGguf;
@@ -72,7 +72,7 @@ Result<ModelFiles> open_model_files(const std::string& path) {
     return m;
   }
   if (path.size() > 12 && path.substr(path.size() - 12) == ".safetensors") {
-    auto st = Safetensors::open(path);
+    auto st = Safetensors::open(path, map);
     if (!st.ok()) return st.status();
     auto shared = std::make_shared<const Safetensors>(std::move(st).value());
     m.format = ModelFiles::Format::kSafetensors;

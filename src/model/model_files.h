@@ -30,6 +30,6 @@ struct ModelFiles {
   std::string arch_error;                           // why arch is null
 };
 
-Result<ModelFiles> open_model_files(const std::string& path);
+Result<ModelFiles> open_model_files(const std::string& path, const MapOptions& map = {});
 
 }  // namespace dseek

@@ -70,6 +70,13 @@ TEST(CliRun, GeneratedModelRunsEndToEnd) {
   auto r = run_dseek("run -m '" + model + "' -p 'Hello world' -n 16 --seed 1");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_FALSE(r.out.empty());
+  // Read into memory instead of mapped: the same weights, the same text.
+  auto read = run_dseek("run -m '" + model + "' -p 'Hello world' -n 16 --seed 1 --no-mmap");
+  ASSERT_EQ(read.exit_code, 0) << read.err;
+  EXPECT_EQ(read.out, r.out);
+  auto locked = run_dseek("run -m '" + model + "' -p 'Hello world' -n 16 --seed 1 --mlock");
+  if (locked.exit_code == 0) EXPECT_EQ(locked.out, r.out);
+  else EXPECT_NE(locked.err.find("ulimit -l"), std::string::npos) << locked.err;  // a low memlock limit: said, not crashed
 }
 
 }  // namespace
