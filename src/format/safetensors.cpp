@@ -113,7 +113,7 @@ Result<Safetensors> Safetensors::open(const std::string& path, const MapOptions&
     else return Status::error(path + ": no model.safetensors or model.safetensors.index.json in this directory");
   }
   Safetensors s;
-  auto map_one = [&s](const std::string& file) -> Status {
+  auto map_one = [&s, &map](const std::string& file) -> Status {
     auto m = MappedFile::open(file, map);
     if (!m.ok()) return m.status();
     auto shared = std::make_shared<MappedFile>(std::move(m).value());

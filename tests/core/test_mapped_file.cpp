@@ -2,6 +2,7 @@
 // private memory, either one locked) give the same bytes; errors name the file.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <random>
 
 #include "core/mapped_file.h"
