@@ -7,6 +7,7 @@
 // elements into a scalar FMA chain, then hsum((a0+a1)+(a2+a3)) + tail.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/float_convert.h"
@@ -43,6 +44,50 @@ float dot_f32(const std::byte* row, const float* x, int64_t n) {
   for (; i + 8 <= n; i += 8) acc.add<0>(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i));
   for (; i < n; ++i) acc.add_scalar(w[i], x[i]);
   return acc.sum();
+}
+
+// One row against T activation vectors, each pair in dot_f32's exact order
+// (same accumulators, same tail chain, same reduction): the same bits, with
+// each weight load reused T times. AVX2 has 16 registers: 3 x 4 accumulators.
+template <int T>
+void dot_f32_tile(const float* w, const float* const* x, int64_t n, float* out, int64_t out_stride) {
+  Acc acc[T];
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; ++k) {
+      const __m256 wv = _mm256_loadu_ps(w + i + 8 * k);
+      for (int t = 0; t < T; ++t) {
+        const __m256 xv = _mm256_loadu_ps(x[t] + i + 8 * k);
+        if (k == 0) acc[t].template add<0>(wv, xv);
+        else if (k == 1) acc[t].template add<1>(wv, xv);
+        else if (k == 2) acc[t].template add<2>(wv, xv);
+        else acc[t].template add<3>(wv, xv);
+      }
+    }
+  }
+  for (; i + 8 <= n; i += 8) {
+    const __m256 wv = _mm256_loadu_ps(w + i);
+    for (int t = 0; t < T; ++t) acc[t].template add<0>(wv, _mm256_loadu_ps(x[t] + i));
+  }
+  for (; i < n; ++i)
+    for (int t = 0; t < T; ++t) acc[t].add_scalar(w[i], x[t][i]);
+  for (int t = 0; t < T; ++t) out[t * out_stride] = acc[t].sum();
+}
+
+// out[r * n_x + t] = dot_f32(w[r], x[t]): activations in tiles of 24 (reused
+// from L1 across all rows), rows one at a time against 3 vectors.
+void dot_f32_many(const float* const* w, int64_t n_rows, const float* const* x, int64_t n_x, int64_t n, float* out) {
+  for (int64_t t0 = 0; t0 < n_x; t0 += 24) {
+    const int64_t nt = std::min<int64_t>(24, n_x - t0);
+    for (int64_t r = 0; r < n_rows; ++r) {
+      float* o = out + r * n_x + t0;
+      int64_t t = 0;
+      for (; t + 3 <= nt; t += 3) dot_f32_tile<3>(w[r], x + t0 + t, n, o + t, 1);
+      if (nt - t == 2) dot_f32_tile<2>(w[r], x + t0 + t, n, o + t, 1);
+      else if (nt - t == 1) dot_f32_tile<1>(w[r], x + t0 + t, n, o + t, 1);
+    }
+  }
 }
 
 template <bool kBf16>
@@ -118,6 +163,7 @@ void dequant_q8_0(const std::byte* row, float* out, int64_t n) {
 DotRowTable dot_row_table_avx2() {
   DotRowTable t;
   t.f32 = dot_f32;
+  t.f32_many = dot_f32_many;
   t.f16 = dot_half<false>;
   t.bf16 = dot_half<true>;
   t.q8_0 = dot_q8_0;
