@@ -139,13 +139,21 @@ std::optional<ApiError> parse_tools(const json& body, CompletionParams& p) {
       choice = it->get<std::string>();
       if (choice != "none" && choice != "auto" && choice != "required")
         return invalid("'tool_choice' must be none, auto, required or a function", "tool_choice");
-    } else if (!it->is_object() || !it->contains("function")) {
+    } else if (!it->is_object() || !it->contains("function") || !(*it)["function"].is_object() ||
+               !(*it)["function"].contains("name") || !(*it)["function"]["name"].is_string()) {
       return invalid("'tool_choice' must be none, auto, required or {\"type\": \"function\", \"function\": {\"name\": ...}}", "tool_choice");
+    } else {
+      choice = "function";
+      p.forced_tool = (*it)["function"]["name"].get<std::string>();
+      bool known = false;
+      for (const json& t : p.tools.is_null() ? json::array() : p.tools) known |= t["function"]["name"] == p.forced_tool;
+      if (!known) return invalid("'tool_choice' names '" + p.forced_tool + "', which is not in 'tools'", "tool_choice");
     }
   }
   if (choice != "none" && choice != "auto" && p.tools.is_null())
     return invalid("'tool_choice' asks for a tool but 'tools' is empty", "tool_choice");
   p.tools_enabled = !p.tools.is_null() && choice != "none";
+  p.tool_choice = choice;
   return std::nullopt;
 }
 

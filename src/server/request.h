@@ -40,6 +40,8 @@ struct CompletionParams {
   bool json_object = false;
   nlohmann::json tools;               // null or the tools array as sent
   bool tools_enabled = false;         // tools present and tool_choice != "none"
+  std::string tool_choice = "auto";   // none | auto | required | function (then forced_tool names it)
+  std::string forced_tool;
   nlohmann::json template_kwargs = nlohmann::json::object();  // chat_template_kwargs (e.g. thinking)
 };
 

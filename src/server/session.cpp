@@ -69,6 +69,31 @@ size_t stop_prefix_len(const std::string& text, const std::vector<std::string>& 
 
 }  // namespace
 
+std::variant<std::string, ApiError> forced_tool_prefix(const ServerContext& ctx, const CompletionParams& p) {
+  if (p.tool_choice != "required" && p.tool_choice != "function") return std::string();
+  const std::string kName = "dseek_tool_name_sentinel", kArgs = "dseek_tool_args_sentinel";
+  const json probe = {
+      {"messages",
+       json::array({{{"role", "user"}, {"content", "x"}},
+                    {{"role", "assistant"},
+                     {"content", ""},
+                     {"tool_calls", json::array({{{"type", "function"}, {"id", "call_0"},
+                                                  {"function", {{"name", kName}, {"arguments", kArgs}}}}})}}})},
+      {"add_generation_prompt", false}, {"bos_token", ctx.bos_text}, {"eos_token", ctx.eos_text}};
+  auto r = ctx.chat_template ? ctx.chat_template->render(probe) : Result<std::string>(Status::error("no chat template"));
+  const std::string calls_begin = "<｜tool▁calls▁begin｜>";
+  const size_t start = r.ok() ? r->find(calls_begin) : std::string::npos;
+  const size_t name_at = start == std::string::npos ? start : r->find(kName, start);
+  const size_t args_at = name_at == std::string::npos ? name_at : r->find(kArgs, name_at);
+  if (args_at == std::string::npos)
+    return invalid("tool_choice '" + p.tool_choice + "' needs a chat template with DeepSeek tool-call markup; this model's has none (use 'auto')", "tool_choice");
+  std::string prefix = r->substr(start, name_at - start);
+  if (p.tool_choice == "required") return prefix;
+  std::string after_name = r->substr(name_at + kName.size(), args_at - name_at - kName.size());
+  if (!after_name.empty() && after_name.back() == '"') after_name.pop_back();  // tojson quoted the probe's string
+  return prefix + p.forced_tool + after_name;
+}
+
 std::variant<std::vector<int32_t>, ApiError> chat_prompt_tokens(const ServerContext& ctx, const CompletionParams& p,
                                                                 bool* starts_in_reasoning) {
   if (!ctx.chat_template) return ApiError{400, "invalid_request_error", "this model has no usable chat template (" + ctx.template_error + "); use /v1/completions", "", "no_chat_template"};
@@ -154,11 +179,20 @@ std::variant<std::shared_ptr<Session>, ApiError> Session::start(ServerContext& c
   const Tokenizer& tok = *ctx.tokenizer;
 
   std::vector<int32_t> prompt;
+  std::string forced_text;  // a forced tool call's opening markup, already in the prompt
   bool reasoning = false;
   if (params.chat) {
     auto r = chat_prompt_tokens(ctx, params, &reasoning);
     if (auto* e = std::get_if<ApiError>(&r)) return *e;
     prompt = std::move(std::get<std::vector<int32_t>>(r));
+    auto forced = forced_tool_prefix(ctx, params);
+    if (auto* e = std::get_if<ApiError>(&forced)) return *e;
+    forced_text = std::get<std::string>(forced);
+    if (!forced_text.empty()) {
+      if (reasoning) return invalid("tool_choice '" + params.tool_choice + "' cannot be enforced while the model is reasoning (thinking on)", "tool_choice");
+      const auto extra = tok.encode(forced_text, EncodeOptions{true, false});
+      prompt.insert(prompt.end(), extra.begin(), extra.end());
+    }
   } else if (params.prompt_is_ids) {
     prompt = params.prompt_ids;
   } else {
@@ -176,7 +210,10 @@ std::variant<std::shared_ptr<Session>, ApiError> Session::start(ServerContext& c
   for (int64_t i = 0; i < params.n; ++i) {
     auto c = std::make_unique<Choice>(tok);
     c->index = static_cast<int>(i);
-    if (params.chat) c->parser.emplace(reasoning, tool_seed + static_cast<uint64_t>(i) * 1000);
+    if (params.chat) {
+      c->parser.emplace(reasoning, tool_seed + static_cast<uint64_t>(i) * 1000);
+      if (!forced_text.empty()) (void)c->parser->feed(forced_text);  // the call is open: only its rest is generated
+    }
     if (params.json_object) c->json.emplace(true);
     c->last = s->t0_;
     s->choices_.push_back(std::move(c));

@@ -95,6 +95,12 @@ class Session {
   bool cancelled_ = false;
 };
 
+// For tool_choice "required" or a named function: the text that opens a tool
+// call in this template's own markup (learned by rendering an assistant turn
+// with a tool call), appended to the prompt so the model can only continue
+// with a call. Empty when tool_choice does not force one.
+std::variant<std::string, ApiError> forced_tool_prefix(const ServerContext& ctx, const CompletionParams& p);
+
 // Builds the token prompt of a chat request. User, system and tool text is
 // encoded as plain text even if it spells a control token; the template's own
 // markup is encoded with control tokens. Sets starts_in_reasoning when the
