@@ -30,15 +30,18 @@ std::vector<float> prefill_logits(const Model& m, const std::vector<int32_t>& to
   return out;
 }
 
-std::vector<float> stepwise_logits(const Model& m, const std::vector<int32_t>& toks, AttentionMode mode) {
-  ThreadPool pool(1);
+// The prompt fed in chunks of `chunk` tokens (1 = token-by-token decode), all logits kept.
+std::vector<float> chunked_logits(const Model& m, const std::vector<int32_t>& toks, size_t chunk, AttentionMode mode,
+                                  int threads = 1) {
+  ThreadPool pool(threads);
   KvCache cache = m.new_cache(static_cast<int64_t>(toks.size()));
   const size_t V = static_cast<size_t>(m.n_vocab());
   std::vector<float> out(toks.size() * V);
   ForwardOptions opt;
   opt.mode = mode;
-  for (size_t i = 0; i < toks.size(); ++i) {
-    Status st = m.forward(std::span<const int32_t>(&toks[i], 1), cache, pool, opt, out.data() + i * V);
+  for (size_t i = 0; i < toks.size(); i += chunk) {
+    const size_t n = std::min(chunk, toks.size() - i);
+    Status st = m.forward(std::span<const int32_t>(&toks[i], n), cache, pool, opt, out.data() + i * V);
     EXPECT_TRUE(st.ok()) << st.message();
   }
   return out;
@@ -90,6 +93,7 @@ TEST(Forward, Stories260KGreedyMatchesRunC) {
 struct ArchCase {
   const char* arch;
   const char* dtype;
+  const char* preset = "tiny";  // "small" has rows of whole 256-blocks, so k-quants are really used
 };
 
 class ForwardInvariance : public ::testing::TestWithParam<ArchCase> {};
@@ -97,8 +101,8 @@ class ForwardInvariance : public ::testing::TestWithParam<ArchCase> {};
 TEST_P(ForwardInvariance, ModesStepsAndThreadsAgree) {
   test::TempDir dir;
   const std::string path = (dir / "m.gguf").string();
-  const auto [arch, dtype] = GetParam();
-  auto r = test::run_dseek(std::string("init --arch ") + arch + " --preset tiny --dtype " + dtype + " -o '" + path + "'");
+  const auto [arch, dtype, preset] = GetParam();
+  auto r = test::run_dseek(std::string("init --arch ") + arch + " --preset " + preset + " --dtype " + dtype + " -o '" + path + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto m = load_model_or_fail(path);
   ASSERT_TRUE(m);
@@ -111,10 +115,17 @@ TEST_P(ForwardInvariance, ModesStepsAndThreadsAgree) {
   for (float x : base) ASSERT_TRUE(std::isfinite(x));
   // Threads split output rows only: results are bitwise identical.
   EXPECT_EQ(max_abs_diff(base, prefill_logits(*m, toks, 2, mla ? AttentionMode::kAbsorbed : AttentionMode::kAuto)), 0.0);
-  // Token-by-token decode reads the cache the prefill wrote: same numbers up to
-  // float reassociation in attention (softmax over a different number of keys is not involved).
-  const double step_err = max_abs_diff(base, stepwise_logits(*m, toks, mla ? AttentionMode::kAbsorbed : AttentionMode::kAuto));
-  EXPECT_LE(step_err, 1e-5 * scale) << "prefill vs steps";
+  // Batch invariance: token by token (decode), chunks of 4 and 16, on 1 or 2
+  // threads — every logit bit for bit the same as the one-shot prefill (the
+  // server's batching relies on this).
+  const AttentionMode inv_mode = mla ? AttentionMode::kAbsorbed : AttentionMode::kAuto;
+  double step_err = 0;
+  for (size_t chunk : {1, 4, 16})
+    for (int threads : {1, 2}) {
+      const double err = max_abs_diff(base, chunked_logits(*m, toks, chunk, inv_mode, threads));
+      EXPECT_EQ(err, 0.0) << "chunks of " << chunk << ", " << threads << " thread(s)";
+      step_err = std::max(step_err, err);
+    }
   if (mla) {
     // Naive and absorbed MLA are the same algebra in a different order: agreement to float rounding.
     const double mode_err = max_abs_diff(base, prefill_logits(*m, toks, 1, AttentionMode::kNaive));
@@ -126,10 +137,11 @@ TEST_P(ForwardInvariance, ModesStepsAndThreadsAgree) {
 
 INSTANTIATE_TEST_SUITE_P(Tiny, ForwardInvariance,
                          ::testing::Values(ArchCase{"deepseek-v3", "f32"}, ArchCase{"deepseek-v2", "f32"},
-                                           ArchCase{"deepseek-v3", "q8_0"}, ArchCase{"llama", "f32"},
-                                           ArchCase{"qwen2", "bf16"}),
+                                           ArchCase{"deepseek-v3", "q8_0"}, ArchCase{"deepseek-v3", "q4_k", "small"},
+                                           ArchCase{"deepseek-v2", "q6_k", "small"}, ArchCase{"llama", "f32"},
+                                           ArchCase{"llama", "q8_0"}, ArchCase{"qwen2", "bf16"}),
                          [](const auto& info) {
-                           std::string n = std::string(info.param.arch) + "_" + info.param.dtype;
+                           std::string n = std::string(info.param.arch) + "_" + info.param.dtype + "_" + info.param.preset;
                            for (char& c : n) if (c == '-') c = '_';
                            return n;
                          });
