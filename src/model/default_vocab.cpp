@@ -139,9 +139,26 @@ GeneratedVocab generate_vocab(int64_t n_vocab) {
   return v;
 }
 
-void write_vocab_metadata(const GeneratedVocab& v, GgufWriter& w) {
+GeneratedVocab vocab_with_specials(const TrainedBpe& bpe) {
+  GeneratedVocab v;
+  v.tokens = bpe.tokens;
+  v.merges = bpe.merges;
+  v.token_types.assign(v.tokens.size(), 1);
+  for (const char* s : kSpecialTokens) {
+    const std::string t = s;
+    v.tokens.push_back(t);
+    v.token_types.push_back(t == "<think>" || t == "</think>" ? 4 : 3);
+  }
+  const int32_t first_special = static_cast<int32_t>(v.tokens.size()) - kNumSpecial;
+  v.bos_id = first_special;
+  v.eos_id = first_special + 1;
+  v.pad_id = first_special + 2;
+  return v;
+}
+
+void write_vocab_metadata(const GeneratedVocab& v, GgufWriter& w, const std::string& pre) {
   w.set("tokenizer.ggml.model", GgufValue::str("gpt2"));
-  w.set("tokenizer.ggml.pre", GgufValue::str("deepseek-v3"));
+  w.set("tokenizer.ggml.pre", GgufValue::str(pre));
   w.set("tokenizer.ggml.tokens", GgufValue::string_array(v.tokens));
   w.set("tokenizer.ggml.token_type", GgufValue::i32_array(v.token_types));
   w.set("tokenizer.ggml.merges", GgufValue::string_array(v.merges));

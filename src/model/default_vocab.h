@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "format/gguf_writer.h"
+#include "tokenizer/bpe_trainer.h"
 
 namespace dseek {
 
@@ -24,7 +25,11 @@ struct GeneratedVocab {
 GeneratedVocab generate_vocab(int64_t n_vocab);
 int64_t generated_vocab_min_size();
 
-// Writes tokenizer.ggml.* keys (model gpt2, pre deepseek-v3) and the chat template.
-void write_vocab_metadata(const GeneratedVocab& v, GgufWriter& w);
+// A trained byte-level BPE (`dseek train tokenizer`) with DeepSeek's special
+// tokens appended, so chat templates and serving work with it.
+GeneratedVocab vocab_with_specials(const TrainedBpe& bpe);
+
+// Writes tokenizer.ggml.* keys (model gpt2, pre `pre`) and the chat template.
+void write_vocab_metadata(const GeneratedVocab& v, GgufWriter& w, const std::string& pre = "deepseek-v3");
 
 }  // namespace dseek

@@ -1,10 +1,12 @@
-// A small deterministic byte-level BPE trainer: gives generated test models
-// (`dseek init`) a real vocabulary learned from a short text. Classic BPE:
-// count adjacent pairs inside pre-tokens, merge the most frequent (ties: lowest
-// ids), repeat. Not meant for large corpora (each merge rescans all words).
+// A deterministic byte-level BPE trainer (`dseek train tokenizer`, and the
+// vocabularies of generated test models). Classic BPE: count adjacent pairs
+// inside pre-tokens, merge the most frequent (ties: lowest ids), repeat. Pair
+// counts are kept incrementally — a merge touches only the words that hold
+// the pair — so a book-sized corpus trains in seconds.
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +21,8 @@ struct TrainedBpe {
 };
 
 // Stops early when no pair occurs twice. `pre_name`: a pretokenizer_spec name.
-Result<TrainedBpe> train_byte_bpe(std::string_view text, size_t target_vocab_size, std::string_view pre_name);
+// progress(merges done, merges wanted) is called now and then.
+Result<TrainedBpe> train_byte_bpe(std::string_view text, size_t target_vocab_size, std::string_view pre_name,
+                                  const std::function<void(size_t, size_t)>& progress = {});
 
 }  // namespace dseek
