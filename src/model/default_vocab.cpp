@@ -81,6 +81,19 @@ std::vector<std::string> split_words(const std::string& text) {
   return words;
 }
 
+// DeepSeek's special tokens after everything else; BOS, EOS and PAD point at them.
+void append_special_tokens(GeneratedVocab& v) {
+  for (const char* s : kSpecialTokens) {
+    const std::string t = s;
+    v.tokens.push_back(t);
+    v.token_types.push_back(t == "<think>" || t == "</think>" ? 4 : 3);
+  }
+  const int32_t first_special = static_cast<int32_t>(v.tokens.size()) - kNumSpecial;
+  v.bos_id = first_special;
+  v.eos_id = first_special + 1;
+  v.pad_id = first_special + 2;
+}
+
 }  // namespace
 
 int64_t generated_vocab_min_size() { return 256 + kNumSpecial; }
@@ -127,15 +140,7 @@ GeneratedVocab generate_vocab(int64_t n_vocab) {
     v.tokens.push_back("<｜place▁holder▁no▁" + std::to_string(i) + "｜>");
     v.token_types.push_back(5);  // unused
   }
-  for (const char* s : kSpecialTokens) {
-    const std::string t = s;
-    v.tokens.push_back(t);
-    v.token_types.push_back(t == "<think>" || t == "</think>" ? 4 : 3);
-  }
-  const int32_t first_special = static_cast<int32_t>(v.tokens.size()) - kNumSpecial;
-  v.bos_id = first_special;
-  v.eos_id = first_special + 1;
-  v.pad_id = first_special + 2;
+  append_special_tokens(v);
   return v;
 }
 
@@ -144,15 +149,7 @@ GeneratedVocab vocab_with_specials(const TrainedBpe& bpe) {
   v.tokens = bpe.tokens;
   v.merges = bpe.merges;
   v.token_types.assign(v.tokens.size(), 1);
-  for (const char* s : kSpecialTokens) {
-    const std::string t = s;
-    v.tokens.push_back(t);
-    v.token_types.push_back(t == "<think>" || t == "</think>" ? 4 : 3);
-  }
-  const int32_t first_special = static_cast<int32_t>(v.tokens.size()) - kNumSpecial;
-  v.bos_id = first_special;
-  v.eos_id = first_special + 1;
-  v.pad_id = first_special + 2;
+  append_special_tokens(v);
   return v;
 }
 
