@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: the main job on the built-in default model. Until a trained
 # default model ships, that is: generate the tiny DeepSeek-V3-shaped model,
-# describe it, and show its tokenizer and chat template working end to end.
+# describe it, show its tokenizer and chat template, generate, and answer one
+# request through `dseek serve` (SERVE=1 keeps the server up for the chat page).
 set -euo pipefail
 dseek=${1:-build/bin/dseek}
 cd "$(dirname "$0")/.."
@@ -27,3 +28,31 @@ fi
 echo "== dseek template: a conversation in the model's chat format =="
 printf '%s' '{"messages":[{"role":"system","content":"You are concise."},{"role":"user","content":"What is MLA?"}],"add_generation_prompt":true}' \
   | "$dseek" template -m "$model" 2>/dev/null && echo || echo "(chat templates not built yet)"
+echo
+echo "== dseek run: generation (random weights: the words are noise, the machinery is real) =="
+"$dseek" run -m "$model" -p 'Once upon a time' -n 24 --seed 1 --temp 0.8
+echo
+echo
+echo "== dseek serve: the OpenAI-compatible API on a free port, one chat request =="
+log=$(mktemp)
+"$dseek" serve -m "$model" --port 0 --parallel 2 --ctx 1024 2>"$log" &
+server=$!
+trap 'kill $server 2>/dev/null || true; rm -f "$log"' EXIT
+for _ in $(seq 100); do grep -q 'listening on' "$log" && break; sleep 0.1; done
+url=$(grep -o 'http://[0-9.:]*' "$log" | head -1)
+python3 - "$url" <<'PY'
+import json, sys, urllib.request
+body = {"messages": [{"role": "user", "content": "Say hello in Thai."}], "max_tokens": 16, "temperature": 0}
+req = urllib.request.Request(sys.argv[1] + "/v1/chat/completions", json.dumps(body).encode(), {"Content-Type": "application/json"})
+r = json.load(urllib.request.urlopen(req))
+print("answer:", repr(r["choices"][0]["message"]["content"]))
+print("usage: ", json.dumps(r["usage"]))
+PY
+kill $server; wait $server 2>/dev/null || true
+echo
+if [ "${SERVE:-0}" = 1 ]; then
+  echo "== serving on http://127.0.0.1:8080/ (chat page) until Ctrl-C =="
+  exec "$dseek" serve -m "$model" --port 8080
+else
+  echo "(run 'SERVE=1 make demo' to keep the server up and chat at http://127.0.0.1:8080/)"
+fi
