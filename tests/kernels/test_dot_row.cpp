@@ -116,6 +116,33 @@ TEST(DotRow, TiledManyEqualsPairwiseBitForBit) {
   }
 }
 
+TEST(MatvecT, TransposedProductMatchesFloat64AndSplitsExactly) {
+  std::mt19937 rng(8);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_K, DType::kQ6_K, DType::kQ4_0}) {
+    const int64_t rows = 13, cols = 256;
+    std::vector<std::byte> data;
+    std::vector<std::vector<float>> deq(rows);
+    for (int64_t r = 0; r < rows; ++r) {
+      auto row = random_row(t, cols, rng, &deq[static_cast<size_t>(r)]);
+      data.insert(data.end(), row.begin(), row.end());
+    }
+    const MatrixView m = make_matrix(t, data.data(), rows, cols);
+    std::vector<float> x(static_cast<size_t>(rows));
+    for (auto& v : x) v = normal(rng);
+    std::vector<float> y(static_cast<size_t>(cols), 0.5f), y_split(y);
+    matvec_t_accumulate(m, x.data(), y.data(), 0, rows);
+    matvec_t_accumulate(m, x.data(), y_split.data(), 0, 6);  // rows in two calls: the same sums in the same order
+    matvec_t_accumulate(m, x.data(), y_split.data(), 6, rows);
+    for (int64_t c = 0; c < cols; ++c) {
+      double want = 0.5;
+      for (int64_t r = 0; r < rows; ++r) want += static_cast<double>(x[static_cast<size_t>(r)]) * deq[static_cast<size_t>(r)][static_cast<size_t>(c)];
+      EXPECT_NEAR(y[static_cast<size_t>(c)], want, 1e-4 * (1 + std::fabs(want))) << dtype_name(t);
+      EXPECT_EQ(y[static_cast<size_t>(c)], y_split[static_cast<size_t>(c)]) << dtype_name(t);
+    }
+  }
+}
+
 TEST(Matmul, BatchAndSplitInvariantAndCloseToReference) {
   std::mt19937 rng(5);
   for (DType t : {DType::kF32, DType::kBF16, DType::kQ8_0, DType::kQ4_K, DType::kQ6_K, DType::kQ5_K, DType::kQ4_0}) {

@@ -143,6 +143,24 @@ void matmul(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tok
 }
 
 void matvec_t_accumulate(const MatrixView& w, const float* x, float* y, int64_t row_begin, int64_t row_end) {
+  // Whole rows through the SIMD dequantiser when there is one (its values equal
+  // the reference's bit for bit, so the sums are the same); naive MLA's K
+  // decompression runs this per position and head.
+  const DequantRowFn dq = w.block_scale ? nullptr : select_dequant_row(w.dtype);
+  if (dq || (w.dtype == DType::kF32 && !w.block_scale)) {
+    std::vector<float> row_buf(dq ? static_cast<size_t>(w.cols) : 0);
+    for (int64_t r = row_begin; r < row_end; ++r) {
+      const std::byte* raw = w.data + static_cast<uint64_t>(r) * w.row_bytes;
+      const float* row = reinterpret_cast<const float*>(raw);
+      if (dq) {
+        dq(raw, row_buf.data(), w.cols);
+        row = row_buf.data();
+      }
+      const float xr = x[r];
+      for (int64_t i = 0; i < w.cols; ++i) y[i] += xr * row[i];
+    }
+    return;
+  }
   float buf[kChunk];
   for (int64_t r = row_begin; r < row_end; ++r) {
     const float xr = x[r];
