@@ -68,68 +68,115 @@ class LlamaModel final : public Model {
                  float* logits) const override {
     if (Status st = check_forward_input(tokens, cache, h_.n_vocab); !st.ok()) return st;
     const int64_t T = static_cast<int64_t>(tokens.size()), E = h_.n_embd;
-    std::vector<float> x(static_cast<size_t>(T * E)), xn(x.size()), y(x.size()), scratch;
-    for (int64_t t = 0; t < T; ++t) {
-      const int32_t id = tokens[static_cast<size_t>(t)];
-      kernels::dequantize_row(embd_.dtype, embd_.data + static_cast<uint64_t>(id) * embd_.row_bytes, x.data() + t * E, E);
-    }
-    const float eps = static_cast<float>(h_.rms_eps);
-    for (int64_t l = 0; l < h_.n_layer; ++l) {
-      const auto& lw = layers_[static_cast<size_t>(l)];
-      rms_norm_rows(x.data(), lw.attn_norm, xn.data(), T, E, eps);
-      attention(pool, lw, xn.data(), T, cache.n_past, cache, l, y.data());
-      for (size_t i = 0; i < x.size(); ++i) x[i] += y[i];
-      rms_norm_rows(x.data(), lw.ffn_norm, xn.data(), T, E, eps);
-      swiglu_mlp(pool, lw.mlp, xn.data(), T, y.data(), scratch);
-      for (size_t i = 0; i < x.size(); ++i) x[i] += y[i];
-    }
-    rms_norm_rows(x.data(), out_norm_, x.data(), T, E, eps);
+    std::vector<float> x(static_cast<size_t>(T * E));
+    const Seq seq{0, T, cache.n_past, &cache};
+    trunk(tokens, {&seq, 1}, pool, x.data());
     const int64_t first = opt.all_logits ? 0 : T - 1;
     linear(pool, head_, x.data() + first * E, T - first, logits);
     cache.n_past += T;
     return ok_status();
   }
 
+  // Several sequences in one step: projections and MLP over all their tokens
+  // at once, attention per sequence over its own cache.
+  Status forward_batch(std::span<const SeqBatch> batch, ThreadPool& pool, const ForwardOptions&,
+                       float* logits) const override {
+    const int64_t E = h_.n_embd;
+    std::vector<int32_t> tokens;
+    std::vector<Seq> seqs;
+    for (const SeqBatch& b : batch) {
+      if (!b.cache) return Status::error("forward_batch: a sequence has no cache");
+      if (Status st = check_forward_input(b.tokens, *b.cache, h_.n_vocab); !st.ok()) return st;
+      for (const Seq& other : seqs)
+        if (other.cache == b.cache) return Status::error("forward_batch: a cache appears twice in one batch");
+      seqs.push_back({static_cast<int64_t>(tokens.size()), static_cast<int64_t>(b.tokens.size()), b.cache->n_past, b.cache});
+      tokens.insert(tokens.end(), b.tokens.begin(), b.tokens.end());
+    }
+    if (tokens.empty()) return ok_status();
+    std::vector<float> x(tokens.size() * static_cast<size_t>(E));
+    trunk(tokens, seqs, pool, x.data());
+    std::vector<float> last;
+    for (size_t i = 0; i < batch.size(); ++i)
+      if (batch[i].want_logits) {
+        const float* row = x.data() + (seqs[i].first + seqs[i].n_tok - 1) * E;
+        last.insert(last.end(), row, row + E);
+      }
+    if (!last.empty()) linear(pool, head_, last.data(), static_cast<int64_t>(last.size()) / E, logits);
+    for (const SeqBatch& b : batch) b.cache->n_past += static_cast<int64_t>(b.tokens.size());
+    return ok_status();
+  }
+
  private:
-  void attention(ThreadPool& pool, const LlamaLayer& lw, const float* xn, int64_t T, int64_t pos0, KvCache& cache,
+  // One sequence's rows [first, first + n_tok) of the step, at positions pos0.. of its cache.
+  struct Seq {
+    int64_t first = 0, n_tok = 0, pos0 = 0;
+    KvCache* cache = nullptr;
+  };
+
+  // Embedding + all layers + output norm: x[T x E] = normalised final hidden states.
+  void trunk(std::span<const int32_t> tokens, std::span<const Seq> seqs, ThreadPool& pool, float* x) const {
+    const int64_t T = static_cast<int64_t>(tokens.size()), E = h_.n_embd;
+    std::vector<float> xn(static_cast<size_t>(T * E)), y(xn.size()), scratch;
+    for (int64_t t = 0; t < T; ++t) {
+      const int32_t id = tokens[static_cast<size_t>(t)];
+      kernels::dequantize_row(embd_.dtype, embd_.data + static_cast<uint64_t>(id) * embd_.row_bytes, x + t * E, E);
+    }
+    const float eps = static_cast<float>(h_.rms_eps);
+    for (int64_t l = 0; l < h_.n_layer; ++l) {
+      const auto& lw = layers_[static_cast<size_t>(l)];
+      rms_norm_rows(x, lw.attn_norm, xn.data(), T, E, eps);
+      attention(pool, lw, xn.data(), T, seqs, l, y.data());
+      for (int64_t i = 0; i < T * E; ++i) x[i] += y[static_cast<size_t>(i)];
+      rms_norm_rows(x, lw.ffn_norm, xn.data(), T, E, eps);
+      swiglu_mlp(pool, lw.mlp, xn.data(), T, y.data(), scratch);
+      for (int64_t i = 0; i < T * E; ++i) x[i] += y[static_cast<size_t>(i)];
+    }
+    rms_norm_rows(x, out_norm_, x, T, E, eps);
+  }
+
+  void attention(ThreadPool& pool, const LlamaLayer& lw, const float* xn, int64_t T, std::span<const Seq> seqs,
                  int64_t layer, float* out) const {
     const int64_t H = h_.n_head, Hkv = h_.n_head_kv, D = h_.d_head, Dkv = Hkv * D;
     std::vector<float> q(static_cast<size_t>(T * H * D)), k(static_cast<size_t>(T * Dkv)), v(k.size()), o(q.size());
-    linear(pool, lw.q, xn, T, q.data());
-    linear(pool, lw.k, xn, T, k.data());
-    linear(pool, lw.v, xn, T, v.data());
+    const LinearJob jobs[] = {{&lw.q, xn, T, q.data()}, {&lw.k, xn, T, k.data()}, {&lw.v, xn, T, v.data()}};
+    linear_many(pool, jobs);
     std::vector<float> cs(static_cast<size_t>(D));
     auto rot = half_split_rope_ ? kernels::rope_half_split : kernels::rope_adjacent;
-    for (int64_t t = 0; t < T; ++t) {
-      rope_.angles(pos0 + t, cs.data(), cs.data() + D / 2);
-      for (int64_t h = 0; h < H; ++h) {
-        float* qh = q.data() + (t * H + h) * D;
-        if (lw.bq) for (int64_t j = 0; j < D; ++j) qh[j] += lw.bq[h * D + j];
-        rot(qh, D, cs.data(), cs.data() + D / 2);
-      }
-      float* row = cache.row(layer, pos0 + t);
-      for (int64_t j = 0; j < Dkv; ++j) {
-        row[j] = k[static_cast<size_t>(t * Dkv + j)] + (lw.bk ? lw.bk[j] : 0.0f);
-        row[Dkv + j] = v[static_cast<size_t>(t * Dkv + j)] + (lw.bv ? lw.bv[j] : 0.0f);
-      }
-      for (int64_t h = 0; h < Hkv; ++h) rot(row + h * D, D, cs.data(), cs.data() + D / 2);
-    }
-    const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
-    pool.parallel_for(T * H, [&](int64_t i0, int64_t i1) {
-      std::vector<float> p(static_cast<size_t>(pos0 + T));
-      for (int64_t i = i0; i < i1; ++i) {
-        const int64_t t = i / H, h = i % H, kvh = h / (H / Hkv), n_keys = pos0 + t + 1;
-        const float* qh = q.data() + (t * H + h) * D;
-        for (int64_t s = 0; s < n_keys; ++s) p[static_cast<size_t>(s)] = kernels::dot(qh, cache.row(layer, s) + kvh * D, D) * scale;
-        kernels::softmax(p.data(), n_keys);
-        float* oh = o.data() + (t * H + h) * D;
-        std::fill(oh, oh + D, 0.0f);
-        for (int64_t s = 0; s < n_keys; ++s) {
-          const float* vs = cache.row(layer, s) + Dkv + kvh * D;
-          for (int64_t j = 0; j < D; ++j) oh[j] += p[static_cast<size_t>(s)] * vs[j];
+    for (const Seq& sq : seqs)
+      for (int64_t i = 0; i < sq.n_tok; ++i) {
+        const int64_t t = sq.first + i, pos = sq.pos0 + i;
+        rope_.angles(pos, cs.data(), cs.data() + D / 2);
+        for (int64_t h = 0; h < H; ++h) {
+          float* qh = q.data() + (t * H + h) * D;
+          if (lw.bq) for (int64_t j = 0; j < D; ++j) qh[j] += lw.bq[h * D + j];
+          rot(qh, D, cs.data(), cs.data() + D / 2);
         }
+        float* row = sq.cache->row(layer, pos);
+        for (int64_t j = 0; j < Dkv; ++j) {
+          row[j] = k[static_cast<size_t>(t * Dkv + j)] + (lw.bk ? lw.bk[j] : 0.0f);
+          row[Dkv + j] = v[static_cast<size_t>(t * Dkv + j)] + (lw.bv ? lw.bv[j] : 0.0f);
+        }
+        for (int64_t h = 0; h < Hkv; ++h) rot(row + h * D, D, cs.data(), cs.data() + D / 2);
       }
-    });
+    const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
+    for (const Seq& sq : seqs) {
+      KvCache& cache = *sq.cache;
+      pool.parallel_for(sq.n_tok * H, [&](int64_t i0, int64_t i1) {
+        std::vector<float> p(static_cast<size_t>(sq.pos0 + sq.n_tok));
+        for (int64_t i = i0; i < i1; ++i) {
+          const int64_t ti = i / H, h = i % H, t = sq.first + ti, kvh = h / (H / Hkv), n_keys = sq.pos0 + ti + 1;
+          const float* qh = q.data() + (t * H + h) * D;
+          for (int64_t s = 0; s < n_keys; ++s) p[static_cast<size_t>(s)] = kernels::dot(qh, cache.row(layer, s) + kvh * D, D) * scale;
+          kernels::softmax(p.data(), n_keys);
+          float* oh = o.data() + (t * H + h) * D;
+          std::fill(oh, oh + D, 0.0f);
+          for (int64_t s = 0; s < n_keys; ++s) {
+            const float* vs = cache.row(layer, s) + Dkv + kvh * D;
+            for (int64_t j = 0; j < D; ++j) oh[j] += p[static_cast<size_t>(s)] * vs[j];
+          }
+        }
+      });
+    }
     linear(pool, lw.o, o.data(), T, out);
   }
 

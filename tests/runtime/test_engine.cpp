@@ -1,4 +1,4 @@
-// The serving engine on a tiny random DeepSeek-V3 model (MLA + MoE): a
+// The serving engine on tiny random DeepSeek-V3 (MLA + MoE), Llama and Qwen2 models: a
 // request's tokens are the same alone or among 15 concurrent others (greedy
 // and seeded sampling), prefix reuse is exact and reported, cancellation frees
 // the request's pages, the bounded queue refuses when full, bad requests are
@@ -16,11 +16,11 @@
 namespace dseek {
 namespace {
 
-std::shared_ptr<const Model> tiny_model(const std::string& dtype) {
-  static test::TempDir dir;  // one file per dtype for the whole binary
-  const std::string path = (dir.path() / ("tiny-" + dtype + ".gguf")).string();
+std::shared_ptr<const Model> tiny_model(const std::string& dtype, const std::string& arch = "deepseek-v3") {
+  static test::TempDir dir;  // one file per (arch, dtype) for the whole binary
+  const std::string path = (dir.path() / ("tiny-" + arch + "-" + dtype + ".gguf")).string();
   if (!std::filesystem::exists(path)) {
-    auto r = test::run_dseek("init --arch deepseek-v3 --preset tiny --seed 7 --dtype " + dtype + " -o '" + path + "'");
+    auto r = test::run_dseek("init --arch " + arch + " --preset tiny --seed 7 --dtype " + dtype + " -o '" + path + "'");
     EXPECT_EQ(r.exit_code, 0) << r.err;
   }
   return test::load_model_or_fail(path);
@@ -95,8 +95,9 @@ std::vector<Outcome> run_all(Engine& e, const std::vector<EngineRequest>& reqs) 
 }
 
 TEST(Engine, SixteenConcurrentRequestsMatchTheirSoloRuns) {
-  for (const std::string dtype : {"f32", "q8_0"}) {
-    auto m = tiny_model(dtype);
+  for (const auto& [arch, dtype] : std::vector<std::pair<std::string, std::string>>{
+           {"deepseek-v3", "f32"}, {"deepseek-v3", "q8_0"}, {"llama", "f32"}, {"qwen2", "q8_0"}}) {
+    auto m = tiny_model(dtype, arch);
     ASSERT_TRUE(m);
     std::mt19937 rng(11);
     std::vector<EngineRequest> reqs;
@@ -119,8 +120,8 @@ TEST(Engine, SixteenConcurrentRequestsMatchTheirSoloRuns) {
     Engine e(m, o);
     const auto batched = run_all(e, reqs);
     for (size_t i = 0; i < reqs.size(); ++i) {
-      EXPECT_EQ(batched[i].tokens, solo[i].tokens) << dtype << " request " << i;
-      EXPECT_EQ(batched[i].logprobs, solo[i].logprobs) << dtype << " request " << i;
+      EXPECT_EQ(batched[i].tokens, solo[i].tokens) << arch << "/" << dtype << " request " << i;
+      EXPECT_EQ(batched[i].logprobs, solo[i].logprobs) << arch << "/" << dtype << " request " << i;
       EXPECT_EQ(batched[i].finish.reason, FinishReason::kLength);
       EXPECT_EQ(batched[i].finish.completion_tokens, reqs[i].max_tokens);
       EXPECT_EQ(batched[i].finish.prompt_tokens, static_cast<int64_t>(reqs[i].prompt.size()));
