@@ -99,30 +99,17 @@ class DeepseekModel final : public Model {
 
   Status forward_batch(std::span<const SeqBatch> batch, ThreadPool& pool, const ForwardOptions& opt,
                        float* logits) const override {
+    auto layout = layout_batch(batch, h_.n_vocab);
+    if (!layout.ok()) return layout.status();
+    if (layout->tokens.empty()) return ok_status();
     const int64_t E = h_.n_embd;
-    std::vector<int32_t> tokens;
-    std::vector<AttnSeq> seqs;
-    for (const SeqBatch& b : batch) {
-      if (!b.cache) return Status::error("forward_batch: a sequence has no cache");
-      if (Status st = check_forward_input(b.tokens, *b.cache, h_.n_vocab); !st.ok()) return st;
-      for (const AttnSeq& other : seqs)
-        if (other.cache == b.cache) return Status::error("forward_batch: a cache appears twice in one batch");
-      seqs.push_back({static_cast<int64_t>(tokens.size()), static_cast<int64_t>(b.tokens.size()), b.cache->n_past, b.cache});
-      tokens.insert(tokens.end(), b.tokens.begin(), b.tokens.end());
-    }
-    if (tokens.empty()) return ok_status();
-    const int64_t T = static_cast<int64_t>(tokens.size());
-    std::vector<float> x(static_cast<size_t>(T * E));
+    std::vector<float> x(layout->tokens.size() * static_cast<size_t>(E));
     // kAuto is absorbed here: its per-token result does not depend on chunking or batch.
-    trunk(tokens, seqs, pool, opt.mode == AttentionMode::kNaive ? MlaMode::kNaive : MlaMode::kAbsorbed, x.data());
-    std::vector<float> last;
-    for (size_t i = 0; i < batch.size(); ++i)
-      if (batch[i].want_logits) {
-        const float* row = x.data() + (seqs[i].first + seqs[i].n_tok - 1) * E;
-        last.insert(last.end(), row, row + E);
-      }
+    trunk(layout->tokens, layout->seqs, pool, opt.mode == AttentionMode::kNaive ? MlaMode::kNaive : MlaMode::kAbsorbed,
+          x.data());
+    const std::vector<float> last = wanted_last_rows(batch, layout->seqs, x.data(), E);
     if (!last.empty()) linear(pool, head_, last.data(), static_cast<int64_t>(last.size()) / E, logits);
-    for (const SeqBatch& b : batch) b.cache->n_past += static_cast<int64_t>(b.tokens.size());
+    advance_caches(batch);
     return ok_status();
   }
 

@@ -17,6 +17,15 @@
 
 namespace dseek {
 
+class KvCache;
+
+// One sequence's share of a batched step: rows [first, first + n_tok) of the
+// step's activations, at positions pos0.. of its own cache.
+struct CacheSpan {
+  int64_t first = 0, n_tok = 0, pos0 = 0;
+  KvCache* cache = nullptr;
+};
+
 class KvCache {
  public:
   // Self-owned: one page of n_ctx positions.

@@ -81,37 +81,20 @@ class LlamaModel final : public Model {
   // at once, attention per sequence over its own cache.
   Status forward_batch(std::span<const SeqBatch> batch, ThreadPool& pool, const ForwardOptions&,
                        float* logits) const override {
+    auto layout = layout_batch(batch, h_.n_vocab);
+    if (!layout.ok()) return layout.status();
+    if (layout->tokens.empty()) return ok_status();
     const int64_t E = h_.n_embd;
-    std::vector<int32_t> tokens;
-    std::vector<Seq> seqs;
-    for (const SeqBatch& b : batch) {
-      if (!b.cache) return Status::error("forward_batch: a sequence has no cache");
-      if (Status st = check_forward_input(b.tokens, *b.cache, h_.n_vocab); !st.ok()) return st;
-      for (const Seq& other : seqs)
-        if (other.cache == b.cache) return Status::error("forward_batch: a cache appears twice in one batch");
-      seqs.push_back({static_cast<int64_t>(tokens.size()), static_cast<int64_t>(b.tokens.size()), b.cache->n_past, b.cache});
-      tokens.insert(tokens.end(), b.tokens.begin(), b.tokens.end());
-    }
-    if (tokens.empty()) return ok_status();
-    std::vector<float> x(tokens.size() * static_cast<size_t>(E));
-    trunk(tokens, seqs, pool, x.data());
-    std::vector<float> last;
-    for (size_t i = 0; i < batch.size(); ++i)
-      if (batch[i].want_logits) {
-        const float* row = x.data() + (seqs[i].first + seqs[i].n_tok - 1) * E;
-        last.insert(last.end(), row, row + E);
-      }
+    std::vector<float> x(layout->tokens.size() * static_cast<size_t>(E));
+    trunk(layout->tokens, layout->seqs, pool, x.data());
+    const std::vector<float> last = wanted_last_rows(batch, layout->seqs, x.data(), E);
     if (!last.empty()) linear(pool, head_, last.data(), static_cast<int64_t>(last.size()) / E, logits);
-    for (const SeqBatch& b : batch) b.cache->n_past += static_cast<int64_t>(b.tokens.size());
+    advance_caches(batch);
     return ok_status();
   }
 
  private:
-  // One sequence's rows [first, first + n_tok) of the step, at positions pos0.. of its cache.
-  struct Seq {
-    int64_t first = 0, n_tok = 0, pos0 = 0;
-    KvCache* cache = nullptr;
-  };
+  using Seq = CacheSpan;
 
   // Embedding + all layers + output norm: x[T x E] = normalised final hidden states.
   void trunk(std::span<const int32_t> tokens, std::span<const Seq> seqs, ThreadPool& pool, float* x) const {

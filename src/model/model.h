@@ -68,6 +68,20 @@ class Model {
 // ids inside the vocabulary, room in the cache. The message says what is wrong.
 Status check_forward_input(std::span<const int32_t> tokens, const KvCache& cache, int64_t n_vocab);
 
+// A batched step laid out for an architecture's forward_batch: every
+// sequence checked as forward() checks it, its tokens appended in order, its
+// rows and cache recorded.
+struct BatchLayout {
+  std::vector<int32_t> tokens;
+  std::vector<CacheSpan> seqs;
+};
+Result<BatchLayout> layout_batch(std::span<const SeqBatch> batch, int64_t n_vocab);
+// The final hidden rows (x: [T x n_embd]) of the sequences that want logits,
+// packed in batch order; and, after the step, each cache's n_past advanced.
+std::vector<float> wanted_last_rows(std::span<const SeqBatch> batch, std::span<const CacheSpan> seqs, const float* x,
+                                    int64_t n_embd);
+void advance_caches(std::span<const SeqBatch> batch);
+
 // Loads the runnable model for files opened by open_model_files (which it keeps alive).
 Result<std::shared_ptr<const Model>> load_model(std::shared_ptr<const ModelFiles> files);
 

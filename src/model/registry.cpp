@@ -72,6 +72,34 @@ Status check_forward_input(std::span<const int32_t> tokens, const KvCache& cache
   return ok_status();
 }
 
+Result<BatchLayout> layout_batch(std::span<const SeqBatch> batch, int64_t n_vocab) {
+  BatchLayout out;
+  for (const SeqBatch& b : batch) {
+    if (!b.cache) return Status::error("forward_batch: a sequence has no cache");
+    if (Status st = check_forward_input(b.tokens, *b.cache, n_vocab); !st.ok()) return st;
+    for (const CacheSpan& other : out.seqs)
+      if (other.cache == b.cache) return Status::error("forward_batch: a cache appears twice in one batch");
+    out.seqs.push_back({static_cast<int64_t>(out.tokens.size()), static_cast<int64_t>(b.tokens.size()), b.cache->n_past, b.cache});
+    out.tokens.insert(out.tokens.end(), b.tokens.begin(), b.tokens.end());
+  }
+  return out;
+}
+
+std::vector<float> wanted_last_rows(std::span<const SeqBatch> batch, std::span<const CacheSpan> seqs, const float* x,
+                                    int64_t n_embd) {
+  std::vector<float> rows;
+  for (size_t i = 0; i < batch.size(); ++i)
+    if (batch[i].want_logits) {
+      const float* row = x + (seqs[i].first + seqs[i].n_tok - 1) * n_embd;
+      rows.insert(rows.end(), row, row + n_embd);
+    }
+  return rows;
+}
+
+void advance_caches(std::span<const SeqBatch> batch) {
+  for (const SeqBatch& b : batch) b.cache->n_past += static_cast<int64_t>(b.tokens.size());
+}
+
 Status Model::forward_batch(std::span<const SeqBatch> seqs, ThreadPool& pool, const ForwardOptions& opt,
                             float* logits) const {
   ForwardOptions one = opt;

@@ -36,12 +36,7 @@ struct MlaWeights {
 
 enum class MlaMode { kNaive, kAbsorbed };
 
-// One sequence's share of a batched step: rows [first, first + n_tok) of xn
-// and out, at positions pos0.. of its own cache.
-struct AttnSeq {
-  int64_t first = 0, n_tok = 0, pos0 = 0;
-  KvCache* cache = nullptr;
-};
+using AttnSeq = CacheSpan;
 
 // xn: normalised inputs [T x E] (T = all sequences' tokens). Writes each
 // token's cache row for `layer` and out [T x E]. Projections run once over all
