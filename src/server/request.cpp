@@ -159,16 +159,33 @@ std::optional<ApiError> parse_tools(const json& body, CompletionParams& p) {
 
 }  // namespace
 
+namespace {
+std::variant<CompletionParams, ApiError> parse_request_unchecked(const std::string& body_text, bool chat,
+                                                                 const RequestLimits& limits);
+}  // namespace
+
 std::variant<CompletionParams, ApiError> parse_completion_request(const std::string& body_text, bool chat,
                                                                   const RequestLimits& limits) {
+  // Every field is type-checked before use; this is the backstop that keeps a
+  // missed case a 400 rather than a 500.
+  try {
+    return parse_request_unchecked(body_text, chat, limits);
+  } catch (const nlohmann::json::exception& e) {
+    return invalid(std::string("malformed request: ") + e.what());
+  }
+}
+
+namespace {
+std::variant<CompletionParams, ApiError> parse_request_unchecked(const std::string& body_text, bool chat,
+                                                                 const RequestLimits& limits) {
   if (json_depth(body_text) > limits.max_json_depth)
     return invalid("the request body nests deeper than " + std::to_string(limits.max_json_depth) + " levels");
   json body;
   try {
     body = json::parse(body_text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers beyond a double (1e999)
     std::string why = e.what();  // "[json.exception.parse_error.101] parse error at line 1, column 2: ..."
-    if (const size_t p = why.find("parse error"); p != std::string::npos) why = why.substr(p);
+    if (const size_t p = why.find("] "); p != std::string::npos) why = why.substr(p + 2);
     return invalid("the request body is not valid JSON: " + why);
   }
   if (!body.is_object()) return invalid("the request body must be a JSON object");
@@ -272,5 +289,7 @@ std::variant<CompletionParams, ApiError> parse_completion_request(const std::str
   if (Status st = validate(p.sampling); !st.ok()) return invalid(st.message());
   return p;
 }
+
+}  // namespace
 
 }  // namespace dseek::server

@@ -58,6 +58,7 @@ TEST(ServerRequest, ValidRequestsParse) {
 
 TEST(ServerRequest, BadRequestsNameTheField) {
   EXPECT_EQ(parse_error("{not json").status, 400);
+  EXPECT_EQ(parse_error(R"({"messages":[{"role":666666E666666,"content":"x"}]})").status, 400);  // fuzz find: 1e999 overflows a double
   EXPECT_EQ(parse_error("[1,2]").status, 400);
   EXPECT_EQ(parse_error(R"({"messages":"hi"})").param, "messages");
   EXPECT_EQ(parse_error(R"({"messages":[]})").param, "messages");
