@@ -130,6 +130,7 @@ void Engine::loop() {
       if (admit(*s)) active_.push_back(std::move(s));
     }
     step();
+    std::erase_if(active_, [](const std::unique_ptr<Sequence>& s) { return s->done; });
     std::lock_guard lock(mu_);
     n_active_ = static_cast<int64_t>(active_.size());
     stat_pages_used_ = pages_.n_pages() - pages_.n_free();
@@ -180,8 +181,6 @@ void Engine::step() {
     if (s->handle->cancelled()) finish(*s, FinishReason::kCancelled);
     else if (now >= s->req.deadline) finish(*s, FinishReason::kLength);
   }
-  std::erase_if(active_, [](const std::unique_ptr<Sequence>& s) { return s->done; });
-  if (active_.empty()) return;
 
   // Decoding sequences (one pending token) always run; prompts share a token budget.
   std::vector<SeqBatch> batch;
@@ -189,6 +188,7 @@ void Engine::step() {
   int64_t budget = opt_.prefill_chunk;
   for (int pass = 0; pass < 2; ++pass)
     for (auto& s : active_) {
+      if (s->done) continue;  // cancelled or expired above; removed after this step
       const int64_t pending = static_cast<int64_t>(s->history.size()) - s->cache.n_past;
       const bool decoding = pending == 1;
       if ((pass == 0) != decoding) continue;
@@ -203,10 +203,7 @@ void Engine::step() {
                        &s->cache, s->cache.n_past + n == static_cast<int64_t>(s->history.size())});
       members.push_back(s.get());
     }
-  if (batch.empty()) {
-    std::erase_if(active_, [](const std::unique_ptr<Sequence>& s) { return s->done; });
-    return;
-  }
+  if (batch.empty()) return;
 
   const int64_t V = model_->n_vocab();
   int64_t n_logits = 0;
@@ -216,7 +213,6 @@ void Engine::step() {
   fo.mode = AttentionMode::kAbsorbed;
   if (Status st = model_->forward_batch(batch, pool_, fo, logits.data()); !st.ok()) {
     for (Sequence* s : members) finish(*s, FinishReason::kError, st.message());
-    std::erase_if(active_, [](const std::unique_ptr<Sequence>& s) { return s->done; });
     return;
   }
 
@@ -237,7 +233,7 @@ void Engine::step() {
     }
     TokenEvent ev;
     ev.token = token;
-    logprobs(lg, V, token, s.req.top_logprobs, ev);
+    if (s.req.logprobs) logprobs(lg, V, token, s.req.top_logprobs, ev);  // skipped on the hot path unless asked
     s.history.push_back(token);
     ++s.generated;
     const bool more = !s.req.on_token || s.req.on_token(ev);
@@ -245,7 +241,6 @@ void Engine::step() {
     else if (s.generated >= s.req.max_tokens || static_cast<int64_t>(s.history.size()) >= opt_.n_ctx)
       finish(s, FinishReason::kLength);
   }
-  std::erase_if(active_, [](const std::unique_ptr<Sequence>& s) { return s->done; });
 }
 
 }  // namespace dseek

@@ -48,7 +48,7 @@ struct EngineOptions {
 
 struct TokenEvent {
   int32_t token = 0;
-  float logprob = 0;                            // log p(token) under the model (raw logits)
+  float logprob = 0;                            // log p(token) under the model (raw logits), when asked for
   std::vector<std::pair<int32_t, float>> top;   // top alternatives when asked for
 };
 
@@ -65,7 +65,8 @@ struct EngineRequest {
   SamplingParams sampling;
   int64_t max_tokens = 128;
   std::vector<int32_t> stop_tokens;  // ends generation; not reported as a token
-  int32_t top_logprobs = 0;          // alternatives to report per token (0..20)
+  bool logprobs = false;             // fill TokenEvent::logprob (a log-softmax over the vocabulary per token)
+  int32_t top_logprobs = 0;          // alternatives to report per token (0..20; needs logprobs)
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   // Optional: edits the logits before sampling (constrained output). Engine thread.
   std::function<void(float* logits, int64_t n_vocab)> logit_filter;

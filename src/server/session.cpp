@@ -226,6 +226,7 @@ std::variant<std::shared_ptr<Session>, ApiError> Session::start(ServerContext& c
     req.sampling.seed = params.sampling.seed + static_cast<uint64_t>(i);
     req.max_tokens = params.max_tokens > 0 ? params.max_tokens : ctx.limits.max_tokens;
     req.stop_tokens = ctx.end_tokens;
+    req.logprobs = params.logprobs;
     req.top_logprobs = params.logprobs ? params.top_logprobs : 0;
     req.deadline = s->t0_ + std::chrono::milliseconds(static_cast<int64_t>(ctx.timeout_seconds * 1000));
     if (c->json) {

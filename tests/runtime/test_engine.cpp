@@ -79,6 +79,7 @@ EngineRequest request(std::vector<int32_t> prompt, float temperature, uint64_t s
   r.sampling.temperature = temperature;
   r.sampling.seed = seed;
   r.max_tokens = max_tokens;
+  r.logprobs = true;
   return r;
 }
 
