@@ -282,6 +282,18 @@ Result<std::unique_ptr<Architecture>> deepseek_from_gguf(const GgufFile& f) {
 }
 
 Result<std::unique_ptr<Architecture>> deepseek_from_hf_config(const nlohmann::json& c) {
+  auto h = deepseek_hparams_from_hf_config(c);
+  if (!h.ok()) return h.status();
+  return deepseek_from_hparams(*h);
+}
+
+Result<std::unique_ptr<Architecture>> deepseek_from_hparams(const DeepseekHParams& h) {
+  Status st = validate(h, "hyper-parameters");
+  if (!st.ok()) return st;
+  return std::unique_ptr<Architecture>(new DeepseekArch(h));
+}
+
+Result<DeepseekHParams> deepseek_hparams_from_hf_config(const nlohmann::json& c) {
   JsonKeys k(c, "config.json");
   DeepseekHParams h;
   h.variant = k.string("model_type", "deepseek_v3") == "deepseek_v2" ? "deepseek-v2" : "deepseek-v3";
@@ -325,7 +337,7 @@ Result<std::unique_ptr<Architecture>> deepseek_from_hf_config(const nlohmann::js
   if (!k.ok()) return k.status();
   Status st = validate(h, "config.json");
   if (!st.ok()) return st;
-  return std::unique_ptr<Architecture>(new DeepseekArch(h));
+  return h;
 }
 
 }  // namespace dseek

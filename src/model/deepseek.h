@@ -6,6 +6,9 @@
 #include <memory>
 #include <string>
 
+#include <nlohmann/json_fwd.hpp>
+
+#include "model/arch.h"
 #include "model/model.h"
 
 namespace dseek {
@@ -24,6 +27,11 @@ struct DeepseekHParams {
   double route_scale = 1.0, rope_theta = 10000.0, rms_eps = 1e-6;
   double yarn_factor = 0.0, yarn_orig_ctx = 0.0, yarn_beta_fast = 32.0, yarn_beta_slow = 1.0, mscale_all_dim = 0.0;
 };
+
+// Hyper-parameters from a Hugging Face config.json (validated), and the
+// architecture of given hyper-parameters (what the trainer exports with).
+Result<DeepseekHParams> deepseek_hparams_from_hf_config(const nlohmann::json& config);
+Result<std::unique_ptr<Architecture>> deepseek_from_hparams(const DeepseekHParams& h);
 
 Result<std::unique_ptr<Model>> create_deepseek_model(const DeepseekHParams& h, std::shared_ptr<const ModelFiles> files);
 
