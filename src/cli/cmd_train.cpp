@@ -11,65 +11,50 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/progress.h"
-#include "model/default_vocab.h"
-#include "tokenizer/bpe_trainer.h"
-#include "tokenizer/tokenizer.h"
+#include <nlohmann/json.hpp>
+
+#include "train/data.h"
+#include "train/recipes/pretrain.h"
+#include "train/recipes/tokenizer.h"
 
 namespace dseek::cli {
 namespace {
 
 int train_tokenizer(int64_t vocab, const std::vector<std::string>& data, const std::string& out, const std::string& pre,
                     size_t max_bytes) {
-  const int64_t min_vocab = 256 + 32;
-  if (vocab < min_vocab || vocab > (1 << 20)) return report("--vocab must be between " + std::to_string(min_vocab) + " and 1048576");
-  std::string text;
-  for (const auto& path : data) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return report(path + ": cannot read");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    text += ss.str();
-    if (!text.empty() && text.back() != '\n') text += '\n';
-    if (text.size() > max_bytes) {
-      text.resize(max_bytes);
-      std::fprintf(stderr, "dseek train tokenizer: using the first %zu bytes of the data (--max-bytes)\n", max_bytes);
-      break;
-    }
-  }
-  if (text.empty()) return report("the training data is empty");
-  const auto t0 = std::chrono::steady_clock::now();
-  const size_t n_special = vocab_with_specials(TrainedBpe{}).tokens.size();
-  TrainedBpe bpe;
-  {
-    ProgressBar bar("merges", static_cast<uint64_t>(vocab) - 256 - n_special);
-    auto trained = train_byte_bpe(text, static_cast<size_t>(vocab) - n_special, pre,
-                                  [&](size_t done, size_t) { bar.update(done); });
-    if (!trained.ok()) return report("--pre: " + trained.message());
-    bpe = std::move(trained).value();
-  }
-  const GeneratedVocab v = vocab_with_specials(bpe);
-  GgufWriter w;
-  w.set("general.architecture", GgufValue::str("tokenizer"));
-  w.set("general.name", GgufValue::str("dseek-trained-bpe"));
-  write_vocab_metadata(v, w, pre);
-  if (Status st = w.write(out, [](size_t, std::span<std::byte>) { return ok_status(); }); !st.ok()) return report(st);
-  // Check what was written by loading it back and measuring it on the data.
-  auto tok = Tokenizer::load(out);
-  if (!tok.ok()) return report(out + ": written but does not load: " + tok.message());
-  const std::string sample = text.substr(0, std::min<size_t>(text.size(), 1 << 20));
-  const auto ids = tok->encode(sample, EncodeOptions{false, false});
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (tok->decode(ids) != sample) return report(out + ": round trip failed on the training text");
+  auto text = train::read_text_files(data, max_bytes);
+  if (!text.ok()) return report(text.status());
+  auto r = train::train_tokenizer_file(*text, vocab, pre, out);
+  if (!r.ok()) return report(r.status());
   std::printf("wrote %s: %zu tokens (%zu merges, %zu special), pre-tokenizer %s, trained on %zu bytes in %.1f s\n",
-              out.c_str(), v.tokens.size(), v.merges.size(), n_special, pre.c_str(), text.size(), secs);
-  std::printf("compression on the data: %.2f bytes per token\n", static_cast<double>(sample.size()) / static_cast<double>(ids.size()));
+              out.c_str(), r->n_tokens, r->n_merges, r->n_special, pre.c_str(), r->n_bytes, r->seconds);
+  std::printf("compression on the data: %.2f bytes per token\n", r->bytes_per_token);
+  return kExitOk;
+}
+
+int train_pretrain(const std::string& config_path, const std::vector<std::string>& data, const std::string& tokenizer,
+                   const std::string& out, int threads, bool resume, int64_t max_steps) {
+  if (threads < 1 || threads > 1024) return report("--threads must be between 1 and 1024");
+  std::ifstream in(config_path);
+  if (!in) return report(config_path + ": cannot read");
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded()) return report(config_path + ": not valid JSON");
+  auto cfg = train::parse_pretrain_config(j);
+  if (!cfg.ok()) return report(config_path + ": " + cfg.message());
+  auto r = train::run_pretrain(*cfg, train::PretrainRun{.data = data, .tokenizer = tokenizer, .out = out,
+                                                         .threads = threads, .resume = resume, .max_steps = max_steps});
+  if (!r.ok()) return report(r.status());
+  std::printf("wrote %s (+ .log.json, .svg, .ckpt): %lld steps, train CE %.4f, validation CE %.4f, %.0f tokens/s, "
+              "expert load max/mean %.2f\n",
+              out.c_str(), static_cast<long long>(r->steps), r->final_train_ce, r->final_val_ce, r->tokens_per_s,
+              r->load_max_over_mean);
   return kExitOk;
 }
 
 }  // namespace
 
 int cmd_train(int argc, char** argv) {
-  CLI::App app("Train: the DeepSeek recipe at small scale. Recipes: tokenizer.", "train");
+  CLI::App app("Train: the DeepSeek recipe at small scale. Recipes: tokenizer, pretrain.", "train");
   app.require_subcommand(1);
   CLI::App* tk = app.add_subcommand("tokenizer", "train a byte-level BPE tokenizer on text files (vocabulary-only GGUF)");
   int64_t vocab = 8192;
@@ -81,8 +66,24 @@ int cmd_train(int argc, char** argv) {
   tk->add_option("-o,--output", out, "output .gguf (vocabulary only)")->required();
   tk->add_option("--pre", pre, "pre-tokenizer: deepseek-v3, deepseek-llm, deepseek-coder, qwen2, llama-bpe, gpt2")->capture_default_str();
   tk->add_option("--max-bytes", max_bytes, "train on at most this many bytes of the data")->capture_default_str();
+
+  CLI::App* pt = app.add_subcommand("pretrain", "next-token + MTP pretraining of an MLA + MoE model from a config (GGUF out)");
+  std::string config_path, tokenizer;
+  std::vector<std::string> pt_data;
+  std::string pt_out;
+  int threads = 2;
+  bool resume = false;
+  int64_t max_steps = -1;
+  pt->add_option("--config", config_path, "config JSON: {\"model\": {DeepSeek config.json keys}, \"training\": {...}}")->required();
+  pt->add_option("--data", pt_data, "training text files")->required();
+  pt->add_option("--tokenizer", tokenizer, "a GGUF vocabulary or tokenizer.json (default: train one, vocab_size of the config)");
+  pt->add_option("-o,--output", pt_out, "output model .gguf (also writes OUT.log.json, OUT.svg, OUT.ckpt)")->required();
+  pt->add_option("-t,--threads", threads, "threads")->capture_default_str();
+  pt->add_flag("--resume", resume, "continue from OUT.ckpt if it exists");
+  pt->add_option("--max-steps", max_steps, "stop after this many steps in this run (the schedule still spans all)");
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
   if (tk->parsed()) return train_tokenizer(vocab, data, out, pre, max_bytes);
+  if (pt->parsed()) return train_pretrain(config_path, pt_data, tokenizer, pt_out, threads, resume, max_steps);
   return report("no recipe given (see dseek train --help)");
 }
 

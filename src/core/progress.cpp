@@ -23,14 +23,19 @@ void ProgressBar::update(uint64_t done) {
   draw(done);
 }
 
+void ProgressBar::update(uint64_t done, const std::string& status) {
+  status_ = status;
+  update(done);
+}
+
 void ProgressBar::draw(uint64_t done) {
   constexpr int kWidth = 30;
   const double frac = done >= total_ ? 1.0 : static_cast<double>(done) / static_cast<double>(total_);
   const int filled = static_cast<int>(frac * kWidth);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double eta = frac > 0 ? secs * (1 - frac) / frac : 0;
-  std::fprintf(stderr, "\r%s [%.*s%*s] %5.1f%%  %.0fs elapsed, ~%.0fs left ", label_.c_str(), filled,
-               "##############################", kWidth - filled, "", frac * 100, secs, eta);
+  std::fprintf(stderr, "\r%s [%.*s%*s] %5.1f%%  %.0fs elapsed, ~%.0fs left %s ", label_.c_str(), filled,
+               "##############################", kWidth - filled, "", frac * 100, secs, eta, status_.c_str());
   std::fflush(stderr);
   drawn_ = true;
 }

@@ -17,9 +17,12 @@ class ProgressBar {
   ProgressBar& operator=(const ProgressBar&) = delete;
 
   void update(uint64_t done);
+  // With a short status after the bar (training: step, tokens/s, loss).
+  void update(uint64_t done, const std::string& status);
 
  private:
   void draw(uint64_t done);
+  std::string status_;
   std::string label_;
   uint64_t total_;
   bool enabled_;

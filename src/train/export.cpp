@@ -1,0 +1,155 @@
+// See export.h. The trainer keeps kv_b joint ([H*(Dn+Dv) x Ckv], DeepSeek's
+// kv_b_proj) and experts as separate matrices; the GGUF has attn_k_b /
+// attn_v_b split per head (k_b transposed) and experts merged into 3-D
+// tensors, exactly as model/arch_deepseek.cpp declares them.
+#include "train/export.h"
+
+#include <cstring>
+
+#include "format/gguf.h"
+#include "format/gguf_writer.h"
+#include "kernels/kernels.h"
+#include "model/arch.h"
+#include "model/random_model.h"
+#include "model/vocab_import.h"
+
+namespace dseek::train {
+namespace {
+
+// The values of GGUF tensor `name` in row-major order of its ne (ne[0] innermost).
+Result<std::vector<float>> gguf_values(const TrainModel<float>& m, const std::string& name) {
+  const DeepseekHParams& h = m.hparams();
+  if (const Param<float>* p = m.find(name)) return p->w;
+  std::string stem = name;
+  for (const char* suffix : {".weight", ".bias"})
+    if (stem.ends_with(suffix)) stem.resize(stem.size() - std::char_traits<char>::length(suffix));
+  const auto slash = stem.rfind('.');
+  const std::string block = stem.substr(0, slash + 1), what = stem.substr(slash + 1);
+  if (what == "attn_k_b" || what == "attn_v_b") {
+    const Param<float>* kv = m.find(block + "attn_kv_b.weight");
+    if (!kv) return Status::error("no kv_b for " + name);
+    const int64_t H = h.n_head, C = h.kv_lora_rank, Dn = h.d_nope, Dv = h.d_v, W = Dn + Dv;
+    std::vector<float> out;
+    if (what == "attn_k_b") {  // [H][C][Dn]: k_b[h][c][d] = W_UK[h][d][c]
+      out.resize(static_cast<size_t>(H * C * Dn));
+      for (int64_t hh = 0; hh < H; ++hh)
+        for (int64_t c = 0; c < C; ++c)
+          for (int64_t d = 0; d < Dn; ++d) out[static_cast<size_t>((hh * C + c) * Dn + d)] = kv->w[static_cast<size_t>((hh * W + d) * C + c)];
+    } else {  // [H][Dv][C]
+      for (int64_t hh = 0; hh < H; ++hh)
+        for (int64_t d = 0; d < Dv; ++d)
+          out.insert(out.end(), kv->w.begin() + (hh * W + Dn + d) * C, kv->w.begin() + (hh * W + Dn + d + 1) * C);
+    }
+    return out;
+  }
+  if (what == "ffn_gate_exps" || what == "ffn_up_exps" || what == "ffn_down_exps") {
+    std::vector<float> out;
+    for (int64_t e = 0; e < h.n_expert; ++e) {
+      const Param<float>* p = m.find(block + what + "." + std::to_string(e));
+      if (!p) return Status::error("no expert " + std::to_string(e) + " for " + name);
+      out.insert(out.end(), p->w.begin(), p->w.end());
+    }
+    return out;
+  }
+  if (what == "exp_probs_b") {
+    const int64_t layer = std::stoll(block.substr(4));
+    auto biases = const_cast<TrainModel<float>&>(m).expert_biases();
+    const int64_t moe_index = layer - h.n_dense_lead;
+    if (moe_index < 0 || moe_index >= static_cast<int64_t>(biases.size())) return Status::error("no bias for " + name);
+    return *biases[static_cast<size_t>(moe_index)];
+  }
+  return Status::error("the trained model has no tensor " + name);
+}
+
+}  // namespace
+
+Status export_gguf(const TrainModel<float>& m, const ExportOptions& opt, const std::string& path) {
+  auto arch = deepseek_from_hparams(m.hparams());
+  if (!arch.ok()) return arch.status();
+  GgufWriter w;
+  w.set("general.name", GgufValue::str(opt.name));
+  if (!opt.description.empty()) w.set("general.description", GgufValue::str(opt.description));
+  w.set("general.file_type", GgufValue::u32(static_cast<uint32_t>(dtype_traits(opt.dtype).ggml_id)));
+  (*arch)->write_gguf_metadata(w);
+  auto vocab = import_vocab(opt.tokenizer_path, "deepseek-v3", w);
+  if (!vocab.ok()) return vocab.status();
+  if (*vocab != m.hparams().n_vocab)
+    return Status::error(opt.tokenizer_path + ": tokenizer has " + std::to_string(*vocab) + " tokens, the model " +
+                         std::to_string(m.hparams().n_vocab));
+  const std::vector<TensorSpec> specs = (*arch)->tensor_specs();
+  std::vector<std::vector<float>> values;
+  for (const TensorSpec& s : specs) {
+    auto v = gguf_values(m, s.gguf_name);
+    if (!v.ok()) return v.status();
+    int64_t n = 1;
+    for (int64_t d : s.ne) n *= d;
+    if (static_cast<int64_t>(v->size()) != n) return Status::error(s.gguf_name + ": size mismatch in export");
+    values.push_back(std::move(*v));
+    w.add_tensor(s.gguf_name, storage_dtype(s, opt.dtype), s.ne);
+  }
+  return w.write(path, [&](size_t i, std::span<std::byte> out) -> Status {
+    const DType dt = w.tensors()[i].dtype;
+    const int64_t row = specs[i].ne[0], rows = static_cast<int64_t>(values[i].size()) / row;
+    const uint64_t row_bytes = *dtype_bytes(dt, row);
+    for (int64_t r = 0; r < rows; ++r)
+      kernels::quantize_row(dt, values[i].data() + r * row, out.data() + static_cast<uint64_t>(r) * row_bytes, row);
+    return ok_status();
+  });
+}
+
+Status save_checkpoint(TrainModel<float>& m, AdamW& opt, const std::string& config_json, const std::string& path) {
+  GgufWriter w;
+  w.set("general.architecture", GgufValue::str("dseek-checkpoint"));
+  w.set("dseek.train.step", GgufValue::u64(static_cast<uint64_t>(opt.steps_done())));
+  w.set("dseek.train.config", GgufValue::str(config_json));
+  std::vector<const std::vector<float>*> data;
+  const auto params = m.params();
+  for (size_t i = 0; i < params.size(); ++i) {
+    const int64_t n = params[i]->size();
+    for (const auto& [prefix, vec] : {std::pair{"p.", &params[i]->w}, std::pair{"m.", &opt.first_moments()[i]},
+                                      std::pair{"v.", &opt.second_moments()[i]}}) {
+      w.add_tensor(prefix + params[i]->name, DType::kF32, {n});
+      data.push_back(vec);
+    }
+  }
+  const auto biases = m.expert_biases();
+  for (size_t i = 0; i < biases.size(); ++i) {
+    w.add_tensor("bias." + std::to_string(i), DType::kF32, {static_cast<int64_t>(biases[i]->size())});
+    data.push_back(biases[i]);
+  }
+  const std::string tmp = path + ".tmp";
+  Status st = w.write(tmp, [&](size_t i, std::span<std::byte> out) -> Status {
+    std::memcpy(out.data(), data[i]->data(), out.size());
+    return ok_status();
+  });
+  if (!st.ok()) return st;
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) return Status::error(path + ": cannot replace the checkpoint");
+  return ok_status();
+}
+
+Status load_checkpoint(TrainModel<float>& m, AdamW& opt, const std::string& config_json, const std::string& path) {
+  auto f = GgufFile::open(path);
+  if (!f.ok()) return f.status();
+  if (f->get_string("dseek.train.config").value_or("") != config_json)
+    return Status::error(path + ": this checkpoint was made with a different config");
+  auto fill = [&](const std::string& name, std::vector<float>& dst) -> Status {
+    const GgufTensorInfo* t = f->find_tensor(name);
+    if (!t || t->dtype != DType::kF32 || t->n_elements() != static_cast<int64_t>(dst.size()))
+      return Status::error(path + ": missing or mis-shaped tensor " + name);
+    std::memcpy(dst.data(), f->tensor_data(*t).data(), dst.size() * sizeof(float));
+    return ok_status();
+  };
+  const auto params = m.params();
+  for (size_t i = 0; i < params.size(); ++i) {
+    for (Status st : {fill("p." + params[i]->name, params[i]->w), fill("m." + params[i]->name, opt.first_moments()[i]),
+                      fill("v." + params[i]->name, opt.second_moments()[i])})
+      if (!st.ok()) return st;
+  }
+  const auto biases = m.expert_biases();
+  for (size_t i = 0; i < biases.size(); ++i)
+    if (Status st = fill("bias." + std::to_string(i), *biases[i]); !st.ok()) return st;
+  opt.set_steps_done(f->get_int("dseek.train.step").value_or(0));
+  return ok_status();
+}
+
+}  // namespace dseek::train

@@ -1,0 +1,29 @@
+// Writing what training produced: the model as a GGUF in llama.cpp's
+// `deepseek2` layout (what `dseek run` / `serve` and other engines load), and
+// resumable checkpoints (parameters, AdamW moments, balancing biases, step,
+// config) as a GGUF of f32 tensors.
+#pragma once
+
+#include <string>
+
+#include "core/dtype.h"
+#include "core/status.h"
+#include "train/optimizer.h"
+#include "train/train_model.h"
+
+namespace dseek::train {
+
+struct ExportOptions {
+  std::string tokenizer_path;  // a GGUF vocabulary (e.g. from `dseek train tokenizer`) or tokenizer.json
+  DType dtype = DType::kF32;   // for matrices; norms, router and biases stay f32
+  std::string name = "dseek-trained";
+  std::string description;     // stored as general.description
+};
+Status export_gguf(const TrainModel<float>& m, const ExportOptions& opt, const std::string& path);
+
+// `config_json` is stored verbatim so a resumed run can check it trains the same model.
+Status save_checkpoint(TrainModel<float>& m, AdamW& opt, const std::string& config_json, const std::string& path);
+// Restores parameters, moments, biases and the step; fails when shapes or the config differ.
+Status load_checkpoint(TrainModel<float>& m, AdamW& opt, const std::string& config_json, const std::string& path);
+
+}  // namespace dseek::train

@@ -1,0 +1,238 @@
+// See pretrain.h. One step: grad_accum micro-batches of `batch` windows,
+// gradients averaged, clipped, AdamW; then each MoE layer's selection bias
+// moves by gamma * sign(mean load - load) (DeepSeek-V3 §2.1.2,
+// auxiliary-loss-free balancing). Validation cross-entropy every eval_every.
+#include "train/recipes/pretrain.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+
+#include "core/progress.h"
+#include "core/thread_pool.h"
+#include "tokenizer/tokenizer.h"
+#include "train/data.h"
+#include "train/export.h"
+#include "train/plot.h"
+#include "train/recipes/tokenizer.h"
+
+namespace dseek::train {
+namespace {
+
+using nlohmann::json;
+
+template <typename V>
+Status get(const json& t, const char* key, V& out, double lo, double hi) {
+  if (!t.contains(key)) return ok_status();
+  const json& v = t[key];
+  if (!v.is_number()) return Status::error(std::string("training.") + key + " must be a number");
+  const double d = v.get<double>();
+  if (!(d >= lo && d <= hi)) return Status::error(std::string("training.") + key + " = " + v.dump() + " is out of range [" +
+                                                  std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  out = static_cast<V>(d);
+  return ok_status();
+}
+
+// Max over mean of per-expert token counts, averaged over MoE layers (1 = perfectly balanced).
+double load_imbalance(const std::vector<std::vector<int64_t>>& loads) {
+  double sum = 0;
+  int n = 0;
+  for (const auto& l : loads) {
+    if (l.empty()) continue;
+    const double total = static_cast<double>(std::accumulate(l.begin(), l.end(), int64_t{0}));
+    if (total <= 0) continue;
+    sum += static_cast<double>(*std::max_element(l.begin(), l.end())) / (total / static_cast<double>(l.size()));
+    ++n;
+  }
+  return n ? sum / n : 0.0;
+}
+
+double evaluate(TrainModel<float>& m, ThreadPool& pool, const WindowSampler& val, int64_t windows, int64_t batch) {
+  double ce = 0;
+  int64_t tokens = 0;
+  const int64_t n = std::min(windows, val.n_fixed());
+  for (int64_t k = 0; k < n; k += batch) {
+    std::vector<int32_t> t;
+    const int64_t rows = std::min(batch, n - k);
+    for (int64_t i = 0; i < rows; ++i) val.fixed(k + i, t);
+    const StepResult r = m.step(pool, t, rows, LossOptions{.mtp_weight = 0, .balance_alpha = 0, .backward = false});
+    ce += r.main_ce * static_cast<double>(r.tokens);
+    tokens += r.tokens;
+  }
+  return tokens ? ce / static_cast<double>(tokens) : NAN;
+}
+
+}  // namespace
+
+Result<PretrainConfig> parse_pretrain_config(const json& j) {
+  if (!j.is_object() || !j.contains("model") || !j["model"].is_object())
+    return Status::error("the config needs a \"model\" object (DeepSeek config.json keys) and a \"training\" object");
+  PretrainConfig c;
+  c.source = j;
+  json model = j["model"];
+  if (!model.contains("vocab_size")) model["vocab_size"] = 2048;
+  auto h = deepseek_hparams_from_hf_config(model);
+  if (!h.ok()) return h.status();
+  c.model = *h;
+  if (c.model.yarn_factor > 0) return Status::error("training with YaRN rope scaling is not supported: remove rope_scaling");
+  const json t = j.value("training", json::object());
+  if (!t.is_object()) return Status::error("\"training\" must be an object");
+  for (Status st : {get(t, "seq_len", c.seq_len, 2, 8192), get(t, "batch", c.batch, 1, 4096),
+                    get(t, "grad_accum", c.grad_accum, 1, 1024), get(t, "steps", c.steps, 1, 1e8),
+                    get(t, "eval_every", c.eval_every, 1, 1e8), get(t, "eval_windows", c.eval_windows, 1, 1e6),
+                    get(t, "checkpoint_every", c.checkpoint_every, 0, 1e8), get(t, "lr", c.adam.lr, 0, 10),
+                    get(t, "min_lr", c.adam.min_lr, 0, 10), get(t, "warmup", c.adam.warmup, 0, 1e8),
+                    get(t, "weight_decay", c.adam.weight_decay, 0, 10), get(t, "beta1", c.adam.beta1, 0, 0.999999),
+                    get(t, "beta2", c.adam.beta2, 0, 0.999999), get(t, "clip", c.adam.clip, 0, 1e6),
+                    get(t, "mtp_weight", c.loss.mtp_weight, 0, 100), get(t, "balance_alpha", c.loss.balance_alpha, 0, 100),
+                    get(t, "bias_update_rate", c.bias_update_rate, 0, 1), get(t, "val_fraction", c.val_fraction, 0, 0.49),
+                    get(t, "seed", c.seed, 0, 1e18), get(t, "max_bytes", c.max_bytes, 1024, 1e12)})
+    if (!st.ok()) return st;
+  if (t.contains("export_dtype")) {
+    if (!t["export_dtype"].is_string()) return Status::error("training.export_dtype must be a string");
+    c.export_dtype = t["export_dtype"].get<std::string>();
+    if (!dtype_from_name(c.export_dtype)) return Status::error("training.export_dtype: unknown type " + c.export_dtype);
+  }
+  c.adam.total_steps = c.steps;
+  if (c.seq_len > c.model.n_ctx) return Status::error("training.seq_len exceeds the model's max_position_embeddings");
+  if (c.model.n_embd * c.model.n_layer > (int64_t{1} << 24)) return Status::error("this model is far too large to train on a CPU here");
+  return c;
+}
+
+Result<PretrainSummary> run_pretrain(const PretrainConfig& cfg_in, const PretrainRun& run) {
+  PretrainConfig cfg = cfg_in;
+  auto text = read_text_files(run.data, cfg.max_bytes);
+  if (!text.ok()) return text.status();
+  std::string tok_path = run.tokenizer;
+  if (tok_path.empty()) {  // train the tokenizer first: the whole recipe is one command
+    tok_path = run.out + ".tokenizer.gguf";
+    auto r = train_tokenizer_file(*text, cfg.model.n_vocab, "deepseek-v3", tok_path);
+    if (!r.ok()) return r.status();
+    std::fprintf(stderr, "tokenizer: %zu tokens, %.2f bytes/token -> %s\n", r->n_tokens, r->bytes_per_token, tok_path.c_str());
+  }
+  auto tok = Tokenizer::load(tok_path);
+  if (!tok.ok()) return tok.status();
+  cfg.model.n_vocab = static_cast<int64_t>(tok->vocab_size());
+  auto data = tokenize_for_training(*tok, *text, cfg.val_fraction, cfg.seq_len);
+  if (!data.ok()) return data.status();
+  const DType export_dtype = dtype_from_name(cfg.export_dtype).value_or(DType::kF32);
+
+  ThreadPool pool(std::max(1, run.threads));
+  TrainModel<float> model(cfg.model, cfg.seq_len, cfg.seed);
+  AdamW adam(cfg.adam, model.params());
+  const std::string config_text = cfg.source.dump();
+  const std::string ckpt = run.out + ".ckpt";
+  if (run.resume && std::filesystem::exists(ckpt)) {
+    if (Status st = load_checkpoint(model, adam, config_text, ckpt); !st.ok()) return st;
+    std::fprintf(stderr, "resumed from %s at step %lld\n", ckpt.c_str(), static_cast<long long>(adam.steps_done()));
+  }
+  int64_t n_params = 0;
+  for (const auto* p : model.params()) n_params += p->size();
+  std::fprintf(stderr, "model: %lld parameters, %zu train / %zu val tokens, %lld steps of %lld x %lld x %lld tokens\n",
+               static_cast<long long>(n_params), data->train.size(), data->val.size(), static_cast<long long>(cfg.steps),
+               static_cast<long long>(cfg.grad_accum), static_cast<long long>(cfg.batch), static_cast<long long>(cfg.seq_len));
+
+  WindowSampler train_windows(data->train, cfg.seq_len, cfg.seed * 7919 + static_cast<uint64_t>(adam.steps_done()));
+  const WindowSampler val_windows(data->val, cfg.seq_len, 0);
+  json log_steps = json::array(), log_evals = json::array();
+  Series s_loss{"train CE (next token)", {}, {}}, s_mtp{"train CE (MTP, next-next)", {}, {}}, s_val{"validation CE", {}, {}};
+  Series s_load{"expert load max/mean", {}, {}};
+  std::vector<std::vector<int64_t>> window_load;
+  PretrainSummary sum;
+  ProgressBar bar("train", static_cast<uint64_t>(cfg.steps));
+  const auto t_start = std::chrono::steady_clock::now();
+  int64_t tokens_done = 0;
+  const int64_t first = adam.steps_done();
+  const int64_t last = run.max_steps >= 0 ? std::min(cfg.steps, first + run.max_steps) : cfg.steps;
+  std::vector<int32_t> batch;
+  for (int64_t step = first; step < last; ++step) {
+    model.zero_grad();
+    StepResult acc;
+    for (int64_t micro = 0; micro < cfg.grad_accum; ++micro) {
+      batch.clear();
+      train_windows.sample(cfg.batch, batch);
+      const StepResult r = model.step(pool, batch, cfg.batch, cfg.loss);
+      acc.main_ce += r.main_ce / static_cast<double>(cfg.grad_accum);
+      acc.mtp_ce += r.mtp_ce / static_cast<double>(cfg.grad_accum);
+      acc.balance += r.balance / static_cast<double>(cfg.grad_accum);
+      acc.loss += r.loss / static_cast<double>(cfg.grad_accum);
+      tokens_done += static_cast<int64_t>(batch.size());
+      if (window_load.size() < r.expert_load.size()) window_load.resize(r.expert_load.size());
+      for (size_t l = 0; l < r.expert_load.size(); ++l) {
+        window_load[l].resize(r.expert_load[l].size(), 0);
+        for (size_t e = 0; e < r.expert_load[l].size(); ++e) window_load[l][e] += r.expert_load[l][e];
+        acc.expert_load.push_back(r.expert_load[l]);
+      }
+    }
+    if (cfg.grad_accum > 1)
+      for (auto* p : model.params())
+        for (float& g : p->g) g /= static_cast<float>(cfg.grad_accum);
+    const double lr = scheduled_lr(cfg.adam, step);
+    const double gnorm = adam.step(model.params());
+    // Auxiliary-loss-free balancing: overloaded experts become less likely to be chosen.
+    if (const auto biases = model.expert_biases(); cfg.bias_update_rate > 0 && !biases.empty()) {
+      std::vector<std::vector<int64_t>> per_layer(biases.size());
+      for (size_t i = 0; i < acc.expert_load.size(); ++i) {
+        auto& pl = per_layer[i % biases.size()];
+        pl.resize(acc.expert_load[i].size(), 0);
+        for (size_t e = 0; e < pl.size(); ++e) pl[e] += acc.expert_load[i][e];
+      }
+      for (size_t l = 0; l < biases.size(); ++l) {
+        const double mean = static_cast<double>(std::accumulate(per_layer[l].begin(), per_layer[l].end(), int64_t{0})) /
+                            static_cast<double>(per_layer[l].size());
+        for (size_t e = 0; e < per_layer[l].size(); ++e) {
+          const double err = mean - static_cast<double>(per_layer[l][e]);
+          (*biases[l])[e] += static_cast<float>(cfg.bias_update_rate * (err > 0 ? 1 : err < 0 ? -1 : 0));
+        }
+      }
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+    sum.tokens_per_s = static_cast<double>(tokens_done) / std::max(secs, 1e-9);
+    sum.final_train_ce = acc.main_ce;
+    sum.steps = step + 1;
+    const bool eval_now = (step + 1) % cfg.eval_every == 0 || step + 1 == last;
+    json entry = {{"step", step + 1}, {"loss", acc.loss}, {"train_ce", acc.main_ce}, {"mtp_ce", acc.mtp_ce},
+                  {"balance_loss", acc.balance}, {"lr", lr}, {"grad_norm", gnorm}, {"tokens_per_s", sum.tokens_per_s}};
+    s_loss.x.push_back(static_cast<double>(step + 1)), s_loss.y.push_back(acc.main_ce);
+    s_mtp.x.push_back(static_cast<double>(step + 1)), s_mtp.y.push_back(acc.mtp_ce);
+    if (eval_now) {
+      const double imb = load_imbalance(window_load);
+      sum.load_max_over_mean = imb;
+      entry["expert_load_max_over_mean"] = imb;
+      s_load.x.push_back(static_cast<double>(step + 1)), s_load.y.push_back(imb);
+      window_load.clear();
+      if (!data->val.empty()) {
+        sum.final_val_ce = evaluate(model, pool, val_windows, cfg.eval_windows, cfg.batch);
+        log_evals.push_back({{"step", step + 1}, {"val_ce", sum.final_val_ce}, {"val_ppl", std::exp(sum.final_val_ce)}});
+        s_val.x.push_back(static_cast<double>(step + 1)), s_val.y.push_back(sum.final_val_ce);
+      }
+    }
+    log_steps.push_back(entry);
+    char status[160];
+    std::snprintf(status, sizeof status, "step %lld  %.0f tok/s  loss %.3f  val %.3f", static_cast<long long>(step + 1),
+                  sum.tokens_per_s, acc.main_ce, sum.final_val_ce);
+    bar.update(static_cast<uint64_t>(step + 1), status);
+    if (cfg.checkpoint_every > 0 && (step + 1) % cfg.checkpoint_every == 0)
+      if (Status st = save_checkpoint(model, adam, config_text, ckpt); !st.ok()) return st;
+  }
+  if (Status st = save_checkpoint(model, adam, config_text, ckpt); !st.ok()) return st;
+  ExportOptions ex{.tokenizer_path = tok_path, .dtype = export_dtype, .name = "dseek-pretrained",
+                   .description = "trained by dseek train pretrain"};
+  if (Status st = export_gguf(model, ex, run.out); !st.ok()) return st;
+  json log = {{"config", cfg.source}, {"parameters", n_params}, {"train_tokens", data->train.size()},
+              {"val_tokens", data->val.size()}, {"threads", run.threads}, {"steps", log_steps}, {"evals", log_evals},
+              {"final", {{"steps", sum.steps}, {"train_ce", sum.final_train_ce}, {"val_ce", sum.final_val_ce},
+                         {"tokens_per_s", sum.tokens_per_s}, {"expert_load_max_over_mean", sum.load_max_over_mean}}}};
+  std::ofstream(run.out + ".log.json") << log.dump(1) << "\n";
+  if (Status st = write_svg_plot(run.out + ".svg", "dseek train pretrain",
+                                 {{"cross-entropy (nats/token)", {s_loss, s_mtp, s_val}}, {"expert load balance", {s_load}}});
+      !st.ok())
+    return st;
+  return sum;
+}
+
+}  // namespace dseek::train
