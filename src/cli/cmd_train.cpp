@@ -14,6 +14,8 @@
 #include <nlohmann/json.hpp>
 
 #include "train/data.h"
+#include "cli/load_model.h"
+#include "train/recipes/distill.h"
 #include "train/recipes/pretrain.h"
 #include "train/recipes/tokenizer.h"
 
@@ -32,29 +34,56 @@ int train_tokenizer(int64_t vocab, const std::vector<std::string>& data, const s
   return kExitOk;
 }
 
+Result<train::PretrainConfig> read_config(const std::string& config_path) {
+  std::ifstream in(config_path);
+  if (!in) return Status::error(config_path + ": cannot read");
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded()) return Status::error(config_path + ": not valid JSON");
+  auto cfg = train::parse_pretrain_config(j);
+  if (!cfg.ok()) return Status::error(config_path + ": " + cfg.message());
+  return cfg;
+}
+
+void print_summary(const std::string& out, const train::PretrainSummary& r, bool distill) {
+  std::printf("wrote %s (+ .log.json, .svg, .ckpt): %lld steps, train CE %.4f, validation CE %.4f, %.0f tokens/s, "
+              "expert load max/mean %.2f",
+              out.c_str(), static_cast<long long>(r.steps), r.final_train_ce, r.final_val_ce, r.tokens_per_s,
+              r.load_max_over_mean);
+  if (distill) std::printf(", validation KL to the teacher %.4f", r.final_val_kd);
+  std::printf("\n");
+}
+
+int train_distill(const std::string& teacher_path, const std::string& config_path, const std::vector<std::string>& data,
+                  const std::string& out, int threads, bool resume, int64_t max_steps) {
+  if (threads < 1 || threads > 1024) return report("--threads must be between 1 and 1024");
+  auto cfg = read_config(config_path);
+  if (!cfg.ok()) return report(cfg.status());
+  auto teacher = load_model_files(teacher_path, false);
+  if (!teacher.ok()) return report(teacher.status());
+  auto r = train::run_distill(*cfg, train::PretrainRun{.data = data, .out = out, .threads = threads, .resume = resume,
+                                                       .max_steps = max_steps},
+                              teacher->model, teacher_path);
+  if (!r.ok()) return report(r.status());
+  print_summary(out, *r, true);
+  return kExitOk;
+}
+
 int train_pretrain(const std::string& config_path, const std::vector<std::string>& data, const std::string& tokenizer,
                    const std::string& out, int threads, bool resume, int64_t max_steps) {
   if (threads < 1 || threads > 1024) return report("--threads must be between 1 and 1024");
-  std::ifstream in(config_path);
-  if (!in) return report(config_path + ": cannot read");
-  nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
-  if (j.is_discarded()) return report(config_path + ": not valid JSON");
-  auto cfg = train::parse_pretrain_config(j);
-  if (!cfg.ok()) return report(config_path + ": " + cfg.message());
+  auto cfg = read_config(config_path);
+  if (!cfg.ok()) return report(cfg.status());
   auto r = train::run_pretrain(*cfg, train::PretrainRun{.data = data, .tokenizer = tokenizer, .out = out,
                                                          .threads = threads, .resume = resume, .max_steps = max_steps});
   if (!r.ok()) return report(r.status());
-  std::printf("wrote %s (+ .log.json, .svg, .ckpt): %lld steps, train CE %.4f, validation CE %.4f, %.0f tokens/s, "
-              "expert load max/mean %.2f\n",
-              out.c_str(), static_cast<long long>(r->steps), r->final_train_ce, r->final_val_ce, r->tokens_per_s,
-              r->load_max_over_mean);
+  print_summary(out, *r, false);
   return kExitOk;
 }
 
 }  // namespace
 
 int cmd_train(int argc, char** argv) {
-  CLI::App app("Train: the DeepSeek recipe at small scale. Recipes: tokenizer, pretrain.", "train");
+  CLI::App app("Train: the DeepSeek recipe at small scale. Recipes: tokenizer, pretrain, distill.", "train");
   app.require_subcommand(1);
   CLI::App* tk = app.add_subcommand("tokenizer", "train a byte-level BPE tokenizer on text files (vocabulary-only GGUF)");
   int64_t vocab = 8192;
@@ -81,7 +110,17 @@ int cmd_train(int argc, char** argv) {
   pt->add_option("-t,--threads", threads, "threads")->capture_default_str();
   pt->add_flag("--resume", resume, "continue from OUT.ckpt if it exists");
   pt->add_option("--max-steps", max_steps, "stop after this many steps in this run (the schedule still spans all)");
+  CLI::App* ds = app.add_subcommand("distill", "distil a teacher model into the config's student (logit KL + teacher samples)");
+  std::string teacher;
+  ds->add_option("--teacher", teacher, "teacher model (.gguf with a tokenizer; the student uses its vocabulary)")->required();
+  ds->add_option("--config", config_path, "config JSON: {\"model\": ..., \"training\": ..., \"distill\": {kd_weight, ce_weight, temperature, samples, sample_tokens, sample_temperature}}")->required();
+  ds->add_option("--data", pt_data, "text files the teacher is distilled on")->required();
+  ds->add_option("-o,--output", pt_out, "output student .gguf (also OUT.log.json, OUT.svg, OUT.ckpt)")->required();
+  ds->add_option("-t,--threads", threads, "threads")->capture_default_str();
+  ds->add_flag("--resume", resume, "continue from OUT.ckpt if it exists");
+  ds->add_option("--max-steps", max_steps, "stop after this many steps in this run");
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
+  if (ds->parsed()) return train_distill(teacher, config_path, pt_data, pt_out, threads, resume, max_steps);
   if (tk->parsed()) return train_tokenizer(vocab, data, out, pre, max_bytes);
   if (pt->parsed()) return train_pretrain(config_path, pt_data, tokenizer, pt_out, threads, resume, max_steps);
   return report("no recipe given (see dseek train --help)");

@@ -236,10 +236,15 @@ StepResult TrainModel<T>::step(ThreadPool& pool, std::span<const int32_t> tokens
   // Losses. Every term is a mean over its positions; MTP is weighted by lambda.
   std::vector<T> dlogits(f.logits.size());
   const int64_t n_main = std::count_if(f.targets.begin(), f.targets.end(), [](int32_t t) { return t >= 0; });
-  const double ce = cross_entropy(f.logits.data(), f.targets.data(), n, V, 1.0, static_cast<double>(std::max<int64_t>(n_main, 1)),
-                                  dlogits.data(), &r.tokens);
+  const double ce = cross_entropy(f.logits.data(), f.targets.data(), n, V, opt.ce_weight,
+                                  static_cast<double>(std::max<int64_t>(n_main, 1)), dlogits.data(), &r.tokens);
   r.main_ce = ce / static_cast<double>(std::max<int64_t>(r.tokens, 1));
-  r.loss = r.main_ce;
+  r.loss = opt.ce_weight * r.main_ce;
+  if (opt.teacher_logits) {
+    r.kd = distill_kl(f.logits.data(), opt.teacher_logits, n, V, opt.kd_temperature, opt.kd_weight,
+                      static_cast<double>(n), dlogits.data()) / static_cast<double>(n);
+    r.loss += opt.kd_weight * r.kd;
+  }
   std::vector<T> dlogits_mtp(f.mtp_logits.size());
   const int64_t nm = static_cast<int64_t>(f.mtp_targets.size());
   if (mtp_ && nm > 0) {

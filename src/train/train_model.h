@@ -21,6 +21,10 @@ struct LossOptions {
   double mtp_weight = 0.3;       // lambda of the MTP loss (DeepSeek-V3 §2.2)
   double balance_alpha = 1e-4;   // sequence-wise balance loss weight (V3 §2.1.2)
   bool backward = true;
+  // Logit distillation (Hinton et al. 2015): teacher logits [n x V] for every
+  // position; loss += kd_weight * tau^2 * KL(teacher_tau || student_tau).
+  const float* teacher_logits = nullptr;
+  double ce_weight = 1.0, kd_weight = 0.0, kd_temperature = 1.0;
 };
 
 struct StepResult {
@@ -28,6 +32,7 @@ struct StepResult {
   double main_ce = 0;    // mean next-token cross-entropy
   double mtp_ce = 0;     // mean MTP (next-next-token) cross-entropy; 0 without MTP
   double balance = 0;    // summed balance losses
+  double kd = 0;         // mean KL(teacher || student) per position at temperature 1 scale (0 without a teacher)
   int64_t tokens = 0;    // positions with a next-token target
   std::vector<std::vector<int64_t>> expert_load;  // per MoE layer (MTP last), tokens per expert
 };

@@ -12,6 +12,7 @@
 #include "support/model_helpers.h"
 #include "support/test_support.h"
 #include "train/export.h"
+#include "train/recipes/distill.h"
 #include "train/recipes/pretrain.h"
 #include "tokenizer/tokenizer.h"
 #include "train/recipes/tokenizer.h"
@@ -147,6 +148,45 @@ TEST(TrainPretrain, ShortRunLearnsAndWritesEverything) {
   cfg["training"]["lr"] = 1e-3;
   cfg["training"]["seq_len"] = 100000;
   EXPECT_FALSE(parse_pretrain_config(cfg).ok());
+  fs::remove_all(dir);
+}
+
+// Distillation: a student half the teacher's width moves towards the teacher's
+// distribution (validation KL falls), on the teacher's vocabulary, and the
+// teacher's samples are part of its data.
+TEST(TrainDistill, StudentApproachesTheTeacher) {
+  const fs::path dir = fs::temp_directory_path() / ("dseek_distill_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "data.txt") << corpus();
+  nlohmann::json cfg = {
+      {"model", {{"vocab_size", 400}, {"hidden_size", 32}, {"num_hidden_layers", 2}, {"num_attention_heads", 2},
+                 {"max_position_embeddings", 64}, {"q_lora_rank", 0}, {"kv_lora_rank", 16}, {"qk_nope_head_dim", 8},
+                 {"qk_rope_head_dim", 8}, {"v_head_dim", 8}, {"intermediate_size", 48}, {"moe_intermediate_size", 16},
+                 {"n_routed_experts", 4}, {"n_shared_experts", 1}, {"num_experts_per_tok", 2},
+                 {"first_k_dense_replace", 1}}},
+      {"training", {{"seq_len", 32}, {"batch", 4}, {"steps", 60}, {"lr", 1e-2}, {"min_lr", 1e-3}, {"warmup", 5},
+                    {"eval_every", 10}, {"eval_windows", 8}, {"val_fraction", 0.1}}}};
+  auto tc = parse_pretrain_config(cfg);
+  ASSERT_TRUE(tc.ok()) << tc.message();
+  const std::string teacher_path = (dir / "teacher.gguf").string();
+  ASSERT_TRUE(run_pretrain(*tc, PretrainRun{.data = {(dir / "data.txt").string()}, .out = teacher_path}).ok());
+  auto teacher = test::load_model_or_fail(teacher_path);
+  ASSERT_TRUE(teacher);
+  cfg["model"]["hidden_size"] = 16;
+  cfg["training"]["steps"] = 40;
+  cfg["distill"] = {{"kd_weight", 1.0}, {"ce_weight", 0.0}, {"temperature", 1.0}, {"samples", 3}, {"sample_tokens", 16}};
+  auto sc = parse_pretrain_config(cfg);
+  ASSERT_TRUE(sc.ok()) << sc.message();
+  const std::string out = (dir / "student.gguf").string();
+  auto r = run_distill(*sc, PretrainRun{.data = {(dir / "data.txt").string()}, .out = out}, teacher, teacher_path);
+  ASSERT_TRUE(r.ok()) << r.message();
+  EXPECT_TRUE(fs::exists(out + ".samples.txt"));
+  std::ifstream log_in(out + ".log.json");
+  const nlohmann::json log = nlohmann::json::parse(log_in);
+  const double first = log["evals"].front()["val_kd"], last = log["evals"].back()["val_kd"];
+  EXPECT_GT(first, 0.0);
+  EXPECT_LT(last, 0.8 * first) << "validation KL to the teacher should fall";
+  EXPECT_TRUE(test::load_model_or_fail(out));
   fs::remove_all(dir);
 }
 

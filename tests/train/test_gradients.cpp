@@ -8,6 +8,7 @@
 
 #include <cmath>
 
+#include "train/backward/ops.h"
 #include "train/train_model.h"
 
 namespace dseek::train {
@@ -31,14 +32,23 @@ DeepseekHParams tiny_v2() {
 }
 
 // Checks a spread of entries of every parameter: analytic vs (L(w+e) - L(w-e)) / 2e.
-void check_gradients(const DeepseekHParams& h, double alpha) {
+void check_gradients(const DeepseekHParams& h, double alpha, bool distill = false) {
   ThreadPool pool(2);
   TrainModel<double> m(h, 8, 7);
   // Make the selection bias non-trivial, so selection differs from plain top-k.
   for (auto* b : m.expert_biases())
     for (size_t i = 0; i < b->size(); ++i) (*b)[i] = 0.05f * static_cast<float>(i % 3);
   const std::vector<int32_t> tokens = {1, 5, 2, 12, 7, 3, 0, 9, 4, 4, 11, 6};
-  const LossOptions opt{.mtp_weight = 0.3, .balance_alpha = alpha};
+  LossOptions opt{.mtp_weight = 0.3, .balance_alpha = alpha};
+  std::vector<float> teacher(tokens.size() * static_cast<size_t>(h.n_vocab));
+  if (distill) {  // a teacher distribution to distil, at temperature 2, mixed with cross-entropy
+    Rng rng(5);
+    for (float& t : teacher) t = static_cast<float>(2 * rng.normal());
+    opt.teacher_logits = teacher.data();
+    opt.ce_weight = 0.5;
+    opt.kd_weight = 0.7;
+    opt.kd_temperature = 2.0;
+  }
   m.zero_grad();
   const StepResult base = m.step(pool, tokens, 2, opt);
   ASSERT_TRUE(std::isfinite(base.loss));
@@ -48,6 +58,9 @@ void check_gradients(const DeepseekHParams& h, double alpha) {
   }
   if (alpha > 0) {
     EXPECT_GT(base.balance, 0.0);
+  }
+  if (distill) {
+    EXPECT_GT(base.kd, 0.0);
   }
   LossOptions fwd = opt;
   fwd.backward = false;
@@ -75,6 +88,27 @@ void check_gradients(const DeepseekHParams& h, double alpha) {
 TEST(TrainGradients, DeepseekV3ShapeWithMtpSigmoidGroupsAndBias) { check_gradients(tiny_v3(), 0.1); }
 TEST(TrainGradients, DeepseekV2ShapeSoftmaxNoQueryCompression) { check_gradients(tiny_v2(), 0.1); }
 TEST(TrainGradients, WithoutBalanceLoss) { check_gradients(tiny_v3(), 0.0); }
+TEST(TrainGradients, LogitDistillationWithTemperature) { check_gradients(tiny_v2(), 0.0, true); }
+
+// The float path of linear (the inference GEMM over transposed operands) against the float64 loops.
+TEST(TrainGradients, FloatLinearBackwardMatchesFloat64) {
+  ThreadPool pool(2);
+  Rng rng(9);
+  const int64_t n = 37, in = 29, out = 45;
+  std::vector<double> x(n * in), w(out * in), dy(n * out), dx(n * in, 0.5), dw(out * in, -0.25), y(n * out);
+  for (auto* v : {&x, &w, &dy})
+    for (double& e : *v) e = static_cast<double>(static_cast<float>(rng.normal()));
+  auto as_float = [](const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); };
+  std::vector<float> xf = as_float(x), wf = as_float(w), dyf = as_float(dy), dxf = as_float(dx), dwf = as_float(dw),
+                     yf(y.size());
+  linear_fwd(pool, x.data(), n, in, w.data(), out, y.data());
+  linear_fwd(pool, xf.data(), n, in, wf.data(), out, yf.data());
+  linear_bwd(pool, x.data(), n, in, w.data(), out, dy.data(), dx.data(), dw.data());
+  linear_bwd(pool, xf.data(), n, in, wf.data(), out, dyf.data(), dxf.data(), dwf.data());
+  for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(yf[i], y[i], 1e-4) << i;
+  for (size_t i = 0; i < dx.size(); ++i) ASSERT_NEAR(dxf[i], dx[i], 1e-4) << i;
+  for (size_t i = 0; i < dw.size(); ++i) ASSERT_NEAR(dwf[i], dw[i], 1e-4) << i;
+}
 
 // The gradient of a whole batch equals the sum of its sequences' gradients
 // weighted by their share of target tokens (the batch loss is a token mean):

@@ -1,6 +1,6 @@
-// See ops.h. linear's float forward runs on the inference GEMM kernel; the
-// backward products are written as row updates (y += a * x) over contiguous
-// rows, which vectorise without reassociating a reduction, cloned per ISA.
+// See ops.h. linear's float forward and backward run on the inference GEMM
+// kernel (the backward products as GEMMs over transposed operands); the
+// float64 path (gradient checks) is plain loops.
 #include "train/backward/ops.h"
 
 #include <algorithm>
@@ -13,9 +13,6 @@ namespace dseek::train {
 namespace {
 
 // y[0..n) += a * x[0..n)
-__attribute__((target_clones("avx512f", "avx2", "default"))) void axpy(float* y, float a, const float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
-}
 void axpy(double* y, double a, const double* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
@@ -39,9 +36,51 @@ void linear_fwd(ThreadPool& pool, const T* x, int64_t n, int64_t in, const T* w,
   }
 }
 
+namespace {
+
+// out[c x r] = in[r x c]^T
+template <typename T>
+std::vector<T> transposed(const T* in, int64_t r, int64_t c) {
+  std::vector<T> out(static_cast<size_t>(r * c));
+  for (int64_t i = 0; i < r; ++i)
+    for (int64_t j = 0; j < c; ++j) out[static_cast<size_t>(j * r + i)] = in[i * c + j];
+  return out;
+}
+
+// acc[rows x cols] += A[rows x k] * B[cols x k]^T on the inference GEMM kernel
+// (B plays the weight matrix, A's rows the tokens).
+void gemm_nt_accumulate(ThreadPool& pool, const float* a, int64_t rows, const float* b, int64_t cols, int64_t k,
+                        float* acc) {
+  std::vector<float> tmp(static_cast<size_t>(rows * cols));
+  const kernels::MatrixView m = kernels::make_matrix(DType::kF32, b, cols, k);
+  pool.parallel_for(cols, [&](int64_t c0, int64_t c1) { kernels::matmul(m, a, k, rows, tmp.data(), cols, c0, c1); }, 16);
+  pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
+    for (int64_t i = r0 * cols; i < r1 * cols; ++i) acc[i] += tmp[static_cast<size_t>(i)];
+  });
+}
+
+template <typename T>
+void linear_bwd_loops(ThreadPool& pool, const T* x, int64_t n, int64_t in, const T* w, int64_t out, const T* dy, T* dx,
+                      T* dw);
+
+}  // namespace
+
 template <typename T>
 void linear_bwd(ThreadPool& pool, const T* x, int64_t n, int64_t in, const T* w, int64_t out, const T* dy, T* dx,
                 T* dw) {
+  if constexpr (std::is_same_v<T, float>) {
+    // dx[n x in] += dy[n x out] * (w^T)^T ... as GEMMs: dx = dy * W = dy * (W^T)^T; dW = dy^T x = (dy^T)(x^T)^T.
+    if (dx) gemm_nt_accumulate(pool, dy, n, transposed(w, out, in).data(), in, out, dx);
+    if (dw) gemm_nt_accumulate(pool, transposed(dy, n, out).data(), out, transposed(x, n, in).data(), in, n, dw);
+  } else {
+    linear_bwd_loops(pool, x, n, in, w, out, dy, dx, dw);
+  }
+}
+
+namespace {
+template <typename T>
+void linear_bwd_loops(ThreadPool& pool, const T* x, int64_t n, int64_t in, const T* w, int64_t out, const T* dy, T* dx,
+                      T* dw) {
   if (dx) {
     pool.parallel_for(n, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t)
@@ -57,6 +96,7 @@ void linear_bwd(ThreadPool& pool, const T* x, int64_t n, int64_t in, const T* w,
     }, 4);
   }
 }
+}  // namespace
 
 template <typename T>
 void rms_norm_fwd(const T* x, const T* w, int64_t n, int64_t d, double eps, T* y, T* inv_rms) {
@@ -145,6 +185,34 @@ double cross_entropy(const T* logits, const int32_t* targets, int64_t n, int64_t
   return loss;
 }
 
+template <typename T>
+double distill_kl(const T* logits, const float* teacher, int64_t n, int64_t v, double tau, double weight,
+                  double count_norm, T* dlogits) {
+  double total = 0;
+  std::vector<double> ps(static_cast<size_t>(v)), pt(static_cast<size_t>(v));
+  auto log_softmax = [&](auto* z, std::vector<double>& out) {
+    double mx = -INFINITY;
+    for (int64_t i = 0; i < v; ++i) mx = std::max(mx, static_cast<double>(z[i]) / tau);
+    double sum = 0;
+    for (int64_t i = 0; i < v; ++i) sum += std::exp(static_cast<double>(z[i]) / tau - mx);
+    const double lse = mx + std::log(sum);
+    for (int64_t i = 0; i < v; ++i) out[static_cast<size_t>(i)] = static_cast<double>(z[i]) / tau - lse;
+  };
+  for (int64_t r = 0; r < n; ++r) {
+    log_softmax(logits + r * v, ps);
+    log_softmax(teacher + r * v, pt);
+    double kl = 0;
+    T* d = dlogits + r * v;
+    for (int64_t i = 0; i < v; ++i) {
+      const double t = std::exp(pt[static_cast<size_t>(i)]), s = std::exp(ps[static_cast<size_t>(i)]);
+      kl += t * (pt[static_cast<size_t>(i)] - ps[static_cast<size_t>(i)]);
+      d[i] += static_cast<T>(weight * tau * (s - t) / count_norm);
+    }
+    total += tau * tau * kl;
+  }
+  return total;
+}
+
 #define DSEEK_TRAIN_OPS(T)                                                                                          \
   template void linear_fwd<T>(ThreadPool&, const T*, int64_t, int64_t, const T*, int64_t, T*);                     \
   template void linear_bwd<T>(ThreadPool&, const T*, int64_t, int64_t, const T*, int64_t, const T*, T*, T*);       \
@@ -154,7 +222,8 @@ double cross_entropy(const T* logits, const int32_t* targets, int64_t n, int64_t
   template void rope_bwd<T>(T*, int64_t, const float*, const float*);                                               \
   template void silu_mul_fwd<T>(const T*, const T*, int64_t, T*);                                                   \
   template void silu_mul_bwd<T>(const T*, const T*, const T*, int64_t, T*, T*);                                     \
-  template double cross_entropy<T>(const T*, const int32_t*, int64_t, int64_t, double, double, T*, int64_t*);
+  template double cross_entropy<T>(const T*, const int32_t*, int64_t, int64_t, double, double, T*, int64_t*);      \
+  template double distill_kl<T>(const T*, const float*, int64_t, int64_t, double, double, double, T*);
 DSEEK_TRAIN_OPS(float)
 DSEEK_TRAIN_OPS(double)
 #undef DSEEK_TRAIN_OPS

@@ -49,4 +49,10 @@ template <typename T>
 double cross_entropy(const T* logits, const int32_t* targets, int64_t n, int64_t v, double weight, double count_norm,
                      T* dlogits, int64_t* counted);
 
+// Logit distillation over n rows: returns the summed tau^2 * KL(softmax(t/tau)
+// || softmax(s/tau)); ADDS weight * tau * (p_s - p_t) / count_norm to dlogits.
+template <typename T>
+double distill_kl(const T* logits, const float* teacher, int64_t n, int64_t v, double tau, double weight,
+                  double count_norm, T* dlogits);
+
 }  // namespace dseek::train

@@ -51,19 +51,35 @@ double load_imbalance(const std::vector<std::vector<int64_t>>& loads) {
   return n ? sum / n : 0.0;
 }
 
-double evaluate(TrainModel<float>& m, ThreadPool& pool, const WindowSampler& val, int64_t windows, int64_t batch) {
-  double ce = 0;
-  int64_t tokens = 0;
+struct EvalResult {
+  double ce = NAN, kd = 0;
+};
+
+EvalResult evaluate(TrainModel<float>& m, ThreadPool& pool, const WindowSampler& val, int64_t windows, int64_t batch,
+                    const PretrainRun& run, double tau) {
+  double ce = 0, kd = 0;
+  int64_t tokens = 0, positions = 0;
+  std::vector<float> teacher;
   const int64_t n = std::min(windows, val.n_fixed());
   for (int64_t k = 0; k < n; k += batch) {
     std::vector<int32_t> t;
     const int64_t rows = std::min(batch, n - k);
     for (int64_t i = 0; i < rows; ++i) val.fixed(k + i, t);
-    const StepResult r = m.step(pool, t, rows, LossOptions{.mtp_weight = 0, .balance_alpha = 0, .backward = false});
+    LossOptions lo{.mtp_weight = 0, .balance_alpha = 0, .backward = false};
+    if (run.teacher) {
+      if (!run.teacher(t, rows, teacher).ok()) return {};
+      lo.teacher_logits = teacher.data();
+      lo.kd_weight = 1.0;
+      lo.kd_temperature = tau;
+    }
+    const StepResult r = m.step(pool, t, rows, lo);
     ce += r.main_ce * static_cast<double>(r.tokens);
+    kd += r.kd * static_cast<double>(t.size());
     tokens += r.tokens;
+    positions += static_cast<int64_t>(t.size());
   }
-  return tokens ? ce / static_cast<double>(tokens) : NAN;
+  if (!tokens) return {};
+  return {ce / static_cast<double>(tokens), kd / static_cast<double>(std::max<int64_t>(positions, 1))};
 }
 
 }  // namespace
@@ -92,6 +108,19 @@ Result<PretrainConfig> parse_pretrain_config(const json& j) {
                     get(t, "bias_update_rate", c.bias_update_rate, 0, 1), get(t, "val_fraction", c.val_fraction, 0, 0.49),
                     get(t, "seed", c.seed, 0, 1e18), get(t, "max_bytes", c.max_bytes, 1024, 1e12)})
     if (!st.ok()) return st;
+  if (j.contains("distill")) {
+    const json& d = j["distill"];
+    if (!d.is_object()) return Status::error("\"distill\" must be an object");
+    auto dget = [&](const char* key, auto& out, double lo, double hi) -> Status {
+      Status st = get(d, key, out, lo, hi);
+      return st.ok() ? st : Status::error("distill." + st.message().substr(st.message().find('.') + 1));
+    };
+    for (Status st : {dget("kd_weight", c.distill.kd_weight, 0, 100), dget("ce_weight", c.distill.ce_weight, 0, 100),
+                      dget("temperature", c.distill.temperature, 0.05, 100), dget("samples", c.distill.samples, 0, 1e6),
+                      dget("sample_tokens", c.distill.sample_tokens, 1, 1e5),
+                      dget("sample_temperature", c.distill.sample_temperature, 0, 10)})
+      if (!st.ok()) return st;
+  }
   if (t.contains("export_dtype")) {
     if (!t["export_dtype"].is_string()) return Status::error("training.export_dtype must be a string");
     c.export_dtype = t["export_dtype"].get<std::string>();
@@ -117,6 +146,13 @@ Result<PretrainSummary> run_pretrain(const PretrainConfig& cfg_in, const Pretrai
   auto tok = Tokenizer::load(tok_path);
   if (!tok.ok()) return tok.status();
   cfg.model.n_vocab = static_cast<int64_t>(tok->vocab_size());
+  if (run.teacher) {  // the student predicts over the teacher's vocabulary
+    std::vector<float> probe;
+    const std::vector<int32_t> one(static_cast<size_t>(cfg.seq_len), 0);
+    if (Status st = run.teacher(one, 1, probe); !st.ok()) return st;
+    if (static_cast<int64_t>(probe.size()) != cfg.seq_len * cfg.model.n_vocab)
+      return Status::error("the teacher's vocabulary differs from the tokenizer's: distillation needs the same tokens");
+  }
   auto data = tokenize_for_training(*tok, *text, cfg.val_fraction, cfg.seq_len);
   if (!data.ok()) return data.status();
   const DType export_dtype = dtype_from_name(cfg.export_dtype).value_or(DType::kF32);
@@ -140,7 +176,7 @@ Result<PretrainSummary> run_pretrain(const PretrainConfig& cfg_in, const Pretrai
   const WindowSampler val_windows(data->val, cfg.seq_len, 0);
   json log_steps = json::array(), log_evals = json::array();
   Series s_loss{"train CE (next token)", {}, {}}, s_mtp{"train CE (MTP, next-next)", {}, {}}, s_val{"validation CE", {}, {}};
-  Series s_load{"expert load max/mean", {}, {}};
+  Series s_load{"expert load max/mean", {}, {}}, s_kd{"validation KL(teacher || student)", {}, {}};
   std::vector<std::vector<int64_t>> window_load;
   PretrainSummary sum;
   ProgressBar bar("train", static_cast<uint64_t>(cfg.steps));
@@ -149,13 +185,25 @@ Result<PretrainSummary> run_pretrain(const PretrainConfig& cfg_in, const Pretrai
   const int64_t first = adam.steps_done();
   const int64_t last = run.max_steps >= 0 ? std::min(cfg.steps, first + run.max_steps) : cfg.steps;
   std::vector<int32_t> batch;
+  std::vector<float> teacher_logits;
+  LossOptions loss = cfg.loss;
+  if (run.teacher) {
+    loss.ce_weight = cfg.distill.ce_weight;
+    loss.kd_weight = cfg.distill.kd_weight;
+    loss.kd_temperature = cfg.distill.temperature;
+  }
   for (int64_t step = first; step < last; ++step) {
     model.zero_grad();
     StepResult acc;
     for (int64_t micro = 0; micro < cfg.grad_accum; ++micro) {
       batch.clear();
       train_windows.sample(cfg.batch, batch);
-      const StepResult r = model.step(pool, batch, cfg.batch, cfg.loss);
+      if (run.teacher) {
+        if (Status st = run.teacher(batch, cfg.batch, teacher_logits); !st.ok()) return st;
+        loss.teacher_logits = teacher_logits.data();
+      }
+      const StepResult r = model.step(pool, batch, cfg.batch, loss);
+      acc.kd += r.kd / static_cast<double>(cfg.grad_accum);
       acc.main_ce += r.main_ce / static_cast<double>(cfg.grad_accum);
       acc.mtp_ce += r.mtp_ce / static_cast<double>(cfg.grad_accum);
       acc.balance += r.balance / static_cast<double>(cfg.grad_accum);
@@ -196,7 +244,7 @@ Result<PretrainSummary> run_pretrain(const PretrainConfig& cfg_in, const Pretrai
     sum.steps = step + 1;
     const bool eval_now = (step + 1) % cfg.eval_every == 0 || step + 1 == last;
     json entry = {{"step", step + 1}, {"loss", acc.loss}, {"train_ce", acc.main_ce}, {"mtp_ce", acc.mtp_ce},
-                  {"balance_loss", acc.balance}, {"lr", lr}, {"grad_norm", gnorm}, {"tokens_per_s", sum.tokens_per_s}};
+                  {"balance_loss", acc.balance}, {"kd", acc.kd}, {"lr", lr}, {"grad_norm", gnorm}, {"tokens_per_s", sum.tokens_per_s}};
     s_loss.x.push_back(static_cast<double>(step + 1)), s_loss.y.push_back(acc.main_ce);
     s_mtp.x.push_back(static_cast<double>(step + 1)), s_mtp.y.push_back(acc.mtp_ce);
     if (eval_now) {
@@ -206,9 +254,19 @@ Result<PretrainSummary> run_pretrain(const PretrainConfig& cfg_in, const Pretrai
       s_load.x.push_back(static_cast<double>(step + 1)), s_load.y.push_back(imb);
       window_load.clear();
       if (!data->val.empty()) {
-        sum.final_val_ce = evaluate(model, pool, val_windows, cfg.eval_windows, cfg.batch);
-        log_evals.push_back({{"step", step + 1}, {"val_ce", sum.final_val_ce}, {"val_ppl", std::exp(sum.final_val_ce)}});
-        s_val.x.push_back(static_cast<double>(step + 1)), s_val.y.push_back(sum.final_val_ce);
+        const EvalResult ev = evaluate(model, pool, val_windows, cfg.eval_windows, cfg.batch, run, cfg.distill.temperature);
+        sum.final_val_ce = ev.ce;
+        sum.final_val_kd = ev.kd;
+        json e = {{"step", step + 1}, {"val_ce", ev.ce}, {"val_ppl", std::exp(ev.ce)}};
+        if (run.teacher) {
+          e["val_kd"] = ev.kd;
+          s_kd.x.push_back(static_cast<double>(step + 1)), s_kd.y.push_back(ev.kd);
+        }
+        log_evals.push_back(e);
+        std::fprintf(stderr, "%s step %lld: train CE %.4f, validation CE %.4f%s, %.0f tokens/s\n", run.recipe.c_str(),
+                     static_cast<long long>(step + 1), acc.main_ce, ev.ce,
+                     run.teacher ? (", validation KL to teacher " + std::to_string(ev.kd)).c_str() : "", sum.tokens_per_s);
+        s_val.x.push_back(static_cast<double>(step + 1)), s_val.y.push_back(ev.ce);
       }
     }
     log_steps.push_back(entry);
@@ -220,18 +278,18 @@ Result<PretrainSummary> run_pretrain(const PretrainConfig& cfg_in, const Pretrai
       if (Status st = save_checkpoint(model, adam, config_text, ckpt); !st.ok()) return st;
   }
   if (Status st = save_checkpoint(model, adam, config_text, ckpt); !st.ok()) return st;
-  ExportOptions ex{.tokenizer_path = tok_path, .dtype = export_dtype, .name = "dseek-pretrained",
-                   .description = "trained by dseek train pretrain"};
+  ExportOptions ex{.tokenizer_path = tok_path, .dtype = export_dtype, .name = "dseek-" + run.recipe,
+                   .description = "trained by dseek train " + run.recipe};
   if (Status st = export_gguf(model, ex, run.out); !st.ok()) return st;
   json log = {{"config", cfg.source}, {"parameters", n_params}, {"train_tokens", data->train.size()},
               {"val_tokens", data->val.size()}, {"threads", run.threads}, {"steps", log_steps}, {"evals", log_evals},
               {"final", {{"steps", sum.steps}, {"train_ce", sum.final_train_ce}, {"val_ce", sum.final_val_ce},
-                         {"tokens_per_s", sum.tokens_per_s}, {"expert_load_max_over_mean", sum.load_max_over_mean}}}};
+                         {"tokens_per_s", sum.tokens_per_s}, {"expert_load_max_over_mean", sum.load_max_over_mean},
+                         {"val_kd", sum.final_val_kd}}}};
   std::ofstream(run.out + ".log.json") << log.dump(1) << "\n";
-  if (Status st = write_svg_plot(run.out + ".svg", "dseek train pretrain",
-                                 {{"cross-entropy (nats/token)", {s_loss, s_mtp, s_val}}, {"expert load balance", {s_load}}});
-      !st.ok())
-    return st;
+  std::vector<Panel> panels = {{"cross-entropy (nats/token)", {s_loss, s_mtp, s_val}}, {"expert load balance", {s_load}}};
+  if (run.teacher) panels.push_back({"distillation", {s_kd}});
+  if (Status st = write_svg_plot(run.out + ".svg", "dseek train " + run.recipe, panels); !st.ok()) return st;
   return sum;
 }
 
