@@ -231,6 +231,12 @@ Result<std::unique_ptr<Architecture>> deepseek_preset(std::string_view arch, std
 }
 
 Result<std::unique_ptr<Architecture>> deepseek_from_gguf(const GgufFile& f) {
+  auto h = deepseek_hparams_from_gguf(f);
+  if (!h.ok()) return h.status();
+  return std::unique_ptr<Architecture>(new DeepseekArch(*h));
+}
+
+Result<DeepseekHParams> deepseek_hparams_from_gguf(const GgufFile& f) {
   GgufKeys k(f, "deepseek2.");
   DeepseekHParams h;
   const int64_t blocks = k.integer("block_count");
@@ -278,7 +284,7 @@ Result<std::unique_ptr<Architecture>> deepseek_from_gguf(const GgufFile& f) {
   if (!k.ok()) return k.status();
   Status st = validate(h, f.path());
   if (!st.ok()) return st;
-  return std::unique_ptr<Architecture>(new DeepseekArch(h));
+  return h;
 }
 
 Result<std::unique_ptr<Architecture>> deepseek_from_hf_config(const nlohmann::json& c) {

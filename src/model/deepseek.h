@@ -31,6 +31,7 @@ struct DeepseekHParams {
 // Hyper-parameters from a Hugging Face config.json (validated), and the
 // architecture of given hyper-parameters (what the trainer exports with).
 Result<DeepseekHParams> deepseek_hparams_from_hf_config(const nlohmann::json& config);
+Result<DeepseekHParams> deepseek_hparams_from_gguf(const GgufFile& f);
 Result<std::unique_ptr<Architecture>> deepseek_from_hparams(const DeepseekHParams& h);
 
 Result<std::unique_ptr<Model>> create_deepseek_model(const DeepseekHParams& h, std::shared_ptr<const ModelFiles> files);

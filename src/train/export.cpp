@@ -97,6 +97,64 @@ Status export_gguf(const TrainModel<float>& m, const ExportOptions& opt, const s
   });
 }
 
+Result<std::unique_ptr<TrainModel<float>>> import_gguf(const std::string& path, int64_t max_seq) {
+  auto f = GgufFile::open(path);
+  if (!f.ok()) return f.status();
+  if (f->get_string("general.architecture").value_or("") != "deepseek2")
+    return Status::error(path + ": training starts from DeepSeek-architecture (deepseek2) models only");
+  auto h = deepseek_hparams_from_gguf(*f);
+  if (!h.ok()) return h.status();
+  if (h->yarn_factor > 0) h->yarn_factor = 0;  // trained without YaRN; positions stay within max_seq
+  auto m = std::make_unique<TrainModel<float>>(*h, max_seq, 0);
+  auto arch = deepseek_from_hparams(*h);
+  if (!arch.ok()) return arch.status();
+  const int64_t H = h->n_head, C = h->kv_lora_rank, Dn = h->d_nope, Dv = h->d_v, W = Dn + Dv;
+  for (const TensorSpec& spec : (*arch)->tensor_specs()) {
+    const GgufTensorInfo* t = f->find_tensor(spec.gguf_name);
+    if (!t) return Status::error(path + ": missing tensor " + spec.gguf_name);
+    std::vector<float> v(static_cast<size_t>(t->n_elements()));
+    const int64_t row = t->ne[0], rows = t->n_elements() / row;
+    const uint64_t row_bytes = *dtype_bytes(t->dtype, row);
+    const auto data = f->tensor_data(*t);
+    for (int64_t r = 0; r < rows; ++r)
+      kernels::dequantize_row(t->dtype, data.data() + static_cast<uint64_t>(r) * row_bytes, v.data() + r * row, row);
+    const std::string& name = spec.gguf_name;
+    const auto block_end = name.find('.', 4);
+    const std::string block = name.substr(0, block_end + 1);
+    if (Param<float>* p = m->find(name)) {
+      if (static_cast<int64_t>(v.size()) != p->size()) return Status::error(path + ": " + name + " has the wrong size");
+      p->w = std::move(v);
+    } else if (name.ends_with("attn_k_b.weight") || name.ends_with("attn_v_b.weight")) {
+      Param<float>* kv = m->find(block + "attn_kv_b.weight");
+      const bool k = name.ends_with("attn_k_b.weight");
+      for (int64_t hh = 0; hh < H; ++hh)
+        for (int64_t a = 0; a < (k ? C : Dv); ++a)
+          for (int64_t b = 0; b < (k ? Dn : C); ++b) {
+            const float x = v[static_cast<size_t>((hh * (k ? C : Dv) + a) * (k ? Dn : C) + b)];
+            if (k) kv->w[static_cast<size_t>((hh * W + b) * C + a)] = x;        // k_b[h][c][d] = W_UK[h][d][c]
+            else kv->w[static_cast<size_t>((hh * W + Dn + a) * C + b)] = x;     // v_b[h][d][c]
+          }
+    } else if (name.find("_exps.weight") != std::string::npos) {
+      const std::string what = name.substr(block.size(), name.size() - block.size() - 7);
+      const int64_t per = static_cast<int64_t>(v.size()) / h->n_expert;
+      for (int64_t e = 0; e < h->n_expert; ++e) {
+        Param<float>* p = m->find(block + what + "." + std::to_string(e));
+        if (!p || p->size() != per) return Status::error(path + ": cannot place " + name);
+        p->w.assign(v.begin() + e * per, v.begin() + (e + 1) * per);
+      }
+    } else if (name.ends_with("exp_probs_b.bias")) {
+      const int64_t layer = std::stoll(name.substr(4, block_end - 4));
+      auto biases = m->expert_biases();
+      const int64_t index = layer - h->n_dense_lead;
+      if (index < 0 || index >= static_cast<int64_t>(biases.size())) return Status::error(path + ": stray " + name);
+      *biases[static_cast<size_t>(index)] = std::move(v);
+    } else {
+      return Status::error(path + ": tensor " + name + " has no place in the trainable model");
+    }
+  }
+  return m;
+}
+
 Status save_checkpoint(TrainModel<float>& m, AdamW& opt, const std::string& config_json, const std::string& path) {
   GgufWriter w;
   w.set("general.architecture", GgufValue::str("dseek-checkpoint"));

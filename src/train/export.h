@@ -4,6 +4,7 @@
 // config) as a GGUF of f32 tensors.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "core/dtype.h"
@@ -20,6 +21,10 @@ struct ExportOptions {
   std::string description;     // stored as general.description
 };
 Status export_gguf(const TrainModel<float>& m, const ExportOptions& opt, const std::string& path);
+
+// Loads a DeepSeek-architecture GGUF (any stored dtype, dequantised to f32)
+// as a trainable model: the inverse of export_gguf (GRPO and fine-tuning start here).
+Result<std::unique_ptr<TrainModel<float>>> import_gguf(const std::string& path, int64_t max_seq);
 
 // `config_json` is stored verbatim so a resumed run can check it trains the same model.
 Status save_checkpoint(TrainModel<float>& m, AdamW& opt, const std::string& config_json, const std::string& path);

@@ -236,10 +236,15 @@ StepResult TrainModel<T>::step(ThreadPool& pool, std::span<const int32_t> tokens
   // Losses. Every term is a mean over its positions; MTP is weighted by lambda.
   std::vector<T> dlogits(f.logits.size());
   const int64_t n_main = std::count_if(f.targets.begin(), f.targets.end(), [](int32_t t) { return t >= 0; });
-  const double ce = cross_entropy(f.logits.data(), f.targets.data(), n, V, opt.ce_weight,
-                                  static_cast<double>(std::max<int64_t>(n_main, 1)), dlogits.data(), &r.tokens);
-  r.main_ce = ce / static_cast<double>(std::max<int64_t>(r.tokens, 1));
-  r.loss = opt.ce_weight * r.main_ce;
+  if (opt.pg_targets) {
+    r.loss = weighted_nll(f.logits.data(), opt.pg_targets, opt.pg_weights, n, V, dlogits.data());
+    r.tokens = std::count_if(opt.pg_targets, opt.pg_targets + n, [](int32_t t) { return t >= 0; });
+  } else {
+    const double ce = cross_entropy(f.logits.data(), f.targets.data(), n, V, opt.ce_weight,
+                                    static_cast<double>(std::max<int64_t>(n_main, 1)), dlogits.data(), &r.tokens);
+    r.main_ce = ce / static_cast<double>(std::max<int64_t>(r.tokens, 1));
+    r.loss = opt.ce_weight * r.main_ce;
+  }
   if (opt.teacher_logits) {
     r.kd = distill_kl(f.logits.data(), opt.teacher_logits, n, V, opt.kd_temperature, opt.kd_weight,
                       static_cast<double>(n), dlogits.data()) / static_cast<double>(n);
@@ -302,6 +307,23 @@ void TrainModel<T>::logits(ThreadPool& pool, std::span<const int32_t> tokens, in
   Forward f;
   run(pool, tokens, n_seq, LossOptions{.balance_alpha = 0, .backward = false}, f);
   out = std::move(f.logits);
+}
+
+template <typename T>
+void TrainModel<T>::token_logprobs(ThreadPool& pool, std::span<const int32_t> tokens, int64_t n_seq,
+                                   std::vector<double>& out) {
+  Forward f;
+  run(pool, tokens, n_seq, LossOptions{.balance_alpha = 0, .backward = false}, f);
+  const int64_t n = static_cast<int64_t>(tokens.size()), V = h_.n_vocab;
+  out.assign(static_cast<size_t>(n), 0.0);
+  for (int64_t t = 0; t < n; ++t) {
+    if (f.targets[static_cast<size_t>(t)] < 0) continue;
+    const T* l = f.logits.data() + t * V;
+    const T mx = *std::max_element(l, l + V);
+    double sum = 0;
+    for (int64_t i = 0; i < V; ++i) sum += std::exp(static_cast<double>(l[i] - mx));
+    out[static_cast<size_t>(t)] = static_cast<double>(l[f.targets[static_cast<size_t>(t)]] - mx) - std::log(sum);
+  }
 }
 
 template <typename T>

@@ -25,6 +25,10 @@ struct LossOptions {
   // position; loss += kd_weight * tau^2 * KL(teacher_tau || student_tau).
   const float* teacher_logits = nullptr;
   double ce_weight = 1.0, kd_weight = 0.0, kd_temperature = 1.0;
+  // Policy gradient (GRPO): per-position targets [n] (-1: none) and weights [n]
+  // replace the next-token loss: loss = sum_t w_t * -log p(target_t).
+  const int32_t* pg_targets = nullptr;
+  const float* pg_weights = nullptr;
 };
 
 struct StepResult {
@@ -71,6 +75,9 @@ class TrainModel {
   StepResult step(ThreadPool& pool, std::span<const int32_t> tokens, int64_t n_seq, const LossOptions& opt);
   // Main-head logits [n_seq*S x V] (no gradients), for tests and evaluation.
   void logits(ThreadPool& pool, std::span<const int32_t> tokens, int64_t n_seq, std::vector<T>& out);
+  // Log-probability of each row's next token at every position [n_seq*S] (the
+  // last position of a row gets 0), for GRPO's reference and old policies.
+  void token_logprobs(ThreadPool& pool, std::span<const int32_t> tokens, int64_t n_seq, std::vector<double>& out);
   // MTP-head logits for positions 0..S-2 of each row [n_seq*(S-1) x V].
   void mtp_logits(ThreadPool& pool, std::span<const int32_t> tokens, int64_t n_seq, std::vector<T>& out);
 

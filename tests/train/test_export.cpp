@@ -64,6 +64,13 @@ TEST(TrainExport, InferenceEngineRunsTheTrainedModelIdentically) {
   auto model = test::load_model_or_fail(out);
   ASSERT_TRUE(model);
   ASSERT_EQ(model->n_vocab(), V);
+  {  // import is export's exact inverse (f32): every parameter and bias comes back
+    auto back = import_gguf(out, 16);
+    ASSERT_TRUE(back.ok()) << back.message();
+    for (size_t i = 0; i < m.params().size(); ++i)
+      ASSERT_EQ((*back)->params()[i]->w, m.params()[i]->w) << m.params()[i]->name;
+    ASSERT_EQ(*(*back)->expert_biases()[0], *m.expert_biases()[0]);
+  }
   ThreadPool pool(2);
   const std::vector<int32_t> tokens = {5, 77, 120, 3, 250, 9, 18, 301, 44, 2, 7, 99};
   std::vector<float> want, want_mtp;

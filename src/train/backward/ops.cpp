@@ -186,6 +186,20 @@ double cross_entropy(const T* logits, const int32_t* targets, int64_t n, int64_t
 }
 
 template <typename T>
+double weighted_nll(const T* logits, const int32_t* targets, const float* weights, int64_t n, int64_t v, T* dlogits) {
+  double total = 0;
+  for (int64_t r = 0; r < n; ++r) {
+    double w = weights[r];
+    int64_t one = 1;
+    const int32_t target = targets[r] >= 0 && w != 0 ? targets[r] : -1;
+    total += w * cross_entropy(logits + r * v, &target, 1, v, 1.0, 1.0, dlogits + r * v, &one);
+    if (target >= 0)
+      for (int64_t i = 0; i < v; ++i) dlogits[r * v + i] *= static_cast<T>(w);
+  }
+  return total;
+}
+
+template <typename T>
 double distill_kl(const T* logits, const float* teacher, int64_t n, int64_t v, double tau, double weight,
                   double count_norm, T* dlogits) {
   double total = 0;
@@ -223,6 +237,7 @@ double distill_kl(const T* logits, const float* teacher, int64_t n, int64_t v, d
   template void silu_mul_fwd<T>(const T*, const T*, int64_t, T*);                                                   \
   template void silu_mul_bwd<T>(const T*, const T*, const T*, int64_t, T*, T*);                                     \
   template double cross_entropy<T>(const T*, const int32_t*, int64_t, int64_t, double, double, T*, int64_t*);      \
+  template double weighted_nll<T>(const T*, const int32_t*, const float*, int64_t, int64_t, T*);                  \
   template double distill_kl<T>(const T*, const float*, int64_t, int64_t, double, double, double, T*);
 DSEEK_TRAIN_OPS(float)
 DSEEK_TRAIN_OPS(double)

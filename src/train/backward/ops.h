@@ -49,6 +49,12 @@ template <typename T>
 double cross_entropy(const T* logits, const int32_t* targets, int64_t n, int64_t v, double weight, double count_norm,
                      T* dlogits, int64_t* counted);
 
+// Policy-gradient form: returns sum_r w_r * -log softmax(logits_r)[target_r]
+// over rows with target >= 0 and writes dlogits = w_r * (softmax - onehot)
+// (0 for other rows). Weights may be negative (GRPO advantages).
+template <typename T>
+double weighted_nll(const T* logits, const int32_t* targets, const float* weights, int64_t n, int64_t v, T* dlogits);
+
 // Logit distillation over n rows: returns the summed tau^2 * KL(softmax(t/tau)
 // || softmax(s/tau)); ADDS weight * tau * (p_s - p_t) / count_norm to dlogits.
 template <typename T>
