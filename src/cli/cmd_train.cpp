@@ -15,7 +15,9 @@
 
 #include "train/data.h"
 #include "cli/load_model.h"
+#include "train/recipes/arithmetic.h"
 #include "train/recipes/distill.h"
+#include "train/recipes/grpo.h"
 #include "train/recipes/pretrain.h"
 #include "train/recipes/tokenizer.h"
 
@@ -83,7 +85,7 @@ int train_pretrain(const std::string& config_path, const std::vector<std::string
 }  // namespace
 
 int cmd_train(int argc, char** argv) {
-  CLI::App app("Train: the DeepSeek recipe at small scale. Recipes: tokenizer, pretrain, distill.", "train");
+  CLI::App app("Train: the DeepSeek recipe at small scale. Recipes: tokenizer, pretrain, distill, grpo.", "train");
   app.require_subcommand(1);
   CLI::App* tk = app.add_subcommand("tokenizer", "train a byte-level BPE tokenizer on text files (vocabulary-only GGUF)");
   int64_t vocab = 8192;
@@ -119,7 +121,48 @@ int cmd_train(int argc, char** argv) {
   ds->add_option("-t,--threads", threads, "threads")->capture_default_str();
   ds->add_flag("--resume", resume, "continue from OUT.ckpt if it exists");
   ds->add_option("--max-steps", max_steps, "stop after this many steps in this run");
+  CLI::App* gr = app.add_subcommand("grpo", "group-relative policy optimisation with verifiable rewards (task: arithmetic)");
+  train::GrpoConfig g;
+  std::string corpus_out;
+  int64_t corpus_lines = 20000;
+  double corpus_noise = 0.3;
+  gr->add_option("--model", g.model, "starting policy (.gguf, DeepSeek architecture, with a tokenizer)");
+  gr->add_option("--task", g.task, "task with a verifiable reward")->capture_default_str();
+  gr->add_option("-o,--output", g.out, "final policy .gguf (also OUT.log.json, OUT.svg)");
+  gr->add_option("--steps", g.steps, "policy updates")->capture_default_str();
+  gr->add_option("--prompts", g.prompts, "problems per step")->capture_default_str();
+  gr->add_option("--group", g.group, "completions per problem (G)")->capture_default_str();
+  gr->add_option("--lr", g.lr, "learning rate (AdamW)")->capture_default_str();
+  gr->add_option("--beta", g.beta, "weight of KL to the reference policy")->capture_default_str();
+  gr->add_option("--temperature", g.temperature, "sampling temperature of the rollouts")->capture_default_str();
+  gr->add_option("--max-new", g.max_new, "tokens per completion at most")->capture_default_str();
+  gr->add_option("--max-operand", g.max_operand, "operands are drawn from [0, N)")->capture_default_str();
+  gr->add_option("--held-out", g.held_out, "held-out problems for the accuracy curve")->capture_default_str();
+  gr->add_option("--eval-every", g.eval_every, "steps between held-out evaluations")->capture_default_str();
+  gr->add_option("--seed", g.seed, "seed")->capture_default_str();
+  gr->add_option("-t,--threads", g.threads, "threads")->capture_default_str();
+  gr->add_option("--write-corpus", corpus_out, "instead of training: write a worked-solution corpus to pretrain a base policy on");
+  gr->add_option("--corpus-lines", corpus_lines, "problems in the corpus")->capture_default_str();
+  gr->add_option("--corpus-noise", corpus_noise, "fraction of corpus answers made wrong")->capture_default_str();
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
+  if (gr->parsed()) {
+    if (!corpus_out.empty()) {
+      if (corpus_lines < 1 || corpus_lines > 100000000 || !(corpus_noise >= 0 && corpus_noise <= 1) || g.max_operand < 1)
+        return report("--corpus-lines must be positive, --corpus-noise in [0, 1]");
+      std::ofstream(corpus_out, std::ios::binary) << train::arithmetic_corpus(corpus_lines, g.max_operand, corpus_noise, g.seed);
+      std::printf("wrote %s: %lld worked %s problems (%.0f%% with a wrong answer)\n", corpus_out.c_str(),
+                  static_cast<long long>(corpus_lines), g.task.c_str(), 100 * corpus_noise);
+      return kExitOk;
+    }
+    if (g.model.empty() || g.out.empty()) return report("grpo needs --model and -o (or --write-corpus)");
+    if (g.threads < 1 || g.threads > 1024) return report("--threads must be between 1 and 1024");
+    auto r = train::run_grpo(g);
+    if (!r.ok()) return report(r.status());
+    std::printf("wrote %s (+ .log.json, .svg): %lld steps, held-out accuracy %.1f%% -> %.1f%%, final mean reward %.3f\n",
+                g.out.c_str(), static_cast<long long>(r->steps), 100 * r->initial_accuracy, 100 * r->final_accuracy,
+                r->final_reward);
+    return kExitOk;
+  }
   if (ds->parsed()) return train_distill(teacher, config_path, pt_data, pt_out, threads, resume, max_steps);
   if (tk->parsed()) return train_tokenizer(vocab, data, out, pre, max_bytes);
   if (pt->parsed()) return train_pretrain(config_path, pt_data, tokenizer, pt_out, threads, resume, max_steps);

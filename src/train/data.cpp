@@ -27,9 +27,9 @@ Result<std::string> read_text_files(const std::vector<std::string>& files, size_
 }
 
 Result<TokenData> tokenize_for_training(const Tokenizer& tok, const std::string& text, double val_fraction,
-                                        int64_t min_tokens) {
+                                        int64_t min_tokens, bool special_tokens) {
   if (val_fraction < 0 || val_fraction >= 0.5) return Status::error("val_fraction must be in [0, 0.5)");
-  const std::vector<int32_t> ids = tok.encode(text, EncodeOptions{false, false});
+  const std::vector<int32_t> ids = tok.encode(text, EncodeOptions{special_tokens, false});
   const auto n_val = static_cast<size_t>(static_cast<double>(ids.size()) * val_fraction);
   TokenData d;
   d.train.assign(ids.begin(), ids.end() - static_cast<std::ptrdiff_t>(n_val));

@@ -19,9 +19,9 @@ Result<std::string> read_text_files(const std::vector<std::string>& files, size_
 struct TokenData {
   std::vector<int32_t> train, val;
 };
-// Plain-text encoding (no BOS, special-token text is not special).
+// No BOS; special-token text becomes the special token only when asked.
 Result<TokenData> tokenize_for_training(const Tokenizer& tok, const std::string& text, double val_fraction,
-                                        int64_t min_tokens);
+                                        int64_t min_tokens, bool special_tokens);
 
 class WindowSampler {
  public:

@@ -121,6 +121,10 @@ Result<PretrainConfig> parse_pretrain_config(const json& j) {
                       dget("sample_temperature", c.distill.sample_temperature, 0, 10)})
       if (!st.ok()) return st;
   }
+  if (t.contains("special_tokens")) {
+    if (!t["special_tokens"].is_boolean()) return Status::error("training.special_tokens must be true or false");
+    c.special_tokens = t["special_tokens"].get<bool>();
+  }
   if (t.contains("export_dtype")) {
     if (!t["export_dtype"].is_string()) return Status::error("training.export_dtype must be a string");
     c.export_dtype = t["export_dtype"].get<std::string>();
@@ -153,7 +157,7 @@ Result<PretrainSummary> run_pretrain(const PretrainConfig& cfg_in, const Pretrai
     if (static_cast<int64_t>(probe.size()) != cfg.seq_len * cfg.model.n_vocab)
       return Status::error("the teacher's vocabulary differs from the tokenizer's: distillation needs the same tokens");
   }
-  auto data = tokenize_for_training(*tok, *text, cfg.val_fraction, cfg.seq_len);
+  auto data = tokenize_for_training(*tok, *text, cfg.val_fraction, cfg.seq_len, cfg.special_tokens);
   if (!data.ok()) return data.status();
   const DType export_dtype = dtype_from_name(cfg.export_dtype).value_or(DType::kF32);
 

@@ -40,6 +40,7 @@ struct PretrainConfig {
   uint64_t seed = 1;
   size_t max_bytes = size_t{64} << 20;
   std::string export_dtype = "f32";
+  bool special_tokens = false;  // the data's special-token text (<think>, …) becomes those tokens
   DistillConfig distill;  // used by `train distill` only
   nlohmann::json source;  // the config as given (stored in checkpoints and the log)
 };
