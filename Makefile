@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps build demo test test-unit test-asan test-fuzz bench clean
+.PHONY: all deps build demo test test-unit test-asan test-fuzz bench clean train-default
 
 all: build
 
@@ -25,6 +25,12 @@ test: build
 
 test-unit: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+# Retrain the default model from its committed config (about 20 minutes on 2 cores).
+train-default: build
+	@mkdir -p models
+	$(BUILD)/bin/dseek train pretrain --config assets/shakespeare/config.json \
+	  --data ../shared/testdata/text/tinyshakespeare.txt -o models/dseek-shakespeare.gguf
 
 bench: build
 	@for b in $(BUILD)/bin/bench_*; do $$b; done

@@ -1,18 +1,15 @@
 #!/usr/bin/env bash
-# `make demo`: the main job on the built-in default model. Until a trained
-# default model ships, that is: generate the tiny DeepSeek-V3-shaped model,
-# describe it, show its tokenizer and chat template, generate, and answer one
+# `make demo`: the main job on the built-in default model — a small
+# DeepSeek-architecture model (MLA + DeepSeekMoE + MTP) that dseek itself
+# trained on Shakespeare (assets/shakespeare/; retrain: `make train-default`).
+# Describe it, show its tokenizer and chat template, generate, and answer one
 # request through `dseek serve` (SERVE=1 keeps the server up for the chat page).
 set -euo pipefail
 dseek=${1:-build/bin/dseek}
 cd "$(dirname "$0")/.."
-mkdir -p models
-model=models/tiny-deepseek-v3.gguf
+model=assets/shakespeare/dseek-shakespeare.gguf
 
-echo "== dseek init: a tiny DeepSeek-V3-shaped model (MLA + MoE + MTP), seeded =="
-"$dseek" init --arch deepseek-v3 --preset tiny --seed 42 -o "$model"
-echo
-echo "== dseek inspect $model =="
+echo "== the default model: $model (trained by 'dseek train pretrain', see assets/shakespeare/) =="
 "$dseek" inspect --no-tensors "$model"
 echo
 text='Hello from dseek! สวัสดี 你好 — 12345'
@@ -29,8 +26,8 @@ echo "== dseek template: a conversation in the model's chat format =="
 printf '%s' '{"messages":[{"role":"system","content":"You are concise."},{"role":"user","content":"What is MLA?"}],"add_generation_prompt":true}' \
   | "$dseek" template -m "$model" 2>/dev/null && echo || echo "(chat templates not built yet)"
 echo
-echo "== dseek run: generation (random weights: the words are noise, the machinery is real) =="
-"$dseek" run -m "$model" -p 'Once upon a time' -n 24 --seed 1 --temp 0.8
+echo "== dseek run: a prompted continuation =="
+"$dseek" run -m "$model" -p 'ROMEO:' -n 80 --seed 1 --temp 0.8
 echo
 echo
 echo "== dseek serve: the OpenAI-compatible API on a free port, one chat request =="
@@ -42,7 +39,7 @@ for _ in $(seq 100); do grep -q 'listening on' "$log" && break; sleep 0.1; done
 url=$(grep -o 'http://[0-9.:]*' "$log" | head -1)
 python3 - "$url" <<'PY'
 import json, sys, urllib.request
-body = {"messages": [{"role": "user", "content": "Say hello in Thai."}], "max_tokens": 16, "temperature": 0}
+body = {"messages": [{"role": "user", "content": "Speak, good friend: what news?"}], "max_tokens": 40, "temperature": 0.7, "seed": 1}
 req = urllib.request.Request(sys.argv[1] + "/v1/chat/completions", json.dumps(body).encode(), {"Content-Type": "application/json"})
 r = json.load(urllib.request.urlopen(req))
 print("answer:", repr(r["choices"][0]["message"]["content"]))
