@@ -53,7 +53,7 @@ Result<std::vector<float>> gguf_values(const TrainModel<float>& m, const std::st
   }
   if (what == "exp_probs_b") {
     const int64_t layer = std::stoll(block.substr(4));
-    auto biases = const_cast<TrainModel<float>&>(m).expert_biases();
+    const auto biases = m.expert_biases();
     const int64_t moe_index = layer - h.n_dense_lead;
     if (moe_index < 0 || moe_index >= static_cast<int64_t>(biases.size())) return Status::error("no bias for " + name);
     return *biases[static_cast<size_t>(moe_index)];

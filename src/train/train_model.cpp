@@ -138,6 +138,15 @@ std::vector<std::vector<float>*> TrainModel<T>::expert_biases() {
 }
 
 template <typename T>
+std::vector<const std::vector<float>*> TrainModel<T>::expert_biases() const {
+  std::vector<const std::vector<float>*> out;
+  for (const auto& l : layers_)
+    if (!l.dense && !l.moe.bias.empty()) out.push_back(&l.moe.bias);
+  if (mtp_ && !mtp_->layer.moe.bias.empty()) out.push_back(&mtp_->layer.moe.bias);
+  return out;
+}
+
+template <typename T>
 void TrainModel<T>::layer_fwd(ThreadPool& pool, const LayerParams<T>& l, T* x, int64_t n,
                               std::span<const int64_t> starts, std::span<const int32_t> pos, double alpha,
                               LayerState& s) const {

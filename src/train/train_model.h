@@ -69,6 +69,7 @@ class TrainModel {
   void zero_grad();
   // The MoE layers' score-correction biases (selection only), main layers then MTP.
   std::vector<std::vector<float>*> expert_biases();
+  std::vector<const std::vector<float>*> expert_biases() const;
 
   // tokens: n_seq rows of S tokens (S <= max_seq). Targets: the next token (and
   // the one after for MTP) within each row.

@@ -32,7 +32,7 @@ DeepseekHParams tiny_v2() {
 }
 
 // Checks a spread of entries of every parameter: analytic vs (L(w+e) - L(w-e)) / 2e.
-void check_gradients(const DeepseekHParams& h, double alpha, bool distill = false) {
+void check_gradients(const DeepseekHParams& h, double alpha, bool distill = false, bool policy = false) {
   ThreadPool pool(2);
   TrainModel<double> m(h, 8, 7);
   // Make the selection bias non-trivial, so selection differs from plain top-k.
@@ -41,6 +41,16 @@ void check_gradients(const DeepseekHParams& h, double alpha, bool distill = fals
   const std::vector<int32_t> tokens = {1, 5, 2, 12, 7, 3, 0, 9, 4, 4, 11, 6};
   LossOptions opt{.mtp_weight = 0.3, .balance_alpha = alpha};
   std::vector<float> teacher(tokens.size() * static_cast<size_t>(h.n_vocab));
+  std::vector<int32_t> pg_targets(tokens.size());
+  std::vector<float> pg_weights(tokens.size());
+  if (policy) {  // GRPO's objective: signed per-token weights on chosen tokens, some positions unweighted
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      pg_targets[i] = i % 4 == 3 ? -1 : static_cast<int32_t>((i * 5 + 1) % static_cast<size_t>(h.n_vocab));
+      pg_weights[i] = static_cast<float>(i % 2 ? 0.3 : -0.2);
+    }
+    opt.pg_targets = pg_targets.data();
+    opt.pg_weights = pg_weights.data();
+  }
   if (distill) {  // a teacher distribution to distil, at temperature 2, mixed with cross-entropy
     Rng rng(5);
     for (float& t : teacher) t = static_cast<float>(2 * rng.normal());
@@ -89,6 +99,7 @@ TEST(TrainGradients, DeepseekV3ShapeWithMtpSigmoidGroupsAndBias) { check_gradien
 TEST(TrainGradients, DeepseekV2ShapeSoftmaxNoQueryCompression) { check_gradients(tiny_v2(), 0.1); }
 TEST(TrainGradients, WithoutBalanceLoss) { check_gradients(tiny_v3(), 0.0); }
 TEST(TrainGradients, LogitDistillationWithTemperature) { check_gradients(tiny_v2(), 0.0, true); }
+TEST(TrainGradients, PolicyGradientObjective) { check_gradients(tiny_v3(), 0.0, false, true); }
 
 // The float path of linear (the inference GEMM over transposed operands) against the float64 loops.
 TEST(TrainGradients, FloatLinearBackwardMatchesFloat64) {
