@@ -158,9 +158,10 @@ int cmd_train(int argc, char** argv) {
     if (g.threads < 1 || g.threads > 1024) return report("--threads must be between 1 and 1024");
     auto r = train::run_grpo(g);
     if (!r.ok()) return report(r.status());
-    std::printf("wrote %s (+ .log.json, .svg): %lld steps, held-out accuracy %.1f%% -> %.1f%%, final mean reward %.3f\n",
+    std::printf("wrote %s (+ .log.json, .svg): %lld steps, held-out accuracy %.1f%% -> %.1f%% greedy, %.1f%% -> %.1f%% "
+                "sampled, final mean reward %.3f\n",
                 g.out.c_str(), static_cast<long long>(r->steps), 100 * r->initial_accuracy, 100 * r->final_accuracy,
-                r->final_reward);
+                100 * r->initial_sampled_accuracy, 100 * r->final_sampled_accuracy, r->final_reward);
     return kExitOk;
   }
   if (ds->parsed()) return train_distill(teacher, config_path, pt_data, pt_out, threads, resume, max_steps);

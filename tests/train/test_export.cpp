@@ -149,6 +149,18 @@ TEST(TrainPretrain, ShortRunLearnsAndWritesEverything) {
     EXPECT_TRUE(fs::exists(out + ext)) << out + ext;
   auto model = test::load_model_or_fail(out);
   EXPECT_TRUE(model);
+  // Retraining from the same config reproduces the run exactly, on any thread count
+  // (kernels split work across outputs, never across a reduction).
+  cfg["training"]["steps"] = 15;
+  auto c15 = parse_pretrain_config(cfg);
+  ASSERT_TRUE(c15.ok());
+  auto one = run_pretrain(*c15, PretrainRun{.data = {(dir / "data.txt").string()}, .tokenizer = out + ".tokenizer.gguf",
+                                            .out = (dir / "a.gguf").string(), .threads = 1});
+  auto two = run_pretrain(*c15, PretrainRun{.data = {(dir / "data.txt").string()}, .tokenizer = out + ".tokenizer.gguf",
+                                            .out = (dir / "b.gguf").string(), .threads = 2});
+  ASSERT_TRUE(one.ok() && two.ok());
+  EXPECT_EQ(one->final_train_ce, two->final_train_ce);
+  EXPECT_EQ(one->final_val_ce, two->final_val_ce);
   // Absurd settings are refused with a reason.
   cfg["training"]["lr"] = -1;
   EXPECT_FALSE(parse_pretrain_config(cfg).ok());

@@ -70,20 +70,31 @@ Result<std::vector<int32_t>> complete(const Policy& p, ThreadPool& pool, const s
   return out;
 }
 
-// Greedy accuracy (and mean reward) on the held-out problems.
-Result<std::pair<double, double>> evaluate(const Policy& p, ThreadPool& pool, const Tokenizer& tok,
-                                           const std::vector<ArithmeticProblem>& probs, const GrpoConfig& c) {
-  int64_t correct = 0;
-  double reward = 0;
+struct Eval {
+  double greedy = 0, sampled = 0, reward = 0;  // accuracies (greedy; one sample at the rollout temperature), greedy reward
+};
+
+// Accuracy on the held-out problems: greedy, and with one sample each at the
+// rollout temperature (fixed seeds, so evaluations compare).
+Result<Eval> evaluate(const Policy& p, ThreadPool& pool, const Tokenizer& tok,
+                      const std::vector<ArithmeticProblem>& probs, const GrpoConfig& c) {
+  Eval e;
+  const Stops stops = line_stops(tok);
+  uint64_t seed = 77;
   for (const auto& pr : probs) {
-    auto out = complete(p, pool, tok.encode(pr.prompt(), EncodeOptions{false, false}), 0.0, 0, c.max_new, line_stops(tok));
-    if (!out.ok()) return out.status();
-    const ArithmeticReward r = score_completion(pr, tok.decode(*out));
-    correct += r.correct;
-    reward += r.value(c.format_weight);
+    const auto prompt = tok.encode(pr.prompt(), EncodeOptions{false, false});
+    auto greedy = complete(p, pool, prompt, 0.0, 0, c.max_new, stops);
+    if (!greedy.ok()) return greedy.status();
+    const ArithmeticReward r = score_completion(pr, tok.decode(*greedy));
+    e.greedy += r.correct;
+    e.reward += r.value(c.format_weight);
+    auto sampled = complete(p, pool, prompt, c.temperature, ++seed, c.max_new, stops);
+    if (!sampled.ok()) return sampled.status();
+    e.sampled += score_completion(pr, tok.decode(*sampled)).correct;
   }
   const double n = static_cast<double>(std::max<size_t>(probs.size(), 1));
-  return std::pair{static_cast<double>(correct) / n, reward / n};
+  e.greedy /= n, e.sampled /= n, e.reward /= n;
+  return e;
 }
 
 }  // namespace
@@ -116,11 +127,15 @@ Result<GrpoSummary> run_grpo(const GrpoConfig& c) {
   auto acc0 = evaluate(*first, pool, *tok, held_out, c);
   if (!acc0.ok()) return acc0.status();
   GrpoSummary sum;
-  sum.initial_accuracy = acc0->first;
-  std::fprintf(stderr, "grpo: held-out accuracy before training %.1f%% (%lld problems)\n", 100 * acc0->first,
-               static_cast<long long>(held_out.size()));
-  json steps = json::array(), evals = json::array({{{"step", 0}, {"accuracy", acc0->first}, {"reward", acc0->second}}});
-  Series s_reward{"mean training reward", {}, {}}, s_acc{"held-out accuracy (greedy)", {0.0}, {acc0->first}};
+  sum.initial_accuracy = acc0->greedy;
+  sum.initial_sampled_accuracy = acc0->sampled;
+  std::fprintf(stderr, "grpo: held-out accuracy before training %.1f%% greedy, %.1f%% sampled (%lld problems)\n",
+               100 * acc0->greedy, 100 * acc0->sampled, static_cast<long long>(held_out.size()));
+  json steps = json::array(),
+       evals = json::array({{{"step", 0}, {"accuracy", acc0->greedy}, {"sampled_accuracy", acc0->sampled},
+                             {"reward", acc0->reward}}});
+  Series s_reward{"mean training reward", {}, {}}, s_acc{"held-out accuracy (greedy)", {0.0}, {acc0->greedy}},
+      s_sacc{"held-out accuracy (sampled)", {0.0}, {acc0->sampled}};
   ProgressBar bar("grpo", static_cast<uint64_t>(c.steps));
   uint64_t seed = c.seed;
   for (int64_t step = 0; step < c.steps; ++step) {
@@ -204,11 +219,15 @@ Result<GrpoSummary> run_grpo(const GrpoConfig& c) {
       if (!now.ok()) return now.status();
       auto acc = evaluate(*now, pool, *tok, held_out, c);
       if (!acc.ok()) return acc.status();
-      sum.final_accuracy = acc->first;
-      evals.push_back({{"step", step + 1}, {"accuracy", acc->first}, {"reward", acc->second}});
-      s_acc.x.push_back(static_cast<double>(step + 1)), s_acc.y.push_back(acc->first);
-      std::fprintf(stderr, "grpo step %lld: mean reward %.3f, held-out accuracy %.1f%%, KL to reference %.4f\n",
-                   static_cast<long long>(step + 1), mean_reward, 100 * acc->first, e["kl_to_reference"].get<double>());
+      sum.final_accuracy = acc->greedy;
+      sum.final_sampled_accuracy = acc->sampled;
+      evals.push_back({{"step", step + 1}, {"accuracy", acc->greedy}, {"sampled_accuracy", acc->sampled},
+                       {"reward", acc->reward}});
+      s_acc.x.push_back(static_cast<double>(step + 1)), s_acc.y.push_back(acc->greedy);
+      s_sacc.x.push_back(static_cast<double>(step + 1)), s_sacc.y.push_back(acc->sampled);
+      std::fprintf(stderr, "grpo step %lld: mean reward %.3f, held-out accuracy %.1f%% greedy, %.1f%% sampled, KL to reference %.4f\n",
+                   static_cast<long long>(step + 1), mean_reward, 100 * acc->greedy, 100 * acc->sampled,
+                   e["kl_to_reference"].get<double>());
     }
     steps.push_back(e);
     char status[128];
@@ -227,10 +246,11 @@ Result<GrpoSummary> run_grpo(const GrpoConfig& c) {
                                 {"max_operand", c.max_operand}, {"held_out", c.held_out}, {"seed", c.seed}}},
                     {"steps", steps}, {"evals", evals},
                     {"final", {{"initial_accuracy", sum.initial_accuracy}, {"final_accuracy", sum.final_accuracy},
-                               {"final_reward", sum.final_reward}}}};
+                               {"initial_sampled_accuracy", sum.initial_sampled_accuracy},
+                               {"final_sampled_accuracy", sum.final_sampled_accuracy}, {"final_reward", sum.final_reward}}}};
   std::ofstream(c.out + ".log.json") << log.dump(1) << "\n";
   if (Status st = write_svg_plot(c.out + ".svg", "dseek train grpo (" + c.task + ")",
-                                 {{"reward", {s_reward}}, {"held-out accuracy", {s_acc}}});
+                                 {{"reward", {s_reward}}, {"held-out accuracy", {s_acc, s_sacc}}});
       !st.ok())
     return st;
   return sum;

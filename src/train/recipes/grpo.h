@@ -24,7 +24,8 @@ struct GrpoConfig {
 };
 
 struct GrpoSummary {
-  double initial_accuracy = 0, final_accuracy = 0, final_reward = 0;
+  double initial_accuracy = 0, final_accuracy = 0, final_reward = 0;           // greedy accuracies
+  double initial_sampled_accuracy = 0, final_sampled_accuracy = 0;             // one sample at the rollout temperature
   int64_t steps = 0;
 };
 
