@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 #include <random>
 #include <vector>
 
@@ -123,6 +124,7 @@ TEST(Int8Dot, BatchAndRowSplitInvariant) {
 TEST(Int8Dot, CloseToFloat64WithUnquantisedActivationsWithinRoundingBound) {
   std::mt19937 rng(23);
   double worst_ratio = 0;
+  std::map<int, double> stat_err, stat_rms;
   for (const Shape& sh : kShapes)
     for (int64_t cols : sh.cols) {
       const int64_t rows = 9, n_tok = 3;
@@ -133,19 +135,28 @@ TEST(Int8Dot, CloseToFloat64WithUnquantisedActivationsWithinRoundingBound) {
       matmul_q8(w.view, q, y.data(), rows, 0, rows);
       for (int64_t t = 0; t < n_tok; ++t)
         for (int64_t r = 0; r < rows; ++r) {
-          double want = 0, bound = 0, mag = 0;
+          double want = 0, bound = 0, mag = 0, rms_sq = 0;
           for (int64_t c = 0; c < cols; ++c) {
             const double wv = w.deq[static_cast<size_t>(r * cols + c)], xv = x[static_cast<size_t>(t * cols + c)];
             want += wv * xv;
             mag += std::fabs(wv * xv);
             bound += std::fabs(wv) * 0.5001 * q.d_of(t)[c / kActBlock];
+            rms_sq += wv * wv * q.d_of(t)[c / kActBlock] * q.d_of(t)[c / kActBlock] / 12;
           }
           const double err = std::fabs(y[static_cast<size_t>(t * rows + r)] - want);
+          stat_err[static_cast<int>(sh.dtype)] += err * err;
+          stat_rms[static_cast<int>(sh.dtype)] += rms_sq;
           EXPECT_LE(err, bound + 1e-5 * mag + 1e-6) << dtype_name(sh.dtype) << " cols=" << cols;
           if (bound > 0) worst_ratio = std::max(worst_ratio, err / bound);
         }
     }
   std::printf("int8 dot: worst error / rounding bound = %.3f\n", worst_ratio);
+  // The typical error should be the rounding noise itself (uniform, d^2/12 per value): ratio ~1.
+  for (auto& [k, v] : stat_err) {
+    const double ratio = std::sqrt(v / stat_rms[k]);
+    std::printf("int8 dot %s: rms error / rms of rounding noise = %.3f\n", dtype_name(static_cast<DType>(k)), ratio);
+    EXPECT_LT(ratio, 1.5);
+  }
 }
 
 TEST(Int8Dot, QuantisedActivationsFollowTheirDefinition) {

@@ -11,6 +11,18 @@
 // scale. We allow 1e-4 of the largest |logit| (10x margin) and require the
 // same argmax at every position. Quantised files are compared against the
 // reference on the same quantised weights (both dequantise identically).
+//
+// q8_0 / q4_K / q6_K projections run on int8-rounded activations (blocks of
+// 32, d = max|x|/127), and the reference rounds its activations the same way
+// (ref_math linear()). Without a rounding flip the two agree to float error
+// (tiny q8_0 models: ~2e-7). But rounding is a step function: where the
+// engine's float32 value and the reference's float64 one straddle a rounding
+// boundary (probability ~|x32 - x64|/d ~ 1e-5 per value, so a few times per
+// forward on the "small" presets) that value moves by a whole quantum (up to
+// 0.8% of its block's largest value), and that can tip later roundings and
+// MoE top-k choices. Observed on these random models: <= 1.7% of the logit
+// scale. kInt8Tolerance = 3e-2 of the scale bounds that with margin; the
+// int8 arithmetic itself is pinned exactly by tests/kernels/test_int8_dot.cpp.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -87,6 +99,8 @@ void to_joint_kv_b(const std::string& src, const std::string& dst) {
                }).ok());
 }
 
+constexpr double kFloatTolerance = 1e-4, kInt8Tolerance = 3e-2;
+
 struct Variant {
   const char* name;
   const char* init_args;
@@ -114,6 +128,7 @@ TEST_P(ReferenceCompare, LogitsMatchFloat64Reference) {
   auto ref = reference::forward_logits(path, toks);
   ASSERT_TRUE(ref.ok()) << ref.message();
   const bool mla = std::string(v.init_args).find("deepseek") != std::string::npos;
+  const double tol = std::string(v.init_args).find("--dtype q") != std::string::npos ? kInt8Tolerance : kFloatTolerance;
   for (AttentionMode mode : mla ? std::vector<AttentionMode>{AttentionMode::kNaive, AttentionMode::kAbsorbed}
                                 : std::vector<AttentionMode>{AttentionMode::kAuto}) {
     ThreadPool pool(2);
@@ -126,7 +141,7 @@ TEST_P(ReferenceCompare, LogitsMatchFloat64Reference) {
     const char* mode_name = mode == AttentionMode::kNaive ? "naive" : mode == AttentionMode::kAbsorbed ? "absorbed" : "gqa";
     std::printf("%-28s %-8s max |err| %.3g, logit scale %.3g, relative %.3g, argmax mismatches %d/%zu\n", v.name,
                 mode_name, e.max_abs, e.scale, e.max_abs / e.scale, e.argmax_mismatch, toks.size());
-    EXPECT_LE(e.max_abs, 1e-4 * e.scale) << v.name << " " << mode_name;
+    EXPECT_LE(e.max_abs, tol * e.scale) << v.name << " " << mode_name;
     EXPECT_EQ(e.argmax_mismatch, 0) << v.name << " " << mode_name;
     EXPECT_GT(e.scale, 1.0);
   }
@@ -139,7 +154,7 @@ TEST_P(ReferenceCompare, LogitsMatchFloat64Reference) {
     const Errors e = compare(got, *ref_mtp, V);
     std::printf("%-28s %-8s max |err| %.3g, logit scale %.3g, relative %.3g, argmax mismatches %d/%zu\n", v.name, "mtp",
                 e.max_abs, e.scale, e.max_abs / e.scale, e.argmax_mismatch, toks.size() - 1);
-    EXPECT_LE(e.max_abs, 1e-4 * e.scale);
+    EXPECT_LE(e.max_abs, tol * e.scale);
     EXPECT_EQ(e.argmax_mismatch, 0);
   }
 }

@@ -195,12 +195,16 @@ template <class Ty, int R, int T>
     _mm_prefetch(a.prefetch + 64 * (s * a.prefetch_per_step + i), _MM_HINT_T0);
   typename Ty::W w[R];
   __m512 ws[R];
+  // Fully unrolled (early enough for GCC to keep acc[][] in registers).
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
     w[r] = Ty::load(a.rows[r], s, both);
     ws[r] = Ty::scale(a.ws[r], s, both);
   }
+#pragma GCC unroll 8
   for (int t = 0; t < T; ++t) {
     const XStep xs = load_x(a.x[t], s, both);
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const __m512 l = _mm512_cvtepi32_ps(Ty::dot(w[r], xs));
       acc[r][t] = _mm512_mask3_fmadd_ps(l, _mm512_mul_ps(ws[r], xs.d), acc[r][t], lanes);
@@ -230,7 +234,9 @@ void tile(const std::byte* const* rows, const float* const* ws, const QuantizedA
   }
   for (int t = 0; t < T; ++t) a.x[t] = x_row(x, t0 + t);
   __m512 acc[R][T];
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
     for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
   const int64_t nb = x.blocks();
   for (int64_t s = 0; s < nb / 2; ++s) tile_step<Ty, R, T>(a, s, true, acc);
