@@ -8,6 +8,7 @@
 #include <cmath>
 #include <map>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kernels/cpu/int8_dot.h"
@@ -154,7 +155,7 @@ TEST(Int8Dot, CloseToFloat64WithUnquantisedActivationsWithinRoundingBound) {
   // The typical error should be the rounding noise itself (uniform, d^2/12 per value): ratio ~1.
   for (auto& [k, v] : stat_err) {
     const double ratio = std::sqrt(v / stat_rms[k]);
-    std::printf("int8 dot %s: rms error / rms of rounding noise = %.3f\n", dtype_name(static_cast<DType>(k)), ratio);
+    std::printf("int8 dot %s: rms error / rms of rounding noise = %.3f\n", std::string(dtype_name(static_cast<DType>(k))).c_str(), ratio);
     EXPECT_LT(ratio, 1.5);
   }
 }
