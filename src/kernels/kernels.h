@@ -72,7 +72,9 @@ void matmul_q8_ref(const MatrixView& w, const QuantizedActs& x, float* y, int64_
 // y[c] += sum_{r in [row_begin,row_end)} x[r] * W[r][c]   (W transposed times x).
 void matvec_t_accumulate(const MatrixView& w, const float* x, float* y, int64_t row_begin, int64_t row_end);
 
+// sum a[i]*b[i]: the active ISA's f32 dot (fixed order); dot_ref is the scalar one.
 float dot(const float* a, const float* b, int64_t n);
+float dot_ref(const float* a, const float* b, int64_t n);
 // y = x / sqrt(mean(x^2) + eps) * w   (y may alias x)
 void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps);
 // In-place softmax over n values.
