@@ -155,6 +155,31 @@ void BM_pool_sync(benchmark::State& st) {
   for (auto _ : st) pool.parallel_for(64, [](int64_t, int64_t) {}, 16);
 }
 
+// args: dtype index, rows, cols; one ISA's GEMM kernel on one thread, 512 tokens pre-quantised.
+void kernel_gemm512(benchmark::State& st, const char* isa) {
+  const Int8Table* table = int8_table(isa);
+  if (!table) return st.SkipWithError("ISA not supported on this CPU");
+  const DType t = dtype_arg(st.range(0));
+  const int64_t rows = st.range(1), cols = st.range(2), n_tok = 512;
+  const Experts& e = experts(t, rows, cols);
+  const std::vector<float> x = acts(n_tok, cols);
+  QuantizedActs q;
+  q.resize(n_tok, cols);
+  quantize_activations(x.data(), cols, q, 0, n_tok);
+  std::vector<float> y(static_cast<size_t>(n_tok * rows));
+  const Int8MatmulFn fn = int8_fn(*table, t);
+  for (auto _ : st) {
+    fn(e.views[0], q, y.data(), rows, 0, rows);
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * static_cast<double>(rows * cols * n_tok) * static_cast<double>(st.iterations()) / 1e9,
+                                              benchmark::Counter::kIsRate);
+  st.SetLabel(kTypeNames[st.range(0)]);
+}
+void BM_kernel_gemm512_avx512vnni(benchmark::State& st) { kernel_gemm512(st, "avx512vnni"); }
+void BM_kernel_gemm512_avx512bw(benchmark::State& st) { kernel_gemm512(st, "avx512bw"); }
+void BM_kernel_gemm512_avx2(benchmark::State& st) { kernel_gemm512(st, "avx2"); }
+
 void gemv_shapes(benchmark::internal::Benchmark* b, bool threads) {
   for (int64_t t : {0, 1, 2})
     for (auto [rows, cols] : {std::pair<int64_t, int64_t>{1408, 2048}, {2048, 1408}}) {
@@ -175,6 +200,9 @@ BENCHMARK(BM_kernel_gemv_hot_avx512vnni)->Apply([](auto* b) { gemv_shapes(b, fal
 BENCHMARK(BM_kernel_gemv_avx512bw)->Apply([](auto* b) { gemv_shapes(b, false); });
 BENCHMARK(BM_kernel_gemv_avx2)->Apply([](auto* b) { gemv_shapes(b, false); });
 BENCHMARK(BM_f32act_gemv)->Apply([](auto* b) { gemv_shapes(b, false); });
+BENCHMARK(BM_kernel_gemm512_avx512vnni)->Apply([](auto* b) { gemv_shapes(b, false); })->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_kernel_gemm512_avx512bw)->Apply([](auto* b) { gemv_shapes(b, false); })->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_kernel_gemm512_avx2)->Apply([](auto* b) { gemv_shapes(b, false); })->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_linear_gemm512)
     ->Args({0, 1408, 2048, 1})->Args({0, 1408, 2048, 2})->Args({1, 2048, 1408, 2})->Args({2, 1408, 2048, 2})
     ->UseRealTime()->Unit(benchmark::kMillisecond);

@@ -2,7 +2,7 @@
 // ones to int32 lanes of four products). One 256-bit register is one block:
 // even blocks feed the canonical lanes 0..7, odd blocks lanes 8..15 (two
 // accumulators), so the bits are the scalar reference's (ref/int8_matmul.cpp).
-// Tiles of 2 rows x 1 token: AVX2's 16 registers hold no more without spills.
+// Tiles of 2 rows x 2 tokens: AVX2's 16 registers hold no more without spills.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -146,35 +146,57 @@ float q4_k_mins(const float* wm, const float* dsum, int64_t n_sb) {
   return reduce8(m);
 }
 
-// R rows against token t: acc[r][0] = lanes 0..7 (even blocks), acc[r][1] = lanes 8..15.
-template <class Ty, int R>
-void tile(const std::byte* const* rows, const float* const* ws, const float* const* wm, const QuantizedActs& x,
-          int64_t t, float* y) {
-  __m256 acc[R][2];
-  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-  const int64_t nb = x.blocks();
-  for (int64_t s = 0; s < (nb + 1) / 2; ++s) {
-    const bool both = 2 * s + 1 < nb;
-    const XStep xs = load_x(x, t, s, both);
-    for (int r = 0; r < R; ++r) {
-      const typename Ty::W w = Ty::load(rows[r], s, both);
-      for (int i = 0; i < (both ? 2 : 1); ++i) {
-        const __m256 l = _mm256_cvtepi32_ps(Ty::dot(w, xs, i));
-        acc[r][i] = _mm256_fmadd_ps(l, _mm256_mul_ps(Ty::scale(ws[r], s, i), xs.d[i]), acc[r][i]);
+// One step (blocks 2s, 2s+1; only 2s when !both) of R rows x T tokens:
+// acc[r][t][0] = canonical lanes 0..7 (even blocks), [1] = lanes 8..15.
+template <class Ty, int R, int T>
+[[gnu::always_inline]] inline void tile_step(const std::byte* const* rows, const float* const* ws, const QuantizedActs& x,
+                                             int64_t t0, int64_t s, bool both, __m256 (&acc)[R][T][2]) {
+  typename Ty::W w[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) w[r] = Ty::load(rows[r], s, both);
+#pragma GCC unroll 8
+  for (int t = 0; t < T; ++t) {
+    const XStep xs = load_x(x, t0 + t, s, both);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+      for (int i = 0; i < 2; ++i) {
+        if (i == 1 && !both) break;
+        const __m256 l = _mm256_cvtepi32_ps(Ty::dot(w[r], xs, i));
+        acc[r][t][i] = _mm256_fmadd_ps(l, _mm256_mul_ps(Ty::scale(ws[r], s, i), xs.d[i]), acc[r][t][i]);
       }
+  }
+}
+
+template <class Ty, int R, int T>
+void tile(const std::byte* const* rows, const float* const* ws, const float* const* wm, const QuantizedActs& x,
+          int64_t t0, float* y, int64_t y_stride) {
+  __m256 acc[R][T][2];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t][0] = acc[r][t][1] = _mm256_setzero_ps();
+  const int64_t nb = x.blocks();
+  for (int64_t s = 0; s < nb / 2; ++s) tile_step<Ty, R, T>(rows, ws, x, t0, s, true, acc);
+  if (nb & 1) tile_step<Ty, R, T>(rows, ws, x, t0, nb / 2, false, acc);
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) {
+      float v = reduce8(_mm256_add_ps(acc[r][t][0], acc[r][t][1]));
+      if constexpr (Ty::kMins) v -= q4_k_mins(wm[r], x.dsum_of(t0 + t), x.cols / kQK_K);
+      y[(t0 + t) * y_stride + r] = v;
     }
-  }
-  for (int r = 0; r < R; ++r) {
-    float v = reduce8(_mm256_add_ps(acc[r][0], acc[r][1]));
-    if constexpr (Ty::kMins) v -= q4_k_mins(wm[r], x.dsum_of(t), x.cols / kQK_K);
-    y[r] = v;
-  }
+}
+
+constexpr int kRows = 2, kToks = 2;  // 8 accumulators + 4 weight registers: AVX2 has 16
+
+template <class Ty, int R, int T = kToks>
+void tile_toks(int nt, const std::byte* const* rows, const float* const* ws, const float* const* wm,
+               const QuantizedActs& x, int64_t t0, float* y, int64_t y_stride) {
+  if (nt == T) return tile<Ty, R, T>(rows, ws, wm, x, t0, y, y_stride);
+  if constexpr (T > 1) tile_toks<Ty, R, T - 1>(nt, rows, ws, wm, x, t0, y, y_stride);
 }
 
 template <class Ty>
 void matmul_int8(const MatrixView& w, const QuantizedActs& x, float* y, int64_t y_stride, int64_t row_begin,
                  int64_t row_end) {
-  constexpr int kRows = 2;
   const int64_t n_ws = x.blocks() * Ty::kScalesPerBlock, n_wm = Ty::kMins ? x.blocks() : 0;
   std::vector<float> scales(static_cast<size_t>(kRows * (n_ws + n_wm)));
   const std::byte* rows[kRows];
@@ -188,11 +210,10 @@ void matmul_int8(const MatrixView& w, const QuantizedActs& x, float* y, int64_t 
       wm[i] = s + n_ws;
       Ty::prep(rows[i], x.cols, s, s + n_ws);
     }
-    for (int64_t t = 0; t < x.n_tok; ++t) {
-      float out[kRows];
-      if (nr == 2) tile<Ty, 2>(rows, ws, wm, x, t, out);
-      else tile<Ty, 1>(rows, ws, wm, x, t, out);
-      for (int i = 0; i < nr; ++i) y[t * y_stride + r0 + i] = out[i];
+    for (int64_t t0 = 0; t0 < x.n_tok; t0 += kToks) {
+      const int nt = static_cast<int>(std::min<int64_t>(kToks, x.n_tok - t0));
+      if (nr == 2) tile_toks<Ty, 2>(nt, rows, ws, wm, x, t0, y + r0, y_stride);
+      else tile_toks<Ty, 1>(nt, rows, ws, wm, x, t0, y + r0, y_stride);
     }
   }
 }
