@@ -62,6 +62,8 @@ bool uses_int8_path(const MatrixView& w);
 // Quantises tokens [t_begin, t_end) of x[n_tok][out.cols] (row stride x_stride)
 // into `out` (already resize()d); disjoint token ranges may run in parallel.
 void quantize_activations(const float* x, int64_t x_stride, QuantizedActs& out, int64_t t_begin, int64_t t_end);
+// Its scalar reference (the SIMD quantisers give exactly these bytes and floats).
+void quantize_activations_ref(const float* x, int64_t x_stride, QuantizedActs& out, int64_t t_begin, int64_t t_end);
 // Y[t][r] = sum_c W[r][c] * X[t][c] for rows [row_begin, row_end), all of x's tokens.
 void matmul_q8(const MatrixView& w, const QuantizedActs& x, float* y, int64_t y_stride, int64_t row_begin,
                int64_t row_end);

@@ -160,6 +160,31 @@ TEST(Int8Dot, CloseToFloat64WithUnquantisedActivationsWithinRoundingBound) {
   }
 }
 
+TEST(Int8Dot, EveryIsaQuantisesActivationsExactlyAsTheReference) {
+  std::mt19937 rng(25);
+  for (const char* isa : {"avx2", "avx512bw", "avx512vnni"}) {
+    const Int8Table* table = int8_table(isa);
+    if (!table || !table->quantize) continue;
+    for (int64_t cols : {32, 96, 2048}) {
+      const int64_t n_tok = 5;
+      std::vector<float> x = random_acts(n_tok, cols, rng);
+      // Token 1's first block: amax 127 (scale 1) and exact halves, so every value is a rounding tie.
+      for (int64_t i = 0; i < kActBlock; ++i) x[static_cast<size_t>(cols + i)] = static_cast<float>(i - 16) + 0.5f;
+      x[static_cast<size_t>(cols)] = 127.0f;
+      QuantizedActs want, got;
+      want.resize(n_tok, cols);
+      got.resize(n_tok, cols);
+      quantize_activations_ref(x.data(), cols, want, 0, n_tok);
+      table->quantize(x.data(), cols, got, 1, n_tok);  // token 0 left as resize() made it: only the range is written
+      table->quantize(x.data(), cols, got, 0, 1);
+      EXPECT_EQ(got.qs, want.qs) << isa;
+      EXPECT_EQ(got.d, want.d) << isa;
+      EXPECT_EQ(got.dsum, want.dsum) << isa;
+      EXPECT_EQ(got.neg32, want.neg32) << isa;
+    }
+  }
+}
+
 TEST(Int8Dot, QuantisedActivationsFollowTheirDefinition) {
   std::mt19937 rng(24);
   const int64_t cols = 96;

@@ -20,6 +20,7 @@ Int8Table int8_table_avx512vnni() {
   t.q8_0 = matmul_int8<Q8_0>;
   t.q4_k = matmul_int8<Q4_K>;
   t.q6_k = matmul_int8<Q6_K>;
+  t.quantize = quantize_acts;
   t.isa = "avx512vnni";
   return t;
 }

@@ -13,8 +13,11 @@ namespace dseek::kernels {
 using Int8MatmulFn = void (*)(const MatrixView& w, const QuantizedActs& x, float* y, int64_t y_stride,
                               int64_t row_begin, int64_t row_end);
 
+using QuantizeActsFn = void (*)(const float* x, int64_t x_stride, QuantizedActs& out, int64_t t_begin, int64_t t_end);
+
 struct Int8Table {
   Int8MatmulFn q8_0 = nullptr, q4_k = nullptr, q6_k = nullptr;
+  QuantizeActsFn quantize = nullptr;  // nullptr: quantize_activations_ref
   const char* isa = "scalar";
 };
 
