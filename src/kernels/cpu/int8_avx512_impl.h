@@ -25,7 +25,6 @@
 namespace dseek::kernels {
 namespace {
 
-
 inline float f16_at(const std::byte* p) {
   uint16_t h;
   std::memcpy(&h, p, 2);
@@ -312,9 +311,10 @@ void matmul_int8(const MatrixView& w, const QuantizedActs& x, float* y, int64_t 
       rt.dec_ws[i] = dec_ws.data() + i * n_steps;
       predecode_row<Ty>(rt.rows[i], rt.ws[i], x.blocks(), dec.data() + i * n_steps, dec_ws.data() + i * n_steps);
     }
-    // Decode: while the (only) token tile runs, prefetch the row tile kPrefetchTiles ahead.
+    // While the first token tile runs, prefetch the row tile kPrefetchTiles ahead (its
+    // prep and decode would otherwise wait on DRAM: MoE experts see only tens of tokens).
     const int64_t pf_row = r0 + kPrefetchTiles * kTileRows, pf_rows = std::min<int64_t>(kTileRows, row_end - pf_row);
-    rt.prefetch = !pre && pf_rows > 0 ? reinterpret_cast<const char*>(w.data + static_cast<uint64_t>(pf_row) * w.row_bytes) : nullptr;
+    rt.prefetch = pf_rows > 0 ? reinterpret_cast<const char*>(w.data + static_cast<uint64_t>(pf_row) * w.row_bytes) : nullptr;
     rt.prefetch_per_step = rt.prefetch ? (pf_rows * static_cast<int64_t>(w.row_bytes) / 64 + n_steps) / n_steps : 0;
     for (int64_t t0 = 0; t0 < x.n_tok; t0 += kTileToks) {
       const int nt = static_cast<int>(std::min<int64_t>(kTileToks, x.n_tok - t0));
