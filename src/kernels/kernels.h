@@ -9,6 +9,7 @@
 
 #include "core/dtype.h"
 #include "core/status.h"
+#include "kernels/quantized_acts.h"
 
 namespace dseek::kernels {
 
@@ -50,10 +51,32 @@ void matvec_ref(const MatrixView& w, const float* x, float* y, int64_t row_begin
 // as matvec, so results do not depend on n_tok or on how rows are split.
 void matmul(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tok, float* y, int64_t y_stride,
             int64_t row_begin, int64_t row_end);
+// The int8-activation path (llama.cpp's scheme) for q8_0, q4_K and q6_K
+// weights: activations are quantised once per call into QuantizedActs, then
+// each weight block is dotted with an activation block in integers, and the
+// block sums are scaled and accumulated in a fixed float order (16 lanes,
+// see kernels/ref/int8_matmul.cpp). Every ISA gives the reference's bits,
+// for any n_tok and any row split: batch and thread invariance.
+// True when w goes through matmul_q8 (quantised types without FP8 block scales).
+bool uses_int8_path(const MatrixView& w);
+// Quantises tokens [t_begin, t_end) of x[n_tok][out.cols] (row stride x_stride)
+// into `out` (already resize()d); disjoint token ranges may run in parallel.
+void quantize_activations(const float* x, int64_t x_stride, QuantizedActs& out, int64_t t_begin, int64_t t_end);
+// Its scalar reference (the SIMD quantisers give exactly these bytes and floats).
+void quantize_activations_ref(const float* x, int64_t x_stride, QuantizedActs& out, int64_t t_begin, int64_t t_end);
+// Y[t][r] = sum_c W[r][c] * X[t][c] for rows [row_begin, row_end), all of x's tokens.
+void matmul_q8(const MatrixView& w, const QuantizedActs& x, float* y, int64_t y_stride, int64_t row_begin,
+               int64_t row_end);
+// The scalar reference of matmul_q8 (what the SIMD paths are tested against, bit for bit).
+void matmul_q8_ref(const MatrixView& w, const QuantizedActs& x, float* y, int64_t y_stride, int64_t row_begin,
+                   int64_t row_end);
+
 // y[c] += sum_{r in [row_begin,row_end)} x[r] * W[r][c]   (W transposed times x).
 void matvec_t_accumulate(const MatrixView& w, const float* x, float* y, int64_t row_begin, int64_t row_end);
 
+// sum a[i]*b[i]: the active ISA's f32 dot (fixed order); dot_ref is the scalar one.
 float dot(const float* a, const float* b, int64_t n);
+float dot_ref(const float* a, const float* b, int64_t n);
 // y = x / sqrt(mean(x^2) + eps) * w   (y may alias x)
 void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps);
 // In-place softmax over n values.

@@ -128,8 +128,12 @@ TEST_P(ForwardInvariance, ModesStepsAndThreadsAgree) {
     }
   if (mla) {
     // Naive and absorbed MLA are the same algebra in a different order: agreement to float rounding.
+    // With q8_0/q4_K/q6_K weights the projections round activations to int8, and a float-rounding
+    // difference that straddles a rounding boundary moves a value by a whole quantum, which later
+    // layers can amplify (see test_reference_compare.cpp: observed <= 1.7% of the logit scale).
+    const double mode_tol = dtype[0] == 'q' ? 3e-2 : 1e-4;
     const double mode_err = max_abs_diff(base, prefill_logits(*m, toks, 1, AttentionMode::kNaive));
-    EXPECT_LE(mode_err, 1e-4 * scale) << "naive vs absorbed";
+    EXPECT_LE(mode_err, mode_tol * scale) << "naive vs absorbed";
     std::printf("%s/%s: max |naive - absorbed| = %.3g (logit scale %.3g), prefill vs steps %.3g\n", arch, dtype, mode_err,
                 scale, step_err);
   }

@@ -11,6 +11,20 @@
 // scale. We allow 1e-4 of the largest |logit| (10x margin) and require the
 // same argmax at every position. Quantised files are compared against the
 // reference on the same quantised weights (both dequantise identically).
+//
+// q8_0 / q4_K / q6_K projections run on int8-rounded activations (blocks of
+// 32, d = max|x|/127), and the reference rounds its activations the same way
+// (ref_math linear()). Without a rounding flip the two agree to float error
+// (tiny q8_0 models: ~2e-7). But rounding is a step function: where the
+// engine's float32 value and the reference's float64 one straddle a rounding
+// boundary (probability ~|x32 - x64|/d ~ 1e-5 per value, so a few times per
+// forward on the "small" presets) that value moves by a whole quantum (up to
+// 0.8% of its block's largest value), and that can tip later roundings and
+// MoE top-k choices. Observed on these random models: <= 1.7% of the logit
+// scale. kInt8Tolerance = 3e-2 of the scale bounds that with margin, and the
+// argmax must agree wherever the reference's top two logits are further apart
+// than twice that; the int8 arithmetic itself is pinned exactly by
+// tests/kernels/test_int8_dot.cpp.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -36,7 +50,10 @@ struct Errors {
   int argmax_mismatch = 0;
 };
 
-Errors compare(const std::vector<float>& got, const std::vector<double>& want, int64_t V) {
+// Argmax mismatches count only at positions whose reference top-2 gap exceeds
+// tie_gap (relative to the logit scale): an error within the tolerance can
+// legitimately reorder a near tie, never a clear winner.
+Errors compare(const std::vector<float>& got, const std::vector<double>& want, int64_t V, double tie_gap = 0) {
   Errors e;
   for (size_t i = 0; i < want.size(); ++i) {
     e.max_abs = std::max(e.max_abs, std::fabs(got[i] - want[i]));
@@ -45,7 +62,10 @@ Errors compare(const std::vector<float>& got, const std::vector<double>& want, i
   for (size_t r = 0; r < want.size() / static_cast<size_t>(V); ++r) {
     const auto g = std::max_element(got.begin() + r * V, got.begin() + (r + 1) * V) - (got.begin() + r * V);
     const auto w = std::max_element(want.begin() + r * V, want.begin() + (r + 1) * V) - (want.begin() + r * V);
-    e.argmax_mismatch += g != w;
+    double second = -1e300;
+    for (int64_t i = 0; i < V; ++i)
+      if (i != w) second = std::max(second, want[r * V + static_cast<size_t>(i)]);
+    e.argmax_mismatch += g != w && want[r * V + static_cast<size_t>(w)] - second > tie_gap * e.scale;
   }
   return e;
 }
@@ -87,6 +107,8 @@ void to_joint_kv_b(const std::string& src, const std::string& dst) {
                }).ok());
 }
 
+constexpr double kFloatTolerance = 1e-4, kInt8Tolerance = 3e-2;
+
 struct Variant {
   const char* name;
   const char* init_args;
@@ -114,6 +136,7 @@ TEST_P(ReferenceCompare, LogitsMatchFloat64Reference) {
   auto ref = reference::forward_logits(path, toks);
   ASSERT_TRUE(ref.ok()) << ref.message();
   const bool mla = std::string(v.init_args).find("deepseek") != std::string::npos;
+  const double tol = std::string(v.init_args).find("--dtype q") != std::string::npos ? kInt8Tolerance : kFloatTolerance;
   for (AttentionMode mode : mla ? std::vector<AttentionMode>{AttentionMode::kNaive, AttentionMode::kAbsorbed}
                                 : std::vector<AttentionMode>{AttentionMode::kAuto}) {
     ThreadPool pool(2);
@@ -122,11 +145,11 @@ TEST_P(ReferenceCompare, LogitsMatchFloat64Reference) {
     ForwardOptions opt;
     opt.mode = mode;
     ASSERT_TRUE(m->forward(toks, cache, pool, opt, got.data()).ok());
-    const Errors e = compare(got, *ref, V);
+    const Errors e = compare(got, *ref, V, tol == kInt8Tolerance ? 2 * tol : 0);
     const char* mode_name = mode == AttentionMode::kNaive ? "naive" : mode == AttentionMode::kAbsorbed ? "absorbed" : "gqa";
     std::printf("%-28s %-8s max |err| %.3g, logit scale %.3g, relative %.3g, argmax mismatches %d/%zu\n", v.name,
                 mode_name, e.max_abs, e.scale, e.max_abs / e.scale, e.argmax_mismatch, toks.size());
-    EXPECT_LE(e.max_abs, 1e-4 * e.scale) << v.name << " " << mode_name;
+    EXPECT_LE(e.max_abs, tol * e.scale) << v.name << " " << mode_name;
     EXPECT_EQ(e.argmax_mismatch, 0) << v.name << " " << mode_name;
     EXPECT_GT(e.scale, 1.0);
   }
@@ -136,10 +159,10 @@ TEST_P(ReferenceCompare, LogitsMatchFloat64Reference) {
     ThreadPool pool(1);
     std::vector<float> got((toks.size() - 1) * static_cast<size_t>(V));
     ASSERT_TRUE(m->forward_mtp(toks, pool, got.data()).ok());
-    const Errors e = compare(got, *ref_mtp, V);
+    const Errors e = compare(got, *ref_mtp, V, tol == kInt8Tolerance ? 2 * tol : 0);
     std::printf("%-28s %-8s max |err| %.3g, logit scale %.3g, relative %.3g, argmax mismatches %d/%zu\n", v.name, "mtp",
                 e.max_abs, e.scale, e.max_abs / e.scale, e.argmax_mismatch, toks.size() - 1);
-    EXPECT_LE(e.max_abs, 1e-4 * e.scale);
+    EXPECT_LE(e.max_abs, tol * e.scale);
     EXPECT_EQ(e.argmax_mismatch, 0);
   }
 }

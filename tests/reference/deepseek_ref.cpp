@@ -110,8 +110,8 @@ std::vector<Vec> mla(const Mla& w, const Hp& h, const std::vector<Vec>& xn) {
   const double scale = m * m / std::sqrt(static_cast<double>(Dq));
   std::vector<std::vector<Vec>> q(static_cast<size_t>(h.H)), k(q.size()), v(q.size());  // [head][t]
   for (size_t t = 0; t < T; ++t) {
-    const Vec qt = h.q_lora > 0 ? matvec(w.q_b, rms_norm(matvec(w.q_a, xn[t]), w.q_a_norm, h.eps)) : matvec(w.q, xn[t]);
-    const Vec kv = matvec(w.kv_a, xn[t]);
+    const Vec qt = h.q_lora > 0 ? linear(w.q_b, rms_norm(linear(w.q_a, xn[t]), w.q_a_norm, h.eps)) : linear(w.q, xn[t]);
+    const Vec kv = linear(w.kv_a, xn[t]);
     const Vec c = rms_norm(Vec(kv.begin(), kv.begin() + h.c_kv), w.kv_a_norm, h.eps);  // rope part not normalised
     Vec k_rope(kv.begin() + h.c_kv, kv.end());  // one rope key shared by all heads
     rope_adjacent(k_rope.data(), freqs, static_cast<int64_t>(t));
@@ -132,7 +132,7 @@ std::vector<Vec> mla(const Mla& w, const Hp& h, const std::vector<Vec>& xn) {
     for (size_t t = 0; t < T; ++t) concat[t].insert(concat[t].end(), o[t].begin(), o[t].end());
   }
   std::vector<Vec> out(T);
-  for (size_t t = 0; t < T; ++t) out[t] = matvec(w.out, concat[t]);
+  for (size_t t = 0; t < T; ++t) out[t] = linear(w.out, concat[t]);
   return out;
 }
 
@@ -171,7 +171,7 @@ Ffn load_ffn(WeightReader& r, const Hp& h, const std::string& b, int64_t layer) 
 Vec ffn(const Ffn& w, const Hp& h, const Vec& x) {
   if (!w.moe) return swiglu_mlp(w.gate, w.up, w.down, x);
   Vec y = w.gate_s.empty() ? Vec(static_cast<size_t>(h.E), 0.0) : swiglu_mlp(w.gate_s, w.up_s, w.down_s, x);
-  const Routing r = route(matvec(w.router, x), w.bias.data, h.route);
+  const Routing r = route(linear(w.router, x), w.bias.data, h.route);
   for (size_t k = 0; k < r.experts.size(); ++k) {
     const int64_t e = r.experts[k];
     const Vec ye = swiglu_mlp(w.gate_x, w.up_x, w.down_x, x, e * h.n_ff_exp, h.n_ff_exp, e * h.E, h.E);
@@ -229,7 +229,7 @@ Result<std::vector<Vec>> trunk(WeightReader& r, const Hp& h, const Tensor& emb, 
 Vec head(const Tensor& output, const std::vector<Vec>& hs) {
   Vec logits;
   for (const Vec& v : hs) {
-    const Vec l = matvec(output, v);
+    const Vec l = linear(output, v);
     logits.insert(logits.end(), l.begin(), l.end());
   }
   return logits;
@@ -272,7 +272,7 @@ Result<Vec> deepseek_mtp_logits(WeightReader& r, const std::vector<int32_t>& tok
     Vec cat = rms_norm(embed(emb, tokens[i + 1]), enorm, h.eps);  // embedding half first
     const Vec hn = rms_norm((*hs)[i], hnorm, h.eps);
     cat.insert(cat.end(), hn.begin(), hn.end());
-    x[i] = matvec(eh_proj, cat);
+    x[i] = linear(eh_proj, cat);
   }
   auto y = decoder_layer(r, h, h.n_layer, x);
   if (!y.ok()) return y.status();

@@ -60,7 +60,7 @@ Layer load_layer(WeightReader& r, const Hp& h, int64_t l) {
 }
 
 Vec project(const Tensor& w, const Tensor& bias, const Vec& x) {
-  Vec y = matvec(w, x);
+  Vec y = linear(w, x);
   if (!bias.empty())
     for (size_t i = 0; i < y.size(); ++i) y[i] += bias.data[i];
   return y;
@@ -96,7 +96,7 @@ std::vector<Vec> attention(const Layer& w, const Hp& h, const std::vector<Vec>& 
     for (size_t t = 0; t < T; ++t) concat[t].insert(concat[t].end(), o[t].begin(), o[t].end());
   }
   std::vector<Vec> out(T);
-  for (size_t t = 0; t < T; ++t) out[t] = matvec(w.wo, concat[t]);
+  for (size_t t = 0; t < T; ++t) out[t] = linear(w.wo, concat[t]);
   return out;
 }
 
@@ -129,7 +129,7 @@ Result<Vec> llama_forward_logits(WeightReader& r, const std::vector<int32_t>& to
   }
   Vec logits;
   for (const Vec& v : x) {
-    const Vec l = matvec(tied ? emb : output, rms_norm(v, out_norm, h.eps));
+    const Vec l = linear(tied ? emb : output, rms_norm(v, out_norm, h.eps));
     logits.insert(logits.end(), l.begin(), l.end());
   }
   return logits;

@@ -22,6 +22,18 @@ Vec matvec(const Tensor& w, const Vec& x, int64_t row0, int64_t n_rows) {
   return y;
 }
 
+Vec linear(const Tensor& w, const Vec& x, int64_t row0, int64_t n_rows) {
+  if (!w.int8_acts) return matvec(w, x, row0, n_rows);
+  Vec xq(x.size());
+  for (size_t b = 0; b < x.size(); b += 32) {
+    const size_t e = std::min(x.size(), b + 32);
+    double amax = 0.0;
+    for (size_t i = b; i < e; ++i) amax = std::max(amax, std::fabs(x[i]));
+    for (size_t i = b; i < e; ++i) xq[i] = amax > 0 ? std::nearbyint(x[i] * 127.0 / amax) * (amax / 127.0) : 0.0;
+  }
+  return matvec(w, xq, row0, n_rows);
+}
+
 Vec rms_norm(const Vec& x, const Tensor& w, double eps) {
   double ss = 0.0;
   for (double v : x) ss += v * v;
@@ -43,11 +55,11 @@ void softmax_in_place(Vec& x) {
 
 Vec swiglu_mlp(const Tensor& gate, const Tensor& up, const Tensor& down, const Vec& x, int64_t f_row0, int64_t n_ff,
                int64_t e_row0, int64_t n_embd) {
-  const Vec g = matvec(gate, x, f_row0, n_ff);
-  const Vec u = matvec(up, x, f_row0, n_ff);
+  const Vec g = linear(gate, x, f_row0, n_ff);
+  const Vec u = linear(up, x, f_row0, n_ff);
   Vec a(g.size());
   for (size_t i = 0; i < g.size(); ++i) a[i] = silu(g[i]) * u[i];
-  return matvec(down, a, e_row0, n_embd);
+  return linear(down, a, e_row0, n_embd);
 }
 
 Vec rope_freqs(int64_t d, double theta) {

@@ -13,6 +13,9 @@ namespace dseek::reference {
 
 // y[o] = Σ_i W[o][i]·x[i] over the rows [row0, row0 + n_rows) of W (all rows if n_rows < 0).
 Vec matvec(const Tensor& w, const Vec& x, int64_t row0 = 0, int64_t n_rows = -1);
+// A projection layer: matvec, with x first rounded as the engine's int8 path
+// rounds it when w.int8_acts (blocks of 32, d = max|x|/127, x -> d·round(x/d)).
+Vec linear(const Tensor& w, const Vec& x, int64_t row0 = 0, int64_t n_rows = -1);
 // RMSNorm(x, w) = x / sqrt(mean(x²) + eps) · w.
 Vec rms_norm(const Vec& x, const Tensor& w, double eps);
 double silu(double x);

@@ -52,6 +52,7 @@ Tensor WeightReader::tensor(const std::string& name, const std::vector<int64_t>&
     return {};
   }
   Tensor t{info->ne, Vec(static_cast<size_t>(info->n_elements()))};
+  t.int8_acts = info->dtype == DType::kQ8_0 || info->dtype == DType::kQ4_K || info->dtype == DType::kQ6_K;
   const int64_t rows = info->n_elements() / cols;
   const std::byte* src = file_.tensor_data(*info).data();
   std::vector<float> buf(static_cast<size_t>(cols));

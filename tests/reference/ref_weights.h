@@ -21,6 +21,10 @@ using Vec = std::vector<double>;
 struct Tensor {
   std::vector<int64_t> ne;
   Vec data;
+  // Stored as q8_0 / q4_K / q6_K: the engine multiplies such weights by
+  // activations rounded to int8 blocks (llama.cpp's scheme), and so does
+  // linear() here, so the comparison measures the engine, not that rounding.
+  bool int8_acts = false;
   bool empty() const { return data.empty(); }
   int64_t cols() const { return ne.empty() ? 0 : ne[0]; }
   int64_t rows() const { return cols() ? static_cast<int64_t>(data.size()) / cols() : 0; }

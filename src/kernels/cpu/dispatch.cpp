@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "kernels/cpu/dot_row.h"
+#include "kernels/cpu/int8_dot.h"
 
 namespace dseek::kernels {
 namespace {
@@ -12,7 +13,7 @@ namespace {
 // CPUID feature bits plus XGETBV (the OS must save the YMM/ZMM state), read
 // directly: compilers disagree on which names __builtin_cpu_supports knows.
 struct CpuFeatures {
-  bool avx2 = false, avx512 = false;
+  bool avx2 = false, avx512 = false, avx512_vnni = false;
   CpuFeatures() {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return;
@@ -25,6 +26,7 @@ struct CpuFeatures {
     avx2 = ymm_state && fma && f16c && (b & (1u << 5));
     const bool f = b & (1u << 16), dq = b & (1u << 17), bw = b & (1u << 30), vl = b & (1u << 31);
     avx512 = avx2 && zmm_state && f && dq && bw && vl;
+    avx512_vnni = avx512 && (c & (1u << 11));  // CPUID.7.0:ECX.AVX512_VNNI
   }
 };
 
@@ -35,6 +37,7 @@ const CpuFeatures& cpu() {
 
 bool has_avx2() { return cpu().avx2; }
 bool has_avx512() { return cpu().avx512; }
+bool has_avx512_vnni() { return cpu().avx512_vnni; }
 
 }  // namespace
 
@@ -77,6 +80,35 @@ DequantRowFn select_dequant_row(DType t) {
     case DType::kQ8_0: return d.dq_q8_0;
     case DType::kQ4_K: return d.dq_q4_k;
     case DType::kQ6_K: return d.dq_q6_k;
+    default: return nullptr;
+  }
+}
+
+const Int8Table* int8_table(const char* isa) {
+  static const Int8Table vnni = has_avx512_vnni() ? int8_table_avx512vnni() : Int8Table{};
+  static const Int8Table bw = has_avx512() ? int8_table_avx512bw() : Int8Table{};
+  static const Int8Table avx2 = has_avx2() ? int8_table_avx2() : Int8Table{};
+  if (std::strcmp(isa, "avx512vnni") == 0) return has_avx512_vnni() ? &vnni : nullptr;
+  if (std::strcmp(isa, "avx512bw") == 0) return has_avx512() ? &bw : nullptr;
+  if (std::strcmp(isa, "avx2") == 0) return has_avx2() ? &avx2 : nullptr;
+  return nullptr;
+}
+
+const Int8Table& active_int8() {
+  static const Int8Table none{};
+  static const Int8Table& t = [] () -> const Int8Table& {
+    for (const char* isa : {"avx512vnni", "avx512bw", "avx2"})
+      if (const auto* a = int8_table(isa)) return *a;
+    return none;
+  }();
+  return t;
+}
+
+Int8MatmulFn int8_fn(const Int8Table& table, DType t) {
+  switch (t) {
+    case DType::kQ8_0: return table.q8_0;
+    case DType::kQ4_K: return table.q4_k;
+    case DType::kQ6_K: return table.q6_k;
     default: return nullptr;
   }
 }

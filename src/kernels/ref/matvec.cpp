@@ -69,7 +69,7 @@ void matvec_ref(const MatrixView& w, const float* x, float* y, int64_t row_begin
         src = reinterpret_cast<const float*>(w.data + static_cast<uint64_t>(r) * w.row_bytes) + c0;
       else
         load_chunk(w, r, c0, n, buf);
-      acc += dot(src, x + c0, n);
+      acc += dot_ref(src, x + c0, n);
     }
     y[r] = acc;
   }
@@ -137,7 +137,7 @@ void matmul(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tok
         src = reinterpret_cast<const float*>(w.data + static_cast<uint64_t>(r) * w.row_bytes) + c0;
       else
         load_chunk(w, r, c0, n, buf);
-      for (int64_t t = 0; t < n_tok; ++t) y[t * y_stride + r] += dot(src, x + t * x_stride + c0, n);
+      for (int64_t t = 0; t < n_tok; ++t) y[t * y_stride + r] += dot_ref(src, x + t * x_stride + c0, n);  // as matvec_ref: batch invariance
     }
   }
 }
@@ -173,6 +173,14 @@ void matvec_t_accumulate(const MatrixView& w, const float* x, float* y, int64_t 
 }
 
 float dot(const float* a, const float* b, int64_t n) {
+  // The ISA's f32 row dot (a fixed order per machine, like every kernel here);
+  // attention's q.k products run through this, per (query, key) pair.
+  static const DotRowFn fast = select_dot_row(DType::kF32);
+  if (fast) return fast(reinterpret_cast<const std::byte*>(a), b, n);
+  return dot_ref(a, b, n);
+}
+
+float dot_ref(const float* a, const float* b, int64_t n) {
   // Eight partial sums in a fixed pattern: vectorisable and order-deterministic.
   float s[8] = {};
   int64_t i = 0;

@@ -5,12 +5,56 @@
 
 namespace dseek {
 
+namespace {
+
+// Below this many token rows in a call, quantising on the calling thread is
+// cheaper than waking the pool for it (one row of 2048 values is ~1-2 us).
+constexpr int64_t kParallelQuantRows = 16;
+
+// The activations each int8-path job reads, quantised once per call before
+// the rows are split over threads; jobs that share an input share one copy.
+struct JobActs {
+  std::vector<kernels::QuantizedActs> acts;
+  std::vector<int> of_job;  // index into acts, or -1 (f32 path)
+};
+
+JobActs quantize_inputs(ThreadPool& pool, std::span<const LinearJob> jobs) {
+  JobActs ja;
+  ja.of_job.assign(jobs.size(), -1);
+  std::vector<const LinearJob*> src;  // the job whose x each acts entry holds
+  std::vector<int64_t> first_row{0};  // prefix sums of token rows over acts
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    const LinearJob& job = jobs[j];
+    if (!kernels::uses_int8_path(*job.w) || job.n_tok == 0) continue;
+    for (size_t a = 0; a < src.size() && ja.of_job[j] < 0; ++a)
+      if (src[a]->x == job.x && src[a]->n_tok == job.n_tok && src[a]->w->cols == job.w->cols)
+        ja.of_job[j] = static_cast<int>(a);
+    if (ja.of_job[j] >= 0) continue;
+    ja.of_job[j] = static_cast<int>(src.size());
+    src.push_back(&job);
+    ja.acts.emplace_back().resize(job.n_tok, job.w->cols);
+    first_row.push_back(first_row.back() + job.n_tok);
+  }
+  auto fill = [&](int64_t r0, int64_t r1) {
+    for (size_t a = 0; a < src.size(); ++a) {
+      const int64_t b = std::max(r0, first_row[a]), e = std::min(r1, first_row[a + 1]);
+      if (b < e) kernels::quantize_activations(src[a]->x, src[a]->w->cols, ja.acts[a], b - first_row[a], e - first_row[a]);
+    }
+  };
+  if (first_row.back() < kParallelQuantRows) fill(0, first_row.back());
+  else pool.parallel_for(first_row.back(), fill, kParallelQuantRows / 2);
+  return ja;
+}
+
+}  // namespace
+
 void linear(ThreadPool& pool, const kernels::MatrixView& w, const float* x, int64_t n_tok, float* y) {
-  pool.parallel_for(
-      w.rows, [&](int64_t r0, int64_t r1) { kernels::matmul(w, x, w.cols, n_tok, y, w.rows, r0, r1); }, 16);
+  const LinearJob job{&w, x, n_tok, y};
+  linear_many(pool, std::span<const LinearJob>(&job, 1));
 }
 
 void linear_many(ThreadPool& pool, std::span<const LinearJob> jobs) {
+  const JobActs ja = quantize_inputs(pool, jobs);
   std::vector<int64_t> start(jobs.size() + 1, 0);  // prefix sums of rows
   for (size_t j = 0; j < jobs.size(); ++j) start[j + 1] = start[j] + jobs[j].w->rows;
   pool.parallel_for(
@@ -20,7 +64,11 @@ void linear_many(ThreadPool& pool, std::span<const LinearJob> jobs) {
           const int64_t b = std::max(r0, start[j]), e = std::min(r1, start[j + 1]);
           if (b >= e) continue;
           const LinearJob& job = jobs[j];
-          kernels::matmul(*job.w, job.x, job.w->cols, job.n_tok, job.y, job.w->rows, b - start[j], e - start[j]);
+          if (ja.of_job[j] >= 0)
+            kernels::matmul_q8(*job.w, ja.acts[static_cast<size_t>(ja.of_job[j])], job.y, job.w->rows, b - start[j],
+                               e - start[j]);
+          else
+            kernels::matmul(*job.w, job.x, job.w->cols, job.n_tok, job.y, job.w->rows, b - start[j], e - start[j]);
         }
       },
       16);

@@ -12,6 +12,10 @@
 namespace dseek {
 
 // Y[T x w.rows] = X[T x w.cols] * W^T (row strides = the matrix dims).
+// q8_0 / q4_K / q6_K weights take the int8-activation path: X is quantised
+// to int8 blocks of 32 once per call (kernels::matmul_q8), f32/f16/bf16/FP8
+// weights keep f32 activations. Either way a row's value does not depend
+// on T or on the thread count.
 void linear(ThreadPool& pool, const kernels::MatrixView& w, const float* x, int64_t n_tok, float* y);
 
 // Several independent linears in one parallel pass (one thread sync instead

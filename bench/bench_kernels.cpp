@@ -1,0 +1,212 @@
+// Quantised matmul kernels: GEMV (decode) in GB/s of weights read and GEMM
+// (prefill, 512 tokens) in GFLOP/s, for q4_K / q8_0 / q6_K weights shaped like
+// DeepSeek-V2-Lite's experts (2048 -> 1408 and 1408 -> 2048). GEMV cycles over
+// 64 copies of the matrix (> 100 MB) so weights come from DRAM, as in decode.
+// Compare GB/s with `dseek bench --memory` (the machine's read bandwidth) and
+// GFLOP/s with the int8 peak (64 MACs/cycle/core for vpdpbusd on 512 bits).
+//   linear/...      the model's path: quantise activations + thread pool + kernel
+//   kernel/<isa>/.. one ISA's int8 kernel on one thread, activations pre-quantised
+//   f32act/...      the previous path (weights dequantised, f32 activations)
+#include <benchmark/benchmark.h>
+
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "kernels/cpu/int8_dot.h"
+#include "kernels/kernels.h"
+#include "model/blocks/linear.h"
+
+namespace {
+
+using dseek::DType;
+using namespace dseek::kernels;
+
+constexpr int kCopies = 64;
+
+struct Experts {
+  std::vector<std::byte> data;  // kCopies matrices back to back
+  uint64_t bytes = 0;           // of one matrix
+  std::vector<MatrixView> views;
+};
+
+const Experts& experts(DType t, int64_t rows, int64_t cols) {
+  static std::map<std::tuple<int, int64_t, int64_t>, std::unique_ptr<Experts>> cache;
+  auto& e = cache[{static_cast<int>(t), rows, cols}];
+  if (e) return *e;
+  e = std::make_unique<Experts>();
+  const uint64_t row_bytes = *dtype_bytes(t, cols);
+  e->bytes = row_bytes * static_cast<uint64_t>(rows);
+  e->data.resize(e->bytes * kCopies);
+  std::mt19937 rng(1);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> f(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    for (auto& v : f) v = normal(rng);
+    quantize_row(t, f.data(), e->data.data() + r * row_bytes, cols);
+  }
+  for (int c = 1; c < kCopies; ++c) std::copy_n(e->data.data(), e->bytes, e->data.data() + c * e->bytes);
+  for (int c = 0; c < kCopies; ++c) e->views.push_back(make_matrix(t, e->data.data() + c * e->bytes, rows, cols));
+  return *e;
+}
+
+std::vector<float> acts(int64_t n_tok, int64_t cols) {
+  std::mt19937 rng(2);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(n_tok * cols));
+  for (auto& v : x) v = normal(rng);
+  return x;
+}
+
+DType dtype_arg(int64_t i) { return i == 0 ? DType::kQ4_K : i == 1 ? DType::kQ8_0 : DType::kQ6_K; }
+const char* kTypeNames[] = {"q4_K", "q8_0", "q6_K"};
+
+// args: dtype index, rows, cols, threads
+void linear_gemv(benchmark::State& st, int copies) {
+  const DType t = dtype_arg(st.range(0));
+  const int64_t rows = st.range(1), cols = st.range(2);
+  const Experts& e = experts(t, rows, cols);
+  dseek::ThreadPool pool(static_cast<int>(st.range(3)));
+  const std::vector<float> x = acts(1, cols);
+  std::vector<float> y(static_cast<size_t>(rows));
+  int i = 0;
+  for (auto _ : st) {
+    dseek::linear(pool, e.views[static_cast<size_t>(i++ % copies)], x.data(), 1, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.counters["GB/s"] = benchmark::Counter(static_cast<double>(e.bytes) * static_cast<double>(st.iterations()),
+                                           benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+  st.SetLabel(kTypeNames[st.range(0)]);
+}
+
+void BM_linear_gemv(benchmark::State& st) { linear_gemv(st, kCopies); }
+// One copy (cache-resident): whether two threads scale when DRAM is out of the way.
+void BM_linear_gemv_hot(benchmark::State& st) { linear_gemv(st, 1); }
+
+// args: dtype index, rows, cols; one thread, one ISA, activations quantised once outside the loop
+void kernel_gemv(benchmark::State& st, const char* isa, int copies = kCopies) {
+  const Int8Table* table = int8_table(isa);
+  if (!table) return st.SkipWithError("ISA not supported on this CPU");
+  const DType t = dtype_arg(st.range(0));
+  const int64_t rows = st.range(1), cols = st.range(2);
+  const Experts& e = experts(t, rows, cols);
+  const std::vector<float> x = acts(1, cols);
+  QuantizedActs q;
+  q.resize(1, cols);
+  quantize_activations(x.data(), cols, q, 0, 1);
+  std::vector<float> y(static_cast<size_t>(rows));
+  const Int8MatmulFn fn = int8_fn(*table, t);
+  int i = 0;
+  for (auto _ : st) {
+    fn(e.views[static_cast<size_t>(i++ % copies)], q, y.data(), rows, 0, rows);
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.counters["GB/s"] = benchmark::Counter(static_cast<double>(e.bytes) * static_cast<double>(st.iterations()),
+                                           benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+  st.SetLabel(kTypeNames[st.range(0)]);
+}
+void BM_kernel_gemv_avx512vnni(benchmark::State& st) { kernel_gemv(st, "avx512vnni"); }
+// One copy, L2-resident: the kernel's compute ceiling, no DRAM in the way.
+void BM_kernel_gemv_hot_avx512vnni(benchmark::State& st) { kernel_gemv(st, "avx512vnni", 1); }
+void BM_kernel_gemv_avx512bw(benchmark::State& st) { kernel_gemv(st, "avx512bw"); }
+void BM_kernel_gemv_avx2(benchmark::State& st) { kernel_gemv(st, "avx2"); }
+
+// The previous path for comparison: f32 activations, one thread.
+void BM_f32act_gemv(benchmark::State& st) {
+  const DType t = dtype_arg(st.range(0));
+  const int64_t rows = st.range(1), cols = st.range(2);
+  const Experts& e = experts(t, rows, cols);
+  const std::vector<float> x = acts(1, cols);
+  std::vector<float> y(static_cast<size_t>(rows));
+  int i = 0;
+  for (auto _ : st) {
+    matvec(e.views[static_cast<size_t>(i++ % kCopies)], x.data(), y.data(), 0, rows);
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.counters["GB/s"] = benchmark::Counter(static_cast<double>(e.bytes) * static_cast<double>(st.iterations()),
+                                           benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+  st.SetLabel(kTypeNames[st.range(0)]);
+}
+
+// args: dtype index, rows, cols, threads; 512 tokens through the model's linear()
+void BM_linear_gemm512(benchmark::State& st) {
+  const DType t = dtype_arg(st.range(0));
+  const int64_t rows = st.range(1), cols = st.range(2), n_tok = 512;
+  const Experts& e = experts(t, rows, cols);
+  dseek::ThreadPool pool(static_cast<int>(st.range(3)));
+  const std::vector<float> x = acts(n_tok, cols);
+  std::vector<float> y(static_cast<size_t>(n_tok * rows));
+  for (auto _ : st) {
+    dseek::linear(pool, e.views[0], x.data(), n_tok, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * static_cast<double>(rows * cols * n_tok) * static_cast<double>(st.iterations()) / 1e9,
+                                              benchmark::Counter::kIsRate);
+  st.SetLabel(kTypeNames[st.range(0)]);
+}
+
+// What one linear() pays to split rows over the pool, with no work at all:
+// the floor under every decode-time matmul (hundreds per token).
+void BM_pool_sync(benchmark::State& st) {
+  dseek::ThreadPool pool(static_cast<int>(st.range(0)));
+  for (auto _ : st) pool.parallel_for(64, [](int64_t, int64_t) {}, 16);
+}
+
+// args: dtype index, rows, cols; one ISA's GEMM kernel on one thread, 512 tokens pre-quantised.
+void kernel_gemm512(benchmark::State& st, const char* isa) {
+  const Int8Table* table = int8_table(isa);
+  if (!table) return st.SkipWithError("ISA not supported on this CPU");
+  const DType t = dtype_arg(st.range(0));
+  const int64_t rows = st.range(1), cols = st.range(2), n_tok = 512;
+  const Experts& e = experts(t, rows, cols);
+  const std::vector<float> x = acts(n_tok, cols);
+  QuantizedActs q;
+  q.resize(n_tok, cols);
+  quantize_activations(x.data(), cols, q, 0, n_tok);
+  std::vector<float> y(static_cast<size_t>(n_tok * rows));
+  const Int8MatmulFn fn = int8_fn(*table, t);
+  for (auto _ : st) {
+    fn(e.views[0], q, y.data(), rows, 0, rows);
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * static_cast<double>(rows * cols * n_tok) * static_cast<double>(st.iterations()) / 1e9,
+                                              benchmark::Counter::kIsRate);
+  st.SetLabel(kTypeNames[st.range(0)]);
+}
+void BM_kernel_gemm512_avx512vnni(benchmark::State& st) { kernel_gemm512(st, "avx512vnni"); }
+void BM_kernel_gemm512_avx512bw(benchmark::State& st) { kernel_gemm512(st, "avx512bw"); }
+void BM_kernel_gemm512_avx2(benchmark::State& st) { kernel_gemm512(st, "avx2"); }
+
+void gemv_shapes(benchmark::internal::Benchmark* b, bool threads) {
+  for (int64_t t : {0, 1, 2})
+    for (auto [rows, cols] : {std::pair<int64_t, int64_t>{1408, 2048}, {2048, 1408}}) {
+      if (t != 1 && cols % 256 != 0) continue;  // k-quants need 256 | cols (V2-Lite stores these q8_0)
+      if (threads) {
+        for (int64_t n : {1, 2}) b->Args({t, rows, cols, n});
+      } else {
+        b->Args({t, rows, cols});
+      }
+    }
+}
+
+BENCHMARK(BM_pool_sync)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK(BM_linear_gemv)->Apply([](auto* b) { gemv_shapes(b, true); })->UseRealTime();
+BENCHMARK(BM_linear_gemv_hot)->Apply([](auto* b) { gemv_shapes(b, true); })->UseRealTime();
+BENCHMARK(BM_kernel_gemv_avx512vnni)->Apply([](auto* b) { gemv_shapes(b, false); });
+BENCHMARK(BM_kernel_gemv_hot_avx512vnni)->Apply([](auto* b) { gemv_shapes(b, false); });
+BENCHMARK(BM_kernel_gemv_avx512bw)->Apply([](auto* b) { gemv_shapes(b, false); });
+BENCHMARK(BM_kernel_gemv_avx2)->Apply([](auto* b) { gemv_shapes(b, false); });
+BENCHMARK(BM_f32act_gemv)->Apply([](auto* b) { gemv_shapes(b, false); });
+BENCHMARK(BM_kernel_gemm512_avx512vnni)->Apply([](auto* b) { gemv_shapes(b, false); })->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_kernel_gemm512_avx512bw)->Apply([](auto* b) { gemv_shapes(b, false); })->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_kernel_gemm512_avx2)->Apply([](auto* b) { gemv_shapes(b, false); })->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_linear_gemm512)
+    ->Args({0, 1408, 2048, 1})->Args({0, 1408, 2048, 2})->Args({1, 2048, 1408, 2})->Args({2, 1408, 2048, 2})
+    ->UseRealTime()->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();

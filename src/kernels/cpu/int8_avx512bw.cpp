@@ -1,0 +1,31 @@
+// AVX-512BW int8-activation matmul for CPUs without VNNI: vpmaddubsw (u8 x s8
+// pairs to int16) then vpmaddwd by ones (pairs to int32). Operands are kept
+// small enough that the int16 pair sums never saturate (int8_avx512_impl.h).
+#include <immintrin.h>
+
+namespace dseek::kernels {
+namespace {
+struct Isa {
+  static constexpr bool kVnni = false;
+  static __m512i dot(__m512i acc, __m512i u, __m512i s) {
+    return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1)));
+  }
+};
+}  // namespace
+}  // namespace dseek::kernels
+
+#include "kernels/cpu/int8_avx512_impl.h"
+
+namespace dseek::kernels {
+
+Int8Table int8_table_avx512bw() {
+  Int8Table t;
+  t.q8_0 = matmul_int8<Q8_0>;
+  t.q4_k = matmul_int8<Q4_K>;
+  t.q6_k = matmul_int8<Q6_K>;
+  t.quantize = quantize_acts;
+  t.isa = "avx512bw";
+  return t;
+}
+
+}  // namespace dseek::kernels

@@ -1,0 +1,143 @@
+// Scalar reference of the int8-activation matmul (q8_0, q4_K, q6_K weights
+// against QuantizedActs), and the public entry that picks an ISA's kernel.
+//
+// Canonical order, which every SIMD kernel reproduces bit for bit:
+//  * A row is a sequence of 32-element blocks b. Within a block, element group
+//    k = 0..7 (elements 4k..4k+3) gives an exact integer L[b][k]:
+//      q8_0: sum w*x     q4_K: sum q*x (q in 0..15)     q6_K: sum (q-32)*x
+//  * The group's float scale is s = ws * d_x[b], one f32 multiply, where ws is
+//    the weight scale of the group: q8_0 d_w[b]; q4_K d*sc[j] (sub-block j of
+//    32); q6_K d*sc[i] (sub-block i of 16). (d*sc is one f32 multiply.)
+//  * Lane accumulator acc[8*(b%2) + k] = fma(float(L), s, acc[...]), blocks in
+//    increasing order (an AVX-512 register holds blocks 2s and 2s+1).
+//  * q4_K's min term: per super-block, mins[j] = fma(dmin*m[j], dsum_x[8sb+j], mins[j]).
+//  * result = R16(acc) [- R8(mins)], R halving trees: a[i] + a[i+half] until one value.
+// Integer sums are exact and float ops are fixed, so any ISA, batch or thread split agrees.
+#include <cmath>
+#include <cstring>
+
+#include "core/float_convert.h"
+#include "core/quant/blocks.h"
+#include "kernels/cpu/int8_dot.h"
+#include "kernels/cpu/k_scales.h"
+#include "kernels/kernels.h"
+
+namespace dseek::kernels {
+namespace {
+
+struct Lanes {
+  float acc[16] = {};
+  void add(int64_t b, int k, int32_t L, float s) {
+    float& a = acc[8 * (b & 1) + k];
+    a = std::fma(static_cast<float>(L), s, a);
+  }
+};
+
+// Halving tree over n (a power of two) values: a[i] += a[i + n/2], repeated.
+float reduce_tree(const float* a, int n) {
+  float h[16];
+  std::memcpy(h, a, sizeof(float) * static_cast<size_t>(n));
+  for (int w = n / 2; w >= 1; w /= 2)
+    for (int i = 0; i < w; ++i) h[i] = h[i] + h[i + w];
+  return h[0];
+}
+
+float f16_at(const std::byte* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return f16_to_f32(h);
+}
+
+float dot_q8_0(const std::byte* row, const QuantizedActs& x, int64_t t) {
+  const int8_t* xq = x.qs_of(t);
+  const float* dx = x.d_of(t);
+  Lanes acc;
+  for (int64_t b = 0; b < x.blocks(); ++b) {
+    const std::byte* blk = row + b * static_cast<int64_t>(sizeof(BlockQ8_0));
+    const auto* w = reinterpret_cast<const int8_t*>(blk + 2);
+    const float s = f16_at(blk) * dx[b];
+    for (int k = 0; k < 8; ++k) {
+      int32_t L = 0;
+      for (int i = 4 * k; i < 4 * k + 4; ++i) L += int32_t{w[i]} * xq[b * kActBlock + i];
+      acc.add(b, k, L, s);
+    }
+  }
+  return reduce_tree(acc.acc, 16);
+}
+
+float dot_q4_k(const std::byte* row, const QuantizedActs& x, int64_t t) {
+  const int8_t* xq = x.qs_of(t);
+  const float *dx = x.d_of(t), *dsum = x.dsum_of(t);
+  Lanes acc;
+  float mins[8] = {};
+  for (int64_t sb = 0; sb < x.cols / kQK_K; ++sb) {
+    BlockQ4_K blk;
+    std::memcpy(&blk, row + sb * static_cast<int64_t>(sizeof(BlockQ4_K)), sizeof blk);
+    const float d = f16_to_f32(blk.d), dmin = f16_to_f32(blk.dmin);
+    uint8_t sc[8], m[8];
+    unpack_q4_k_scales(blk.scales, sc, m);
+    for (int j = 0; j < 8; ++j) {
+      const int64_t b = sb * 8 + j;
+      const float s = d * static_cast<float>(sc[j]) * dx[b];
+      // Sub-block j: low nibbles of bytes 32*(j/2).. for even j, high nibbles for odd j.
+      const uint8_t* qs = blk.qs + 32 * (j / 2);
+      for (int k = 0; k < 8; ++k) {
+        int32_t L = 0;
+        for (int i = 4 * k; i < 4 * k + 4; ++i) L += ((qs[i] >> (4 * (j & 1))) & 0xF) * int32_t{xq[b * kActBlock + i]};
+        acc.add(b, k, L, s);
+      }
+    }
+    for (int j = 0; j < 8; ++j) mins[j] = std::fma(dmin * static_cast<float>(m[j]), dsum[sb * 8 + j], mins[j]);
+  }
+  return reduce_tree(acc.acc, 16) - reduce_tree(mins, 8);
+}
+
+// q6_K element e (0..255) of a super-block as an unsigned 6-bit value.
+int32_t q6_k_value(const BlockQ6_K& blk, int e) {
+  const int h = e / 128, q = (e % 128) / 32, l = e % 32;
+  const uint8_t lo = blk.ql[64 * h + l + 32 * (q & 1)];
+  const int nib = q < 2 ? (lo & 0xF) : (lo >> 4);
+  return nib | (((blk.qh[32 * h + l] >> (2 * q)) & 3) << 4);
+}
+
+float dot_q6_k(const std::byte* row, const QuantizedActs& x, int64_t t) {
+  const int8_t* xq = x.qs_of(t);
+  const float* dx = x.d_of(t);
+  Lanes acc;
+  for (int64_t sb = 0; sb < x.cols / kQK_K; ++sb) {
+    BlockQ6_K blk;
+    std::memcpy(&blk, row + sb * static_cast<int64_t>(sizeof(BlockQ6_K)), sizeof blk);
+    const float d = f16_to_f32(blk.d);
+    for (int j = 0; j < 8; ++j) {
+      const int64_t b = sb * 8 + j;
+      for (int k = 0; k < 8; ++k) {
+        int32_t L = 0;
+        for (int i = 4 * k; i < 4 * k + 4; ++i) L += (q6_k_value(blk, 32 * j + i) - 32) * int32_t{xq[b * kActBlock + i]};
+        acc.add(b, k, L, d * static_cast<float>(blk.scales[2 * j + k / 4]) * dx[b]);
+      }
+    }
+  }
+  return reduce_tree(acc.acc, 16);
+}
+
+}  // namespace
+
+bool uses_int8_path(const MatrixView& w) {
+  return !w.block_scale && (w.dtype == DType::kQ8_0 || w.dtype == DType::kQ4_K || w.dtype == DType::kQ6_K);
+}
+
+void matmul_q8_ref(const MatrixView& w, const QuantizedActs& x, float* y, int64_t y_stride, int64_t row_begin,
+                   int64_t row_end) {
+  float (*dot)(const std::byte*, const QuantizedActs&, int64_t) =
+      w.dtype == DType::kQ8_0 ? dot_q8_0 : w.dtype == DType::kQ4_K ? dot_q4_k : dot_q6_k;
+  for (int64_t r = row_begin; r < row_end; ++r)
+    for (int64_t t = 0; t < x.n_tok; ++t) y[t * y_stride + r] = dot(w.data + static_cast<uint64_t>(r) * w.row_bytes, x, t);
+}
+
+void matmul_q8(const MatrixView& w, const QuantizedActs& x, float* y, int64_t y_stride, int64_t row_begin,
+               int64_t row_end) {
+  if (const Int8MatmulFn fn = int8_fn(active_int8(), w.dtype)) return fn(w, x, y, y_stride, row_begin, row_end);
+  matmul_q8_ref(w, x, y, y_stride, row_begin, row_end);
+}
+
+}  // namespace dseek::kernels
