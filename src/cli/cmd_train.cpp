@@ -29,7 +29,7 @@ int train_tokenizer(int64_t vocab, const std::vector<std::string>& data, const s
   auto text = train::read_text_files(data, max_bytes);
   if (!text.ok()) return report(text.status());
   auto r = train::train_tokenizer_file(*text, vocab, pre, out);
-  if (!r.ok()) return report(r.status());
+  if (!r.ok()) return report("train tokenizer --vocab " + std::to_string(vocab) + " --pre " + pre + ": " + r.message());
   std::printf("wrote %s: %zu tokens (%zu merges, %zu special), pre-tokenizer %s, trained on %zu bytes in %.1f s\n",
               out.c_str(), r->n_tokens, r->n_merges, r->n_special, pre.c_str(), r->n_bytes, r->seconds);
   std::printf("compression on the data: %.2f bytes per token\n", r->bytes_per_token);

@@ -63,5 +63,33 @@ TEST(CliTrain, BadInputIsAClearError) {
   EXPECT_NE(help.out.find("--vocab"), std::string::npos);
 }
 
+TEST(CliTrain, RecipesRefuseBadConfigsAndHaveHelp) {
+  test::TempDir dir;
+  test::write_file(dir.path() / "t.txt", "some text some text");
+  test::write_file(dir.path() / "bad.json", "{\"model\": {\"hidden_size\": ");
+  test::write_file(dir.path() / "neg.json", "{\"model\": {\"hidden_size\": 32}, \"training\": {\"lr\": -1}}");
+  const std::string data = " --data '" + (dir.path() / "t.txt").string() + "' -o '" + (dir.path() / "m.gguf").string() + "'";
+  auto missing = run_dseek("train pretrain --config /nonexistent.json" + data);
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("/nonexistent.json"), std::string::npos);
+  auto bad = run_dseek("train pretrain --config '" + (dir.path() / "bad.json").string() + "'" + data);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("JSON"), std::string::npos);
+  EXPECT_EQ(run_dseek("train pretrain --config '" + (dir.path() / "neg.json").string() + "'" + data).exit_code, 2);
+  EXPECT_EQ(run_dseek("train distill --teacher /nonexistent.gguf --config '" + (dir.path() / "bad.json").string() + "'" + data).exit_code, 2);
+  EXPECT_EQ(run_dseek("train grpo --task arithmetic").exit_code, 2);  // needs --model and -o
+  EXPECT_EQ(run_dseek("train grpo --model /nonexistent.gguf -o '" + (dir.path() / "p.gguf").string() + "'").exit_code, 2);
+  for (const char* recipe : {"pretrain", "distill", "grpo"}) {
+    auto help = run_dseek(std::string("train ") + recipe + " --help");
+    EXPECT_EQ(help.exit_code, 0) << recipe;
+    EXPECT_NE(help.out.find("--"), std::string::npos) << recipe;
+  }
+  // The corpus writer of the GRPO task.
+  const std::string corpus = (dir.path() / "c.txt").string();
+  auto w = run_dseek("train grpo --write-corpus '" + corpus + "' --corpus-lines 10 --corpus-noise 0");
+  EXPECT_EQ(w.exit_code, 0) << w.err;
+  EXPECT_NE(test::read_file(corpus).find("</think>"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace dseek
