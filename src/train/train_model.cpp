@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "model/blocks/rope.h"
 #include "train/backward/ops.h"
@@ -148,8 +149,10 @@ std::vector<const std::vector<float>*> TrainModel<T>::expert_biases() const {
 
 template <typename T>
 void TrainModel<T>::layer_fwd(ThreadPool& pool, const LayerParams<T>& l, T* x, int64_t n,
-                              std::span<const int64_t> starts, std::span<const int32_t> pos, double alpha,
+                              std::span<const int64_t> starts, std::span<const int32_t> pos, double alpha, bool bf16,
                               LayerState& s) const {
+  MlaConfig mla = mla_;
+  mla.bf16 = bf16;
   const int64_t E = h_.n_embd;
   const size_t nE = static_cast<size_t>(n * E);
   std::vector<T> y(nE);
@@ -157,14 +160,14 @@ void TrainModel<T>::layer_fwd(ThreadPool& pool, const LayerParams<T>& l, T* x, i
   s.xn1.resize(nE);
   s.inv1.resize(static_cast<size_t>(n));
   rms_norm_fwd(x, l.attn_norm.w.data(), n, E, h_.rms_eps, s.xn1.data(), s.inv1.data());
-  mla_fwd(pool, mla_, l.attn, rope_, s.xn1.data(), n, starts, pos, s.attn, y.data());
+  mla_fwd(pool, mla, l.attn, rope_, s.xn1.data(), n, starts, pos, s.attn, y.data());
   for (size_t i = 0; i < nE; ++i) x[i] += y[i];
   s.x_mid.assign(x, x + nE);
   s.xn2.resize(nE);
   s.inv2.resize(static_cast<size_t>(n));
   rms_norm_fwd(x, l.ffn_norm.w.data(), n, E, h_.rms_eps, s.xn2.data(), s.inv2.data());
-  if (l.dense) mlp_fwd(pool, l.mlp, s.xn2.data(), n, s.mlp, y.data());
-  else moe_fwd(pool, routing_, l.moe, s.xn2.data(), n, starts, alpha, s.moe, y.data());
+  if (l.dense) mlp_fwd(pool, l.mlp, s.xn2.data(), n, s.mlp, y.data(), bf16);
+  else moe_fwd(pool, routing_, l.moe, s.xn2.data(), n, starts, alpha, s.moe, y.data(), bf16);
   for (size_t i = 0; i < nE; ++i) x[i] += y[i];
 }
 
@@ -172,14 +175,16 @@ void TrainModel<T>::layer_fwd(ThreadPool& pool, const LayerParams<T>& l, T* x, i
 // residual connections carry it through; the norms' backward adds into it).
 template <typename T>
 void TrainModel<T>::layer_bwd(ThreadPool& pool, LayerParams<T>& l, T* dx, int64_t n, std::span<const int64_t> starts,
-                              std::span<const int32_t> pos, double alpha, const LayerState& s) {
+                              std::span<const int32_t> pos, double alpha, bool bf16, const LayerState& s) {
   const int64_t E = h_.n_embd;
+  MlaConfig mla = mla_;
+  mla.bf16 = bf16;
   std::vector<T> dxn(static_cast<size_t>(n * E), T(0));
-  if (l.dense) mlp_bwd(pool, l.mlp, s.xn2.data(), n, s.mlp, dx, dxn.data());
-  else moe_bwd(pool, routing_, l.moe, s.xn2.data(), n, starts, alpha, s.moe, dx, dxn.data());
+  if (l.dense) mlp_bwd(pool, l.mlp, s.xn2.data(), n, s.mlp, dx, dxn.data(), bf16);
+  else moe_bwd(pool, routing_, l.moe, s.xn2.data(), n, starts, alpha, s.moe, dx, dxn.data(), bf16);
   rms_norm_bwd(s.x_mid.data(), l.ffn_norm.w.data(), s.inv2.data(), dxn.data(), n, E, dx, l.ffn_norm.g.data());
   std::fill(dxn.begin(), dxn.end(), T(0));
-  mla_bwd(pool, mla_, l.attn, rope_, s.xn1.data(), n, starts, pos, s.attn, dx, dxn.data());
+  mla_bwd(pool, mla, l.attn, rope_, s.xn1.data(), n, starts, pos, s.attn, dx, dxn.data());
   rms_norm_bwd(s.x_in.data(), l.attn_norm.w.data(), s.inv1.data(), dxn.data(), n, E, dx, l.attn_norm.g.data());
 }
 
@@ -199,7 +204,7 @@ void TrainModel<T>::run(ThreadPool& pool, std::span<const int32_t> tokens, int64
     std::copy_n(embd_.w.data() + tokens[static_cast<size_t>(t)] * E, E, f.x.data() + t * E);
   f.layers.resize(layers_.size());
   for (size_t l = 0; l < layers_.size(); ++l)
-    layer_fwd(pool, layers_[l], f.x.data(), n, f.starts, f.pos, opt.balance_alpha, f.layers[l]);
+    layer_fwd(pool, layers_[l], f.x.data(), n, f.starts, f.pos, opt.balance_alpha, opt.bf16, f.layers[l]);
   f.xl = f.x;
   f.hn.resize(nE);
   f.out_inv.resize(static_cast<size_t>(n));
@@ -225,8 +230,8 @@ void TrainModel<T>::run(ThreadPool& pool, std::span<const int32_t> tokens, int64
         rms_norm_fwd(f.hn.data() + t * E, mtp_->hnorm.w.data(), 1, E, h_.rms_eps, row + E, f.h_inv.data() + r);
       }
     f.xm.resize(static_cast<size_t>(nm * E));
-    linear_fwd(pool, f.cat.data(), nm, 2 * E, mtp_->eh_proj.w.data(), E, f.xm.data());
-    layer_fwd(pool, mtp_->layer, f.xm.data(), nm, f.mtp_starts, f.mtp_pos, opt.balance_alpha, f.mtp_layer);
+    linear_fwd(pool, f.cat.data(), nm, 2 * E, mtp_->eh_proj.w.data(), E, f.xm.data(), opt.bf16);
+    layer_fwd(pool, mtp_->layer, f.xm.data(), nm, f.mtp_starts, f.mtp_pos, opt.balance_alpha, opt.bf16, f.mtp_layer);
     f.xm_final = f.xm;
     f.mh.resize(f.xm.size());
     f.mh_inv.resize(static_cast<size_t>(nm));
@@ -237,7 +242,35 @@ void TrainModel<T>::run(ThreadPool& pool, std::span<const int32_t> tokens, int64
 }
 
 template <typename T>
+std::vector<Param<T>*> TrainModel<T>::bf16_params() {
+  std::vector<Param<T>*> out;
+  for (Param<T>* p : params_)
+    if (p->rows > 1 && p != &embd_ && p != &head_ && p->name.find("ffn_gate_inp") == std::string::npos) out.push_back(p);
+  return out;
+}
+
+template <typename T>
 StepResult TrainModel<T>::step(ThreadPool& pool, std::span<const int32_t> tokens, int64_t n_seq, const LossOptions& opt) {
+  if constexpr (!std::is_same_v<T, float>) {
+    return step_impl(pool, tokens, n_seq, opt);
+  } else {
+    if (!opt.bf16) return step_impl(pool, tokens, n_seq, opt);
+    // Compute on bfloat16 copies of the matrices; the masters come back untouched.
+    std::vector<std::vector<float>> masters;
+    const std::vector<Param<T>*> mats = bf16_params();
+    for (Param<T>* p : mats) {
+      masters.push_back(p->w);
+      round_to_bf16(p->w.data(), p->size());
+    }
+    StepResult r = step_impl(pool, tokens, n_seq, opt);
+    for (size_t i = 0; i < mats.size(); ++i) mats[i]->w = std::move(masters[i]);
+    return r;
+  }
+}
+
+template <typename T>
+StepResult TrainModel<T>::step_impl(ThreadPool& pool, std::span<const int32_t> tokens, int64_t n_seq,
+                                    const LossOptions& opt) {
   Forward f;
   run(pool, tokens, n_seq, opt, f);
   const int64_t n = static_cast<int64_t>(tokens.size()), E = h_.n_embd, V = h_.n_vocab;
@@ -285,8 +318,9 @@ StepResult TrainModel<T>::step(ThreadPool& pool, std::span<const int32_t> tokens
     linear_bwd(pool, f.mh.data(), nm, E, head_.w.data(), V, dlogits_mtp.data(), dmh.data(), head_.g.data());
     rms_norm_bwd(f.xm_final.data(), mtp_->head_norm.w.data(), f.mh_inv.data(), dmh.data(), nm, E, dxm.data(),
                  mtp_->head_norm.g.data());
-    layer_bwd(pool, mtp_->layer, dxm.data(), nm, f.mtp_starts, f.mtp_pos, opt.balance_alpha, f.mtp_layer);
-    linear_bwd(pool, f.cat.data(), nm, 2 * E, mtp_->eh_proj.w.data(), E, dxm.data(), dcat.data(), mtp_->eh_proj.g.data());
+    layer_bwd(pool, mtp_->layer, dxm.data(), nm, f.mtp_starts, f.mtp_pos, opt.balance_alpha, opt.bf16, f.mtp_layer);
+    linear_bwd(pool, f.cat.data(), nm, 2 * E, mtp_->eh_proj.w.data(), E, dxm.data(), dcat.data(), mtp_->eh_proj.g.data(),
+               opt.bf16);
     const int64_t Sm = nm / n_seq, S = n / n_seq;
     for (int64_t q = 0; q < n_seq; ++q)
       for (int64_t i = 0; i < Sm; ++i) {
@@ -303,7 +337,7 @@ StepResult TrainModel<T>::step(ThreadPool& pool, std::span<const int32_t> tokens
   std::vector<T> dx(static_cast<size_t>(n * E), T(0));
   rms_norm_bwd(f.xl.data(), out_norm_.w.data(), f.out_inv.data(), dhn.data(), n, E, dx.data(), out_norm_.g.data());
   for (size_t l = layers_.size(); l-- > 0;)
-    layer_bwd(pool, layers_[l], dx.data(), n, f.starts, f.pos, opt.balance_alpha, f.layers[l]);
+    layer_bwd(pool, layers_[l], dx.data(), n, f.starts, f.pos, opt.balance_alpha, opt.bf16, f.layers[l]);
   for (int64_t t = 0; t < n; ++t) {
     T* ge = embd_.g.data() + tokens[static_cast<size_t>(t)] * E;
     for (int64_t j = 0; j < E; ++j) ge[j] += dx[static_cast<size_t>(t * E + j)];

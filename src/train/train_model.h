@@ -29,6 +29,11 @@ struct LossOptions {
   // replace the next-token loss: loss = sum_t w_t * -log p(target_t).
   const int32_t* pg_targets = nullptr;
   const float* pg_weights = nullptr;
+  // Mixed precision (DeepSeek-V3 §3.3): the projections and experts compute on
+  // bfloat16 weights and inputs with f32 accumulation; the f32 master weights
+  // are what the optimiser updates. Embedding, output head, router, norms and
+  // attention stay f32, as in V3.
+  bool bf16 = false;
 };
 
 struct StepResult {
@@ -88,10 +93,13 @@ class TrainModel {
   void shape_layer(LayerParams<T>& l, int64_t index, bool dense);
   void init_layer(LayerParams<T>& l, Rng& rng);
   void layer_fwd(ThreadPool& pool, const LayerParams<T>& l, T* x, int64_t n, std::span<const int64_t> starts,
-                 std::span<const int32_t> pos, double alpha, LayerState& s) const;
+                 std::span<const int32_t> pos, double alpha, bool bf16, LayerState& s) const;
   void layer_bwd(ThreadPool& pool, LayerParams<T>& l, T* dx, int64_t n, std::span<const int64_t> starts,
-                 std::span<const int32_t> pos, double alpha, const LayerState& s);
+                 std::span<const int32_t> pos, double alpha, bool bf16, const LayerState& s);
   void run(ThreadPool& pool, std::span<const int32_t> tokens, int64_t n_seq, const LossOptions& opt, Forward& f);
+  StepResult step_impl(ThreadPool& pool, std::span<const int32_t> tokens, int64_t n_seq, const LossOptions& opt);
+  // The matrices computed in bfloat16 (not embedding, head, router): rounded in place for a step, masters kept aside.
+  std::vector<Param<T>*> bf16_params();
 
   DeepseekHParams h_;
   int64_t max_seq_;

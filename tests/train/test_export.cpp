@@ -95,6 +95,31 @@ TEST(TrainExport, InferenceEngineRunsTheTrainedModelIdentically) {
   fs::remove(out);
 }
 
+// A bf16 step computes with rounded matrices but leaves the f32 masters as they were
+// (the optimiser updates full-precision weights), and its gradients approximate f32's.
+TEST(TrainExport, MixedPrecisionKeepsF32Masters) {
+  const DeepseekHParams h = tiny(300);
+  ThreadPool pool(2);
+  TrainModel<float> m(h, 16, 5);
+  const std::vector<int32_t> tokens = {5, 77, 120, 3, 250, 9, 18, 201, 44, 2, 7, 99, 1, 2, 3, 4};
+  std::vector<std::vector<float>> before;
+  for (auto* p : m.params()) before.push_back(p->w);
+  m.zero_grad();
+  const StepResult r32 = m.step(pool, tokens, 2, LossOptions{});
+  std::vector<float> g32;
+  for (auto* p : m.params()) g32.insert(g32.end(), p->g.begin(), p->g.end());
+  m.zero_grad();
+  const StepResult r16 = m.step(pool, tokens, 2, LossOptions{.bf16 = true});
+  std::vector<float> g16;
+  for (auto* p : m.params()) g16.insert(g16.end(), p->g.begin(), p->g.end());
+  for (size_t i = 0; i < m.params().size(); ++i) ASSERT_EQ(m.params()[i]->w, before[i]) << m.params()[i]->name;
+  EXPECT_NE(r16.loss, r32.loss);
+  EXPECT_NEAR(r16.loss, r32.loss, 0.02 * r32.loss);
+  double dot = 0, n32 = 0, n16 = 0;
+  for (size_t i = 0; i < g32.size(); ++i) dot += g32[i] * g16[i], n32 += g32[i] * g32[i], n16 += g16[i] * g16[i];
+  EXPECT_GT(dot / std::sqrt(n32 * n16), 0.99) << "bf16 gradients point the same way";
+}
+
 TEST(TrainExport, CheckpointRestoresTheExactState) {
   const DeepseekHParams h = tiny(300);
   ThreadPool pool(1);
@@ -161,6 +186,16 @@ TEST(TrainPretrain, ShortRunLearnsAndWritesEverything) {
   ASSERT_TRUE(one.ok() && two.ok());
   EXPECT_EQ(one->final_train_ce, two->final_train_ce);
   EXPECT_EQ(one->final_val_ce, two->final_val_ce);
+  // Mixed precision (bfloat16 compute, f32 masters) trains to nearly the same loss.
+  cfg["training"]["bf16"] = true;
+  auto cb = parse_pretrain_config(cfg);
+  ASSERT_TRUE(cb.ok());
+  EXPECT_TRUE(cb->loss.bf16);
+  auto mixed = run_pretrain(*cb, PretrainRun{.data = {(dir / "data.txt").string()}, .tokenizer = out + ".tokenizer.gguf",
+                                             .out = (dir / "c.gguf").string(), .threads = 2});
+  ASSERT_TRUE(mixed.ok()) << mixed.message();
+  EXPECT_NE(mixed->final_train_ce, one->final_train_ce) << "bf16 compute must actually round";
+  EXPECT_NEAR(mixed->final_train_ce, one->final_train_ce, 0.05 * one->final_train_ce);
   // Absurd settings are refused with a reason.
   cfg["training"]["lr"] = -1;
   EXPECT_FALSE(parse_pretrain_config(cfg).ok());

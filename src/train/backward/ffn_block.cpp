@@ -30,25 +30,26 @@ void MlpParams<T>::collect(std::vector<Param<T>*>& out) {
 }
 
 template <typename T>
-void mlp_fwd(ThreadPool& pool, const MlpParams<T>& p, const T* x, int64_t n, MlpState<T>& s, T* y) {
+void mlp_fwd(ThreadPool& pool, const MlpParams<T>& p, const T* x, int64_t n, MlpState<T>& s, T* y, bool bf16) {
   const int64_t F = p.gate.rows, E = p.gate.cols;
   s.g.assign(static_cast<size_t>(n * F), T(0));
   s.u.assign(static_cast<size_t>(n * F), T(0));
   s.a.assign(static_cast<size_t>(n * F), T(0));
-  linear_fwd(pool, x, n, E, p.gate.w.data(), F, s.g.data());
-  linear_fwd(pool, x, n, E, p.up.w.data(), F, s.u.data());
+  linear_fwd(pool, x, n, E, p.gate.w.data(), F, s.g.data(), bf16);
+  linear_fwd(pool, x, n, E, p.up.w.data(), F, s.u.data(), bf16);
   silu_mul_fwd(s.g.data(), s.u.data(), n * F, s.a.data());
-  linear_fwd(pool, s.a.data(), n, F, p.down.w.data(), E, y);
+  linear_fwd(pool, s.a.data(), n, F, p.down.w.data(), E, y, bf16);
 }
 
 template <typename T>
-void mlp_bwd(ThreadPool& pool, MlpParams<T>& p, const T* x, int64_t n, const MlpState<T>& s, const T* dy, T* dx) {
+void mlp_bwd(ThreadPool& pool, MlpParams<T>& p, const T* x, int64_t n, const MlpState<T>& s, const T* dy, T* dx,
+             bool bf16) {
   const int64_t F = p.gate.rows, E = p.gate.cols;
   std::vector<T> da(static_cast<size_t>(n * F)), dg(static_cast<size_t>(n * F)), du(static_cast<size_t>(n * F));
-  linear_bwd(pool, s.a.data(), n, F, p.down.w.data(), E, dy, da.data(), p.down.g.data());
+  linear_bwd(pool, s.a.data(), n, F, p.down.w.data(), E, dy, da.data(), p.down.g.data(), bf16);
   silu_mul_bwd(s.g.data(), s.u.data(), da.data(), n * F, dg.data(), du.data());
-  linear_bwd(pool, x, n, E, p.gate.w.data(), F, dg.data(), dx, p.gate.g.data());
-  linear_bwd(pool, x, n, E, p.up.w.data(), F, du.data(), dx, p.up.g.data());
+  linear_bwd(pool, x, n, E, p.gate.w.data(), F, dg.data(), dx, p.gate.g.data(), bf16);
+  linear_bwd(pool, x, n, E, p.up.w.data(), F, du.data(), dx, p.up.g.data(), bf16);
 }
 
 template <typename T>
@@ -110,7 +111,7 @@ std::vector<double> balance_f(const RoutingConfig& r, const std::vector<int32_t>
 
 template <typename T>
 void moe_fwd(ThreadPool& pool, const RoutingConfig& r, const MoeParams<T>& p, const T* x, int64_t n,
-             std::span<const int64_t> seq_starts, double alpha, MoeState<T>& s, T* y) {
+             std::span<const int64_t> seq_starts, double alpha, MoeState<T>& s, T* y, bool bf16) {
   const int64_t X = r.n_expert, K = r.n_used, E = p.router.cols;
   s.logits.assign(static_cast<size_t>(n * X), T(0));
   s.score.assign(static_cast<size_t>(n * X), T(0));
@@ -118,7 +119,7 @@ void moe_fwd(ThreadPool& pool, const RoutingConfig& r, const MoeParams<T>& p, co
   s.weight.assign(static_cast<size_t>(n * K), T(0));
   s.rows.assign(static_cast<size_t>(X), {});
   s.load.assign(static_cast<size_t>(X), 0);
-  linear_fwd(pool, x, n, E, p.router.w.data(), X, s.logits.data());
+  linear_fwd(pool, x, n, E, p.router.w.data(), X, s.logits.data());  // gating stays f32 (V3 §3.3.1)
   std::vector<float> lf(static_cast<size_t>(X)), scratch(static_cast<size_t>(2 * X)), wf(static_cast<size_t>(K));
   for (int64_t t = 0; t < n; ++t) {
     T* sc = s.score.data() + t * X;
@@ -135,7 +136,7 @@ void moe_fwd(ThreadPool& pool, const RoutingConfig& r, const MoeParams<T>& p, co
       ++s.load[static_cast<size_t>(e)];
     }
   }
-  if (p.has_shared) mlp_fwd(pool, p.shared, x, n, s.shared, y);
+  if (p.has_shared) mlp_fwd(pool, p.shared, x, n, s.shared, y, bf16);
   else std::fill(y, y + n * E, T(0));
   s.xe.assign(static_cast<size_t>(X), {});
   s.ye.assign(static_cast<size_t>(X), {});
@@ -149,7 +150,7 @@ void moe_fwd(ThreadPool& pool, const RoutingConfig& r, const MoeParams<T>& p, co
     xe.resize(static_cast<size_t>(m * E));
     ye.assign(static_cast<size_t>(m * E), T(0));
     for (int64_t i = 0; i < m; ++i) std::copy_n(x + (rows[static_cast<size_t>(i)] / K) * E, E, xe.data() + i * E);
-    mlp_fwd(pool, p.experts[static_cast<size_t>(e)], xe.data(), m, s.es[static_cast<size_t>(e)], ye.data());
+    mlp_fwd(pool, p.experts[static_cast<size_t>(e)], xe.data(), m, s.es[static_cast<size_t>(e)], ye.data(), bf16);
     for (int64_t i = 0; i < m; ++i) {
       const int64_t slot = rows[static_cast<size_t>(i)];
       const T w = s.weight[static_cast<size_t>(slot)];
@@ -176,9 +177,9 @@ void moe_fwd(ThreadPool& pool, const RoutingConfig& r, const MoeParams<T>& p, co
 
 template <typename T>
 void moe_bwd(ThreadPool& pool, const RoutingConfig& r, MoeParams<T>& p, const T* x, int64_t n,
-             std::span<const int64_t> seq_starts, double alpha, const MoeState<T>& s, const T* dy, T* dx) {
+             std::span<const int64_t> seq_starts, double alpha, const MoeState<T>& s, const T* dy, T* dx, bool bf16) {
   const int64_t X = r.n_expert, K = r.n_used, E = p.router.cols;
-  if (p.has_shared) mlp_bwd(pool, p.shared, x, n, s.shared, dy, dx);
+  if (p.has_shared) mlp_bwd(pool, p.shared, x, n, s.shared, dy, dx, bf16);
   std::vector<T> dweight(static_cast<size_t>(n * K), T(0));
   for (int64_t e = 0; e < X; ++e) {
     const auto& rows = s.rows[static_cast<size_t>(e)];
@@ -198,7 +199,7 @@ void moe_bwd(ThreadPool& pool, const RoutingConfig& r, MoeParams<T>& p, const T*
       dweight[static_cast<size_t>(slot)] = static_cast<T>(dw);
     }
     mlp_bwd(pool, p.experts[static_cast<size_t>(e)], s.xe[static_cast<size_t>(e)].data(), m, s.es[static_cast<size_t>(e)],
-            dye.data(), dxe.data());
+            dye.data(), dxe.data(), bf16);
     for (int64_t i = 0; i < m; ++i) {
       T* d = dx + (rows[static_cast<size_t>(i)] / K) * E;
       for (int64_t j = 0; j < E; ++j) d[j] += dxe[static_cast<size_t>(i * E + j)];
@@ -253,12 +254,12 @@ void moe_bwd(ThreadPool& pool, const RoutingConfig& r, MoeParams<T>& p, const T*
 #define DSEEK_FFN(T)                                                                                                  \
   template struct MlpParams<T>;                                                                                      \
   template struct MoeParams<T>;                                                                                      \
-  template void mlp_fwd<T>(ThreadPool&, const MlpParams<T>&, const T*, int64_t, MlpState<T>&, T*);                  \
-  template void mlp_bwd<T>(ThreadPool&, MlpParams<T>&, const T*, int64_t, const MlpState<T>&, const T*, T*);        \
+  template void mlp_fwd<T>(ThreadPool&, const MlpParams<T>&, const T*, int64_t, MlpState<T>&, T*, bool);            \
+  template void mlp_bwd<T>(ThreadPool&, MlpParams<T>&, const T*, int64_t, const MlpState<T>&, const T*, T*, bool);  \
   template void moe_fwd<T>(ThreadPool&, const RoutingConfig&, const MoeParams<T>&, const T*, int64_t,                \
-                           std::span<const int64_t>, double, MoeState<T>&, T*);                                      \
+                           std::span<const int64_t>, double, MoeState<T>&, T*, bool);                                \
   template void moe_bwd<T>(ThreadPool&, const RoutingConfig&, MoeParams<T>&, const T*, int64_t,                      \
-                           std::span<const int64_t>, double, const MoeState<T>&, const T*, T*);
+                           std::span<const int64_t>, double, const MoeState<T>&, const T*, T*, bool);
 DSEEK_FFN(float)
 DSEEK_FFN(double)
 #undef DSEEK_FFN

@@ -29,10 +29,12 @@ struct MlpState {
 };
 
 // y [n x E] = down(silu(gate x) * up x); backward accumulates dx (+=) and grads.
+// bf16: mixed precision (bfloat16 inputs to the projections, see ops.h).
 template <typename T>
-void mlp_fwd(ThreadPool& pool, const MlpParams<T>& p, const T* x, int64_t n, MlpState<T>& s, T* y);
+void mlp_fwd(ThreadPool& pool, const MlpParams<T>& p, const T* x, int64_t n, MlpState<T>& s, T* y, bool bf16 = false);
 template <typename T>
-void mlp_bwd(ThreadPool& pool, MlpParams<T>& p, const T* x, int64_t n, const MlpState<T>& s, const T* dy, T* dx);
+void mlp_bwd(ThreadPool& pool, MlpParams<T>& p, const T* x, int64_t n, const MlpState<T>& s, const T* dy, T* dx,
+             bool bf16 = false);
 
 template <typename T>
 struct MoeParams {
@@ -62,9 +64,10 @@ struct MoeState {
 // balance_alpha = 0 disables the sequence-wise balance loss.
 template <typename T>
 void moe_fwd(ThreadPool& pool, const RoutingConfig& r, const MoeParams<T>& p, const T* x, int64_t n,
-             std::span<const int64_t> seq_starts, double balance_alpha, MoeState<T>& s, T* y);
+             std::span<const int64_t> seq_starts, double balance_alpha, MoeState<T>& s, T* y, bool bf16 = false);
 template <typename T>
 void moe_bwd(ThreadPool& pool, const RoutingConfig& r, MoeParams<T>& p, const T* x, int64_t n,
-             std::span<const int64_t> seq_starts, double balance_alpha, const MoeState<T>& s, const T* dy, T* dx);
+             std::span<const int64_t> seq_starts, double balance_alpha, const MoeState<T>& s, const T* dy, T* dx,
+             bool bf16 = false);
 
 }  // namespace dseek::train

@@ -54,14 +54,14 @@ void mla_fwd(ThreadPool& pool, const MlaConfig& c, const MlaParams<T>& p, const 
   auto sized = [](std::vector<T>& v, int64_t k) { v.assign(static_cast<size_t>(k), T(0)); return v.data(); };
   T* q = sized(s.q, n * H * Dq);
   if (Cq > 0) {
-    linear_fwd(pool, xn, n, E, p.q_a.w.data(), Cq, sized(s.qa, n * Cq));
+    linear_fwd(pool, xn, n, E, p.q_a.w.data(), Cq, sized(s.qa, n * Cq), c.bf16);
     rms_norm_fwd(s.qa.data(), p.q_a_norm.w.data(), n, Cq, c.eps, sized(s.qan, n * Cq), sized(s.qa_inv, n));
-    linear_fwd(pool, s.qan.data(), n, Cq, p.q_b.w.data(), H * Dq, q);
+    linear_fwd(pool, s.qan.data(), n, Cq, p.q_b.w.data(), H * Dq, q, c.bf16);
   } else {
-    linear_fwd(pool, xn, n, E, p.q.w.data(), H * Dq, q);
+    linear_fwd(pool, xn, n, E, p.q.w.data(), H * Dq, q, c.bf16);
   }
   T* kva = sized(s.kva, n * (Ckv + Dr));
-  linear_fwd(pool, xn, n, E, p.kv_a.w.data(), Ckv + Dr, kva);
+  linear_fwd(pool, xn, n, E, p.kv_a.w.data(), Ckv + Dr, kva, c.bf16);
   T* cc = sized(s.c, n * Ckv);
   T* kr = sized(s.kr, n * Dr);
   sized(s.c_inv, n);
@@ -73,10 +73,10 @@ void mla_fwd(ThreadPool& pool, const MlaConfig& c, const MlaParams<T>& p, const 
     rope_fwd(kr + t * Dr, Dr, cs, sn);
     for (int64_t h = 0; h < H; ++h) rope_fwd(q + t * H * Dq + h * Dq + c.d_nope, Dr, cs, sn);
   }
-  linear_fwd(pool, cc, n, Ckv, p.kv_b.w.data(), H * Dkv, sized(s.kv, n * H * Dkv));
+  linear_fwd(pool, cc, n, Ckv, p.kv_b.w.data(), H * Dkv, sized(s.kv, n * H * Dkv), c.bf16);
   const AttnShape shape{H, c.d_nope, Dr, c.d_v, c.softmax_scale};
   attention_fwd(pool, shape, seq_starts, q, s.kv.data(), kr, sized(s.o, n * H * c.d_v), s.probs);
-  linear_fwd(pool, s.o.data(), n, H * c.d_v, p.o.w.data(), E, out);
+  linear_fwd(pool, s.o.data(), n, H * c.d_v, p.o.w.data(), E, out, c.bf16);
 }
 
 template <typename T>
@@ -88,11 +88,11 @@ void mla_bwd(ThreadPool& pool, const MlaConfig& c, MlaParams<T>& p, const RopeAn
   std::vector<T> d_o(static_cast<size_t>(n * H * c.d_v)), dq(static_cast<size_t>(n * H * Dq)),
       dkv(static_cast<size_t>(n * H * Dkv)), dkr(static_cast<size_t>(n * Dr)), dc(static_cast<size_t>(n * Ckv)),
       dkva(static_cast<size_t>(n * (Ckv + Dr)));
-  linear_bwd(pool, s.o.data(), n, H * c.d_v, p.o.w.data(), E, dout, d_o.data(), p.o.g.data());
+  linear_bwd(pool, s.o.data(), n, H * c.d_v, p.o.w.data(), E, dout, d_o.data(), p.o.g.data(), c.bf16);
   const AttnShape shape{H, c.d_nope, Dr, c.d_v, c.softmax_scale};
   attention_bwd(pool, shape, seq_starts, s.q.data(), s.kv.data(), s.kr.data(), s.probs, d_o.data(), dq.data(),
                 dkv.data(), dkr.data());
-  linear_bwd(pool, s.c.data(), n, Ckv, p.kv_b.w.data(), H * Dkv, dkv.data(), dc.data(), p.kv_b.g.data());
+  linear_bwd(pool, s.c.data(), n, Ckv, p.kv_b.w.data(), H * Dkv, dkv.data(), dc.data(), p.kv_b.g.data(), c.bf16);
   for (int64_t t = 0; t < n; ++t) {
     const float* cs = rope.cos.data() + positions[t] * rope.n_pairs;
     const float* sn = rope.sin.data() + positions[t] * rope.n_pairs;
@@ -102,14 +102,14 @@ void mla_bwd(ThreadPool& pool, const MlaConfig& c, MlaParams<T>& p, const RopeAn
                  dkva.data() + t * (Ckv + Dr), p.kv_a_norm.g.data());
     for (int64_t h = 0; h < H; ++h) rope_bwd(dq.data() + t * H * Dq + h * Dq + c.d_nope, Dr, cs, sn);
   }
-  linear_bwd(pool, xn, n, E, p.kv_a.w.data(), Ckv + Dr, dkva.data(), dxn, p.kv_a.g.data());
+  linear_bwd(pool, xn, n, E, p.kv_a.w.data(), Ckv + Dr, dkva.data(), dxn, p.kv_a.g.data(), c.bf16);
   if (Cq > 0) {
     std::vector<T> dqan(static_cast<size_t>(n * Cq)), dqa(static_cast<size_t>(n * Cq));
-    linear_bwd(pool, s.qan.data(), n, Cq, p.q_b.w.data(), H * Dq, dq.data(), dqan.data(), p.q_b.g.data());
+    linear_bwd(pool, s.qan.data(), n, Cq, p.q_b.w.data(), H * Dq, dq.data(), dqan.data(), p.q_b.g.data(), c.bf16);
     rms_norm_bwd(s.qa.data(), p.q_a_norm.w.data(), s.qa_inv.data(), dqan.data(), n, Cq, dqa.data(), p.q_a_norm.g.data());
-    linear_bwd(pool, xn, n, E, p.q_a.w.data(), Cq, dqa.data(), dxn, p.q_a.g.data());
+    linear_bwd(pool, xn, n, E, p.q_a.w.data(), Cq, dqa.data(), dxn, p.q_a.g.data(), c.bf16);
   } else {
-    linear_bwd(pool, xn, n, E, p.q.w.data(), H * Dq, dq.data(), dxn, p.q.g.data());
+    linear_bwd(pool, xn, n, E, p.q.w.data(), H * Dq, dq.data(), dxn, p.q.g.data(), c.bf16);
   }
 }
 

@@ -18,6 +18,7 @@ namespace dseek::train {
 struct MlaConfig {
   int64_t n_embd = 0, n_head = 0, q_lora_rank = 0, kv_lora_rank = 0, d_nope = 0, d_rope = 0, d_v = 0;
   double eps = 1e-6, softmax_scale = 1.0;
+  bool bf16 = false;  // mixed precision: bfloat16 inputs to every projection
 };
 
 // cos/sin of every position for the d_rope/2 pairs: [pos][pair].

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "core/float_convert.h"
 #include "kernels/kernels.h"
 
 namespace dseek::train {
@@ -19,9 +20,23 @@ void axpy(double* y, double a, const double* x, int64_t n) {
 
 }  // namespace
 
+void round_to_bf16(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = bf16_to_f32(f32_to_bf16(x[i]));
+}
+
+namespace {
+std::vector<float> bf16_copy(const float* x, int64_t n) {
+  std::vector<float> r(x, x + n);
+  round_to_bf16(r.data(), n);
+  return r;
+}
+}  // namespace
+
 template <typename T>
-void linear_fwd(ThreadPool& pool, const T* x, int64_t n, int64_t in, const T* w, int64_t out, T* y) {
+void linear_fwd(ThreadPool& pool, const T* x, int64_t n, int64_t in, const T* w, int64_t out, T* y, bool bf16) {
   if constexpr (std::is_same_v<T, float>) {
+    std::vector<float> xr;
+    if (bf16) x = (xr = bf16_copy(x, n * in)).data();
     const kernels::MatrixView m = kernels::make_matrix(DType::kF32, w, out, in);
     pool.parallel_for(out, [&](int64_t r0, int64_t r1) { kernels::matmul(m, x, in, n, y, out, r0, r1); }, 16);
   } else {
@@ -67,8 +82,13 @@ void linear_bwd_loops(ThreadPool& pool, const T* x, int64_t n, int64_t in, const
 
 template <typename T>
 void linear_bwd(ThreadPool& pool, const T* x, int64_t n, int64_t in, const T* w, int64_t out, const T* dy, T* dx,
-                T* dw) {
+                T* dw, bool bf16) {
   if constexpr (std::is_same_v<T, float>) {
+    std::vector<float> xr, dyr;
+    if (bf16) {
+      x = (xr = bf16_copy(x, n * in)).data();
+      dy = (dyr = bf16_copy(dy, n * out)).data();
+    }
     // dx[n x in] += dy[n x out] * (w^T)^T ... as GEMMs: dx = dy * W = dy * (W^T)^T; dW = dy^T x = (dy^T)(x^T)^T.
     if (dx) gemm_nt_accumulate(pool, dy, n, transposed(w, out, in).data(), in, out, dx);
     if (dw) gemm_nt_accumulate(pool, transposed(dy, n, out).data(), out, transposed(x, n, in).data(), in, n, dw);
@@ -228,8 +248,8 @@ double distill_kl(const T* logits, const float* teacher, int64_t n, int64_t v, d
 }
 
 #define DSEEK_TRAIN_OPS(T)                                                                                          \
-  template void linear_fwd<T>(ThreadPool&, const T*, int64_t, int64_t, const T*, int64_t, T*);                     \
-  template void linear_bwd<T>(ThreadPool&, const T*, int64_t, int64_t, const T*, int64_t, const T*, T*, T*);       \
+  template void linear_fwd<T>(ThreadPool&, const T*, int64_t, int64_t, const T*, int64_t, T*, bool);               \
+  template void linear_bwd<T>(ThreadPool&, const T*, int64_t, int64_t, const T*, int64_t, const T*, T*, T*, bool); \
   template void rms_norm_fwd<T>(const T*, const T*, int64_t, int64_t, double, T*, T*);                              \
   template void rms_norm_bwd<T>(const T*, const T*, const T*, const T*, int64_t, int64_t, T*, T*);                  \
   template void rope_fwd<T>(T*, int64_t, const float*, const float*);                                               \

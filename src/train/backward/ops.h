@@ -14,13 +14,18 @@
 
 namespace dseek::train {
 
-// y[n x out] = x[n x in] * w[out x in]^T
+// y[n x out] = x[n x in] * w[out x in]^T. bf16 (float only): the product's
+// inputs are rounded to bfloat16 first, accumulation stays f32 (mixed precision).
 template <typename T>
-void linear_fwd(ThreadPool& pool, const T* x, int64_t n, int64_t in, const T* w, int64_t out, T* y);
-// dx[n x in] += dy * w (skipped when dx is null); dw[out x in] += dy^T * x.
+void linear_fwd(ThreadPool& pool, const T* x, int64_t n, int64_t in, const T* w, int64_t out, T* y, bool bf16 = false);
+// dx[n x in] += dy * w (skipped when dx is null); dw[out x in] += dy^T * x. bf16:
+// x and dy are rounded to bfloat16 as in the forward.
 template <typename T>
 void linear_bwd(ThreadPool& pool, const T* x, int64_t n, int64_t in, const T* w, int64_t out, const T* dy, T* dx,
-                T* dw);
+                T* dw, bool bf16 = false);
+
+// Rounds every value to the nearest bfloat16 (round to nearest even), in place.
+void round_to_bf16(float* x, int64_t n);
 
 // Each of n rows of width d: y = x / sqrt(mean(x^2) + eps) * w. inv_rms[n] is saved for backward.
 template <typename T>

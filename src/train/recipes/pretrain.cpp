@@ -121,6 +121,10 @@ Result<PretrainConfig> parse_pretrain_config(const json& j) {
                       dget("sample_temperature", c.distill.sample_temperature, 0, 10)})
       if (!st.ok()) return st;
   }
+  if (t.contains("bf16")) {
+    if (!t["bf16"].is_boolean()) return Status::error("training.bf16 must be true or false");
+    c.loss.bf16 = t["bf16"].get<bool>();
+  }
   if (t.contains("special_tokens")) {
     if (!t["special_tokens"].is_boolean()) return Status::error("training.special_tokens must be true or false");
     c.special_tokens = t["special_tokens"].get<bool>();
