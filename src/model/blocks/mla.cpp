@@ -69,6 +69,20 @@ void project(ThreadPool& pool, const MlaDims& d, const MlaWeights& w, const Rope
     }
 }
 
+// Rows [r0, r1) of the per-head products Y[t][h] = M_h X[t][h] for all tokens
+// at once, M_h = rows [h*rows_per_head, ...) of m: each head's weight rows are
+// read once for every token. kernels::matmul gives each (t, row) the bits of
+// matvec on that token alone, so this equals the per-token loop exactly.
+void per_head_matmul(const MatrixView& m, int64_t rows_per_head, int64_t n_head, const float* x, int64_t x_head_stride,
+                     int64_t n_tok, float* y, int64_t y_head_stride, int64_t r0, int64_t r1) {
+  for (int64_t h = r0 / rows_per_head; h < n_head && h * rows_per_head < r1; ++h) {
+    const int64_t b = std::max(r0, h * rows_per_head) - h * rows_per_head;
+    const int64_t e = std::min(r1, (h + 1) * rows_per_head) - h * rows_per_head;
+    kernels::matmul(matrix_rows(m, h * rows_per_head, rows_per_head), x + h * x_head_stride, n_head * x_head_stride,
+                    n_tok, y + h * y_head_stride, n_head * y_head_stride, b, e);
+  }
+}
+
 }  // namespace
 
 void mla_forward(ThreadPool& pool, const MlaDims& d, const MlaWeights& w, const RopeTable& rope, const float* xn,
@@ -78,12 +92,26 @@ void mla_forward(ThreadPool& pool, const MlaDims& d, const MlaWeights& w, const 
   for (const AttnSeq& sq : seqs) n_tok += sq.n_tok;
   std::vector<float> q(static_cast<size_t>(n_tok * H * dq)), o(static_cast<size_t>(n_tok * H * Dv));
   project(pool, d, w, rope, xn, n_tok, seqs, layer, q.data(), scratch);
+  const bool absorbed = mode == MlaMode::kAbsorbed;
+  // Absorbed: q_abs = W_UK[h]^T q_nope for every token and head up front (split
+  // k_b layout; the joint layout absorbs per token below), and the attended
+  // latents collected so W_UV runs once per head over all tokens at the end.
+  std::vector<float> q_abs_all, lat_all;
+  if (absorbed) {
+    lat_all.resize(static_cast<size_t>(n_tok * H * Ckv));
+    if (w.split) {
+      q_abs_all.resize(lat_all.size());
+      pool.parallel_for(H * Ckv, [&](int64_t r0, int64_t r1) {
+        per_head_matmul(w.k_b, Ckv, H, q.data(), dq, n_tok, q_abs_all.data(), Ckv, r0, r1);
+      }, 16);
+    }
+  }
 
   std::vector<float> kn, vv;  // naive: one sequence's decompressed K_nope [S][H][Dn] and V [S][H][Dv]
   for (const AttnSeq& sq : seqs) {
     KvCache& cache = *sq.cache;
     const int64_t S = sq.pos0 + sq.n_tok;
-    if (mode == MlaMode::kNaive) {
+    if (!absorbed) {
       kn.resize(static_cast<size_t>(S * H * Dn));
       vv.resize(static_cast<size_t>(S * H * Dv));
       pool.parallel_for(S, [&](int64_t s0, int64_t s1) {
@@ -95,34 +123,46 @@ void mla_forward(ThreadPool& pool, const MlaDims& d, const MlaWeights& w, const 
       });
     }
     pool.parallel_for(sq.n_tok * H, [&](int64_t i0, int64_t i1) {
-      std::vector<float> p(static_cast<size_t>(S)), q_abs(static_cast<size_t>(Ckv)), lat(static_cast<size_t>(Ckv));
+      std::vector<float> p(static_cast<size_t>(S)), q_abs(static_cast<size_t>(Ckv));
       for (int64_t i = i0; i < i1; ++i) {
         const int64_t ti = i / H, h = i % H, t = sq.first + ti, n_keys = sq.pos0 + ti + 1;  // causal
         const float* qh = q.data() + (t * H + h) * dq;
-        float* oh = o.data() + (t * H + h) * Dv;
-        if (mode == MlaMode::kAbsorbed) uk_absorb(d, w, h, qh, q_abs.data());
+        const float* qa = q_abs.data();
+        if (absorbed && w.split) qa = q_abs_all.data() + (t * H + h) * Ckv;
+        else if (absorbed) uk_absorb(d, w, h, qh, q_abs.data());
         for (int64_t s = 0; s < n_keys; ++s) {
           const float* row = cache.row(layer, s);
-          const float nope = mode == MlaMode::kAbsorbed ? kernels::dot(q_abs.data(), row, Ckv)
-                                                        : kernels::dot(qh, kn.data() + (s * H + h) * Dn, Dn);
+          const float nope = absorbed ? kernels::dot(qa, row, Ckv) : kernels::dot(qh, kn.data() + (s * H + h) * Dn, Dn);
           p[static_cast<size_t>(s)] = (nope + kernels::dot(qh + Dn, row + Ckv, Dr)) * d.softmax_scale;
         }
         kernels::softmax(p.data(), n_keys);
-        if (mode == MlaMode::kAbsorbed) {
-          std::fill(lat.begin(), lat.end(), 0.0f);
+        if (absorbed) {
+          float* lat = lat_all.data() + (t * H + h) * Ckv;
+          std::fill(lat, lat + Ckv, 0.0f);
           for (int64_t s = 0; s < n_keys; ++s) {
             const float* row = cache.row(layer, s);
             const float ps = p[static_cast<size_t>(s)];
-            for (int64_t c = 0; c < Ckv; ++c) lat[static_cast<size_t>(c)] += ps * row[c];
+            for (int64_t c = 0; c < Ckv; ++c) lat[c] += ps * row[c];
           }
-          uv_apply(d, w, h, lat.data(), oh);
         } else {
+          float* oh = o.data() + (t * H + h) * Dv;
           std::fill(oh, oh + Dv, 0.0f);
           for (int64_t s = 0; s < n_keys; ++s)
             for (int64_t j = 0; j < Dv; ++j) oh[j] += p[static_cast<size_t>(s)] * vv[static_cast<size_t>((s * H + h) * Dv + j)];
         }
       }
     });
+  }
+  if (absorbed) {  // o[t][h] = W_UV[h] lat[t][h]
+    const MatrixView uv = w.split ? w.v_b : w.kv_b;
+    const int64_t per = w.split ? Dv : Dn + Dv, skip = w.split ? 0 : Dn;
+    pool.parallel_for(H * Dv, [&](int64_t r0, int64_t r1) {
+      for (int64_t h = r0 / Dv; h < H && h * Dv < r1; ++h) {
+        const int64_t b = std::max(r0, h * Dv) - h * Dv, e = std::min(r1, (h + 1) * Dv) - h * Dv;
+        kernels::matmul(matrix_rows(uv, h * per + skip, Dv), lat_all.data() + h * Ckv, H * Ckv, n_tok,
+                        o.data() + h * Dv, H * Dv, b, e);
+      }
+    }, 16);
   }
   linear(pool, w.o, o.data(), n_tok, out);
 }
