@@ -29,15 +29,22 @@ std::string corpus() {
   return t;
 }
 
-// A tokenizer GGUF of `vocab` tokens trained on the corpus, made once per test binary.
+// A tokenizer GGUF of `vocab` tokens trained on the corpus, made once per test
+// binary and removed when it exits.
 const std::string& tokenizer_file(int64_t vocab) {
-  static std::string path;
-  if (path.empty()) {
-    path = (fs::temp_directory_path() / ("dseek_train_tok_" + std::to_string(::getpid()) + ".gguf")).string();
-    auto r = train_tokenizer_file(corpus(), vocab, "deepseek-v3", path);
+  struct File {
+    std::string path;
+    ~File() {
+      if (!path.empty()) fs::remove(path);
+    }
+  };
+  static File file;
+  if (file.path.empty()) {
+    file.path = (fs::temp_directory_path() / ("dseek_train_tok_" + std::to_string(::getpid()) + ".gguf")).string();
+    auto r = train_tokenizer_file(corpus(), vocab, "deepseek-v3", file.path);
     EXPECT_TRUE(r.ok()) << r.message();
   }
-  return path;
+  return file.path;
 }
 
 DeepseekHParams tiny(int64_t n_vocab) {
