@@ -1,16 +1,12 @@
 // `dseek train <recipe>`: the DeepSeek training recipe at small scale. Each
-// recipe is a CLI11 subcommand with its own --help. Today: `tokenizer`, a
-// byte-level BPE trainer for a local language or corpus, written as a
-// vocabulary-only GGUF that dseek's tokenizer loads and `dseek init
-// --tokenizer` builds models on.
-#include <chrono>
+// recipe is a CLI11 subcommand with its own --help: `tokenizer` (byte-level
+// BPE), `pretrain`, `distill`, `grpo`. This file parses arguments and reports;
+// the recipes live in src/train/recipes/.
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "core/progress.h"
 #include <nlohmann/json.hpp>
 
 #include "train/data.h"
