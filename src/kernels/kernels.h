@@ -76,6 +76,10 @@ void matvec_t_accumulate(const MatrixView& w, const float* x, float* y, int64_t 
 
 // sum a[i]*b[i]: the active ISA's f32 dot (fixed order); dot_ref is the scalar one.
 float dot(const float* a, const float* b, int64_t n);
+// y[i] += a * x[i] with one fused multiply-add per element: the same bits on
+// every ISA (attention's weighted sums of latents and values).
+void axpy(float a, const float* x, float* y, int64_t n);
+void axpy_ref(float a, const float* x, float* y, int64_t n);
 float dot_ref(const float* a, const float* b, int64_t n);
 // y = x / sqrt(mean(x^2) + eps) * w   (y may alias x)
 void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps);

@@ -20,8 +20,13 @@ using DequantRowFn = void (*)(const std::byte* row, float* out, int64_t n);
 using DotManyFn = void (*)(const float* const* w, int64_t n_rows, const float* const* x, int64_t n_x, int64_t n,
                            float* out);
 
+// y[i] += a * x[i], each element one fused multiply-add (exactly rounded, so
+// every ISA and the scalar fallback give the same bits).
+using AxpyFn = void (*)(float a, const float* x, float* y, int64_t n);
+
 struct DotRowTable {
   DotManyFn f32_many = nullptr;  // nullptr: callers loop over f32
+  AxpyFn axpy = nullptr;
   DotRowFn f32 = nullptr, f16 = nullptr, bf16 = nullptr, q8_0 = nullptr, q4_k = nullptr, q6_k = nullptr;
   DequantRowFn dq_f16 = nullptr, dq_bf16 = nullptr, dq_q8_0 = nullptr, dq_q4_k = nullptr, dq_q6_k = nullptr;
   const char* isa = "scalar";

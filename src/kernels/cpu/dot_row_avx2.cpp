@@ -8,6 +8,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "core/float_convert.h"
@@ -158,11 +159,19 @@ void dequant_q8_0(const std::byte* row, float* out, int64_t n) {
   }
 }
 
+void axpy_f32(float a, const float* x, float* y, int64_t n) {
+  const __m256 va = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  for (; i < n; ++i) y[i] = std::fma(a, x[i], y[i]);
+}
+
 }  // namespace
 
 DotRowTable dot_row_table_avx2() {
   DotRowTable t;
   t.f32 = dot_f32;
+  t.axpy = axpy_f32;
   t.f32_many = dot_f32_many;
   t.f16 = dot_half<false>;
   t.bf16 = dot_half<true>;

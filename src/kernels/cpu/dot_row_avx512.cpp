@@ -265,11 +265,22 @@ void dequant_half(const std::byte* row, float* out, int64_t n) {
   }
 }
 
+void axpy_f32(float a, const float* x, float* y, int64_t n) {
+  const __m512 va = _mm512_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+  if (i < n) {
+    const __mmask16 m = tail_mask(n - i);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+  }
+}
+
 }  // namespace
 
 DotRowTable dot_row_table_avx512() {
   DotRowTable t;
   t.f32 = dot_f32;
+  t.axpy = axpy_f32;
   t.f32_many = dot_f32_many;
   t.f16 = dot_half<false>;
   t.bf16 = dot_half<true>;

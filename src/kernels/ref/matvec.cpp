@@ -180,6 +180,16 @@ float dot(const float* a, const float* b, int64_t n) {
   return dot_ref(a, b, n);
 }
 
+void axpy(float a, const float* x, float* y, int64_t n) {
+  static const AxpyFn fast = active_dot_rows().axpy;
+  if (fast) return fast(a, x, y, n);
+  axpy_ref(a, x, y, n);
+}
+
+void axpy_ref(float a, const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = std::fma(a, x[i], y[i]);
+}
+
 float dot_ref(const float* a, const float* b, int64_t n) {
   // Eight partial sums in a fixed pattern: vectorisable and order-deterministic.
   float s[8] = {};

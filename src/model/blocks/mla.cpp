@@ -139,16 +139,11 @@ void mla_forward(ThreadPool& pool, const MlaDims& d, const MlaWeights& w, const 
         if (absorbed) {
           float* lat = lat_all.data() + (t * H + h) * Ckv;
           std::fill(lat, lat + Ckv, 0.0f);
-          for (int64_t s = 0; s < n_keys; ++s) {
-            const float* row = cache.row(layer, s);
-            const float ps = p[static_cast<size_t>(s)];
-            for (int64_t c = 0; c < Ckv; ++c) lat[c] += ps * row[c];
-          }
+          for (int64_t s = 0; s < n_keys; ++s) kernels::axpy(p[static_cast<size_t>(s)], cache.row(layer, s), lat, Ckv);
         } else {
           float* oh = o.data() + (t * H + h) * Dv;
           std::fill(oh, oh + Dv, 0.0f);
-          for (int64_t s = 0; s < n_keys; ++s)
-            for (int64_t j = 0; j < Dv; ++j) oh[j] += p[static_cast<size_t>(s)] * vv[static_cast<size_t>((s * H + h) * Dv + j)];
+          for (int64_t s = 0; s < n_keys; ++s) kernels::axpy(p[static_cast<size_t>(s)], vv.data() + (s * H + h) * Dv, oh, Dv);
         }
       }
     });
