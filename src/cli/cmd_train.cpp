@@ -95,28 +95,28 @@ int cmd_train(int argc, char** argv) {
   tk->add_option("--max-bytes", max_bytes, "train on at most this many bytes of the data")->capture_default_str();
 
   CLI::App* pt = app.add_subcommand("pretrain", "next-token + MTP pretraining of an MLA + MoE model from a config (GGUF out)");
-  std::string config_path, tokenizer;
+  std::string config_path, tokenizer, teacher;
   std::vector<std::string> pt_data;
   std::string pt_out;
   int threads = 2;
   bool resume = false;
   int64_t max_steps = -1;
-  pt->add_option("--config", config_path, "config JSON: {\"model\": {DeepSeek config.json keys}, \"training\": {...}}")->required();
-  pt->add_option("--data", pt_data, "training text files")->required();
+  // The options pretrain and distill share (their help texts differ).
+  auto add_run_options = [&](CLI::App* sub, const char* config_help, const char* data_help, const char* out_help) {
+    sub->add_option("--config", config_path, config_help)->required();
+    sub->add_option("--data", pt_data, data_help)->required();
+    sub->add_option("-o,--output", pt_out, out_help)->required();
+    sub->add_option("-t,--threads", threads, "threads")->capture_default_str();
+    sub->add_flag("--resume", resume, "continue from OUT.ckpt if it exists");
+    sub->add_option("--max-steps", max_steps, "stop after this many steps in this run (the schedule still spans all)");
+  };
+  add_run_options(pt, "config JSON: {\"model\": {DeepSeek config.json keys}, \"training\": {...}}", "training text files",
+                  "output model .gguf (also writes OUT.log.json, OUT.svg, OUT.ckpt)");
   pt->add_option("--tokenizer", tokenizer, "a GGUF vocabulary or tokenizer.json (default: train one, vocab_size of the config)");
-  pt->add_option("-o,--output", pt_out, "output model .gguf (also writes OUT.log.json, OUT.svg, OUT.ckpt)")->required();
-  pt->add_option("-t,--threads", threads, "threads")->capture_default_str();
-  pt->add_flag("--resume", resume, "continue from OUT.ckpt if it exists");
-  pt->add_option("--max-steps", max_steps, "stop after this many steps in this run (the schedule still spans all)");
   CLI::App* ds = app.add_subcommand("distill", "distil a teacher model into the config's student (logit KL + teacher samples)");
-  std::string teacher;
   ds->add_option("--teacher", teacher, "teacher model (.gguf with a tokenizer; the student uses its vocabulary)")->required();
-  ds->add_option("--config", config_path, "config JSON: {\"model\": ..., \"training\": ..., \"distill\": {kd_weight, ce_weight, temperature, samples, sample_tokens, sample_temperature}}")->required();
-  ds->add_option("--data", pt_data, "text files the teacher is distilled on")->required();
-  ds->add_option("-o,--output", pt_out, "output student .gguf (also OUT.log.json, OUT.svg, OUT.ckpt)")->required();
-  ds->add_option("-t,--threads", threads, "threads")->capture_default_str();
-  ds->add_flag("--resume", resume, "continue from OUT.ckpt if it exists");
-  ds->add_option("--max-steps", max_steps, "stop after this many steps in this run");
+  add_run_options(ds, "config JSON: {\"model\": ..., \"training\": ..., \"distill\": {kd_weight, ce_weight, temperature, samples, sample_tokens, sample_temperature}}",
+                  "text files the teacher is distilled on", "output student .gguf (also OUT.log.json, OUT.svg, OUT.ckpt)");
   CLI::App* gr = app.add_subcommand("grpo", "group-relative policy optimisation with verifiable rewards (task: arithmetic)");
   train::GrpoConfig g;
   std::string corpus_out;

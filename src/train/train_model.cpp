@@ -129,22 +129,25 @@ void TrainModel<T>::zero_grad() {
   for (Param<T>* p : params_) std::fill(p->g.begin(), p->g.end(), T(0));
 }
 
+// Both overloads: the score-correction bias of every MoE layer that has one, main layers then MTP.
 template <typename T>
-std::vector<std::vector<float>*> TrainModel<T>::expert_biases() {
-  std::vector<std::vector<float>*> out;
-  for (auto& l : layers_)
+template <typename Self>
+auto TrainModel<T>::biases_of(Self& self) {
+  std::vector<decltype(&self.layers_[0].moe.bias)> out;
+  for (auto& l : self.layers_)
     if (!l.dense && !l.moe.bias.empty()) out.push_back(&l.moe.bias);
-  if (mtp_ && !mtp_->layer.moe.bias.empty()) out.push_back(&mtp_->layer.moe.bias);
+  if (self.mtp_ && !self.mtp_->layer.moe.bias.empty()) out.push_back(&self.mtp_->layer.moe.bias);
   return out;
 }
 
 template <typename T>
+std::vector<std::vector<float>*> TrainModel<T>::expert_biases() {
+  return biases_of(*this);
+}
+
+template <typename T>
 std::vector<const std::vector<float>*> TrainModel<T>::expert_biases() const {
-  std::vector<const std::vector<float>*> out;
-  for (const auto& l : layers_)
-    if (!l.dense && !l.moe.bias.empty()) out.push_back(&l.moe.bias);
-  if (mtp_ && !mtp_->layer.moe.bias.empty()) out.push_back(&mtp_->layer.moe.bias);
-  return out;
+  return biases_of(*this);
 }
 
 template <typename T>

@@ -100,6 +100,8 @@ class TrainModel {
   StepResult step_impl(ThreadPool& pool, std::span<const int32_t> tokens, int64_t n_seq, const LossOptions& opt);
   // The matrices computed in bfloat16 (not embedding, head, router): rounded in place for a step, masters kept aside.
   std::vector<Param<T>*> bf16_params();
+  template <typename Self>
+  static auto biases_of(Self& self);
 
   DeepseekHParams h_;
   int64_t max_seq_;

@@ -25,16 +25,27 @@ namespace {
 
 using nlohmann::json;
 
+// section.key, when present, must be a number in [lo, hi].
 template <typename V>
-Status get(const json& t, const char* key, V& out, double lo, double hi) {
+Status get(const json& t, const char* section, const char* key, V& out, double lo, double hi) {
   if (!t.contains(key)) return ok_status();
   const json& v = t[key];
-  if (!v.is_number()) return Status::error(std::string("training.") + key + " must be a number");
+  const std::string name = std::string(section) + "." + key;
+  if (!v.is_number()) return Status::error(name + " must be a number");
   const double d = v.get<double>();
-  if (!(d >= lo && d <= hi)) return Status::error(std::string("training.") + key + " = " + v.dump() + " is out of range [" +
-                                                  std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  if (!(d >= lo && d <= hi))
+    return Status::error(name + " = " + v.dump() + " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
   out = static_cast<V>(d);
   return ok_status();
+}
+
+// dst[layer][expert] += src[layer][expert] (per-expert token counts).
+void add_loads(std::vector<std::vector<int64_t>>& dst, const std::vector<std::vector<int64_t>>& src) {
+  if (dst.size() < src.size()) dst.resize(src.size());
+  for (size_t l = 0; l < src.size(); ++l) {
+    dst[l].resize(src[l].size(), 0);
+    for (size_t e = 0; e < src[l].size(); ++e) dst[l][e] += src[l][e];
+  }
 }
 
 // Max over mean of per-expert token counts, averaged over MoE layers (1 = perfectly balanced).
@@ -97,24 +108,21 @@ Result<PretrainConfig> parse_pretrain_config(const json& j) {
   if (c.model.yarn_factor > 0) return Status::error("training with YaRN rope scaling is not supported: remove rope_scaling");
   const json t = j.value("training", json::object());
   if (!t.is_object()) return Status::error("\"training\" must be an object");
-  for (Status st : {get(t, "seq_len", c.seq_len, 2, 8192), get(t, "batch", c.batch, 1, 4096),
-                    get(t, "grad_accum", c.grad_accum, 1, 1024), get(t, "steps", c.steps, 1, 1e8),
-                    get(t, "eval_every", c.eval_every, 1, 1e8), get(t, "eval_windows", c.eval_windows, 1, 1e6),
-                    get(t, "checkpoint_every", c.checkpoint_every, 0, 1e8), get(t, "lr", c.adam.lr, 0, 10),
-                    get(t, "min_lr", c.adam.min_lr, 0, 10), get(t, "warmup", c.adam.warmup, 0, 1e8),
-                    get(t, "weight_decay", c.adam.weight_decay, 0, 10), get(t, "beta1", c.adam.beta1, 0, 0.999999),
-                    get(t, "beta2", c.adam.beta2, 0, 0.999999), get(t, "clip", c.adam.clip, 0, 1e6),
-                    get(t, "mtp_weight", c.loss.mtp_weight, 0, 100), get(t, "balance_alpha", c.loss.balance_alpha, 0, 100),
-                    get(t, "bias_update_rate", c.bias_update_rate, 0, 1), get(t, "val_fraction", c.val_fraction, 0, 0.49),
-                    get(t, "seed", c.seed, 0, 1e18), get(t, "max_bytes", c.max_bytes, 1024, 1e12)})
+  for (Status st : {get(t, "training", "seq_len", c.seq_len, 2, 8192), get(t, "training", "batch", c.batch, 1, 4096),
+                    get(t, "training", "grad_accum", c.grad_accum, 1, 1024), get(t, "training", "steps", c.steps, 1, 1e8),
+                    get(t, "training", "eval_every", c.eval_every, 1, 1e8), get(t, "training", "eval_windows", c.eval_windows, 1, 1e6),
+                    get(t, "training", "checkpoint_every", c.checkpoint_every, 0, 1e8), get(t, "training", "lr", c.adam.lr, 0, 10),
+                    get(t, "training", "min_lr", c.adam.min_lr, 0, 10), get(t, "training", "warmup", c.adam.warmup, 0, 1e8),
+                    get(t, "training", "weight_decay", c.adam.weight_decay, 0, 10), get(t, "training", "beta1", c.adam.beta1, 0, 0.999999),
+                    get(t, "training", "beta2", c.adam.beta2, 0, 0.999999), get(t, "training", "clip", c.adam.clip, 0, 1e6),
+                    get(t, "training", "mtp_weight", c.loss.mtp_weight, 0, 100), get(t, "training", "balance_alpha", c.loss.balance_alpha, 0, 100),
+                    get(t, "training", "bias_update_rate", c.bias_update_rate, 0, 1), get(t, "training", "val_fraction", c.val_fraction, 0, 0.49),
+                    get(t, "training", "seed", c.seed, 0, 1e18), get(t, "training", "max_bytes", c.max_bytes, 1024, 1e12)})
     if (!st.ok()) return st;
   if (j.contains("distill")) {
     const json& d = j["distill"];
     if (!d.is_object()) return Status::error("\"distill\" must be an object");
-    auto dget = [&](const char* key, auto& out, double lo, double hi) -> Status {
-      Status st = get(d, key, out, lo, hi);
-      return st.ok() ? st : Status::error("distill." + st.message().substr(st.message().find('.') + 1));
-    };
+    auto dget = [&](const char* key, auto& out, double lo, double hi) { return get(d, "distill", key, out, lo, hi); };
     for (Status st : {dget("kd_weight", c.distill.kd_weight, 0, 100), dget("ce_weight", c.distill.ce_weight, 0, 100),
                       dget("temperature", c.distill.temperature, 0.05, 100), dget("samples", c.distill.samples, 0, 1e6),
                       dget("sample_tokens", c.distill.sample_tokens, 1, 1e5),
@@ -217,12 +225,8 @@ Result<PretrainSummary> run_pretrain(const PretrainConfig& cfg_in, const Pretrai
       acc.balance += r.balance / static_cast<double>(cfg.grad_accum);
       acc.loss += r.loss / static_cast<double>(cfg.grad_accum);
       tokens_done += static_cast<int64_t>(batch.size());
-      if (window_load.size() < r.expert_load.size()) window_load.resize(r.expert_load.size());
-      for (size_t l = 0; l < r.expert_load.size(); ++l) {
-        window_load[l].resize(r.expert_load[l].size(), 0);
-        for (size_t e = 0; e < r.expert_load[l].size(); ++e) window_load[l][e] += r.expert_load[l][e];
-        acc.expert_load.push_back(r.expert_load[l]);
-      }
+      add_loads(window_load, r.expert_load);
+      add_loads(acc.expert_load, r.expert_load);
     }
     if (cfg.grad_accum > 1)
       for (auto* p : model.params())
@@ -230,13 +234,10 @@ Result<PretrainSummary> run_pretrain(const PretrainConfig& cfg_in, const Pretrai
     const double lr = scheduled_lr(cfg.adam, step);
     const double gnorm = adam.step(model.params());
     // Auxiliary-loss-free balancing: overloaded experts become less likely to be chosen.
-    if (const auto biases = model.expert_biases(); cfg.bias_update_rate > 0 && !biases.empty()) {
-      std::vector<std::vector<int64_t>> per_layer(biases.size());
-      for (size_t i = 0; i < acc.expert_load.size(); ++i) {
-        auto& pl = per_layer[i % biases.size()];
-        pl.resize(acc.expert_load[i].size(), 0);
-        for (size_t e = 0; e < pl.size(); ++e) pl[e] += acc.expert_load[i][e];
-      }
+    // acc.expert_load holds this step's counts per MoE layer (main layers, then MTP), the
+    // same order as expert_biases().
+    if (const auto biases = model.expert_biases(); cfg.bias_update_rate > 0 && biases.size() == acc.expert_load.size()) {
+      const auto& per_layer = acc.expert_load;
       for (size_t l = 0; l < biases.size(); ++l) {
         const double mean = static_cast<double>(std::accumulate(per_layer[l].begin(), per_layer[l].end(), int64_t{0})) /
                             static_cast<double>(per_layer[l].size());
