@@ -81,6 +81,9 @@ float dot(const float* a, const float* b, int64_t n);
 void axpy(float a, const float* x, float* y, int64_t n);
 void axpy_ref(float a, const float* x, float* y, int64_t n);
 float dot_ref(const float* a, const float* b, int64_t n);
+// sum a[i], read at the full width of the active ISA (the memory-bandwidth
+// probe's loop; summation order is ISA-specific, the value is only a checksum).
+double stream_sum(const double* a, int64_t n);
 // y = x / sqrt(mean(x^2) + eps) * w   (y may alias x)
 void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps);
 // In-place softmax over n values.

@@ -1,6 +1,8 @@
 // See memory_probe.h.
 #include "runtime/memory_probe.h"
 
+#include "kernels/kernels.h"
+
 #include <algorithm>
 #include <chrono>
 #include <memory>
@@ -20,12 +22,7 @@ double measure_read_bandwidth_gbs(ThreadPool& pool, uint64_t bytes, int reps) {
   for (int r = 0; r < reps; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
     pool.parallel_for(n, [&](int64_t b, int64_t e) {
-      double s[8] = {};
-      int64_t i = b;
-      for (; i + 8 <= e; i += 8)
-        for (int k = 0; k < 8; ++k) s[k] += a[static_cast<size_t>(i + k)];
-      for (; i < e; ++i) s[0] += a[static_cast<size_t>(i)];
-      partial[static_cast<size_t>(b * pool.size() / n)] = s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
+      partial[static_cast<size_t>(b * pool.size() / n)] = kernels::stream_sum(a.get() + b, e - b);
     });
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (double p : partial) sink = sink + p;

@@ -166,12 +166,30 @@ void axpy_f32(float a, const float* x, float* y, int64_t n) {
   for (; i < n; ++i) y[i] = std::fma(a, x[i], y[i]);
 }
 
+double stream_sum_f64(const double* a, int64_t n) {
+  __m256d s0 = _mm256_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    s0 = _mm256_add_pd(s0, _mm256_loadu_pd(a + i));
+    s1 = _mm256_add_pd(s1, _mm256_loadu_pd(a + i + 4));
+    s2 = _mm256_add_pd(s2, _mm256_loadu_pd(a + i + 8));
+    s3 = _mm256_add_pd(s3, _mm256_loadu_pd(a + i + 12));
+  }
+  const __m256d v = _mm256_add_pd(_mm256_add_pd(s0, s1), _mm256_add_pd(s2, s3));
+  double lanes[4];
+  _mm256_storeu_pd(lanes, v);
+  double s = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+  for (; i < n; ++i) s += a[i];
+  return s;
+}
+
 }  // namespace
 
 DotRowTable dot_row_table_avx2() {
   DotRowTable t;
   t.f32 = dot_f32;
   t.axpy = axpy_f32;
+  t.stream_sum = stream_sum_f64;
   t.f32_many = dot_f32_many;
   t.f16 = dot_half<false>;
   t.bf16 = dot_half<true>;

@@ -275,12 +275,27 @@ void axpy_f32(float a, const float* x, float* y, int64_t n) {
   }
 }
 
+double stream_sum_f64(const double* a, int64_t n) {
+  __m512d s0 = _mm512_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    s0 = _mm512_add_pd(s0, _mm512_loadu_pd(a + i));
+    s1 = _mm512_add_pd(s1, _mm512_loadu_pd(a + i + 8));
+    s2 = _mm512_add_pd(s2, _mm512_loadu_pd(a + i + 16));
+    s3 = _mm512_add_pd(s3, _mm512_loadu_pd(a + i + 24));
+  }
+  double s = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(s0, s1), _mm512_add_pd(s2, s3)));
+  for (; i < n; ++i) s += a[i];
+  return s;
+}
+
 }  // namespace
 
 DotRowTable dot_row_table_avx512() {
   DotRowTable t;
   t.f32 = dot_f32;
   t.axpy = axpy_f32;
+  t.stream_sum = stream_sum_f64;
   t.f32_many = dot_f32_many;
   t.f16 = dot_half<false>;
   t.bf16 = dot_half<true>;

@@ -77,6 +77,20 @@ struct XStep {
 struct Q8_0 {
   static constexpr int64_t kScalesPerBlock = 1;
   static constexpr bool kMins = false;
+  // GEMV: a group is one step (two blocks, 68 bytes of a row); its scales are
+  // the two blocks' f16 d, read where they sit (no prep pass over the row).
+  static constexpr int kStepsPerGroup = 1;
+  static constexpr int64_t kGroupBytes = 2 * sizeof(BlockQ8_0);
+  [[gnu::always_inline]] static __m512 group_scales(const std::byte* row, int64_t g, bool both) {
+    const std::byte* p = row + g * kGroupBytes;
+    uint16_t d0, d1 = 0;
+    std::memcpy(&d0, p, 2);
+    if (both) std::memcpy(&d1, p + sizeof(BlockQ8_0), 2);
+    const __m128 f = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(d0 | (uint32_t{d1} << 16))));
+    return _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), _mm512_zextps128_ps512(f));
+  }
+  template <int K>
+  [[gnu::always_inline]] static __m512 step_scale(__m512 gs) { return gs; }
   struct W {
     __m512i u;
     __mmask64 neg;
@@ -108,17 +122,39 @@ struct Q4_K {
   struct W {
     __m512i u;
   };
+  // The 16 scale floats of super-block `sb`: the reference's d*float(sc[j]), dmin*float(m[j]).
+  [[gnu::always_inline]] static __m512 super_block_scales(const std::byte* row, int64_t sb) {
+    const std::byte* blk = row + sb * static_cast<int64_t>(sizeof(BlockQ4_K));
+    // The twelve 6-bit scale bytes b[0..11] (k_scales.h's layout) unpacked in
+    // one register: sc[j<4] = b[j]&63, m[j<4] = b[j+4]&63, sc[j>=4] =
+    // (b[j+4]&15) | (b[j-4]>>6)<<4, m[j>=4] = (b[j+4]>>4) | (b[j]>>6)<<4.
+    // (The 16-byte load runs 4 bytes into qs, inside the block.)
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 4));
+    const __m128i lo = _mm_shuffle_epi8(b, _mm_setr_epi8(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11));
+    const __m128i top = _mm_shuffle_epi8(b, _mm_setr_epi8(-1, -1, -1, -1, 0, 1, 2, 3, -1, -1, -1, -1, 4, 5, 6, 7));
+    const __m128i lo_m = _mm_mask_blend_epi8(0xF000, lo, _mm_srli_epi16(lo, 4));  // m[4..7]: the high nibbles
+    const __m128i low_bits = _mm_and_si128(lo_m, _mm_setr_epi8(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 15, 15, 15, 15));
+    const __m128i scm = _mm_or_si128(low_bits, _mm_and_si128(_mm_srli_epi16(top, 2), _mm_set1_epi8(0x30)));
+    const __m512 q = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(scm));
+    uint32_t dd;
+    std::memcpy(&dd, blk, 4);
+    const __m128 dmin2 = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(dd)));  // d, dmin
+    const __m512 dm = _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), _mm512_zextps128_ps512(dmin2));
+    return _mm512_mul_ps(dm, q);  // the reference's d*float(sc), dmin*float(m)
+  }
   static void prep(const std::byte* row, int64_t cols, float* ws) {
-    for (int64_t sb = 0; sb < cols / kQK_K; ++sb) {
-      const std::byte* blk = row + sb * static_cast<int64_t>(sizeof(BlockQ4_K));
-      uint16_t dd[2];
-      std::memcpy(dd, blk, 4);
-      uint8_t scm[16];  // sc[0..7], m[0..7]
-      unpack_q4_k_scales(reinterpret_cast<const uint8_t*>(blk + 4), scm, scm + 8);
-      const __m512 q = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scm))));
-      const __m512 dm = _mm512_insertf32x8(_mm512_set1_ps(_cvtsh_ss(dd[0])), _mm256_set1_ps(_cvtsh_ss(dd[1])), 1);
-      _mm512_storeu_ps(ws + 16 * sb, _mm512_mul_ps(dm, q));  // the reference's d*float(sc), dmin*float(m)
-    }
+    for (int64_t sb = 0; sb < cols / kQK_K; ++sb) _mm512_storeu_ps(ws + 16 * sb, super_block_scales(row, sb));
+  }
+  // GEMV: a group is one super-block (four steps); step k's lanes are
+  // d*sc[2k] (0..7) and d*sc[2k+1] (8..15), the upper half of the group's
+  // scales is dmin*m[0..7] for the min term.
+  static constexpr int kStepsPerGroup = 4;
+  static constexpr int64_t kGroupBytes = sizeof(BlockQ4_K);
+  [[gnu::always_inline]] static __m512 group_scales(const std::byte* row, int64_t g, bool) { return super_block_scales(row, g); }
+  template <int K>
+  [[gnu::always_inline]] static __m512 step_scale(__m512 gs) {
+    return _mm512_permutexvar_ps(_mm512_set_epi32(2 * K + 1, 2 * K + 1, 2 * K + 1, 2 * K + 1, 2 * K + 1, 2 * K + 1, 2 * K + 1,
+                                                  2 * K + 1, 2 * K, 2 * K, 2 * K, 2 * K, 2 * K, 2 * K, 2 * K, 2 * K), gs);
   }
   [[gnu::always_inline]] static __m512 scale(const float* ws, int64_t s, bool) {
     return lanes_pair(ws + 16 * (s >> 2) + 2 * (s & 3), true);
@@ -139,13 +175,24 @@ struct Q6_K {
   struct W {
     __m512i u;
   };
+  // d*float(sc[i]) for the 16 sub-blocks of super-block `sb`.
+  [[gnu::always_inline]] static __m512 super_block_scales(const std::byte* row, int64_t sb) {
+    const std::byte* blk = row + sb * static_cast<int64_t>(sizeof(BlockQ6_K));
+    const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + offsetof(BlockQ6_K, scales)));
+    const __m512 d = _mm512_set1_ps(f16_at(blk + offsetof(BlockQ6_K, d)));
+    return _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(sc)));
+  }
   static void prep(const std::byte* row, int64_t cols, float* ws) {
-    for (int64_t sb = 0; sb < cols / kQK_K; ++sb) {
-      const std::byte* blk = row + sb * static_cast<int64_t>(sizeof(BlockQ6_K));
-      const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + offsetof(BlockQ6_K, scales)));
-      const __m512 d = _mm512_set1_ps(f16_at(blk + offsetof(BlockQ6_K, d)));
-      _mm512_storeu_ps(ws + 16 * sb, _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(sc))));
-    }
+    for (int64_t sb = 0; sb < cols / kQK_K; ++sb) _mm512_storeu_ps(ws + 16 * sb, super_block_scales(row, sb));
+  }
+  // GEMV: a group is one super-block; step k's lanes 4i..4i+3 are d*sc[4k+i].
+  static constexpr int kStepsPerGroup = 4;
+  static constexpr int64_t kGroupBytes = sizeof(BlockQ6_K);
+  [[gnu::always_inline]] static __m512 group_scales(const std::byte* row, int64_t g, bool) { return super_block_scales(row, g); }
+  template <int K>
+  [[gnu::always_inline]] static __m512 step_scale(__m512 gs) {
+    return _mm512_permutexvar_ps(_mm512_set_epi32(4 * K + 3, 4 * K + 3, 4 * K + 3, 4 * K + 3, 4 * K + 2, 4 * K + 2, 4 * K + 2,
+                                                  4 * K + 2, 4 * K + 1, 4 * K + 1, 4 * K + 1, 4 * K + 1, 4 * K, 4 * K, 4 * K, 4 * K), gs);
   }
   [[gnu::always_inline]] static __m512 scale(const float* ws, int64_t s, bool) { return lanes_quad(ws + 4 * s); }
   // Step s = quarters (0,1) or (2,3) of half (s/2)%2 of super-block s/4:
@@ -288,12 +335,83 @@ void predecode_row(const std::byte* row, const float* ws, int64_t n_blocks, type
   }
 }
 
+// --- GEMV (one token: decode). Every weight byte is read once, so the loop
+// is kept lean: rows addressed by stride from one base, each group's scales
+// computed in registers where they are used (no prep pass, no scale buffer),
+// and a fixed number of prefetches per group for the row tile kPrefetchTiles
+// ahead. The arithmetic is tile_step's, operation for operation: same bits.
+template <class Ty, int K, int R>
+[[gnu::always_inline]] inline void gemv_step(const std::byte* base, uint64_t rb, const XRow& x, int64_t s, bool both,
+                                             const __m512 (&gs)[R], __m512 (&acc)[R]) {
+  const __mmask16 lanes = both ? 0xFFFF : 0x00FF;
+  const XStep xs = load_x(x, s, both);
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    const __m512 l = _mm512_cvtepi32_ps(Ty::dot(Ty::load(base + r * rb, s, both), xs));
+    acc[r] = _mm512_mask3_fmadd_ps(l, _mm512_mul_ps(Ty::template step_scale<K>(gs[r]), xs.d), acc[r], lanes);
+  }
+}
+
+template <class Ty, int R>
+void gemv_tile(const std::byte* base, uint64_t rb, const XRow& x, int64_t nb, const char* pf, int64_t pf_bytes, float* y) {
+  constexpr int G = Ty::kStepsPerGroup;
+  constexpr int64_t kLines = (kTileRows * Ty::kGroupBytes + 63) / 64;  // a whole tile's groups, rounded up
+  __m512 acc[R];
+  __m256 mins[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    acc[r] = _mm512_setzero_ps();
+    mins[r] = _mm256_setzero_ps();
+  }
+  const int64_t n_groups = (nb + 2 * G - 1) / (2 * G);  // q8_0 may end in a half step; k-quants never do
+  for (int64_t g = 0; g < n_groups; ++g) {
+    if (const int64_t off = g * kLines * 64; off < pf_bytes)
+#pragma GCC unroll 16
+      for (int64_t i = 0; i < kLines; ++i) _mm_prefetch(pf + off + 64 * i, _MM_HINT_T1);
+    const bool both = G > 1 || 2 * g + 1 < nb;
+    __m512 gs[R];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      gs[r] = Ty::group_scales(base + r * rb, g, both);
+      if constexpr (Ty::kMins) mins[r] = _mm256_fmadd_ps(_mm512_extractf32x8_ps(gs[r], 1), _mm256_loadu_ps(x.dsum + 8 * g), mins[r]);
+    }
+    gemv_step<Ty, 0, R>(base, rb, x, g * G, both, gs, acc);
+    if constexpr (G > 1) {
+      gemv_step<Ty, 1, R>(base, rb, x, g * G + 1, true, gs, acc);
+      gemv_step<Ty, 2, R>(base, rb, x, g * G + 2, true, gs, acc);
+      gemv_step<Ty, 3, R>(base, rb, x, g * G + 3, true, gs, acc);
+    }
+  }
+  for (int r = 0; r < R; ++r) y[r] = Ty::kMins ? reduce16(acc[r]) - reduce8(mins[r]) : reduce16(acc[r]);
+}
+
+template <class Ty>
+void gemv_int8(const MatrixView& w, const QuantizedActs& x, float* y, int64_t row_begin, int64_t row_end) {
+  static_assert(Ty::kStepsPerGroup == 1 || Ty::kStepsPerGroup == 4);
+  const XRow xr = x_row(x, 0);
+  const uint64_t rb = w.row_bytes;
+  for (int64_t r0 = row_begin; r0 < row_end; r0 += kTileRows) {
+    const int64_t nr = std::min<int64_t>(kTileRows, row_end - r0);
+    const std::byte* base = w.data + static_cast<uint64_t>(r0) * rb;
+    const int64_t pf_row = r0 + kPrefetchTiles * kTileRows, pf_rows = std::min<int64_t>(kTileRows, row_end - pf_row);
+    const char* pf = reinterpret_cast<const char*>(w.data + static_cast<uint64_t>(std::max<int64_t>(pf_row, 0)) * rb);
+    const int64_t pf_bytes = pf_rows > 0 ? pf_rows * static_cast<int64_t>(rb) : 0;
+    switch (nr) {
+      case 4: gemv_tile<Ty, 4>(base, rb, xr, x.blocks(), pf, pf_bytes, y + r0); break;
+      case 3: gemv_tile<Ty, 3>(base, rb, xr, x.blocks(), pf, pf_bytes, y + r0); break;
+      case 2: gemv_tile<Ty, 2>(base, rb, xr, x.blocks(), pf, pf_bytes, y + r0); break;
+      default: gemv_tile<Ty, 1>(base, rb, xr, x.blocks(), pf, pf_bytes, y + r0); break;
+    }
+  }
+}
+
 // Rows in tiles of 4; for each, the weight scales once (and for GEMMs the
 // decoded weights), then all tokens three at a time (the tile's rows stay in
 // L1 while the tokens stream past).
 template <class Ty>
 void matmul_int8(const MatrixView& w, const QuantizedActs& x, float* y, int64_t y_stride, int64_t row_begin,
                  int64_t row_end) {
+  if (x.n_tok == 1) return gemv_int8<Ty>(w, x, y, row_begin, row_end);
   const int64_t n_ws = x.blocks() * Ty::kScalesPerBlock, n_steps = (x.blocks() + 1) / 2;
   const bool pre = x.n_tok >= kPredecodeTokens;
   std::vector<float> scales(static_cast<size_t>(kTileRows * n_ws));

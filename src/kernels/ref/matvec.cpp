@@ -186,6 +186,17 @@ void axpy(float a, const float* x, float* y, int64_t n) {
   axpy_ref(a, x, y, n);
 }
 
+double stream_sum(const double* a, int64_t n) {
+  static const StreamSumFn fast = active_dot_rows().stream_sum;
+  if (fast) return fast(a, n);
+  double s[4] = {};
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (int k = 0; k < 4; ++k) s[k] += a[i + k];
+  for (; i < n; ++i) s[0] += a[i];
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
 void axpy_ref(float a, const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = std::fma(a, x[i], y[i]);
 }
