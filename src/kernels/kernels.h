@@ -81,6 +81,16 @@ float dot(const float* a, const float* b, int64_t n);
 void axpy(float a, const float* x, float* y, int64_t n);
 void axpy_ref(float a, const float* x, float* y, int64_t n);
 float dot_ref(const float* a, const float* b, int64_t n);
+// out[i * n_b + j] = dot(a[i], b[j], n) for all pairs, each bit-equal to
+// dot(): register-tiled so each loaded vector serves several pairs.
+void dot_many(const float* const* a, int64_t n_a, const float* const* b, int64_t n_b, int64_t n, float* out);
+// out[h][i] (row stride dim) = sum over s = 0..n_rows-1 of p[s * n_out + h] * rows[s][i],
+// one fused multiply-add per term starting from zero: the bits of n_rows
+// axpy() calls onto a zeroed out[h], whatever the ISA (attention's weighted
+// sum of cached rows for several heads, each row read once for all of them).
+void weighted_sum_rows(const float* p, int64_t n_rows, int64_t n_out, const float* const* rows, int64_t dim, float* out);
+void weighted_sum_rows_ref(const float* p, int64_t n_rows, int64_t n_out, const float* const* rows, int64_t dim,
+                           float* out);
 // sum a[i], read at the full width of the active ISA (the memory-bandwidth
 // probe's loop; summation order is ISA-specific, the value is only a checksum).
 double stream_sum(const double* a, int64_t n);

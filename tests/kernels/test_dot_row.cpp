@@ -206,6 +206,66 @@ TEST(Axpy, EveryIsaEqualsTheFusedScalarReference) {
   EXPECT_EQ(y, (std::vector<float>{3, 5, 7}));
 }
 
+// weighted_sum_rows: every ISA equals the scalar reference (n_rows axpy
+// calls per head) bit for bit, for head counts that exercise each register
+// tile and its remainders and lengths with tails; the reference is within
+// float rounding of a float64 sum.
+TEST(WeightedSumRows, EveryIsaEqualsAxpyPerHead) {
+  std::mt19937 rng(12);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  int checked = 0;
+  for (const char* isa : {"avx2", "avx512"}) {
+    const DotRowTable* table = dot_row_table(isa);
+    if (!table || !table->weighted_rows) continue;
+    for (int64_t n_out : {1, 3, 4, 8, 12, 16, 17, 24, 33})
+      for (int64_t dim : {1, 7, 16, 33, 64, 576})
+        for (int64_t n_rows : {1, 5, 40}) {
+          std::vector<float> data(static_cast<size_t>(n_rows * (dim + 3))), p(static_cast<size_t>(n_rows * n_out));
+          for (auto& v : data) v = nd(rng);
+          for (auto& v : p) v = std::abs(nd(rng));
+          std::vector<const float*> rows;
+          for (int64_t s = 0; s < n_rows; ++s) rows.push_back(data.data() + s * (dim + 3) + s % 3);  // odd strides and offsets
+          std::vector<float> want(static_cast<size_t>(n_out * dim), -7.0f), got(want);
+          weighted_sum_rows_ref(p.data(), n_rows, n_out, rows.data(), dim, want.data());
+          table->weighted_rows(p.data(), n_rows, n_out, rows.data(), dim, got.data());
+          ASSERT_EQ(got, want) << isa << " n_out=" << n_out << " dim=" << dim << " n_rows=" << n_rows;
+          for (int64_t h = 0; h < n_out; ++h)
+            for (int64_t i = 0; i < dim; ++i) {
+              double exact = 0, mag = 0;
+              for (int64_t s = 0; s < n_rows; ++s) {
+                exact += static_cast<double>(p[static_cast<size_t>(s * n_out + h)]) * rows[static_cast<size_t>(s)][i];
+                mag += std::abs(static_cast<double>(p[static_cast<size_t>(s * n_out + h)]) * rows[static_cast<size_t>(s)][i]);
+              }
+              ASSERT_NEAR(want[static_cast<size_t>(h * dim + i)], exact, 1e-6 * n_rows * (1 + mag));
+            }
+          ++checked;
+        }
+  }
+  std::printf("weighted_sum_rows: %d (isa, shape) cases equal the reference\n", checked);
+}
+
+// dot_many: each pair bit-equal to dot() (attention scores keep decode's bits in prefill).
+TEST(DotMany, EveryPairEqualsDot) {
+  std::mt19937 rng(13);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (int64_t n : {1, 15, 64, 100, 512})
+    for (int64_t na : {1, 2, 3, 7})
+      for (int64_t nb : {1, 4, 8, 16, 25}) {
+        std::vector<float> a(static_cast<size_t>(na * n)), b(static_cast<size_t>(nb * n));
+        for (auto& v : a) v = nd(rng);
+        for (auto& v : b) v = nd(rng);
+        std::vector<const float*> pa, pb;
+        for (int64_t i = 0; i < na; ++i) pa.push_back(a.data() + i * n);
+        for (int64_t j = 0; j < nb; ++j) pb.push_back(b.data() + j * n);
+        std::vector<float> out(static_cast<size_t>(na * nb));
+        dot_many(pa.data(), na, pb.data(), nb, n, out.data());
+        for (int64_t i = 0; i < na; ++i)
+          for (int64_t j = 0; j < nb; ++j)
+            ASSERT_EQ(out[static_cast<size_t>(i * nb + j)], dot(pa[static_cast<size_t>(i)], pb[static_cast<size_t>(j)], n))
+                << "n=" << n << " i=" << i << " j=" << j;
+      }
+}
+
 // stream_sum (the bandwidth probe's loop): every ISA's sum of small integers
 // is exact, so any dropped, doubled or misaligned element shows, tails included.
 TEST(StreamSum, EveryIsaSumsEveryElementOnce) {

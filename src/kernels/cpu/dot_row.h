@@ -24,6 +24,13 @@ using DotManyFn = void (*)(const float* const* w, int64_t n_rows, const float* c
 // every ISA and the scalar fallback give the same bits).
 using AxpyFn = void (*)(float a, const float* x, float* y, int64_t n);
 
+// out[h][i] = sum over s ascending of p[s * n_out + h] * rows[s][i], one
+// fused multiply-add per term from zero: for every (h, i) exactly the bits of
+// n_rows axpy calls onto a zeroed out[h] (attention's weighted sum of latents,
+// with all heads sharing one read of each cached row).
+using WeightedRowsFn = void (*)(const float* p, int64_t n_rows, int64_t n_out, const float* const* rows, int64_t dim,
+                                float* out);
+
 // Sum of n doubles read once from memory (the bandwidth probe's inner loop):
 // several independent vector accumulators so loads, not add latency, limit it.
 using StreamSumFn = double (*)(const double* a, int64_t n);
@@ -32,6 +39,7 @@ struct DotRowTable {
   DotManyFn f32_many = nullptr;  // nullptr: callers loop over f32
   AxpyFn axpy = nullptr;
   StreamSumFn stream_sum = nullptr;
+  WeightedRowsFn weighted_rows = nullptr;
   DotRowFn f32 = nullptr, f16 = nullptr, bf16 = nullptr, q8_0 = nullptr, q4_k = nullptr, q6_k = nullptr;
   DequantRowFn dq_f16 = nullptr, dq_bf16 = nullptr, dq_q8_0 = nullptr, dq_q4_k = nullptr, dq_q6_k = nullptr;
   const char* isa = "scalar";

@@ -166,6 +166,41 @@ void axpy_f32(float a, const float* x, float* y, int64_t n) {
   for (; i < n; ++i) y[i] = std::fma(a, x[i], y[i]);
 }
 
+// NH heads x one 8-float column chunk (full chunks only; the tail is scalar fma).
+template <int NH>
+void weighted_chunk(const float* p, int64_t n_rows, int64_t n_out, const float* const* rows, int64_t i, float* out,
+                    int64_t dim) {
+  __m256 acc[NH];
+#pragma GCC unroll 8
+  for (int h = 0; h < NH; ++h) acc[h] = _mm256_setzero_ps();
+  for (int64_t s = 0; s < n_rows; ++s) {
+    const __m256 r = _mm256_loadu_ps(rows[s] + i);
+    const float* ps = p + s * n_out;
+#pragma GCC unroll 8
+    for (int h = 0; h < NH; ++h) acc[h] = _mm256_fmadd_ps(_mm256_set1_ps(ps[h]), r, acc[h]);
+  }
+#pragma GCC unroll 8
+  for (int h = 0; h < NH; ++h) _mm256_storeu_ps(out + h * dim + i, acc[h]);
+}
+
+void weighted_rows_f32(const float* p, int64_t n_rows, int64_t n_out, const float* const* rows, int64_t dim, float* out) {
+  for (int64_t h0 = 0; h0 < n_out;) {
+    const int nh = n_out - h0 >= 8 ? 8 : 1;
+    int64_t i = 0;
+    for (; i + 8 <= dim; i += 8) {
+      if (nh == 8) weighted_chunk<8>(p + h0, n_rows, n_out, rows, i, out + h0 * dim, dim);
+      else weighted_chunk<1>(p + h0, n_rows, n_out, rows, i, out + h0 * dim, dim);
+    }
+    for (; i < dim; ++i)
+      for (int h = 0; h < nh; ++h) {
+        float a = 0.0f;
+        for (int64_t s = 0; s < n_rows; ++s) a = std::fma(p[s * n_out + h0 + h], rows[s][i], a);
+        out[(h0 + h) * dim + i] = a;
+      }
+    h0 += nh;
+  }
+}
+
 double stream_sum_f64(const double* a, int64_t n) {
   __m256d s0 = _mm256_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
   int64_t i = 0;
@@ -190,6 +225,7 @@ DotRowTable dot_row_table_avx2() {
   t.f32 = dot_f32;
   t.axpy = axpy_f32;
   t.stream_sum = stream_sum_f64;
+  t.weighted_rows = weighted_rows_f32;
   t.f32_many = dot_f32_many;
   t.f16 = dot_half<false>;
   t.bf16 = dot_half<true>;

@@ -275,6 +275,39 @@ void axpy_f32(float a, const float* x, float* y, int64_t n) {
   }
 }
 
+// NH heads x one 16-float column chunk in registers, all rows streamed past.
+template <int NH>
+void weighted_chunk(const float* p, int64_t n_rows, int64_t n_out, const float* const* rows, int64_t i, __mmask16 m,
+                    float* out, int64_t dim) {
+  __m512 acc[NH];
+#pragma GCC unroll 16
+  for (int h = 0; h < NH; ++h) acc[h] = _mm512_setzero_ps();
+  for (int64_t s = 0; s < n_rows; ++s) {
+    const __m512 r = _mm512_maskz_loadu_ps(m, rows[s] + i);
+    const float* ps = p + s * n_out;
+#pragma GCC unroll 16
+    for (int h = 0; h < NH; ++h) acc[h] = _mm512_fmadd_ps(_mm512_set1_ps(ps[h]), r, acc[h]);
+  }
+#pragma GCC unroll 16
+  for (int h = 0; h < NH; ++h) _mm512_mask_storeu_ps(out + h * dim + i, m, acc[h]);
+}
+
+void weighted_rows_f32(const float* p, int64_t n_rows, int64_t n_out, const float* const* rows, int64_t dim, float* out) {
+  for (int64_t h0 = 0; h0 < n_out;) {
+    const int64_t left = n_out - h0;
+    const int nh = left >= 16 ? 16 : left >= 8 ? 8 : left >= 4 ? 4 : 1;
+    for (int64_t i = 0; i < dim; i += 16) {
+      const __mmask16 m = tail_mask(dim - i);
+      float* o = out + h0 * dim;
+      if (nh == 16) weighted_chunk<16>(p + h0, n_rows, n_out, rows, i, m, o, dim);
+      else if (nh == 8) weighted_chunk<8>(p + h0, n_rows, n_out, rows, i, m, o, dim);
+      else if (nh == 4) weighted_chunk<4>(p + h0, n_rows, n_out, rows, i, m, o, dim);
+      else weighted_chunk<1>(p + h0, n_rows, n_out, rows, i, m, o, dim);
+    }
+    h0 += nh;
+  }
+}
+
 double stream_sum_f64(const double* a, int64_t n) {
   __m512d s0 = _mm512_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
   int64_t i = 0;
@@ -296,6 +329,7 @@ DotRowTable dot_row_table_avx512() {
   t.f32 = dot_f32;
   t.axpy = axpy_f32;
   t.stream_sum = stream_sum_f64;
+  t.weighted_rows = weighted_rows_f32;
   t.f32_many = dot_f32_many;
   t.f16 = dot_half<false>;
   t.bf16 = dot_half<true>;

@@ -186,6 +186,28 @@ void axpy(float a, const float* x, float* y, int64_t n) {
   axpy_ref(a, x, y, n);
 }
 
+void dot_many(const float* const* a, int64_t n_a, const float* const* b, int64_t n_b, int64_t n, float* out) {
+  static const DotManyFn many = active_dot_rows().f32_many;
+  if (many) return many(a, n_a, b, n_b, n, out);
+  for (int64_t i = 0; i < n_a; ++i)
+    for (int64_t j = 0; j < n_b; ++j) out[i * n_b + j] = dot(a[i], b[j], n);
+}
+
+void weighted_sum_rows(const float* p, int64_t n_rows, int64_t n_out, const float* const* rows, int64_t dim, float* out) {
+  static const WeightedRowsFn fast = active_dot_rows().weighted_rows;
+  if (fast) return fast(p, n_rows, n_out, rows, dim, out);
+  weighted_sum_rows_ref(p, n_rows, n_out, rows, dim, out);
+}
+
+void weighted_sum_rows_ref(const float* p, int64_t n_rows, int64_t n_out, const float* const* rows, int64_t dim,
+                           float* out) {
+  for (int64_t h = 0; h < n_out; ++h) {
+    float* o = out + h * dim;
+    std::fill(o, o + dim, 0.0f);
+    for (int64_t s = 0; s < n_rows; ++s) axpy_ref(p[s * n_out + h], rows[s], o, dim);
+  }
+}
+
 double stream_sum(const double* a, int64_t n) {
   static const StreamSumFn fast = active_dot_rows().stream_sum;
   if (fast) return fast(a, n);
