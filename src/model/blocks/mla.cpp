@@ -83,6 +83,56 @@ void per_head_matmul(const MatrixView& m, int64_t rows_per_head, int64_t n_head,
   }
 }
 
+// Absorbed attention of one sequence over the latent cache. Every head reads
+// the same cached rows [c_kv | k_rope], so heads go in groups that share each
+// row read: scores as one dot_many per group (pairwise the bits of dot()),
+// softmax per head, and the weighted sum of latents as one weighted_sum_rows
+// (the bits of one axpy per key). Per (token, head) the arithmetic is that of
+// a single-head loop, so batch size, grouping and thread count change no bits.
+// Jobs take tokens alternately from the front and the back of the sequence:
+// causal work grows with the position, and contiguous ranges of this order
+// give every thread a similar share.
+void absorbed_attention(ThreadPool& pool, const MlaDims& d, const MlaWeights& w, KvCache& cache, int64_t layer,
+                        const AttnSeq& sq, const float* q, const float* q_abs_all, float* lat_all) {
+  constexpr int64_t kHeadGroup = 8;
+  const int64_t H = d.n_head, Ckv = d.kv_lora_rank, Dn = d.d_nope, Dr = d.d_rope, dq = Dn + Dr;
+  const int64_t S = sq.pos0 + sq.n_tok, G = std::min(H, kHeadGroup), n_groups = (H + G - 1) / G;
+  std::vector<const float*> key_rows(static_cast<size_t>(S)), rope_rows(static_cast<size_t>(S));
+  for (int64_t s = 0; s < S; ++s) {
+    key_rows[static_cast<size_t>(s)] = cache.row(layer, s);
+    rope_rows[static_cast<size_t>(s)] = key_rows[static_cast<size_t>(s)] + Ckv;
+  }
+  pool.parallel_for(sq.n_tok * n_groups, [&](int64_t i0, int64_t i1) {
+    std::vector<float> nope(static_cast<size_t>(S * G)), rope(nope.size()), prob(nope.size());
+    std::vector<float> q_abs(q_abs_all ? 0 : static_cast<size_t>(G * Ckv));
+    std::vector<const float*> qa(static_cast<size_t>(G)), qr(static_cast<size_t>(G));
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t k = i / n_groups, h0 = (i % n_groups) * G, gh = std::min(G, H - h0);
+      const int64_t ti = k % 2 == 0 ? k / 2 : sq.n_tok - 1 - k / 2, t = sq.first + ti, n_keys = sq.pos0 + ti + 1;
+      for (int64_t j = 0; j < gh; ++j) {
+        const float* qh = q + (t * H + h0 + j) * dq;
+        qr[static_cast<size_t>(j)] = qh + Dn;
+        if (q_abs_all) {
+          qa[static_cast<size_t>(j)] = q_abs_all + (t * H + h0 + j) * Ckv;
+        } else {
+          uk_absorb(d, w, h0 + j, qh, q_abs.data() + j * Ckv);
+          qa[static_cast<size_t>(j)] = q_abs.data() + j * Ckv;
+        }
+      }
+      kernels::dot_many(key_rows.data(), n_keys, qa.data(), gh, Ckv, nope.data());  // [key][head]
+      kernels::dot_many(rope_rows.data(), n_keys, qr.data(), gh, Dr, rope.data());
+      for (int64_t j = 0; j < gh; ++j) {
+        float* pj = prob.data() + j * n_keys;
+        for (int64_t s = 0; s < n_keys; ++s)
+          pj[s] = (nope[static_cast<size_t>(s * gh + j)] + rope[static_cast<size_t>(s * gh + j)]) * d.softmax_scale;
+        kernels::softmax(pj, n_keys);
+        for (int64_t s = 0; s < n_keys; ++s) nope[static_cast<size_t>(s * gh + j)] = pj[s];  // back to [key][head]
+      }
+      kernels::weighted_sum_rows(nope.data(), n_keys, gh, key_rows.data(), Ckv, lat_all + (t * H + h0) * Ckv);
+    }
+  });
+}
+
 }  // namespace
 
 void mla_forward(ThreadPool& pool, const MlaDims& d, const MlaWeights& w, const RopeTable& rope, const float* xn,
@@ -111,7 +161,11 @@ void mla_forward(ThreadPool& pool, const MlaDims& d, const MlaWeights& w, const 
   for (const AttnSeq& sq : seqs) {
     KvCache& cache = *sq.cache;
     const int64_t S = sq.pos0 + sq.n_tok;
-    if (!absorbed) {
+    if (absorbed) {
+      absorbed_attention(pool, d, w, cache, layer, sq, q.data(), w.split ? q_abs_all.data() : nullptr, lat_all.data());
+      continue;
+    }
+    {
       kn.resize(static_cast<size_t>(S * H * Dn));
       vv.resize(static_cast<size_t>(S * H * Dv));
       pool.parallel_for(S, [&](int64_t s0, int64_t s1) {
@@ -123,28 +177,18 @@ void mla_forward(ThreadPool& pool, const MlaDims& d, const MlaWeights& w, const 
       });
     }
     pool.parallel_for(sq.n_tok * H, [&](int64_t i0, int64_t i1) {
-      std::vector<float> p(static_cast<size_t>(S)), q_abs(static_cast<size_t>(Ckv));
+      std::vector<float> p(static_cast<size_t>(S));
       for (int64_t i = i0; i < i1; ++i) {
         const int64_t ti = i / H, h = i % H, t = sq.first + ti, n_keys = sq.pos0 + ti + 1;  // causal
         const float* qh = q.data() + (t * H + h) * dq;
-        const float* qa = q_abs.data();
-        if (absorbed && w.split) qa = q_abs_all.data() + (t * H + h) * Ckv;
-        else if (absorbed) uk_absorb(d, w, h, qh, q_abs.data());
         for (int64_t s = 0; s < n_keys; ++s) {
-          const float* row = cache.row(layer, s);
-          const float nope = absorbed ? kernels::dot(qa, row, Ckv) : kernels::dot(qh, kn.data() + (s * H + h) * Dn, Dn);
-          p[static_cast<size_t>(s)] = (nope + kernels::dot(qh + Dn, row + Ckv, Dr)) * d.softmax_scale;
+          const float nope = kernels::dot(qh, kn.data() + (s * H + h) * Dn, Dn);
+          p[static_cast<size_t>(s)] = (nope + kernels::dot(qh + Dn, cache.row(layer, s) + Ckv, Dr)) * d.softmax_scale;
         }
         kernels::softmax(p.data(), n_keys);
-        if (absorbed) {
-          float* lat = lat_all.data() + (t * H + h) * Ckv;
-          std::fill(lat, lat + Ckv, 0.0f);
-          for (int64_t s = 0; s < n_keys; ++s) kernels::axpy(p[static_cast<size_t>(s)], cache.row(layer, s), lat, Ckv);
-        } else {
-          float* oh = o.data() + (t * H + h) * Dv;
-          std::fill(oh, oh + Dv, 0.0f);
-          for (int64_t s = 0; s < n_keys; ++s) kernels::axpy(p[static_cast<size_t>(s)], vv.data() + (s * H + h) * Dv, oh, Dv);
-        }
+        float* oh = o.data() + (t * H + h) * Dv;
+        std::fill(oh, oh + Dv, 0.0f);
+        for (int64_t s = 0; s < n_keys; ++s) kernels::axpy(p[static_cast<size_t>(s)], vv.data() + (s * H + h) * Dv, oh, Dv);
       }
     });
   }
