@@ -92,7 +92,7 @@ void matmul(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tok
       }
       return;
     }
-    constexpr int64_t kRowBlock = 8;  // dequantised rows stay in L2 while all tokens pass over them
+    constexpr int64_t kRowBlock = 16;  // dequantised rows stay in L2 while all tokens pass over them
     const DotRowFn f32 = select_dot_row(DType::kF32);
     const DotManyFn many = active_dot_rows().f32_many;
     const DequantRowFn dq = select_dequant_row(w.dtype);
@@ -122,8 +122,10 @@ void matmul(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tok
           for (int64_t t = 0; t < n_tok; ++t)
             out[static_cast<size_t>(i * n_tok + t)] = f32(reinterpret_cast<const std::byte*>(rows[i]), xs[static_cast<size_t>(t)], w.cols);
       }
-      for (int64_t i = 0; i < nr; ++i)
-        for (int64_t t = 0; t < n_tok; ++t) y[t * y_stride + r0 + i] = out[static_cast<size_t>(i * n_tok + t)];
+      // Token-major: each token's nr outputs are adjacent in y (row-major
+      // stores; the other order touched a new cache line per store).
+      for (int64_t t = 0; t < n_tok; ++t)
+        for (int64_t i = 0; i < nr; ++i) y[t * y_stride + r0 + i] = out[static_cast<size_t>(i * n_tok + t)];
     }
     return;
   }
