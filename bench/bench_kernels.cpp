@@ -17,6 +17,7 @@
 
 #include "core/thread_pool.h"
 #include "kernels/cpu/int8_dot.h"
+#include "core/float_convert.h"
 #include "kernels/kernels.h"
 #include "model/blocks/linear.h"
 
@@ -130,6 +131,29 @@ void BM_f32act_gemv(benchmark::State& st) {
                                            benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
   st.SetLabel(kTypeNames[st.range(0)]);
 }
+
+// FP8 E4M3 with DeepSeek-V3 128x128 block scales (f32 activations), one
+// thread: arg 0 the SIMD path (matvec), 1 the scalar reference (matvec_ref).
+void BM_fp8_gemv(benchmark::State& st) {
+  const int64_t rows = 2048, cols = 2048;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<uint8_t> w(static_cast<size_t>(rows * cols));
+  for (auto& v : w) v = dseek::f32_to_fp8_e4m3(normal(rng) * 100.0f);
+  std::vector<float> scales(static_cast<size_t>((rows / 128) * (cols / 128)), 0.01f);
+  const MatrixView m = make_matrix(DType::kF8E4M3, w.data(), rows, cols, scales.data());
+  const std::vector<float> x = acts(1, cols);
+  std::vector<float> y(static_cast<size_t>(rows));
+  for (auto _ : st) {
+    if (st.range(0) == 0) matvec(m, x.data(), y.data(), 0, rows);
+    else matvec_ref(m, x.data(), y.data(), 0, rows);
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.counters["GB/s"] = benchmark::Counter(static_cast<double>(w.size()) * static_cast<double>(st.iterations()),
+                                           benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+  st.SetLabel(st.range(0) == 0 ? "simd" : "scalar reference");
+}
+BENCHMARK(BM_fp8_gemv)->Arg(0)->Arg(1);
 
 // args: dtype index, rows, cols, threads; 512 tokens through the model's linear()
 void BM_linear_gemm512(benchmark::State& st) {

@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
+#include "core/float_convert.h"
 #include "kernels/cpu/dot_row.h"
 #include "kernels/kernels.h"
 
@@ -264,6 +266,69 @@ TEST(DotMany, EveryPairEqualsDot) {
             ASSERT_EQ(out[static_cast<size_t>(i * nb + j)], dot(pa[static_cast<size_t>(i)], pb[static_cast<size_t>(j)], n))
                 << "n=" << n << " i=" << i << " j=" << j;
       }
+}
+
+// FP8 E4M3: every ISA's converter gives fp8_e4m3_to_f32's bits for all 256
+// codes (signed zeros, subnormals, 448, the NaN code), at every tail length.
+TEST(Fp8, EveryIsaConvertsAllCodesExactly) {
+  std::vector<uint8_t> codes(256 + 13);
+  for (size_t i = 0; i < codes.size(); ++i) codes[i] = static_cast<uint8_t>(i * 37 + 5);
+  for (int i = 0; i < 256; ++i) codes[static_cast<size_t>(i)] = static_cast<uint8_t>(i);
+  int checked = 0;
+  for (const char* isa : {"avx2", "avx512"}) {
+    const DotRowTable* table = dot_row_table(isa);
+    if (!table || !table->dq_f8_e4m3) continue;
+    for (int64_t n : {256 + 13, 256, 17, 8, 7, 1}) {
+      std::vector<float> got(static_cast<size_t>(n), -3.0f);
+      table->dq_f8_e4m3(reinterpret_cast<const std::byte*>(codes.data()), got.data(), n);
+      for (int64_t i = 0; i < n; ++i) {
+        const float want = fp8_e4m3_to_f32(codes[static_cast<size_t>(i)]);
+        uint32_t a, b;
+        std::memcpy(&a, &got[static_cast<size_t>(i)], 4);
+        std::memcpy(&b, &want, 4);
+        ASSERT_EQ(a, b) << isa << " code 0x" << std::hex << int{codes[static_cast<size_t>(i)]};
+      }
+      ++checked;
+    }
+  }
+  std::printf("fp8 converters: %d (isa, length) cases bit-exact\n", checked);
+}
+
+// FP8 weights with 128x128 block scales through matvec and matmul: each
+// output is the active ISA's f32 dot of the reference-dequantised row (the
+// canonical order of every fast path), for any token count and row split,
+// and within float rounding of the float64 product.
+TEST(Fp8, BlockScaledMatmulEqualsDotOfReferenceRows) {
+  std::mt19937 rng(14);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const int64_t rows = 200, cols = 300;  // partial 128-blocks in both directions
+  std::vector<uint8_t> w(static_cast<size_t>(rows * cols));
+  for (auto& v : w) v = f32_to_fp8_e4m3(nd(rng) * 50.0f);
+  const int64_t rb = (rows + 127) / 128, cb = (cols + 127) / 128;
+  std::vector<float> scales(static_cast<size_t>(rb * cb));
+  for (auto& v : scales) v = std::ldexp(1.0f + std::abs(nd(rng)), -8);
+  const MatrixView m = make_matrix(DType::kF8E4M3, w.data(), rows, cols, scales.data());
+  std::vector<float> deq(static_cast<size_t>(rows * cols));
+  for (int64_t r = 0; r < rows; ++r) dequantize_fp8_block_row(w.data(), scales.data(), rows, cols, r, deq.data() + r * cols);
+  const int64_t n_tok = 7;
+  std::vector<float> x(static_cast<size_t>(n_tok * cols));
+  for (auto& v : x) v = nd(rng);
+  for (int64_t nt : {1, 2, 3, 4, 7}) {
+    std::vector<float> y(static_cast<size_t>(nt * rows), -1.0f);
+    matmul(m, x.data(), cols, nt, y.data(), rows, 0, 77);
+    matmul(m, x.data(), cols, nt, y.data(), rows, 77, rows);
+    for (int64_t t = 0; t < nt; ++t)
+      for (int64_t r = 0; r < rows; ++r) {
+        const float want = dot(deq.data() + r * cols, x.data() + t * cols, cols);
+        ASSERT_EQ(y[static_cast<size_t>(t * rows + r)], want) << "n_tok=" << nt << " t=" << t << " r=" << r;
+        double exact = 0, mag = 0;
+        for (int64_t c = 0; c < cols; ++c) {
+          exact += static_cast<double>(deq[static_cast<size_t>(r * cols + c)]) * x[static_cast<size_t>(t * cols + c)];
+          mag += std::abs(static_cast<double>(deq[static_cast<size_t>(r * cols + c)]) * x[static_cast<size_t>(t * cols + c)]);
+        }
+        ASSERT_NEAR(want, exact, 1e-5 * (1 + mag));
+      }
+  }
 }
 
 // stream_sum (the bandwidth probe's loop): every ISA's sum of small integers

@@ -80,6 +80,7 @@ DequantRowFn select_dequant_row(DType t) {
     case DType::kQ8_0: return d.dq_q8_0;
     case DType::kQ4_K: return d.dq_q4_k;
     case DType::kQ6_K: return d.dq_q6_k;
+    case DType::kF8E4M3: return d.dq_f8_e4m3;
     default: return nullptr;
   }
 }

@@ -31,6 +31,11 @@ using AxpyFn = void (*)(float a, const float* x, float* y, int64_t n);
 using WeightedRowsFn = void (*)(const float* p, int64_t n_rows, int64_t n_out, const float* const* rows, int64_t dim,
                                 float* out);
 
+// An FP8 E4M3 row times x with the row's per-128-column scales (scales[c/128]):
+// the bits of dot_f32 on the row dequantised and scaled (one f32 multiply per
+// element), without writing that row out.
+using DotScaledFn = float (*)(const std::byte* row, const float* scales, const float* x, int64_t n);
+
 // Sum of n doubles read once from memory (the bandwidth probe's inner loop):
 // several independent vector accumulators so loads, not add latency, limit it.
 using StreamSumFn = double (*)(const double* a, int64_t n);
@@ -42,6 +47,8 @@ struct DotRowTable {
   WeightedRowsFn weighted_rows = nullptr;
   DotRowFn f32 = nullptr, f16 = nullptr, bf16 = nullptr, q8_0 = nullptr, q4_k = nullptr, q6_k = nullptr;
   DequantRowFn dq_f16 = nullptr, dq_bf16 = nullptr, dq_q8_0 = nullptr, dq_q4_k = nullptr, dq_q6_k = nullptr;
+  DequantRowFn dq_f8_e4m3 = nullptr;
+  DotScaledFn f8_e4m3_scaled = nullptr;  // raw E4M3 -> f32 (block scales are the caller's: they need the row index)
   const char* isa = "scalar";
 };
 

@@ -166,6 +166,29 @@ void axpy_f32(float a, const float* x, float* y, int64_t n) {
   for (; i < n; ++i) y[i] = std::fma(a, x[i], y[i]);
 }
 
+// E4M3 -> f32, exactly fp8_e4m3_to_f32 (see dot_row_avx512.cpp); the last
+// n % 8 values go through a copy of the same arithmetic on one lane.
+__m256 f8_lanes(__m256i v) {
+  const __m256i low7 = _mm256_set1_epi32(0x7F);
+  const __m256i em = _mm256_and_si256(v, low7);
+  __m256 r = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_slli_epi32(em, 20), _mm256_set1_epi32(120 << 23)));
+  const __m256 sub = _mm256_mul_ps(_mm256_cvtepi32_ps(em), _mm256_set1_ps(0x1p-9f));
+  r = _mm256_blendv_ps(r, sub, _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(8), em)));
+  r = _mm256_blendv_ps(r, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FC00000)), _mm256_castsi256_ps(_mm256_cmpeq_epi32(em, low7)));
+  return _mm256_or_ps(r, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_andnot_si256(low7, v), 24)));
+}
+
+void dequant_f8_e4m3(const std::byte* row, float* out, int64_t n) {
+  const auto* p = reinterpret_cast<const uint8_t*>(row);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    int64_t eight;
+    std::memcpy(&eight, p + i, 8);
+    _mm256_storeu_ps(out + i, f8_lanes(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(eight))));
+  }
+  for (; i < n; ++i) _mm_store_ss(out + i, _mm256_castps256_ps128(f8_lanes(_mm256_set1_epi32(p[i]))));
+}
+
 // NH heads x one 8-float column chunk (full chunks only; the tail is scalar fma).
 template <int NH>
 void weighted_chunk(const float* p, int64_t n_rows, int64_t n_out, const float* const* rows, int64_t i, float* out,
@@ -233,6 +256,7 @@ DotRowTable dot_row_table_avx2() {
   t.dq_f16 = dequant_half<false>;
   t.dq_bf16 = dequant_half<true>;
   t.dq_q8_0 = dequant_q8_0;
+  t.dq_f8_e4m3 = dequant_f8_e4m3;
   t.isa = "avx2";
   return t;
 }

@@ -275,6 +275,49 @@ void axpy_f32(float a, const float* x, float* y, int64_t n) {
   }
 }
 
+// E4M3 -> f32, exactly fp8_e4m3_to_f32: normals by moving the exponent and
+// mantissa fields into place (bias 7 -> 127), subnormals as m * 2^-9 (exact),
+// 0x7F as the reference's quiet NaN, then the sign.
+inline __m512 f8_to_ps(__m128i bytes) {
+  const __m512i low7 = _mm512_set1_epi32(0x7F);
+  const __m512i v = _mm512_cvtepu8_epi32(bytes), em = _mm512_and_si512(v, low7);
+  __m512 r = _mm512_castsi512_ps(_mm512_add_epi32(_mm512_slli_epi32(em, 20), _mm512_set1_epi32(120 << 23)));
+  r = _mm512_mask_blend_ps(_mm512_cmplt_epi32_mask(em, _mm512_set1_epi32(8)), r,
+                           _mm512_mul_ps(_mm512_cvtepi32_ps(em), _mm512_set1_ps(0x1p-9f)));
+  r = _mm512_mask_blend_ps(_mm512_cmpeq_epi32_mask(em, low7), r, _mm512_castsi512_ps(_mm512_set1_epi32(0x7FC00000)));
+  return _mm512_or_ps(r, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_andnot_si512(low7, v), 24)));
+}
+
+void dequant_f8_e4m3(const std::byte* row, float* out, int64_t n) {
+  const auto* p = reinterpret_cast<const uint8_t*>(row);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    _mm512_mask_storeu_ps(out + i, m, f8_to_ps(_mm_maskz_loadu_epi8(m, p + i)));
+  }
+}
+
+// dot_f32's accumulator pattern on (code value * block scale): a 64-element
+// chunk never straddles a 128-column scale block.
+float dot_f8_scaled(const std::byte* row, const float* scales, const float* x, int64_t n) {
+  const auto* p = reinterpret_cast<const uint8_t*>(row);
+  auto w16 = [&](int64_t i) { return _mm512_mul_ps(f8_to_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i))),
+                                                   _mm512_set1_ps(scales[i / 128])); };
+  Acc acc;
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    acc.add<0>(w16(i), _mm512_loadu_ps(x + i));
+    acc.add<1>(w16(i + 16), _mm512_loadu_ps(x + i + 16));
+    acc.add<2>(w16(i + 32), _mm512_loadu_ps(x + i + 32));
+    acc.add<3>(w16(i + 48), _mm512_loadu_ps(x + i + 48));
+  }
+  for (; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    const __m512 w = _mm512_maskz_mul_ps(m, f8_to_ps(_mm_maskz_loadu_epi8(m, p + i)), _mm512_set1_ps(scales[i / 128]));
+    acc.add<0>(w, _mm512_maskz_loadu_ps(m, x + i));
+  }
+  return acc.sum();
+}
+
 // NH heads x one 16-float column chunk in registers, all rows streamed past.
 template <int NH>
 void weighted_chunk(const float* p, int64_t n_rows, int64_t n_out, const float* const* rows, int64_t i, __mmask16 m,
@@ -341,6 +384,8 @@ DotRowTable dot_row_table_avx512() {
   t.dq_q8_0 = dequant_decoded<decode_q8_0<StoreSink>>;
   t.dq_q4_k = dequant_decoded<decode_q4_k<StoreSink>>;
   t.dq_q6_k = dequant_decoded<decode_q6_k<StoreSink>>;
+  t.dq_f8_e4m3 = dequant_f8_e4m3;
+  t.f8_e4m3_scaled = dot_f8_scaled;
   t.isa = "avx512";
   return t;
 }

@@ -29,6 +29,26 @@ void load_chunk(const MatrixView& w, int64_t r, int64_t c0, int64_t n, float* ou
   }
 }
 
+// FP8 rows on the SIMD path: the ISA's E4M3 converter, then the block scale
+// applied exactly as load_chunk applies it (one f32 multiply per element), so
+// the row values are the reference's and the dot is the ISA's dot_f32 on them.
+DequantRowFn fp8_converter(const MatrixView& w) {
+  return w.dtype == DType::kF8E4M3 && select_dot_row(DType::kF32) ? select_dequant_row(DType::kF8E4M3) : nullptr;
+}
+
+void dequant_fp8_row(const MatrixView& w, DequantRowFn convert, int64_t r, float* out) {
+  convert(w.data + static_cast<uint64_t>(r) * w.row_bytes, out, w.cols);
+  if (!w.block_scale) return;
+  const int64_t n_col_blocks = (w.cols + kFp8Block - 1) / kFp8Block;
+  const float* s = w.block_scale + ((r + w.scale_row_offset) / kFp8Block) * n_col_blocks;
+  for (int64_t b = 0; b < n_col_blocks; ++b) {
+    const float scale = s[b];
+    float* o = out + b * kFp8Block;
+    const int64_t n = std::min(kFp8Block, w.cols - b * kFp8Block);
+    for (int64_t c = 0; c < n; ++c) o[c] *= scale;
+  }
+}
+
 }  // namespace
 
 MatrixView make_matrix(DType dtype, const void* data, int64_t rows, int64_t cols, const float* block_scale) {
@@ -55,6 +75,22 @@ void matvec(const MatrixView& w, const float* x, float* y, int64_t row_begin, in
     for (int64_t r = row_begin; r < row_end; ++r) y[r] = fast(w.data + static_cast<uint64_t>(r) * w.row_bytes, x, w.cols);
     return;
   }
+  if (const DotScaledFn fused = active_dot_rows().f8_e4m3_scaled; fused && w.block_scale && w.dtype == DType::kF8E4M3) {
+    const int64_t n_col_blocks = (w.cols + kFp8Block - 1) / kFp8Block;
+    for (int64_t r = row_begin; r < row_end; ++r)
+      y[r] = fused(w.data + static_cast<uint64_t>(r) * w.row_bytes, w.block_scale + ((r + w.scale_row_offset) / kFp8Block) * n_col_blocks,
+                   x, w.cols);
+    return;
+  }
+  if (const DequantRowFn convert = fp8_converter(w)) {
+    const DotRowFn f32 = select_dot_row(DType::kF32);
+    std::vector<float> row(static_cast<size_t>(w.cols));
+    for (int64_t r = row_begin; r < row_end; ++r) {
+      dequant_fp8_row(w, convert, r, row.data());
+      y[r] = f32(reinterpret_cast<const std::byte*>(row.data()), x, w.cols);
+    }
+    return;
+  }
   matvec_ref(w, x, y, row_begin, row_end);
 }
 
@@ -78,14 +114,15 @@ void matvec_ref(const MatrixView& w, const float* x, float* y, int64_t row_begin
 void matmul(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tok, float* y, int64_t y_stride,
             int64_t row_begin, int64_t row_end) {
   if (n_tok == 1) return matvec(w, x, y, row_begin, row_end);
-  if (const DotRowFn fast = w.block_scale ? nullptr : select_dot_row(w.dtype)) {
+  const DequantRowFn fp8 = fp8_converter(w);
+  if (const DotRowFn fast = w.block_scale ? nullptr : select_dot_row(w.dtype); fast || fp8) {
     // Each fast kernel equals the ISA's dot_f32 on the dequantised row (its
     // canonical order), and f32_many equals dot_f32 pair by pair, so every
     // path below gives the bits of matvec on one token: batch invariance by
     // construction. Few tokens: the fused dot per token. More: dequantise a
     // block of rows once (SIMD when available) and run the register-tiled
     // f32 kernel over the block and all tokens.
-    if (n_tok < 4) {
+    if (n_tok < 4 && fast) {
       for (int64_t r = row_begin; r < row_end; ++r) {
         const std::byte* row = w.data + static_cast<uint64_t>(r) * w.row_bytes;
         for (int64_t t = 0; t < n_tok; ++t) y[t * y_stride + r] = fast(row, x + t * x_stride, w.cols);
@@ -111,7 +148,8 @@ void matmul(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tok
           continue;
         }
         float* dst = buf.data() + i * w.cols;
-        if (dq) dq(row, dst, w.cols);
+        if (fp8) dequant_fp8_row(w, fp8, r0 + i, dst);
+        else if (dq) dq(row, dst, w.cols);
         else dequantize_row(w.dtype, row, dst, w.cols);
         rows[i] = dst;
       }
