@@ -48,21 +48,31 @@ inline __m512 u8_to_ps(__m128i b) { return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi
 inline __m512 s8_to_ps(__m128i b) { return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b)); }
 inline __mmask16 tail_mask(int64_t left) { return left >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << left) - 1); }
 
-float dot_f32(const std::byte* row, const float* x, int64_t n) {
-  const auto* w = reinterpret_cast<const float*>(row);
+// The canonical order of every f32-activation dot here: weights 16 at a time
+// (full(i): elements i..i+15; tail(i, m): the masked last ones, zero beyond n),
+// element i into accumulator (i/16)%4 within 64-element chunks, the tail 16 at
+// a time into accumulator 0, then Acc::sum.
+template <class Full, class Tail>
+[[gnu::always_inline]] inline float canonical_dot(const float* x, int64_t n, Full full, Tail tail) {
   Acc acc;
   int64_t i = 0;
   for (; i + 64 <= n; i += 64) {
-    acc.add<0>(_mm512_loadu_ps(w + i), _mm512_loadu_ps(x + i));
-    acc.add<1>(_mm512_loadu_ps(w + i + 16), _mm512_loadu_ps(x + i + 16));
-    acc.add<2>(_mm512_loadu_ps(w + i + 32), _mm512_loadu_ps(x + i + 32));
-    acc.add<3>(_mm512_loadu_ps(w + i + 48), _mm512_loadu_ps(x + i + 48));
+    acc.add<0>(full(i), _mm512_loadu_ps(x + i));
+    acc.add<1>(full(i + 16), _mm512_loadu_ps(x + i + 16));
+    acc.add<2>(full(i + 32), _mm512_loadu_ps(x + i + 32));
+    acc.add<3>(full(i + 48), _mm512_loadu_ps(x + i + 48));
   }
   for (; i < n; i += 16) {
     const __mmask16 m = tail_mask(n - i);
-    acc.add<0>(_mm512_maskz_loadu_ps(m, w + i), _mm512_maskz_loadu_ps(m, x + i));
+    acc.add<0>(tail(i, m), _mm512_maskz_loadu_ps(m, x + i));
   }
   return acc.sum();
+}
+
+float dot_f32(const std::byte* row, const float* x, int64_t n) {
+  const auto* w = reinterpret_cast<const float*>(row);
+  return canonical_dot(x, n, [&](int64_t i) { return _mm512_loadu_ps(w + i); },
+                       [&](int64_t i, __mmask16 m) { return _mm512_maskz_loadu_ps(m, w + i); });
 }
 
 // R rows x T activation vectors at once, every (row, vector) pair accumulated
@@ -127,20 +137,8 @@ float dot_half(const std::byte* row, const float* x, int64_t n) {
     if constexpr (kBf16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
     else return _mm512_cvtph_ps(h);
   };
-  Acc acc;
-  int64_t i = 0;
-  auto ld = [&](int64_t j) { return widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + j))); };
-  for (; i + 64 <= n; i += 64) {
-    acc.add<0>(ld(i), _mm512_loadu_ps(x + i));
-    acc.add<1>(ld(i + 16), _mm512_loadu_ps(x + i + 16));
-    acc.add<2>(ld(i + 32), _mm512_loadu_ps(x + i + 32));
-    acc.add<3>(ld(i + 48), _mm512_loadu_ps(x + i + 48));
-  }
-  for (; i < n; i += 16) {
-    const __mmask16 m = tail_mask(n - i);
-    acc.add<0>(widen(_mm256_maskz_loadu_epi16(m, w + i)), _mm512_maskz_loadu_ps(m, x + i));
-  }
-  return acc.sum();
+  return canonical_dot(x, n, [&](int64_t i) { return widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i))); },
+                       [&](int64_t i, __mmask16 m) { return widen(_mm256_maskz_loadu_epi16(m, w + i)); });
 }
 
 inline __m512 q8_half(const std::byte* blk, int h, __m512 d) {
@@ -300,22 +298,14 @@ void dequant_f8_e4m3(const std::byte* row, float* out, int64_t n) {
 // chunk never straddles a 128-column scale block.
 float dot_f8_scaled(const std::byte* row, const float* scales, const float* x, int64_t n) {
   const auto* p = reinterpret_cast<const uint8_t*>(row);
-  auto w16 = [&](int64_t i) { return _mm512_mul_ps(f8_to_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i))),
-                                                   _mm512_set1_ps(scales[i / 128])); };
-  Acc acc;
-  int64_t i = 0;
-  for (; i + 64 <= n; i += 64) {
-    acc.add<0>(w16(i), _mm512_loadu_ps(x + i));
-    acc.add<1>(w16(i + 16), _mm512_loadu_ps(x + i + 16));
-    acc.add<2>(w16(i + 32), _mm512_loadu_ps(x + i + 32));
-    acc.add<3>(w16(i + 48), _mm512_loadu_ps(x + i + 48));
-  }
-  for (; i < n; i += 16) {
-    const __mmask16 m = tail_mask(n - i);
-    const __m512 w = _mm512_maskz_mul_ps(m, f8_to_ps(_mm_maskz_loadu_epi8(m, p + i)), _mm512_set1_ps(scales[i / 128]));
-    acc.add<0>(w, _mm512_maskz_loadu_ps(m, x + i));
-  }
-  return acc.sum();
+  return canonical_dot(
+      x, n,
+      [&](int64_t i) {
+        return _mm512_mul_ps(f8_to_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i))), _mm512_set1_ps(scales[i / 128]));
+      },
+      [&](int64_t i, __mmask16 m) {
+        return _mm512_maskz_mul_ps(m, f8_to_ps(_mm_maskz_loadu_epi8(m, p + i)), _mm512_set1_ps(scales[i / 128]));
+      });
 }
 
 // NH heads x one 16-float column chunk in registers, all rows streamed past.
