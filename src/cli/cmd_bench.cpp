@@ -94,6 +94,7 @@ int cmd_bench(int argc, char** argv) {
   std::string model_path;
   int pp = 512, tg = 128, threads = 0, reps = 3;
   double probe_gib = 2.0;
+  std::string mode = "auto";
   bool json = false, memory_only = false;
   app.add_option("-m,--model", model_path, "GGUF file or model directory");
   app.add_option("-p,--prompt", pp, "prompt tokens per pp run (0: skip)")->capture_default_str();
@@ -103,6 +104,7 @@ int cmd_bench(int argc, char** argv) {
   app.add_option("--probe-gib", probe_gib, "size of the bandwidth probe's array in GiB")->capture_default_str();
   app.add_flag("--memory", memory_only, "only measure the machine's read bandwidth");
   app.add_flag("--json", json, "one JSON object on stdout");
+  app.add_option("--mode", mode, "MLA attention form: naive | absorbed | auto")->capture_default_str();
   MapOptions map;
   app.add_flag("--mlock", map.lock, "lock the weights in RAM so they are never paged out");
   app.add_flag("--no-mmap", map.read_into_memory, "read the weights into memory at start instead of mapping the file");
@@ -111,6 +113,7 @@ int cmd_bench(int argc, char** argv) {
       !(probe_gib > 0.01 && probe_gib <= 64))
     return report("bench: parameter out of range (threads 1..1024, reps 1..1000, -p/-n 0..1048576, --probe-gib 0.01..64)");
   if (model_path.empty() && !memory_only) return report("bench: -m MODEL is required (or --memory)");
+  if (mode != "naive" && mode != "absorbed" && mode != "auto") return report("bench: --mode must be naive, absorbed or auto");
   const int n_threads = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
   ThreadPool pool(n_threads);
   nlohmann::json out = {{"threads", n_threads}};
@@ -133,6 +136,7 @@ int cmd_bench(int argc, char** argv) {
   std::vector<float> logits(static_cast<size_t>(V));
   ForwardOptions last_only;
   last_only.all_logits = false;
+  last_only.mode = mode == "naive" ? AttentionMode::kNaive : mode == "absorbed" ? AttentionMode::kAbsorbed : AttentionMode::kAuto;
   std::vector<double> pp_tps, tg_tps;
   for (int r = 0; r < reps; ++r) {
     if (pp > 0) {
@@ -181,6 +185,7 @@ int cmd_bench(int argc, char** argv) {
   out["huge_page_pct"] = 100 * huge_share;
   out["peak_rss_bytes"] = peak_rss;
   out["model"] = model_path;
+  out["mode"] = mode;
   if (json) {
     std::printf("%s\n", out.dump().c_str());
     return kExitOk;

@@ -20,6 +20,7 @@ TEST(CliBench, JsonFieldsAreConsistent) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["threads"], 2);
+  EXPECT_EQ(j["mode"], "auto");
   EXPECT_EQ(j["pp"]["n"], 8);
   EXPECT_EQ(j["tg"]["n"], 4);
   EXPECT_GT(j["pp"]["tps"].get<double>(), 0);
@@ -50,7 +51,8 @@ TEST(CliBench, JsonFieldsAreConsistent) {
 }
 
 TEST(CliBench, BadParametersAreErrors) {
-  for (const char* args : {"bench --memory --probe-gib 1000", "bench --memory -r 0", "bench -p 5", "bench --memory -t -3"}) {
+  for (const char* args : {"bench --memory --probe-gib 1000", "bench --memory -r 0", "bench -p 5", "bench --memory -t -3",
+                           "bench --memory --mode flash"}) {
     auto r = run_dseek(args);
     EXPECT_EQ(r.exit_code, 2) << args << ": " << r.out;
     EXPECT_FALSE(r.err.empty()) << args;
