@@ -104,7 +104,7 @@ int cmd_bench(int argc, char** argv) {
   app.add_option("--probe-gib", probe_gib, "size of the bandwidth probe's array in GiB")->capture_default_str();
   app.add_flag("--memory", memory_only, "only measure the machine's read bandwidth");
   app.add_flag("--json", json, "one JSON object on stdout");
-  app.add_option("--mode", mode, "MLA attention form: naive | absorbed | auto")->capture_default_str();
+  app.add_option("--mode", mode, kAttentionModeHelp)->capture_default_str();
   MapOptions map;
   app.add_flag("--mlock", map.lock, "lock the weights in RAM so they are never paged out");
   app.add_flag("--no-mmap", map.read_into_memory, "read the weights into memory at start instead of mapping the file");
@@ -113,7 +113,8 @@ int cmd_bench(int argc, char** argv) {
       !(probe_gib > 0.01 && probe_gib <= 64))
     return report("bench: parameter out of range (threads 1..1024, reps 1..1000, -p/-n 0..1048576, --probe-gib 0.01..64)");
   if (model_path.empty() && !memory_only) return report("bench: -m MODEL is required (or --memory)");
-  if (mode != "naive" && mode != "absorbed" && mode != "auto") return report("bench: --mode must be naive, absorbed or auto");
+  AttentionMode attention = AttentionMode::kAuto;
+  if (!parse_attention_mode(mode, &attention)) return report("bench: --mode must be naive, absorbed or auto");
   const int n_threads = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
   ThreadPool pool(n_threads);
   nlohmann::json out = {{"threads", n_threads}};
@@ -136,7 +137,7 @@ int cmd_bench(int argc, char** argv) {
   std::vector<float> logits(static_cast<size_t>(V));
   ForwardOptions last_only;
   last_only.all_logits = false;
-  last_only.mode = mode == "naive" ? AttentionMode::kNaive : mode == "absorbed" ? AttentionMode::kAbsorbed : AttentionMode::kAuto;
+  last_only.mode = attention;
   std::vector<double> pp_tps, tg_tps;
   for (int r = 0; r < reps; ++r) {
     if (pp > 0) {

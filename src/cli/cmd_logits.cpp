@@ -21,7 +21,7 @@ int cmd_logits(int argc, char** argv) {
   app.add_option("-m,--model", model_path, "GGUF file or model directory")->required();
   app.add_option("--tokens", tokens_arg, "token ids separated by spaces, e.g. \"1 403 407\"")->required();
   app.add_option("-o,--output", out, "output file")->required();
-  app.add_option("--mode", mode, "MLA attention form: naive | absorbed | auto")->capture_default_str();
+  app.add_option("--mode", mode, kAttentionModeHelp)->capture_default_str();
   app.add_option("-t,--threads", threads, "threads (default: all cores)");
   app.add_flag("--mtp", mtp, "write the MTP module's draft logits ([n_tokens-1 x n_vocab]) instead");
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
@@ -39,9 +39,7 @@ int cmd_logits(int argc, char** argv) {
   }
   if (tokens.empty()) return report("--tokens: no token ids given");
   ForwardOptions opt;
-  if (mode == "naive") opt.mode = AttentionMode::kNaive;
-  else if (mode == "absorbed") opt.mode = AttentionMode::kAbsorbed;
-  else if (mode != "auto") return report("--mode must be naive, absorbed or auto");
+  if (!parse_attention_mode(mode, &opt.mode)) return report("--mode must be naive, absorbed or auto");
   if (threads < 0 || threads > 1024) return report("--threads must be between 1 and 1024");
 
   auto files = open_model_files(model_path);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "model/model.h"
 
 namespace dseek::cli {
 
@@ -35,6 +36,16 @@ inline int parse_args(CLI::App& app, int argc, char** argv) {
     return kExitBadInput;
   }
   return -1;
+}
+
+// `--mode naive|absorbed|auto` (MLA attention form), shared by the commands that take it.
+inline constexpr const char* kAttentionModeHelp = "MLA attention form: naive | absorbed | auto";
+inline bool parse_attention_mode(const std::string& name, AttentionMode* mode) {
+  if (name == "naive") *mode = AttentionMode::kNaive;
+  else if (name == "absorbed") *mode = AttentionMode::kAbsorbed;
+  else if (name == "auto") *mode = AttentionMode::kAuto;
+  else return false;
+  return true;
 }
 
 }  // namespace dseek::cli

@@ -16,6 +16,12 @@ namespace {
 constexpr int64_t kChunk = 256;  // a multiple of every block size
 constexpr int64_t kFp8Block = 128;
 
+// Row r's per-128-column FP8 scales (block_scale is indexed by the full tensor's rows).
+const float* fp8_scale_row(const MatrixView& w, int64_t r) {
+  const int64_t n_col_blocks = (w.cols + kFp8Block - 1) / kFp8Block;
+  return w.block_scale + ((r + w.scale_row_offset) / kFp8Block) * n_col_blocks;
+}
+
 // Dequantises elements [c0, c0+n) of row r into out (n <= kChunk, c0 block-aligned).
 void load_chunk(const MatrixView& w, int64_t r, int64_t c0, int64_t n, float* out) {
   const auto& tr = dtype_traits(w.dtype);
@@ -23,8 +29,7 @@ void load_chunk(const MatrixView& w, int64_t r, int64_t c0, int64_t n, float* ou
   const std::byte* src = row + (c0 / tr.block_size) * tr.type_size;
   dequantize_row(w.dtype, src, out, n);
   if (w.block_scale) {
-    const int64_t n_col_blocks = (w.cols + kFp8Block - 1) / kFp8Block;
-    const float* s = w.block_scale + ((r + w.scale_row_offset) / kFp8Block) * n_col_blocks;
+    const float* s = fp8_scale_row(w, r);
     for (int64_t i = 0; i < n; ++i) out[i] *= s[(c0 + i) / kFp8Block];
   }
 }
@@ -39,9 +44,8 @@ DequantRowFn fp8_converter(const MatrixView& w) {
 void dequant_fp8_row(const MatrixView& w, DequantRowFn convert, int64_t r, float* out) {
   convert(w.data + static_cast<uint64_t>(r) * w.row_bytes, out, w.cols);
   if (!w.block_scale) return;
-  const int64_t n_col_blocks = (w.cols + kFp8Block - 1) / kFp8Block;
-  const float* s = w.block_scale + ((r + w.scale_row_offset) / kFp8Block) * n_col_blocks;
-  for (int64_t b = 0; b < n_col_blocks; ++b) {
+  const float* s = fp8_scale_row(w, r);
+  for (int64_t b = 0; b * kFp8Block < w.cols; ++b) {
     const float scale = s[b];
     float* o = out + b * kFp8Block;
     const int64_t n = std::min(kFp8Block, w.cols - b * kFp8Block);
@@ -76,10 +80,8 @@ void matvec(const MatrixView& w, const float* x, float* y, int64_t row_begin, in
     return;
   }
   if (const DotScaledFn fused = active_dot_rows().f8_e4m3_scaled; fused && w.block_scale && w.dtype == DType::kF8E4M3) {
-    const int64_t n_col_blocks = (w.cols + kFp8Block - 1) / kFp8Block;
     for (int64_t r = row_begin; r < row_end; ++r)
-      y[r] = fused(w.data + static_cast<uint64_t>(r) * w.row_bytes, w.block_scale + ((r + w.scale_row_offset) / kFp8Block) * n_col_blocks,
-                   x, w.cols);
+      y[r] = fused(w.data + static_cast<uint64_t>(r) * w.row_bytes, fp8_scale_row(w, r), x, w.cols);
     return;
   }
   if (const DequantRowFn convert = fp8_converter(w)) {
