@@ -34,11 +34,15 @@ using CacheLineVector = std::vector<T, CacheLineAllocator<T>>;
 //   dsum[b]   = d[b] * float(sum of the block's 32 qs)        (q4_K's min term)
 //   neg32[k]  = -32 * (qs[4k] + qs[4k+1] + qs[4k+2] + qs[4k+3])  (q6_K's -32 offset,
 //               and x4 the +128 offset of an unsigned q8_0 operand)
+//   neg32h[h] = -32 * (sum of the 16 qs of half-block h)       (the same, per q6_K sub-block)
+//   neg128[b] = -128 * (sum of the block's 32 qs)                (the same, per q8_0 block)
 struct QuantizedActs {
   int64_t n_tok = 0, cols = 0;
   CacheLineVector<int8_t> qs;      // [n_tok][cols]
   CacheLineVector<float> d, dsum;  // [n_tok][cols/32]
   CacheLineVector<int32_t> neg32;  // [n_tok][cols/4]
+  CacheLineVector<int32_t> neg32h;  // [n_tok][cols/16]
+  CacheLineVector<int32_t> neg128;  // [n_tok][cols/32]
 
   void resize(int64_t tokens, int64_t n_cols) {
     n_tok = tokens;
@@ -47,12 +51,16 @@ struct QuantizedActs {
     d.resize(static_cast<size_t>(tokens * n_cols / kActBlock));
     dsum.resize(d.size());
     neg32.resize(static_cast<size_t>(tokens * n_cols / 4));
+    neg32h.resize(static_cast<size_t>(tokens * n_cols / 16));
+    neg128.resize(d.size());
   }
   int64_t blocks() const { return cols / kActBlock; }
   const int8_t* qs_of(int64_t t) const { return qs.data() + t * cols; }
   const float* d_of(int64_t t) const { return d.data() + t * blocks(); }
   const float* dsum_of(int64_t t) const { return dsum.data() + t * blocks(); }
   const int32_t* neg32_of(int64_t t) const { return neg32.data() + t * (cols / 4); }
+  const int32_t* neg32h_of(int64_t t) const { return neg32h.data() + t * (cols / 16); }
+  const int32_t* neg128_of(int64_t t) const { return neg128.data() + t * blocks(); }
 };
 
 }  // namespace dseek::kernels

@@ -80,10 +80,12 @@ TEST(Int8Dot, EveryIsaEqualsScalarReferenceBitForBit) {
       std::printf("%s: not supported on this CPU, skipped\n", isa);
       continue;
     }
+    // Rows and tokens around the tile sizes: GEMV tiles of 4 (or 2) rows x up to 4
+    // tokens, lanes-of-rows GEMM tiles of 16 rows x 4 tokens from 6 tokens on.
     for (const Shape& sh : kShapes)
       for (int64_t cols : sh.cols)
-        for (int64_t rows : {1, 3, 4, 7, 13})
-          for (int64_t n_tok : {1, 2, 3, 4, 7}) {
+        for (int64_t rows : {1, 3, 4, 7, 13, 16, 33})
+          for (int64_t n_tok : {1, 2, 3, 4, 5, 6, 7, 9, 17}) {
             const Weights w = random_weights(sh.dtype, rows, cols, rng);
             const QuantizedActs q = quantize(random_acts(n_tok, cols, rng), n_tok, cols);
             std::vector<float> want(static_cast<size_t>(n_tok * rows), -1.0f), got(want);
@@ -181,6 +183,8 @@ TEST(Int8Dot, EveryIsaQuantisesActivationsExactlyAsTheReference) {
       EXPECT_EQ(got.d, want.d) << isa;
       EXPECT_EQ(got.dsum, want.dsum) << isa;
       EXPECT_EQ(got.neg32, want.neg32) << isa;
+      EXPECT_EQ(got.neg32h, want.neg32h) << isa;
+      EXPECT_EQ(got.neg128, want.neg128) << isa;
     }
   }
 }
@@ -203,7 +207,13 @@ TEST(Int8Dot, QuantisedActivationsFollowTheirDefinition) {
           const int8_t* g = q.qs_of(t) + c;
           EXPECT_EQ(q.neg32_of(t)[c / 4], -32 * (g[0] + g[1] + g[2] + g[3]));
         }
+        if (i % 16 == 0) {
+          int32_t h = 0;
+          for (int j = 0; j < 16; ++j) h += q.qs_of(t)[c + j];
+          EXPECT_EQ(q.neg32h_of(t)[c / 16], -32 * h);
+        }
       }
+      EXPECT_EQ(q.neg128_of(t)[b], -128 * sum);
       EXPECT_EQ(q.d_of(t)[b], amax / 127.0f);
       EXPECT_EQ(q.dsum_of(t)[b], q.d_of(t)[b] * static_cast<float>(sum));
     }

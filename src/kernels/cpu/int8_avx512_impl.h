@@ -4,12 +4,17 @@
 // adds to each int32 lane acc the sum of four u8 x s8 products, and
 // Isa::kVnni says whether it is a single vpdpbusd (no int16 saturation).
 //
-// One register holds two 32-element blocks (2s, 2s+1) = lanes 0..7, 8..15 of
-// the canonical 16 lane accumulators (kernels/ref/int8_matmul.cpp). A tile of
-// R rows x T tokens reuses each decoded weight register T times and each
-// activation register R times; every (row, token) pair keeps its own
-// accumulator, so tile shapes change no bits. Everything sits in an
-// anonymous namespace: each ISA file compiles its own copy with its own flags.
+// Two kernels, both giving the canonical order of kernels/ref/int8_matmul.cpp
+// (exact integer block sums, eight float lane chains j = block % 8):
+//  * GEMV (decode and small batches): rows read in place, one register = two
+//    blocks of a row; each group of eight blocks is reduced to eight integer
+//    block sums (lane j = block j), scaled with one multiply and one FMA.
+//  * GEMM (VNNI, >= kGemmTokens tokens): 16 rows decoded and interleaved so a
+//    register's lanes are rows; vpdpbusd with a broadcast activation dword
+//    then sums a block for 16 rows at once, and the float work is one multiply
+//    and one FMA per block for all of them.
+// Everything sits in an anonymous namespace: each ISA file compiles its own
+// copy with its own flags.
 #pragma once
 
 #include <immintrin.h>
@@ -31,74 +36,65 @@ inline float f16_at(const std::byte* p) {
   return _cvtsh_ss(h);
 }
 
-// Lanes 0..7 = p[0], 8..15 = p[1] (p[1] not read and 0 when !both).
-[[gnu::always_inline]] inline __m512 lanes_pair(const float* p, bool both) {
-  const __m128 v = _mm_maskz_loadu_ps(both ? 0x3 : 0x1, p);
-  return _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), _mm512_zextps128_ps512(v));
-}
-// Lanes 4i..4i+3 = p[i].
-[[gnu::always_inline]] inline __m512 lanes_quad(const float* p) {
-  return _mm512_permutexvar_ps(_mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),
-                               _mm512_zextps128_ps512(_mm_loadu_ps(p)));
-}
-
-// The reference's halving trees: a[i] + a[i+8], then + a[i+4], + a[i+2], + a[i+1].
+// The reference's halving tree R8: a[i] + a[i+4], then + a[i+2], + a[i+1].
 inline float reduce8(__m256 h) {
   const __m128 g = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
   const __m128 f = _mm_add_ps(g, _mm_movehl_ps(g, g));
   return _mm_cvtss_f32(_mm_add_ss(f, _mm_movehdup_ps(f)));
 }
-inline float reduce16(__m512 v) {
-  return reduce8(_mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1)));
-}
 
 // One token's activations, as base pointers (hoisted out of the step loop).
 struct XRow {
   const int8_t* q;
-  const int32_t* neg32;
+  const int32_t *neg32, *neg32h, *neg128;
   const float *d, *dsum;
 };
-inline XRow x_row(const QuantizedActs& x, int64_t t) { return {x.qs_of(t), x.neg32_of(t), x.d_of(t), x.dsum_of(t)}; }
-
-// Activation side of step s for one token: two blocks of int8, their scales, the -32*sum4 lanes.
-struct XStep {
-  __m512i q, neg32;
-  __m512 d;
-};
-[[gnu::always_inline]] inline XStep load_x(const XRow& x, int64_t s, bool both) {
-  if (both) return {_mm512_loadu_si512(x.q + 64 * s), _mm512_loadu_si512(x.neg32 + 16 * s), lanes_pair(x.d + 2 * s, true)};
-  return {_mm512_maskz_loadu_epi8(0xFFFFFFFFull, x.q + 64 * s), _mm512_maskz_loadu_epi32(0x00FF, x.neg32 + 16 * s),
-          lanes_pair(x.d + 2 * s, false)};
+inline XRow x_row(const QuantizedActs& x, int64_t t) {
+  return {x.qs_of(t), x.neg32_of(t), x.neg32h_of(t), x.neg128_of(t), x.d_of(t), x.dsum_of(t)};
 }
 
-// --- weight types: prep() fills a row's float scales once per row tile; load()
-// decodes step s to u8 operands; dot() gives the 16 canonical integer lanes.
+// Activation side of step s for one token: two blocks of int8 and their -32*sum4 lanes.
+struct XStep {
+  __m512i q, neg32;
+};
+[[gnu::always_inline]] inline XStep load_x(const XRow& x, int64_t s, bool both) {
+  if (both) return {_mm512_loadu_si512(x.q + 64 * s), _mm512_loadu_si512(x.neg32 + 16 * s)};
+  return {_mm512_maskz_loadu_epi8(0xFFFFFFFFull, x.q + 64 * s), _mm512_maskz_loadu_epi32(0x00FF, x.neg32 + 16 * s)};
+}
+
+// --- weight types. The GEMV side: load() decodes step s (blocks 2s, 2s+1 of
+// a row) to u8 operands and dot() gives their int32 lanes of four products
+// (any split of a block's exact sum will do); group() gives the weight scales
+// of a group of eight blocks (lane j = block 8g + j, the canonical lane).
+// The GEMM side: prep_t() writes a row's scales transposed (block-major, 16
+// rows per block) and init() is the integer offset a lanes-of-rows dot starts from.
+
+// Eight blocks' integer dot products from four steps' lanes (v[s]: block 2s in
+// lanes 0..7, 2s+1 in 8..15, eight group sums each), as lane j = block j.
+[[gnu::always_inline]] inline __m256i block_sums(const __m512i (&v)[4]) {
+  const __m512i a01 = _mm512_add_epi32(_mm512_unpacklo_epi32(v[0], v[1]), _mm512_unpackhi_epi32(v[0], v[1]));
+  const __m512i a23 = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2], v[3]), _mm512_unpackhi_epi32(v[2], v[3]));
+  // Per 128-bit lane c: [v0, v1, v2, v3] summed over groups 4(c%2)..+3 of each step's block c/2.
+  const __m512i c = _mm512_add_epi32(_mm512_unpacklo_epi64(a01, a23), _mm512_unpackhi_epi64(a01, a23));
+  const __m512i even = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 11, 3, 10, 2, 9, 1, 8, 0);
+  const __m512i odd = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 15, 7, 14, 6, 13, 5, 12, 4);
+  return _mm512_castsi512_si256(_mm512_add_epi32(_mm512_permutexvar_epi32(even, c), _mm512_permutexvar_epi32(odd, c)));
+}
+// The same for q6_K's half-blocks: lanes 0..7 = first halves of blocks 0..7, 8..15 = second halves.
+[[gnu::always_inline]] inline __m512i half_block_sums(const __m512i (&v)[4]) {
+  const __m512i a01 = _mm512_add_epi32(_mm512_unpacklo_epi32(v[0], v[1]), _mm512_unpackhi_epi32(v[0], v[1]));
+  const __m512i a23 = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2], v[3]), _mm512_unpackhi_epi32(v[2], v[3]));
+  const __m512i c = _mm512_add_epi32(_mm512_unpacklo_epi64(a01, a23), _mm512_unpackhi_epi64(a01, a23));
+  return _mm512_permutexvar_epi32(_mm512_set_epi32(15, 7, 14, 6, 13, 5, 12, 4, 11, 3, 10, 2, 9, 1, 8, 0), c);
+}
 
 struct Q8_0 {
-  static constexpr int64_t kScalesPerBlock = 1;
-  static constexpr bool kMins = false;
-  // GEMV: a group is one step (two blocks, 68 bytes of a row); its scales are
-  // the two blocks' f16 d, read where they sit (no prep pass over the row).
-  static constexpr int kStepsPerGroup = 1;
-  static constexpr int64_t kGroupBytes = 2 * sizeof(BlockQ8_0);
-  [[gnu::always_inline]] static __m512 group_scales(const std::byte* row, int64_t g, bool both) {
-    const std::byte* p = row + g * kGroupBytes;
-    uint16_t d0, d1 = 0;
-    std::memcpy(&d0, p, 2);
-    if (both) std::memcpy(&d1, p + sizeof(BlockQ8_0), 2);
-    const __m128 f = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(d0 | (uint32_t{d1} << 16))));
-    return _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), _mm512_zextps128_ps512(f));
-  }
-  template <int K>
-  [[gnu::always_inline]] static __m512 step_scale(__m512 gs) { return gs; }
+  static constexpr bool kMins = false, kHalves = false;
+  static constexpr int64_t kGroupBytes = 8 * sizeof(BlockQ8_0);
   struct W {
     __m512i u;
     __mmask64 neg;
   };
-  static void prep(const std::byte* row, int64_t cols, float* ws) {
-    for (int64_t b = 0; b < cols / kQK8_0; ++b) ws[b] = f16_at(row + b * static_cast<int64_t>(sizeof(BlockQ8_0)));
-  }
-  [[gnu::always_inline]] static __m512 scale(const float* ws, int64_t s, bool both) { return lanes_pair(ws + 2 * s, both); }
   [[gnu::always_inline]] static W load(const std::byte* row, int64_t s, bool both) {
     const std::byte* b0 = row + 2 * s * static_cast<int64_t>(sizeof(BlockQ8_0)) + 2;
     const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b0));
@@ -114,11 +110,31 @@ struct Q8_0 {
     if constexpr (Isa::kVnni) return Isa::dot(_mm512_slli_epi32(x.neg32, 2), w.u, x.q);
     else return Isa::dot(_mm512_setzero_si512(), w.u, _mm512_mask_sub_epi8(x.q, w.neg, _mm512_setzero_si512(), x.q));
   }
+  // d of blocks 8g..8g+n-1 (lanes from n on are 0).
+  struct Scales {
+    __m256 ws;
+  };
+  [[gnu::always_inline]] static Scales group(const std::byte* row, int64_t g, int n) {
+    const std::byte* p = row + g * kGroupBytes;
+    auto d = [p](int i) {
+      uint16_t v;
+      std::memcpy(&v, p + i * static_cast<int64_t>(sizeof(BlockQ8_0)), 2);
+      return static_cast<short>(v);
+    };
+    if (n == 8) return {_mm256_cvtph_ps(_mm_setr_epi16(d(0), d(1), d(2), d(3), d(4), d(5), d(6), d(7)))};
+    short h[8] = {};
+    for (int i = 0; i < n; ++i) h[i] = d(i);
+    return {_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h)))};
+  }
+  static void prep_t(const std::byte* row, int64_t nb, int i, float* ws_t, float*) {
+    for (int64_t b = 0; b < nb; ++b) ws_t[16 * b + i] = f16_at(row + b * static_cast<int64_t>(sizeof(BlockQ8_0)));
+  }
+  [[gnu::always_inline]] static __m512i init(const XRow& x, int64_t b, int) { return _mm512_set1_epi32(x.neg128[b]); }
 };
 
 struct Q4_K {
-  static constexpr int64_t kScalesPerBlock = 2;  // per super-block: d*sc[0..7], then dmin*m[0..7]
-  static constexpr bool kMins = true;
+  static constexpr bool kMins = true, kHalves = false;
+  static constexpr int64_t kGroupBytes = sizeof(BlockQ4_K);
   struct W {
     __m512i u;
   };
@@ -142,23 +158,6 @@ struct Q4_K {
     const __m512 dm = _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), _mm512_zextps128_ps512(dmin2));
     return _mm512_mul_ps(dm, q);  // the reference's d*float(sc), dmin*float(m)
   }
-  static void prep(const std::byte* row, int64_t cols, float* ws) {
-    for (int64_t sb = 0; sb < cols / kQK_K; ++sb) _mm512_storeu_ps(ws + 16 * sb, super_block_scales(row, sb));
-  }
-  // GEMV: a group is one super-block (four steps); step k's lanes are
-  // d*sc[2k] (0..7) and d*sc[2k+1] (8..15), the upper half of the group's
-  // scales is dmin*m[0..7] for the min term.
-  static constexpr int kStepsPerGroup = 4;
-  static constexpr int64_t kGroupBytes = sizeof(BlockQ4_K);
-  [[gnu::always_inline]] static __m512 group_scales(const std::byte* row, int64_t g, bool) { return super_block_scales(row, g); }
-  template <int K>
-  [[gnu::always_inline]] static __m512 step_scale(__m512 gs) {
-    return _mm512_permutexvar_ps(_mm512_set_epi32(2 * K + 1, 2 * K + 1, 2 * K + 1, 2 * K + 1, 2 * K + 1, 2 * K + 1, 2 * K + 1,
-                                                  2 * K + 1, 2 * K, 2 * K, 2 * K, 2 * K, 2 * K, 2 * K, 2 * K, 2 * K), gs);
-  }
-  [[gnu::always_inline]] static __m512 scale(const float* ws, int64_t s, bool) {
-    return lanes_pair(ws + 16 * (s >> 2) + 2 * (s & 3), true);
-  }
   // Step s = sub-blocks 2c, 2c+1 of super-block s/4 (c = s%4): the low and
   // high nibbles of the same 32 bytes, so one broadcast load serves both.
   [[gnu::always_inline]] static W load(const std::byte* row, int64_t s, bool) {
@@ -167,11 +166,29 @@ struct Q4_K {
     return {_mm512_and_si512(_mm512_mask_srli_epi16(v, 0xFFFF0000u, v, 4), _mm512_set1_epi8(0x0F))};
   }
   [[gnu::always_inline]] static __m512i dot(const W& w, const XStep& x) { return Isa::dot(_mm512_setzero_si512(), w.u, x.q); }
+  struct Scales {
+    __m256 ws, wm;  // d*sc[j], dmin*m[j]
+  };
+  [[gnu::always_inline]] static Scales group(const std::byte* row, int64_t g, int) {
+    const __m512 v = super_block_scales(row, g);
+    return {_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1)};
+  }
+  static void prep_t(const std::byte* row, int64_t nb, int i, float* ws_t, float* wm_t) {
+    for (int64_t sb = 0; sb < nb / 8; ++sb) {
+      alignas(64) float v[16];
+      _mm512_store_ps(v, super_block_scales(row, sb));
+      for (int j = 0; j < 8; ++j) {
+        ws_t[16 * (8 * sb + j) + i] = v[j];
+        wm_t[16 * (8 * sb + j) + i] = v[8 + j];
+      }
+    }
+  }
+  [[gnu::always_inline]] static __m512i init(const XRow&, int64_t, int) { return _mm512_setzero_si512(); }
 };
 
 struct Q6_K {
-  static constexpr int64_t kScalesPerBlock = 2;  // sub-blocks of 16
-  static constexpr bool kMins = false;
+  static constexpr bool kMins = false, kHalves = true;
+  static constexpr int64_t kGroupBytes = sizeof(BlockQ6_K);
   struct W {
     __m512i u;
   };
@@ -182,19 +199,6 @@ struct Q6_K {
     const __m512 d = _mm512_set1_ps(f16_at(blk + offsetof(BlockQ6_K, d)));
     return _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(sc)));
   }
-  static void prep(const std::byte* row, int64_t cols, float* ws) {
-    for (int64_t sb = 0; sb < cols / kQK_K; ++sb) _mm512_storeu_ps(ws + 16 * sb, super_block_scales(row, sb));
-  }
-  // GEMV: a group is one super-block; step k's lanes 4i..4i+3 are d*sc[4k+i].
-  static constexpr int kStepsPerGroup = 4;
-  static constexpr int64_t kGroupBytes = sizeof(BlockQ6_K);
-  [[gnu::always_inline]] static __m512 group_scales(const std::byte* row, int64_t g, bool) { return super_block_scales(row, g); }
-  template <int K>
-  [[gnu::always_inline]] static __m512 step_scale(__m512 gs) {
-    return _mm512_permutexvar_ps(_mm512_set_epi32(4 * K + 3, 4 * K + 3, 4 * K + 3, 4 * K + 3, 4 * K + 2, 4 * K + 2, 4 * K + 2,
-                                                  4 * K + 2, 4 * K + 1, 4 * K + 1, 4 * K + 1, 4 * K + 1, 4 * K, 4 * K, 4 * K, 4 * K), gs);
-  }
-  [[gnu::always_inline]] static __m512 scale(const float* ws, int64_t s, bool) { return lanes_quad(ws + 4 * s); }
   // Step s = quarters (0,1) or (2,3) of half (s/2)%2 of super-block s/4:
   // 64 bytes of ql (low or high nibbles) and 2 bits per value from qh.
   [[gnu::always_inline]] static W load(const std::byte* row, int64_t s, bool) {
@@ -218,229 +222,267 @@ struct Q6_K {
     return {_mm512_or_si512(nib, top)};
   }
   [[gnu::always_inline]] static __m512i dot(const W& w, const XStep& x) { return Isa::dot(x.neg32, w.u, x.q); }
+  // Lanes 0..7 = d*sc[2j] (first halves of blocks j), 8..15 = d*sc[2j+1]: half_block_sums' order.
+  struct Scales {
+    __m512 ws;
+  };
+  [[gnu::always_inline]] static Scales group(const std::byte* row, int64_t g, int) {
+    return {_mm512_permutexvar_ps(_mm512_set_epi32(15, 13, 11, 9, 7, 5, 3, 1, 14, 12, 10, 8, 6, 4, 2, 0), super_block_scales(row, g))};
+  }
+  // ws_t[(2b + h) * 16 + i]: half h of block b.
+  static void prep_t(const std::byte* row, int64_t nb, int i, float* ws_t, float*) {
+    for (int64_t sb = 0; sb < nb / 8; ++sb) {
+      alignas(64) float v[16];
+      _mm512_store_ps(v, super_block_scales(row, sb));
+      for (int k = 0; k < 16; ++k) ws_t[16 * (16 * sb + k) + i] = v[k];
+    }
+  }
+  [[gnu::always_inline]] static __m512i init(const XRow& x, int64_t b, int h) { return _mm512_set1_epi32(x.neg32h[2 * b + h]); }
 };
 
-// --- the register tile
+constexpr int64_t kPrefetchTiles = 4;  // GEMV: request the row tile this far ahead
+constexpr int kGemvRows = 4;           // GEMV rows interleaved per tile (four DRAM streams)
+constexpr int kMaxToks = 4;            // tokens per GEMV tile and per GEMM token tile
+constexpr int64_t kGemmTokens = 6;     // from this many tokens (VNNI): lanes-of-rows GEMM
 
-constexpr int kTileRows = 4, kTileToks = 3;  // 12 accumulators + 4 weights + 4 scales + operands < 32 registers
-constexpr int64_t kPrefetchTiles = 4;       // decode: request the row tile this far ahead
-constexpr int64_t kPredecodeTokens = 6;     // from this many tokens, decode each row tile once up front
-
-// The weight side of a row tile: rows and prep()'s scales, and (GEMM) every
-// step's decoded operand and scale lanes, decoded once for all token tiles.
-template <class Ty>
-struct RowTile {
-  const std::byte* rows[kTileRows];
-  const float* ws[kTileRows];
-  const typename Ty::W* dec[kTileRows];  // [n_steps] per row when predecoded
-  const __m512* dec_ws[kTileRows];
-  const char* prefetch = nullptr;  // a later row tile, fetched a few lines per step
-  int64_t prefetch_per_step = 0;   // cache lines
-};
-
-template <class Ty, int R, int T, bool kPre>
-[[gnu::always_inline]] inline void tile_step(const RowTile<Ty>& rt, const XRow (&x)[T], int64_t s, bool both,
-                                             __m512 (&acc)[R][T]) {
-  const __mmask16 lanes = both ? 0xFFFF : 0x00FF;
-  // Decode reads weights once, so DRAM latency, not bandwidth, is the limit
-  // unless the next rows are requested early; the hardware prefetcher alone
-  // does not run far enough ahead of four interleaved row streams. Into L2
-  // (T1): measured ~10% faster than T0, which stalls on full fill buffers.
-  for (int64_t i = 0; i < rt.prefetch_per_step; ++i)
-    _mm_prefetch(rt.prefetch + 64 * (s * rt.prefetch_per_step + i), _MM_HINT_T1);
-  typename Ty::W w[R];
-  __m512 ws[R];
-  // Fully unrolled (early enough for GCC to keep acc[][] in registers).
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-    if constexpr (kPre) {
-      w[r] = rt.dec[r][s];
-      ws[r] = rt.dec_ws[r][s];
-    } else {
-      w[r] = Ty::load(rt.rows[r], s, both);
-      ws[r] = Ty::scale(rt.ws[r], s, both);
-    }
-  }
-#pragma GCC unroll 8
-  for (int t = 0; t < T; ++t) {
-    const XStep xs = load_x(x[t], s, both);
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      const __m512 l = _mm512_cvtepi32_ps(Ty::dot(w[r], xs));
-      acc[r][t] = _mm512_mask3_fmadd_ps(l, _mm512_mul_ps(ws[r], xs.d), acc[r][t], lanes);
-    }
-  }
-}
-
-// q4_K's min terms for R rows x T tokens: per pair the reference's 8-lane
-// chain over super-blocks (dmin*m sits in the upper half of each 16 prep()
-// floats); the pairs' chains interleave so their FMA latencies overlap.
-template <int R, int T>
-[[gnu::always_inline]] inline void q4_k_mins(const float* const* ws, const XRow (&x)[T], int64_t n_sb, float (&out)[R][T]) {
-  __m256 m[R][T];
+// --- GEMV (few tokens: decode, small batches). Each row's blocks are decoded
+// in place, each group of eight blocks reduced to eight integer block sums
+// (lane j = block j), then one multiply and one FMA per group: the canonical
+// lane chains, eight blocks at a time. R rows interleave so that R DRAM
+// streams are in flight; T tokens share each decoded step.
+template <class Ty, int R, int T>
+void gemv_tile(const std::byte* base, uint64_t rb, const XRow (&x)[T], int64_t nb, const char* pf, int64_t pf_bytes,
+               float* y, int64_t y_stride) {
+  constexpr int64_t kLines = (kGemvRows * Ty::kGroupBytes + 63) / 64;
+  __m256 acc[R][T], mins[R][T];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 8
-    for (int t = 0; t < T; ++t) m[r][t] = _mm256_setzero_ps();
-  for (int64_t sb = 0; sb < n_sb; ++sb)
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      const __m256 wm = _mm256_loadu_ps(ws[r] + 16 * sb + 8);
-#pragma GCC unroll 8
-      for (int t = 0; t < T; ++t) m[r][t] = _mm256_fmadd_ps(wm, _mm256_loadu_ps(x[t].dsum + 8 * sb), m[r][t]);
-    }
-  for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) out[r][t] = reduce8(m[r][t]);
-}
-
-// R rows of rt x tokens t0..t0+T-1: y[t * y_stride + r].
-template <class Ty, int R, int T, bool kPre>
-void tile(const RowTile<Ty>& rt, const QuantizedActs& x, int64_t t0, float* y, int64_t y_stride) {
-  XRow xr[T];
-  for (int t = 0; t < T; ++t) xr[t] = x_row(x, t0 + t);
-  __m512 acc[R][T];
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 8
-    for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
-  const int64_t nb = x.blocks();
-  for (int64_t s = 0; s < nb / 2; ++s) tile_step<Ty, R, T, kPre>(rt, xr, s, true, acc);
-  if (nb & 1) tile_step<Ty, R, T, kPre>(rt, xr, nb / 2, false, acc);
-  float mins[R][T] = {};
-  if constexpr (Ty::kMins) q4_k_mins<R, T>(rt.ws, xr, x.cols / kQK_K, mins);
-  for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) y[(t0 + t) * y_stride + r] = Ty::kMins ? reduce16(acc[r][t]) - mins[r][t] : reduce16(acc[r][t]);
-}
-
-// tile<R, nt> for nt = T, T-1, ..., 1 (a compile-time shape per run-time count).
-template <class Ty, int R, bool kPre, int T = kTileToks>
-void tile_rows(int nt, const RowTile<Ty>& rt, const QuantizedActs& x, int64_t t0, float* y, int64_t y_stride) {
-  if (nt == T) return tile<Ty, R, T, kPre>(rt, x, t0, y, y_stride);
-  if constexpr (T > 1) tile_rows<Ty, R, kPre, T - 1>(nt, rt, x, t0, y, y_stride);
-}
-
-template <class Ty, bool kPre, int R = kTileRows>
-void run_tile(int nr, int nt, const RowTile<Ty>& rt, const QuantizedActs& x, int64_t t0, float* y, int64_t y_stride) {
-  if (nr == R) return tile_rows<Ty, R, kPre>(nt, rt, x, t0, y, y_stride);
-  if constexpr (R > 1) run_tile<Ty, kPre, R - 1>(nr, nt, rt, x, t0, y, y_stride);
-}
-
-// Every step of one row, decoded: the same values tile_step would decode on the fly.
-template <class Ty>
-void predecode_row(const std::byte* row, const float* ws, int64_t n_blocks, typename Ty::W* dec, __m512* dec_ws) {
-  for (int64_t s = 0; s < (n_blocks + 1) / 2; ++s) {
-    const bool both = 2 * s + 1 < n_blocks;
-    dec[s] = Ty::load(row, s, both);
-    dec_ws[s] = Ty::scale(ws, s, both);
-  }
-}
-
-// --- GEMV (one token: decode). Every weight byte is read once, so the loop
-// is kept lean: rows addressed by stride from one base, each group's scales
-// computed in registers where they are used (no prep pass, no scale buffer),
-// and a fixed number of prefetches per group for the row tile kPrefetchTiles
-// ahead. The arithmetic is tile_step's, operation for operation: same bits.
-template <class Ty, int K, int R>
-[[gnu::always_inline]] inline void gemv_step(const std::byte* base, uint64_t rb, const XRow& x, int64_t s, bool both,
-                                             const __m512 (&gs)[R], __m512 (&acc)[R]) {
-  const __mmask16 lanes = both ? 0xFFFF : 0x00FF;
-  const XStep xs = load_x(x, s, both);
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-    const __m512 l = _mm512_cvtepi32_ps(Ty::dot(Ty::load(base + r * rb, s, both), xs));
-    acc[r] = _mm512_mask3_fmadd_ps(l, _mm512_mul_ps(Ty::template step_scale<K>(gs[r]), xs.d), acc[r], lanes);
-  }
-}
-
-template <class Ty, int R>
-void gemv_tile(const std::byte* base, uint64_t rb, const XRow& x, int64_t nb, const char* pf, int64_t pf_bytes, float* y) {
-  constexpr int G = Ty::kStepsPerGroup;
-  constexpr int64_t kLines = (kTileRows * Ty::kGroupBytes + 63) / 64;  // a whole tile's groups, rounded up
-  __m512 acc[R];
-  __m256 mins[R];
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-    acc[r] = _mm512_setzero_ps();
-    mins[r] = _mm256_setzero_ps();
-  }
-  const int64_t n_groups = (nb + 2 * G - 1) / (2 * G);  // q8_0 may end in a half step; k-quants never do
+    for (int t = 0; t < T; ++t) acc[r][t] = mins[r][t] = _mm256_setzero_ps();
+  const int64_t n_groups = (nb + 7) / 8;  // q8_0 may end in a partial group; k-quants never do
   for (int64_t g = 0; g < n_groups; ++g) {
     if (const int64_t off = g * kLines * 64; off < pf_bytes)
 #pragma GCC unroll 16
       for (int64_t i = 0; i < kLines; ++i) _mm_prefetch(pf + off + 64 * i, _MM_HINT_T1);
-    const bool both = G > 1 || 2 * g + 1 < nb;
-    __m512 gs[R];
+    const int n = static_cast<int>(std::min<int64_t>(8, nb - 8 * g));
+    const __mmask8 valid = static_cast<__mmask8>((1u << n) - 1);
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
-      gs[r] = Ty::group_scales(base + r * rb, g, both);
-      if constexpr (Ty::kMins) mins[r] = _mm256_fmadd_ps(_mm512_extractf32x8_ps(gs[r], 1), _mm256_loadu_ps(x.dsum + 8 * g), mins[r]);
-    }
-    gemv_step<Ty, 0, R>(base, rb, x, g * G, both, gs, acc);
-    if constexpr (G > 1) {
-      gemv_step<Ty, 1, R>(base, rb, x, g * G + 1, true, gs, acc);
-      gemv_step<Ty, 2, R>(base, rb, x, g * G + 2, true, gs, acc);
-      gemv_step<Ty, 3, R>(base, rb, x, g * G + 3, true, gs, acc);
+      const std::byte* row = base + r * rb;
+      const typename Ty::Scales sc = Ty::group(row, g, n);
+      typename Ty::W w[4];
+#pragma GCC unroll 4
+      for (int s = 0; s < 4; ++s)
+        if (2 * s < n) w[s] = Ty::load(row, 4 * g + s, 2 * s + 1 < n);
+#pragma GCC unroll 8
+      for (int t = 0; t < T; ++t) {
+        __m512i v[4];
+#pragma GCC unroll 4
+        for (int s = 0; s < 4; ++s) v[s] = 2 * s < n ? Ty::dot(w[s], load_x(x[t], 4 * g + s, 2 * s + 1 < n)) : _mm512_setzero_si512();
+        const __m256 dx = _mm256_maskz_loadu_ps(valid, x[t].d + 8 * g);
+        if constexpr (Ty::kHalves) {
+          const __m512 l = _mm512_cvtepi32_ps(half_block_sums(v));
+          const __m512 s16 = _mm512_mul_ps(sc.ws, _mm512_insertf32x8(_mm512_castps256_ps512(dx), dx, 1));
+          acc[r][t] = _mm256_fmadd_ps(_mm512_castps512_ps256(l), _mm512_castps512_ps256(s16), acc[r][t]);
+          acc[r][t] = _mm256_fmadd_ps(_mm512_extractf32x8_ps(l, 1), _mm512_extractf32x8_ps(s16, 1), acc[r][t]);
+        } else {
+          const __m256 l = _mm256_cvtepi32_ps(block_sums(v));
+          acc[r][t] = _mm256_mask3_fmadd_ps(l, _mm256_mul_ps(sc.ws, dx), acc[r][t], valid);
+        }
+        if constexpr (Ty::kMins) mins[r][t] = _mm256_fmadd_ps(sc.wm, _mm256_loadu_ps(x[t].dsum + 8 * g), mins[r][t]);
+      }
     }
   }
-  for (int r = 0; r < R; ++r) y[r] = Ty::kMins ? reduce16(acc[r]) - reduce8(mins[r]) : reduce16(acc[r]);
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) y[t * y_stride + r] = Ty::kMins ? reduce8(acc[r][t]) - reduce8(mins[r][t]) : reduce8(acc[r][t]);
+}
+
+template <class Ty, int T>
+void gemv_rows(const MatrixView& w, const QuantizedActs& x, int64_t t0, float* y, int64_t y_stride, int64_t row_begin,
+               int64_t row_end) {
+  XRow xr[T];
+  for (int t = 0; t < T; ++t) xr[t] = x_row(x, t0 + t);
+  const uint64_t rb = w.row_bytes;
+  constexpr int R = T == 1 ? kGemvRows : 2;  // fewer rows when several tokens' accumulators share the registers
+  for (int64_t r0 = row_begin; r0 < row_end; r0 += R) {
+    const int64_t nr = std::min<int64_t>(R, row_end - r0);
+    const std::byte* base = w.data + static_cast<uint64_t>(r0) * rb;
+    const int64_t pf_row = r0 + kPrefetchTiles * R, pf_rows = std::min<int64_t>(R, row_end - pf_row);
+    const char* pf = reinterpret_cast<const char*>(w.data + static_cast<uint64_t>(std::max<int64_t>(pf_row, 0)) * rb);
+    const int64_t pf_bytes = pf_rows > 0 ? pf_rows * static_cast<int64_t>(rb) : 0;
+    float* yr = y + t0 * y_stride + r0;
+    switch (nr) {
+      case 4: if constexpr (R >= 4) gemv_tile<Ty, 4, T>(base, rb, xr, x.blocks(), pf, pf_bytes, yr, y_stride); break;
+      case 3: if constexpr (R >= 3) gemv_tile<Ty, 3, T>(base, rb, xr, x.blocks(), pf, pf_bytes, yr, y_stride); break;
+      case 2: gemv_tile<Ty, 2, T>(base, rb, xr, x.blocks(), pf, pf_bytes, yr, y_stride); break;
+      default: gemv_tile<Ty, 1, T>(base, rb, xr, x.blocks(), pf, pf_bytes, yr, y_stride); break;
+    }
+  }
 }
 
 template <class Ty>
-void gemv_int8(const MatrixView& w, const QuantizedActs& x, float* y, int64_t row_begin, int64_t row_end) {
-  static_assert(Ty::kStepsPerGroup == 1 || Ty::kStepsPerGroup == 4);
-  const XRow xr = x_row(x, 0);
-  const uint64_t rb = w.row_bytes;
-  for (int64_t r0 = row_begin; r0 < row_end; r0 += kTileRows) {
-    const int64_t nr = std::min<int64_t>(kTileRows, row_end - r0);
-    const std::byte* base = w.data + static_cast<uint64_t>(r0) * rb;
-    const int64_t pf_row = r0 + kPrefetchTiles * kTileRows, pf_rows = std::min<int64_t>(kTileRows, row_end - pf_row);
-    const char* pf = reinterpret_cast<const char*>(w.data + static_cast<uint64_t>(std::max<int64_t>(pf_row, 0)) * rb);
-    const int64_t pf_bytes = pf_rows > 0 ? pf_rows * static_cast<int64_t>(rb) : 0;
-    switch (nr) {
-      case 4: gemv_tile<Ty, 4>(base, rb, xr, x.blocks(), pf, pf_bytes, y + r0); break;
-      case 3: gemv_tile<Ty, 3>(base, rb, xr, x.blocks(), pf, pf_bytes, y + r0); break;
-      case 2: gemv_tile<Ty, 2>(base, rb, xr, x.blocks(), pf, pf_bytes, y + r0); break;
-      default: gemv_tile<Ty, 1>(base, rb, xr, x.blocks(), pf, pf_bytes, y + r0); break;
+void gemv_int8(const MatrixView& w, const QuantizedActs& x, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
+  for (int64_t t0 = 0; t0 < x.n_tok; t0 += kMaxToks) {
+    switch (std::min<int64_t>(kMaxToks, x.n_tok - t0)) {
+      case 4: gemv_rows<Ty, 4>(w, x, t0, y, y_stride, row_begin, row_end); break;
+      case 3: gemv_rows<Ty, 3>(w, x, t0, y, y_stride, row_begin, row_end); break;
+      case 2: gemv_rows<Ty, 2>(w, x, t0, y, y_stride, row_begin, row_end); break;
+      default: gemv_rows<Ty, 1>(w, x, t0, y, y_stride, row_begin, row_end); break;
     }
   }
 }
 
-// Rows in tiles of 4; for each, the weight scales once (and for GEMMs the
-// decoded weights), then all tokens three at a time (the tile's rows stay in
-// L1 while the tokens stream past).
+// --- GEMM (VNNI, many tokens): 16 rows in the lanes of a register. A row
+// tile is decoded once into [block][group of four][16 rows x 4 bytes], so one
+// vpdpbusd with a broadcast dword of a token's activations adds four products
+// to each of the 16 rows, and eight of them give the block's exact integer
+// sums; then one multiply and one FMA per block for all 16 rows.
+constexpr int kLaneRows = 16;
+
+// Interleave block b of 16 decoded rows (rows[i] + 32 b, 32 bytes each) into dec[0..7].
+[[gnu::always_inline]] inline void interleave_block(const uint8_t* rows, int64_t row_stride, int64_t b, __m512i* dec) {
+  __m512i z[8];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) {
+    const uint8_t* p = rows + i * row_stride + 32 * b;
+    z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))),
+                              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 8 * row_stride)), 1);
+  }
+  // An 8x8 dword transpose in each 256-bit half (rows 0..7 low, 8..15 high).
+  __m512i t[8], u[8];
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = _mm512_unpacklo_epi32(z[2 * i], z[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_epi32(z[2 * i], z[2 * i + 1]);
+  }
+#pragma GCC unroll 2
+  for (int h = 0; h < 2; ++h) {  // rows 0..3 (h = 0), 4..7 (h = 1) of each half
+    u[4 * h + 0] = _mm512_unpacklo_epi64(t[4 * h], t[4 * h + 2]);
+    u[4 * h + 1] = _mm512_unpackhi_epi64(t[4 * h], t[4 * h + 2]);
+    u[4 * h + 2] = _mm512_unpacklo_epi64(t[4 * h + 1], t[4 * h + 3]);
+    u[4 * h + 3] = _mm512_unpackhi_epi64(t[4 * h + 1], t[4 * h + 3]);
+  }
+  // u[m] (rows 0..3) and u[4+m] (rows 4..7), 128-bit lane c: dword m (c even) or
+  // 4+m (c odd) of rows in half c/2. Group k = m takes lanes 0, 2; k = 4+m lanes 1, 3.
+  const __m512i lo_idx = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0), hi_idx = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
+#pragma GCC unroll 4
+  for (int m = 0; m < 4; ++m) {
+    dec[m] = _mm512_permutex2var_epi64(u[m], lo_idx, u[4 + m]);
+    dec[4 + m] = _mm512_permutex2var_epi64(u[m], hi_idx, u[4 + m]);
+  }
+}
+
+// T tokens x 16 rows of a decoded row tile; y[t * y_stride + i] for rows i < nr.
+template <class Ty, int T>
+void lane_rows_tile(const __m512i* dec, const float* ws_t, const float* wm_t, const QuantizedActs& xa, int64_t t0, int nr,
+                    float* y, int64_t y_stride) {
+  constexpr int H = Ty::kHalves ? 2 : 1;
+  const int64_t nb = xa.blocks();
+  XRow x[T];
+  for (int t = 0; t < T; ++t) x[t] = x_row(xa, t0 + t);
+  __m512 part[8][T], mpart[8][T];
+  for (int j = 0; j < 8; ++j) {
+    __m512 acc[T], mins[T];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) acc[t] = mins[t] = _mm512_setzero_ps();
+    for (int64_t b = j; b < nb; b += 8) {
+      __m512i l[H][T];
+#pragma GCC unroll 8
+      for (int t = 0; t < T; ++t)
+#pragma GCC unroll 2
+        for (int h = 0; h < H; ++h) l[h][t] = Ty::init(x[t], b, h);
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; ++k) {
+        const __m512i wk = _mm512_load_si512(dec + 8 * b + k);
+#pragma GCC unroll 8
+        for (int t = 0; t < T; ++t) {
+          int32_t xv;
+          std::memcpy(&xv, x[t].q + 32 * b + 4 * k, 4);
+          l[H == 2 ? k / 4 : 0][t] = Isa::dot(l[H == 2 ? k / 4 : 0][t], wk, _mm512_set1_epi32(xv));
+        }
+      }
+#pragma GCC unroll 8
+      for (int t = 0; t < T; ++t) {
+        const __m512 dx = _mm512_set1_ps(x[t].d[b]);
+#pragma GCC unroll 2
+        for (int h = 0; h < H; ++h)
+          acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(l[h][t]), _mm512_mul_ps(_mm512_load_ps(ws_t + 16 * (H * b + h)), dx), acc[t]);
+        if constexpr (Ty::kMins) mins[t] = _mm512_fmadd_ps(_mm512_load_ps(wm_t + 16 * b), _mm512_set1_ps(x[t].dsum[b]), mins[t]);
+      }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) {
+      part[j][t] = acc[t];
+      mpart[j][t] = mins[t];
+    }
+  }
+  const __mmask16 keep = static_cast<__mmask16>((1u << nr) - 1);
+  auto tree = [](__m512 (&p)[8][T], int t) {  // the canonical R8 over the lanes j, 16 rows at once
+    const __m512 h0 = _mm512_add_ps(p[0][t], p[4][t]), h1 = _mm512_add_ps(p[1][t], p[5][t]);
+    const __m512 h2 = _mm512_add_ps(p[2][t], p[6][t]), h3 = _mm512_add_ps(p[3][t], p[7][t]);
+    return _mm512_add_ps(_mm512_add_ps(h0, h2), _mm512_add_ps(h1, h3));
+  };
+  for (int t = 0; t < T; ++t) {
+    __m512 v = tree(part, t);
+    if constexpr (Ty::kMins) v = _mm512_sub_ps(v, tree(mpart, t));
+    _mm512_mask_storeu_ps(y + t * y_stride, keep, v);
+  }
+}
+
+template <class Ty>
+void lane_rows_gemm(const MatrixView& w, const QuantizedActs& x, float* y, int64_t y_stride, int64_t row_begin,
+                    int64_t row_end) {
+  const int64_t nb = x.blocks(), row_u8 = 32 * nb;
+  constexpr int H = Ty::kHalves ? 2 : 1;
+  // Per call (one thread's row range): decoded rows, their interleaving, the transposed scales.
+  CacheLineVector<uint8_t> rows_u8(static_cast<size_t>(kLaneRows * row_u8));
+  CacheLineVector<int32_t> dec_store(static_cast<size_t>(16 * 8 * nb));  // [nb][8] registers
+  auto* dec = reinterpret_cast<__m512i*>(dec_store.data());
+  CacheLineVector<float> ws_t(static_cast<size_t>(16 * H * nb)), wm_t(Ty::kMins ? static_cast<size_t>(16 * nb) : 0);
+  for (int64_t r0 = row_begin; r0 < row_end; r0 += kLaneRows) {
+    const int nr = static_cast<int>(std::min<int64_t>(kLaneRows, row_end - r0));
+    for (int i = 0; i < kLaneRows; ++i) {
+      uint8_t* dst = rows_u8.data() + i * row_u8;
+      if (i >= nr) {  // padding rows: zero operands and scales (their lanes are never stored)
+        std::memset(dst, 0, static_cast<size_t>(row_u8));
+        for (int64_t k = 0; k < H * nb; ++k) ws_t[static_cast<size_t>(16 * k + i)] = 0.0f;
+        if constexpr (Ty::kMins)
+          for (int64_t b = 0; b < nb; ++b) wm_t[static_cast<size_t>(16 * b + i)] = 0.0f;
+        continue;
+      }
+      const std::byte* row = w.data + static_cast<uint64_t>(r0 + i) * w.row_bytes;
+      for (int64_t s = 0; s < (nb + 1) / 2; ++s) {
+        const bool both = 2 * s + 1 < nb;
+        const __m512i u = Ty::load(row, s, both).u;
+        if (both) _mm512_storeu_si512(dst + 64 * s, u);
+        else _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 64 * s), _mm512_castsi512_si256(u));
+      }
+      Ty::prep_t(row, nb, i, ws_t.data(), wm_t.data());
+    }
+    for (int64_t b = 0; b < nb; ++b) interleave_block(rows_u8.data(), row_u8, b, dec + 8 * b);
+    for (int64_t t0 = 0; t0 < x.n_tok; t0 += kMaxToks) {
+      const int nt = static_cast<int>(std::min<int64_t>(kMaxToks, x.n_tok - t0));
+      const float* ws = ws_t.data();
+      const float* wm = wm_t.data();
+      float* yt = y + t0 * y_stride + r0;
+      switch (nt) {
+        case 4: lane_rows_tile<Ty, 4>(dec, ws, wm, x, t0, nr, yt, y_stride); break;
+        case 3: lane_rows_tile<Ty, 3>(dec, ws, wm, x, t0, nr, yt, y_stride); break;
+        case 2: lane_rows_tile<Ty, 2>(dec, ws, wm, x, t0, nr, yt, y_stride); break;
+        default: lane_rows_tile<Ty, 1>(dec, ws, wm, x, t0, nr, yt, y_stride); break;
+      }
+    }
+  }
+}
+
 template <class Ty>
 void matmul_int8(const MatrixView& w, const QuantizedActs& x, float* y, int64_t y_stride, int64_t row_begin,
                  int64_t row_end) {
-  if (x.n_tok == 1) return gemv_int8<Ty>(w, x, y, row_begin, row_end);
-  const int64_t n_ws = x.blocks() * Ty::kScalesPerBlock, n_steps = (x.blocks() + 1) / 2;
-  const bool pre = x.n_tok >= kPredecodeTokens;
-  std::vector<float> scales(static_cast<size_t>(kTileRows * n_ws));
-  std::vector<typename Ty::W> dec(pre ? static_cast<size_t>(kTileRows * n_steps) : 0);
-  std::vector<__m512> dec_ws(dec.size());
-  RowTile<Ty> rt;
-  for (int64_t r0 = row_begin; r0 < row_end; r0 += kTileRows) {
-    const int nr = static_cast<int>(std::min<int64_t>(kTileRows, row_end - r0));
-    for (int i = 0; i < nr; ++i) {
-      rt.rows[i] = w.data + static_cast<uint64_t>(r0 + i) * w.row_bytes;
-      rt.ws[i] = scales.data() + i * n_ws;
-      Ty::prep(rt.rows[i], x.cols, scales.data() + i * n_ws);
-      if (!pre) continue;
-      rt.dec[i] = dec.data() + i * n_steps;
-      rt.dec_ws[i] = dec_ws.data() + i * n_steps;
-      predecode_row<Ty>(rt.rows[i], rt.ws[i], x.blocks(), dec.data() + i * n_steps, dec_ws.data() + i * n_steps);
-    }
-    // While the first token tile runs, prefetch the row tile kPrefetchTiles ahead (its
-    // prep and decode would otherwise wait on DRAM: MoE experts see only tens of tokens).
-    const int64_t pf_row = r0 + kPrefetchTiles * kTileRows, pf_rows = std::min<int64_t>(kTileRows, row_end - pf_row);
-    rt.prefetch = pf_rows > 0 ? reinterpret_cast<const char*>(w.data + static_cast<uint64_t>(pf_row) * w.row_bytes) : nullptr;
-    rt.prefetch_per_step = rt.prefetch ? (pf_rows * static_cast<int64_t>(w.row_bytes) / 64 + n_steps) / n_steps : 0;
-    for (int64_t t0 = 0; t0 < x.n_tok; t0 += kTileToks) {
-      const int nt = static_cast<int>(std::min<int64_t>(kTileToks, x.n_tok - t0));
-      if (pre) run_tile<Ty, true>(nr, nt, rt, x, t0, y + r0, y_stride);
-      else run_tile<Ty, false>(nr, nt, rt, x, t0, y + r0, y_stride);
-      rt.prefetch_per_step = 0;
-    }
-  }
+  if constexpr (Isa::kVnni)
+    if (x.n_tok >= kGemmTokens) return lane_rows_gemm<Ty>(w, x, y, y_stride, row_begin, row_end);
+  gemv_int8<Ty>(w, x, y, y_stride, row_begin, row_end);
 }
 
 // quantize_activations_ref's arithmetic, 32 values per block in two registers:
@@ -467,7 +509,13 @@ void quantize_acts(const float* x, int64_t x_stride, QuantizedActs& out, int64_t
       const __m256i s4 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q), _mm256_set1_epi16(1));
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(out.neg32.data() + t * (out.cols / 4) + b * (kActBlock / 4)),
                           _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(s4, 5)));
+      const __m128i h4 = _mm256_castsi256_si128(s4);  // groups 0..3: the first half-block
+      const __m128i h2 = _mm_add_epi32(h4, _mm_srli_si128(h4, 8));
+      const int32_t half0 = _mm_cvtsi128_si32(_mm_add_epi32(h2, _mm_srli_si128(h2, 4)));
       const int32_t sum = _mm512_reduce_add_epi32(_mm512_zextsi256_si512(s4));
+      out.neg32h[static_cast<size_t>(t * (out.cols / 16) + 2 * b)] = -32 * half0;
+      out.neg32h[static_cast<size_t>(t * (out.cols / 16) + 2 * b + 1)] = -32 * (sum - half0);
+      out.neg128[static_cast<size_t>(t * nb + b)] = -128 * sum;
       out.d[static_cast<size_t>(t * nb + b)] = d;
       out.dsum[static_cast<size_t>(t * nb + b)] = d * static_cast<float>(sum);
     }

@@ -2,17 +2,20 @@
 // against QuantizedActs), and the public entry that picks an ISA's kernel.
 //
 // Canonical order, which every SIMD kernel reproduces bit for bit:
-//  * A row is a sequence of 32-element blocks b. Within a block, element group
-//    k = 0..7 (elements 4k..4k+3) gives an exact integer L[b][k]:
-//      q8_0: sum w*x     q4_K: sum q*x (q in 0..15)     q6_K: sum (q-32)*x
-//  * The group's float scale is s = ws * d_x[b], one f32 multiply, where ws is
-//    the weight scale of the group: q8_0 d_w[b]; q4_K d*sc[j] (sub-block j of
-//    32); q6_K d*sc[i] (sub-block i of 16). (d*sc is one f32 multiply.)
-//  * Lane accumulator acc[8*(b%2) + k] = fma(float(L), s, acc[...]), blocks in
-//    increasing order (an AVX-512 register holds blocks 2s and 2s+1).
-//  * q4_K's min term: per super-block, mins[j] = fma(dmin*m[j], dsum_x[8sb+j], mins[j]).
-//  * result = R16(acc) [- R8(mins)], R halving trees: a[i] + a[i+half] until one value.
-// Integer sums are exact and float ops are fixed, so any ISA, batch or thread split agrees.
+//  * A row is a sequence of 32-element blocks b. Each block gives an exact
+//    integer L_b = sum of its 32 products (q8_0: w*x; q4_K: q*x, q in 0..15;
+//    q6_K: (q-32)*x, as two integers L_b0, L_b1 for its 16-element halves).
+//    Integer sums are exact, so a kernel may add the products in any order.
+//  * Eight float lanes, lane j = b % 8, each one chain in increasing b:
+//      q8_0: acc[j] = fma(float(L_b), d_w[b] * d_x[b], acc[j])
+//      q4_K: acc[j] = fma(float(L_b), (d * sc[j]) * d_x[b], acc[j])   (sub-block j = b % 8)
+//      q6_K: acc[j] = fma(float(L_b0), (d * sc[2j]) * d_x[b], acc[j]); then the same with L_b1, sc[2j+1]
+//    (each scale a product of f32 multiplies in that order).
+//  * q4_K's min term: mins[j] = fma(dmin * m[j], dsum_x[b], mins[j]), same lanes.
+//  * result = R8(acc) [- R8(mins)], R8 the halving tree a[i] + a[i+4], + a[i+2], + a[i+1].
+// Why this order: the float work is one multiply and one FMA per block, not
+// per four products, so a kernel can keep 16 rows (or tokens) in the lanes of
+// a register and spend its instructions on the integer dot products.
 #include <cmath>
 #include <cstring>
 
@@ -25,22 +28,21 @@
 namespace dseek::kernels {
 namespace {
 
+// The eight lane chains of the canonical order.
 struct Lanes {
-  float acc[16] = {};
-  void add(int64_t b, int k, int32_t L, float s) {
-    float& a = acc[8 * (b & 1) + k];
+  float acc[8] = {};
+  void add(int64_t b, int32_t L, float s) {
+    float& a = acc[b % 8];
     a = std::fma(static_cast<float>(L), s, a);
   }
+  float reduce() const {
+    float h[8];
+    std::memcpy(h, acc, sizeof h);
+    for (int w = 4; w >= 1; w /= 2)
+      for (int i = 0; i < w; ++i) h[i] = h[i] + h[i + w];
+    return h[0];
+  }
 };
-
-// Halving tree over n (a power of two) values: a[i] += a[i + n/2], repeated.
-float reduce_tree(const float* a, int n) {
-  float h[16];
-  std::memcpy(h, a, sizeof(float) * static_cast<size_t>(n));
-  for (int w = n / 2; w >= 1; w /= 2)
-    for (int i = 0; i < w; ++i) h[i] = h[i] + h[i + w];
-  return h[0];
-}
 
 float f16_at(const std::byte* p) {
   uint16_t h;
@@ -55,21 +57,17 @@ float dot_q8_0(const std::byte* row, const QuantizedActs& x, int64_t t) {
   for (int64_t b = 0; b < x.blocks(); ++b) {
     const std::byte* blk = row + b * static_cast<int64_t>(sizeof(BlockQ8_0));
     const auto* w = reinterpret_cast<const int8_t*>(blk + 2);
-    const float s = f16_at(blk) * dx[b];
-    for (int k = 0; k < 8; ++k) {
-      int32_t L = 0;
-      for (int i = 4 * k; i < 4 * k + 4; ++i) L += int32_t{w[i]} * xq[b * kActBlock + i];
-      acc.add(b, k, L, s);
-    }
+    int32_t L = 0;
+    for (int i = 0; i < kQK8_0; ++i) L += int32_t{w[i]} * xq[b * kActBlock + i];
+    acc.add(b, L, f16_at(blk) * dx[b]);
   }
-  return reduce_tree(acc.acc, 16);
+  return acc.reduce();
 }
 
 float dot_q4_k(const std::byte* row, const QuantizedActs& x, int64_t t) {
   const int8_t* xq = x.qs_of(t);
   const float *dx = x.d_of(t), *dsum = x.dsum_of(t);
-  Lanes acc;
-  float mins[8] = {};
+  Lanes acc, mins;
   for (int64_t sb = 0; sb < x.cols / kQK_K; ++sb) {
     BlockQ4_K blk;
     std::memcpy(&blk, row + sb * static_cast<int64_t>(sizeof(BlockQ4_K)), sizeof blk);
@@ -78,18 +76,15 @@ float dot_q4_k(const std::byte* row, const QuantizedActs& x, int64_t t) {
     unpack_q4_k_scales(blk.scales, sc, m);
     for (int j = 0; j < 8; ++j) {
       const int64_t b = sb * 8 + j;
-      const float s = d * static_cast<float>(sc[j]) * dx[b];
       // Sub-block j: low nibbles of bytes 32*(j/2).. for even j, high nibbles for odd j.
       const uint8_t* qs = blk.qs + 32 * (j / 2);
-      for (int k = 0; k < 8; ++k) {
-        int32_t L = 0;
-        for (int i = 4 * k; i < 4 * k + 4; ++i) L += ((qs[i] >> (4 * (j & 1))) & 0xF) * int32_t{xq[b * kActBlock + i]};
-        acc.add(b, k, L, s);
-      }
+      int32_t L = 0;
+      for (int i = 0; i < 32; ++i) L += ((qs[i] >> (4 * (j & 1))) & 0xF) * int32_t{xq[b * kActBlock + i]};
+      acc.add(b, L, d * static_cast<float>(sc[j]) * dx[b]);
+      mins.acc[j] = std::fma(dmin * static_cast<float>(m[j]), dsum[b], mins.acc[j]);
     }
-    for (int j = 0; j < 8; ++j) mins[j] = std::fma(dmin * static_cast<float>(m[j]), dsum[sb * 8 + j], mins[j]);
   }
-  return reduce_tree(acc.acc, 16) - reduce_tree(mins, 8);
+  return acc.reduce() - mins.reduce();
 }
 
 // q6_K element e (0..255) of a super-block as an unsigned 6-bit value.
@@ -110,14 +105,14 @@ float dot_q6_k(const std::byte* row, const QuantizedActs& x, int64_t t) {
     const float d = f16_to_f32(blk.d);
     for (int j = 0; j < 8; ++j) {
       const int64_t b = sb * 8 + j;
-      for (int k = 0; k < 8; ++k) {
+      for (int h = 0; h < 2; ++h) {
         int32_t L = 0;
-        for (int i = 4 * k; i < 4 * k + 4; ++i) L += (q6_k_value(blk, 32 * j + i) - 32) * int32_t{xq[b * kActBlock + i]};
-        acc.add(b, k, L, d * static_cast<float>(blk.scales[2 * j + k / 4]) * dx[b]);
+        for (int i = 16 * h; i < 16 * h + 16; ++i) L += (q6_k_value(blk, 32 * j + i) - 32) * int32_t{xq[b * kActBlock + i]};
+        acc.add(b, L, d * static_cast<float>(blk.scales[2 * j + h]) * dx[b]);
       }
     }
   }
-  return reduce_tree(acc.acc, 16);
+  return acc.reduce();
 }
 
 }  // namespace

@@ -11,12 +11,13 @@
 namespace dseek::kernels {
 namespace {
 
-void quantize_block(const float* x, int8_t* q, float* d_out, float* dsum_out, int32_t* neg32) {
+void quantize_block(const float* x, int8_t* q, float* d_out, float* dsum_out, int32_t* neg32, int32_t* neg32h,
+                    int32_t* neg128) {
   float amax = 0.0f;
   for (int64_t i = 0; i < kActBlock; ++i) amax = std::max(amax, std::fabs(x[i]));
   const float d = amax / 127.0f;
   const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
-  int32_t sum = 0;
+  int32_t sum = 0, half = 0;
   for (int64_t k = 0; k < kActBlock / 4; ++k) {
     int32_t s4 = 0;
     for (int64_t i = 4 * k; i < 4 * k + 4; ++i) {
@@ -29,7 +30,13 @@ void quantize_block(const float* x, int8_t* q, float* d_out, float* dsum_out, in
     }
     neg32[k] = -32 * s4;
     sum += s4;
+    half += s4;
+    if (k % 4 == 3) {
+      neg32h[k / 4] = -32 * half;
+      half = 0;
+    }
   }
+  *neg128 = -128 * sum;
   *d_out = d;
   *dsum_out = d * static_cast<float>(sum);
 }
@@ -47,7 +54,8 @@ void quantize_activations_ref(const float* x, int64_t x_stride, QuantizedActs& o
     for (int64_t b = 0; b < nb; ++b)
       quantize_block(x + t * x_stride + b * kActBlock, out.qs.data() + t * out.cols + b * kActBlock,
                      out.d.data() + t * nb + b, out.dsum.data() + t * nb + b,
-                     out.neg32.data() + t * (out.cols / 4) + b * (kActBlock / 4));
+                     out.neg32.data() + t * (out.cols / 4) + b * (kActBlock / 4),
+                     out.neg32h.data() + t * (out.cols / 16) + 2 * b, out.neg128.data() + t * nb + b);
 }
 
 }  // namespace dseek::kernels
