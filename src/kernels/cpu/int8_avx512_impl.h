@@ -375,11 +375,16 @@ constexpr int kLaneRows = 16;
 }
 
 // T tokens x 16 rows of a decoded row tile; y[t * y_stride + i] for rows i < nr.
+// While the first token tile runs, `pf` (the next row tile's weights, pf_lines
+// cache lines) is requested a few lines per block: its decode would otherwise
+// wait on DRAM (MoE experts see only tens of tokens, so decode is a real share).
 template <class Ty, int T>
 void lane_rows_tile(const __m512i* dec, const float* ws_t, const float* wm_t, const QuantizedActs& xa, int64_t t0, int nr,
-                    float* y, int64_t y_stride) {
+                    float* y, int64_t y_stride, const char* pf, int64_t pf_lines) {
   constexpr int H = Ty::kHalves ? 2 : 1;
   const int64_t nb = xa.blocks();
+  const int64_t pf_per_block = (pf_lines + nb - 1) / nb;
+  int64_t pf_next = 0;
   XRow x[T];
   for (int t = 0; t < T; ++t) x[t] = x_row(xa, t0 + t);
   __m512 part[8][T], mpart[8][T];
@@ -388,6 +393,7 @@ void lane_rows_tile(const __m512i* dec, const float* ws_t, const float* wm_t, co
 #pragma GCC unroll 8
     for (int t = 0; t < T; ++t) acc[t] = mins[t] = _mm512_setzero_ps();
     for (int64_t b = j; b < nb; b += 8) {
+      for (int64_t i = 0; i < pf_per_block && pf_next < pf_lines; ++i, ++pf_next) _mm_prefetch(pf + 64 * pf_next, _MM_HINT_T1);
       __m512i l[H][T];
 #pragma GCC unroll 8
       for (int t = 0; t < T; ++t)
@@ -464,14 +470,18 @@ void lane_rows_gemm(const MatrixView& w, const QuantizedActs& x, float* y, int64
     for (int64_t b = 0; b < nb; ++b) interleave_block(rows_u8.data(), row_u8, b, dec + 8 * b);
     for (int64_t t0 = 0; t0 < x.n_tok; t0 += kMaxToks) {
       const int nt = static_cast<int>(std::min<int64_t>(kMaxToks, x.n_tok - t0));
+      // The next row tile's bytes, requested during the first token tile only.
+      const int64_t next = r0 + kLaneRows, next_rows = t0 == 0 ? std::min<int64_t>(kLaneRows, row_end - next) : 0;
+      const char* pf = reinterpret_cast<const char*>(w.data + static_cast<uint64_t>(std::min(next, row_end)) * w.row_bytes);
+      const int64_t pf_lines = next_rows > 0 ? (next_rows * static_cast<int64_t>(w.row_bytes) + 63) / 64 : 0;
       const float* ws = ws_t.data();
       const float* wm = wm_t.data();
       float* yt = y + t0 * y_stride + r0;
       switch (nt) {
-        case 4: lane_rows_tile<Ty, 4>(dec, ws, wm, x, t0, nr, yt, y_stride); break;
-        case 3: lane_rows_tile<Ty, 3>(dec, ws, wm, x, t0, nr, yt, y_stride); break;
-        case 2: lane_rows_tile<Ty, 2>(dec, ws, wm, x, t0, nr, yt, y_stride); break;
-        default: lane_rows_tile<Ty, 1>(dec, ws, wm, x, t0, nr, yt, y_stride); break;
+        case 4: lane_rows_tile<Ty, 4>(dec, ws, wm, x, t0, nr, yt, y_stride, pf, pf_lines); break;
+        case 3: lane_rows_tile<Ty, 3>(dec, ws, wm, x, t0, nr, yt, y_stride, pf, pf_lines); break;
+        case 2: lane_rows_tile<Ty, 2>(dec, ws, wm, x, t0, nr, yt, y_stride, pf, pf_lines); break;
+        default: lane_rows_tile<Ty, 1>(dec, ws, wm, x, t0, nr, yt, y_stride, pf, pf_lines); break;
       }
     }
   }
