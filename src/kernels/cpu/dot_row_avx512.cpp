@@ -81,30 +81,42 @@ float dot_f32(const std::byte* row, const float* x, int64_t n) {
 // vector R times. 2 x 3 keeps 24 accumulators + operands within 32 registers.
 template <int R, int T>
 void dot_f32_tile(const float* const* w, const float* const* x, int64_t n, float* out, int64_t out_stride) {
+  // Every loop over acc[][][] fully unrolled: an indexed one would make GCC keep
+  // the accumulators in memory (stored at entry and exit of every tile).
   __m512 acc[R][T][4];
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
     for (int t = 0; t < T; ++t)
+#pragma GCC unroll 4
       for (int k = 0; k < 4; ++k) acc[r][t][k] = _mm512_setzero_ps();
   int64_t i = 0;
   for (; i + 64 <= n; i += 64) {
 #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
       __m512 wv[R];
+#pragma GCC unroll 8
       for (int r = 0; r < R; ++r) wv[r] = _mm512_loadu_ps(w[r] + i + 16 * k);
+#pragma GCC unroll 8
       for (int t = 0; t < T; ++t) {
         const __m512 xv = _mm512_loadu_ps(x[t] + i + 16 * k);
+#pragma GCC unroll 8
         for (int r = 0; r < R; ++r) acc[r][t][k] = _mm512_fmadd_ps(wv[r], xv, acc[r][t][k]);
       }
     }
   }
   for (; i < n; i += 16) {
     const __mmask16 m = tail_mask(n - i);
+#pragma GCC unroll 8
     for (int t = 0; t < T; ++t) {
       const __m512 xv = _mm512_maskz_loadu_ps(m, x[t] + i);
+#pragma GCC unroll 8
       for (int r = 0; r < R; ++r) acc[r][t][0] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w[r] + i), xv, acc[r][t][0]);
     }
   }
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
     for (int t = 0; t < T; ++t)
       out[r * out_stride + t] = _mm512_reduce_add_ps(
           _mm512_add_ps(_mm512_add_ps(acc[r][t][0], acc[r][t][1]), _mm512_add_ps(acc[r][t][2], acc[r][t][3])));
