@@ -81,10 +81,10 @@ TEST(Int8Dot, EveryIsaEqualsScalarReferenceBitForBit) {
       continue;
     }
     // Rows and tokens around the tile sizes: GEMV tiles of 4 (or 2) rows x up to 4
-    // tokens, lanes-of-rows GEMM tiles of 16 rows x 4 tokens from 6 tokens on.
+    // tokens, lanes-of-rows GEMM tiles of 2 x 16 rows x 4 tokens from 6 tokens on.
     for (const Shape& sh : kShapes)
       for (int64_t cols : sh.cols)
-        for (int64_t rows : {1, 3, 4, 7, 13, 16, 33})
+        for (int64_t rows : {1, 3, 4, 7, 13, 16, 20, 33})
           for (int64_t n_tok : {1, 2, 3, 4, 5, 6, 7, 9, 17}) {
             const Weights w = random_weights(sh.dtype, rows, cols, rng);
             const QuantizedActs q = quantize(random_acts(n_tok, cols, rng), n_tok, cols);

@@ -391,10 +391,14 @@ class Scratch {
 }
 
 // T tokens x 16 rows of a decoded row tile; y[t * y_stride + i] for rows i < nr.
+// A row tile is RT sub-tiles of 16 rows (sub-tile q: dec + q * 8 nb registers,
+// ws_t + q * 16 H nb and wm_t + q * 16 nb floats), T tokens. Each broadcast
+// activation dword feeds RT vpdpbusd, each weight register T. q4_K's min
+// chains run in a second pass, to leave the registers to the dot products.
 // While the first token tile runs, `pf` (the next row tile's weights, pf_lines
 // cache lines) is requested a few lines per block: its decode would otherwise
 // wait on DRAM (MoE experts see only tens of tokens, so decode is a real share).
-template <class Ty, int T>
+template <class Ty, int T, int RT>
 void lane_rows_tile(const __m512i* dec, const float* ws_t, const float* wm_t, const QuantizedActs& xa, int64_t t0, int nr,
                     float* y, int64_t y_stride, const char* pf, int64_t pf_lines) {
   constexpr int H = Ty::kHalves ? 2 : 1;
@@ -403,53 +407,102 @@ void lane_rows_tile(const __m512i* dec, const float* ws_t, const float* wm_t, co
   int64_t pf_next = 0;
   XRow x[T];
   for (int t = 0; t < T; ++t) x[t] = x_row(xa, t0 + t);
-  __m512 part[8][T], mpart[8][T];
+  __m512 part[8][RT][T], mpart[8][RT][T];
   for (int j = 0; j < 8; ++j) {
-    __m512 acc[T], mins[T];
+    __m512 acc[RT][T];
 #pragma GCC unroll 8
-    for (int t = 0; t < T; ++t) acc[t] = mins[t] = _mm512_setzero_ps();
+    for (int q = 0; q < RT; ++q)
+#pragma GCC unroll 8
+      for (int t = 0; t < T; ++t) acc[q][t] = _mm512_setzero_ps();
     for (int64_t b = j; b < nb; b += 8) {
       for (int64_t i = 0; i < pf_per_block && pf_next < pf_lines; ++i, ++pf_next) _mm_prefetch(pf + 64 * pf_next, _MM_HINT_T1);
-      __m512i l[H][T];
+      __m512i l[H][RT][T];
 #pragma GCC unroll 8
       for (int t = 0; t < T; ++t)
 #pragma GCC unroll 2
-        for (int h = 0; h < H; ++h) l[h][t] = Ty::init(x[t], b, h);
+        for (int h = 0; h < H; ++h) {
+          const __m512i init = Ty::init(x[t], b, h);
+#pragma GCC unroll 2
+          for (int q = 0; q < RT; ++q) l[h][q][t] = init;
+        }
 #pragma GCC unroll 8
       for (int k = 0; k < 8; ++k) {
-        const __m512i wk = _mm512_load_si512(dec + 8 * b + k);
+        __m512i wk[RT];
+#pragma GCC unroll 2
+        for (int q = 0; q < RT; ++q) wk[q] = _mm512_load_si512(dec + 8 * nb * q + 8 * b + k);
 #pragma GCC unroll 8
         for (int t = 0; t < T; ++t) {
           int32_t xv;
           std::memcpy(&xv, x[t].q + 32 * b + 4 * k, 4);
-          l[H == 2 ? k / 4 : 0][t] = Isa::dot(l[H == 2 ? k / 4 : 0][t], wk, _mm512_set1_epi32(xv));
+          const __m512i xb = _mm512_set1_epi32(xv);
+#pragma GCC unroll 2
+          for (int q = 0; q < RT; ++q) l[H == 2 ? k / 4 : 0][q][t] = Isa::dot(l[H == 2 ? k / 4 : 0][q][t], wk[q], xb);
         }
       }
 #pragma GCC unroll 8
       for (int t = 0; t < T; ++t) {
         const __m512 dx = _mm512_set1_ps(x[t].d[b]);
 #pragma GCC unroll 2
-        for (int h = 0; h < H; ++h)
-          acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(l[h][t]), _mm512_mul_ps(_mm512_load_ps(ws_t + 16 * (H * b + h)), dx), acc[t]);
-        if constexpr (Ty::kMins) mins[t] = _mm512_fmadd_ps(_mm512_load_ps(wm_t + 16 * b), _mm512_set1_ps(x[t].dsum[b]), mins[t]);
+        for (int q = 0; q < RT; ++q)
+#pragma GCC unroll 2
+          for (int h = 0; h < H; ++h)
+            acc[q][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(l[h][q][t]),
+                                        _mm512_mul_ps(_mm512_load_ps(ws_t + 16 * H * nb * q + 16 * (H * b + h)), dx), acc[q][t]);
       }
     }
+#pragma GCC unroll 2
+    for (int q = 0; q < RT; ++q)
 #pragma GCC unroll 8
-    for (int t = 0; t < T; ++t) {
-      part[j][t] = acc[t];
-      mpart[j][t] = mins[t];
+      for (int t = 0; t < T; ++t) part[j][q][t] = acc[q][t];
+    if constexpr (Ty::kMins) {
+      __m512 mins[RT][T];
+#pragma GCC unroll 2
+      for (int q = 0; q < RT; ++q)
+#pragma GCC unroll 8
+        for (int t = 0; t < T; ++t) mins[q][t] = _mm512_setzero_ps();
+      for (int64_t b = j; b < nb; b += 8)
+#pragma GCC unroll 8
+        for (int t = 0; t < T; ++t) {
+          const __m512 ds = _mm512_set1_ps(x[t].dsum[b]);
+#pragma GCC unroll 2
+          for (int q = 0; q < RT; ++q) mins[q][t] = _mm512_fmadd_ps(_mm512_load_ps(wm_t + 16 * nb * q + 16 * b), ds, mins[q][t]);
+        }
+#pragma GCC unroll 2
+      for (int q = 0; q < RT; ++q)
+#pragma GCC unroll 8
+        for (int t = 0; t < T; ++t) mpart[j][q][t] = mins[q][t];
     }
   }
-  const __mmask16 keep = static_cast<__mmask16>((1u << nr) - 1);
-  auto tree = [](__m512 (&p)[8][T], int t) {  // the canonical R8 over the lanes j, 16 rows at once
-    const __m512 h0 = _mm512_add_ps(p[0][t], p[4][t]), h1 = _mm512_add_ps(p[1][t], p[5][t]);
-    const __m512 h2 = _mm512_add_ps(p[2][t], p[6][t]), h3 = _mm512_add_ps(p[3][t], p[7][t]);
+  auto tree = [](__m512 (&p)[8][RT][T], int q, int t) {  // the canonical R8 over the lanes j, 16 rows at once
+    const __m512 h0 = _mm512_add_ps(p[0][q][t], p[4][q][t]), h1 = _mm512_add_ps(p[1][q][t], p[5][q][t]);
+    const __m512 h2 = _mm512_add_ps(p[2][q][t], p[6][q][t]), h3 = _mm512_add_ps(p[3][q][t], p[7][q][t]);
     return _mm512_add_ps(_mm512_add_ps(h0, h2), _mm512_add_ps(h1, h3));
   };
-  for (int t = 0; t < T; ++t) {
-    __m512 v = tree(part, t);
-    if constexpr (Ty::kMins) v = _mm512_sub_ps(v, tree(mpart, t));
-    _mm512_mask_storeu_ps(y + t * y_stride, keep, v);
+  for (int q = 0; q < RT; ++q) {
+    const int rows_q = std::clamp(nr - kLaneRows * q, 0, kLaneRows);
+    if (rows_q == 0) continue;
+    const __mmask16 keep = static_cast<__mmask16>((1u << rows_q) - 1);
+    for (int t = 0; t < T; ++t) {
+      __m512 v = tree(part, q, t);
+      if constexpr (Ty::kMins) v = _mm512_sub_ps(v, tree(mpart, q, t));
+      _mm512_mask_storeu_ps(y + t * y_stride + kLaneRows * q, keep, v);
+    }
+  }
+}
+
+template <class Ty, int RT>
+void lane_rows_tokens(const __m512i* dec, const float* ws, const float* wm, const QuantizedActs& x, int nr, float* y,
+                      int64_t y_stride, const char* pf, int64_t pf_lines) {
+  for (int64_t t0 = 0; t0 < x.n_tok; t0 += kMaxToks) {
+    const int nt = static_cast<int>(std::min<int64_t>(kMaxToks, x.n_tok - t0));
+    float* yt = y + t0 * y_stride;
+    const int64_t lines = t0 == 0 ? pf_lines : 0;  // the next row tile, requested during the first token tile
+    switch (nt) {
+      case 4: lane_rows_tile<Ty, 4, RT>(dec, ws, wm, x, t0, nr, yt, y_stride, pf, lines); break;
+      case 3: lane_rows_tile<Ty, 3, RT>(dec, ws, wm, x, t0, nr, yt, y_stride, pf, lines); break;
+      case 2: lane_rows_tile<Ty, 2, RT>(dec, ws, wm, x, t0, nr, yt, y_stride, pf, lines); break;
+      default: lane_rows_tile<Ty, 1, RT>(dec, ws, wm, x, t0, nr, yt, y_stride, pf, lines); break;
+    }
   }
 }
 
@@ -458,22 +511,27 @@ void lane_rows_gemm(const MatrixView& w, const QuantizedActs& x, float* y, int64
                     int64_t row_end) {
   const int64_t nb = x.blocks(), row_u8 = 32 * nb;
   constexpr int H = Ty::kHalves ? 2 : 1;
+  constexpr int kTileRows = 2 * kLaneRows;
   // Per call (one thread's row range): decoded rows, their interleaving, the
-  // transposed scales. Not zero-filled: every byte read is written first (a
-  // zeroing vector here was 3.5 % of v2-lite's prefill, in memset).
-  Scratch<uint8_t> rows_u8(static_cast<size_t>(kLaneRows * row_u8));
-  Scratch<int32_t> dec_store(static_cast<size_t>(16 * 8 * nb));  // [nb][8] registers
+  // transposed scales, for two 16-row sub-tiles. Not zero-filled: every byte
+  // read is written first.
+  Scratch<uint8_t> rows_u8(static_cast<size_t>(kTileRows * row_u8));
+  Scratch<int32_t> dec_store(static_cast<size_t>(2 * 16 * 8 * nb));  // [2][nb][8] registers
   auto* dec = reinterpret_cast<__m512i*>(dec_store.data());
-  Scratch<float> ws_t(static_cast<size_t>(16 * H * nb)), wm_t(Ty::kMins ? static_cast<size_t>(16 * nb) : 1);
-  for (int64_t r0 = row_begin; r0 < row_end; r0 += kLaneRows) {
-    const int nr = static_cast<int>(std::min<int64_t>(kLaneRows, row_end - r0));
-    for (int i = 0; i < kLaneRows; ++i) {
+  Scratch<float> ws_t(static_cast<size_t>(2 * 16 * H * nb)), wm_t(Ty::kMins ? static_cast<size_t>(2 * 16 * nb) : 1);
+  for (int64_t r0 = row_begin; r0 < row_end; r0 += kTileRows) {
+    const int nr = static_cast<int>(std::min<int64_t>(kTileRows, row_end - r0));
+    const int n_sub = nr > kLaneRows ? 2 : 1;
+    for (int i = 0; i < n_sub * kLaneRows; ++i) {
+      const int q = i / kLaneRows, lane = i % kLaneRows;
       uint8_t* dst = rows_u8.data() + i * row_u8;
+      float* ws_q = ws_t.data() + 16 * H * nb * q;
+      float* wm_q = wm_t.data() + (Ty::kMins ? 16 * nb * q : 0);
       if (i >= nr) {  // padding rows: zero operands and scales (their lanes are never stored)
         std::memset(dst, 0, static_cast<size_t>(row_u8));
-        for (int64_t k = 0; k < H * nb; ++k) ws_t[static_cast<size_t>(16 * k + i)] = 0.0f;
+        for (int64_t k = 0; k < H * nb; ++k) ws_q[16 * k + lane] = 0.0f;
         if constexpr (Ty::kMins)
-          for (int64_t b = 0; b < nb; ++b) wm_t[static_cast<size_t>(16 * b + i)] = 0.0f;
+          for (int64_t b = 0; b < nb; ++b) wm_q[16 * b + lane] = 0.0f;
         continue;
       }
       const std::byte* row = w.data + static_cast<uint64_t>(r0 + i) * w.row_bytes;
@@ -483,25 +541,16 @@ void lane_rows_gemm(const MatrixView& w, const QuantizedActs& x, float* y, int64
         if (both) _mm512_storeu_si512(dst + 64 * s, u);
         else _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 64 * s), _mm512_castsi512_si256(u));
       }
-      Ty::prep_t(row, nb, i, ws_t.data(), wm_t.data());
+      Ty::prep_t(row, nb, lane, ws_q, wm_q);
     }
-    for (int64_t b = 0; b < nb; ++b) interleave_block(rows_u8.data(), row_u8, b, dec + 8 * b);
-    for (int64_t t0 = 0; t0 < x.n_tok; t0 += kMaxToks) {
-      const int nt = static_cast<int>(std::min<int64_t>(kMaxToks, x.n_tok - t0));
-      // The next row tile's bytes, requested during the first token tile only.
-      const int64_t next = r0 + kLaneRows, next_rows = t0 == 0 ? std::min<int64_t>(kLaneRows, row_end - next) : 0;
-      const char* pf = reinterpret_cast<const char*>(w.data + static_cast<uint64_t>(std::min(next, row_end)) * w.row_bytes);
-      const int64_t pf_lines = next_rows > 0 ? (next_rows * static_cast<int64_t>(w.row_bytes) + 63) / 64 : 0;
-      const float* ws = ws_t.data();
-      const float* wm = wm_t.data();
-      float* yt = y + t0 * y_stride + r0;
-      switch (nt) {
-        case 4: lane_rows_tile<Ty, 4>(dec, ws, wm, x, t0, nr, yt, y_stride, pf, pf_lines); break;
-        case 3: lane_rows_tile<Ty, 3>(dec, ws, wm, x, t0, nr, yt, y_stride, pf, pf_lines); break;
-        case 2: lane_rows_tile<Ty, 2>(dec, ws, wm, x, t0, nr, yt, y_stride, pf, pf_lines); break;
-        default: lane_rows_tile<Ty, 1>(dec, ws, wm, x, t0, nr, yt, y_stride, pf, pf_lines); break;
-      }
-    }
+    for (int q = 0; q < n_sub; ++q)
+      for (int64_t b = 0; b < nb; ++b)
+        interleave_block(rows_u8.data() + q * kLaneRows * row_u8, row_u8, b, dec + 8 * nb * q + 8 * b);
+    const int64_t next = r0 + kTileRows, next_rows = std::min<int64_t>(kTileRows, row_end - next);
+    const char* pf = reinterpret_cast<const char*>(w.data + static_cast<uint64_t>(std::min(next, row_end)) * w.row_bytes);
+    const int64_t pf_lines = next_rows > 0 ? (next_rows * static_cast<int64_t>(w.row_bytes) + 63) / 64 : 0;
+    if (n_sub == 2) lane_rows_tokens<Ty, 2>(dec, ws_t.data(), wm_t.data(), x, nr, y + r0, y_stride, pf, pf_lines);
+    else lane_rows_tokens<Ty, 1>(dec, ws_t.data(), wm_t.data(), x, nr, y + r0, y_stride, pf, pf_lines);
   }
 }
 
