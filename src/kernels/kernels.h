@@ -54,7 +54,7 @@ void matmul(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tok
 // The int8-activation path (llama.cpp's scheme) for q8_0, q4_K and q6_K
 // weights: activations are quantised once per call into QuantizedActs, then
 // each weight block is dotted with an activation block in integers, and the
-// block sums are scaled and accumulated in a fixed float order (16 lanes,
+// block sums are scaled and accumulated in a fixed float order (eight lanes,
 // see kernels/ref/int8_matmul.cpp). Every ISA gives the reference's bits,
 // for any n_tok and any row split: batch and thread invariance.
 // True when w goes through matmul_q8 (quantised types without FP8 block scales).
