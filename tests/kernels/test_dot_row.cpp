@@ -342,7 +342,9 @@ TEST(StreamSum, EveryIsaSumsEveryElementOnce) {
       double want = 0;
       for (int64_t i = 0; i < n; ++i) want += a[static_cast<size_t>(i)] = static_cast<double>((i * 7919) % 97) - 40;
       EXPECT_EQ(table->stream_sum(a.data(), n), want) << isa << " n=" << n;
-      if (n > 3) EXPECT_EQ(table->stream_sum(a.data() + 3, n - 3), want - a[0] - a[1] - a[2]) << isa << " unaligned n=" << n;
+      if (n > 3) {
+        EXPECT_EQ(table->stream_sum(a.data() + 3, n - 3), want - a[0] - a[1] - a[2]) << isa << " unaligned n=" << n;
+      }
     }
   }
   const std::vector<double> a = {1, 2, 3, 4, 5};

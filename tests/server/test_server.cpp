@@ -316,11 +316,16 @@ TEST_F(LiveServer, StreamedAndWholeAnswersAgreeAndUsageAddsUp) {
 }
 
 TEST_F(LiveServer, ClientHangingUpCancelsItsRequest) {
+  // Seeded: without a seed an early end-of-sequence now and then finished the
+  // request before the hang-up, and nothing was left to cancel (a flaky test).
   const json req = {{"messages", {{{"role", "user"}, {"content", "go on forever"}}}}, {"max_tokens", 400}, {"stream", true},
-                    {"temperature", 0.7}};
+                    {"temperature", 0.7}, {"seed", 11}};
   int chunks = 0;
   auto res = client_->Post("/v1/chat/completions", req.dump(), "application/json");  // warm-up, runs to the end
   ASSERT_TRUE(res);
+  size_t events = 0;
+  for (size_t p = res->body.find("data:"); p != std::string::npos; p = res->body.find("data:", p + 1)) ++events;
+  ASSERT_GE(events, 8u) << "the seeded run must outlast the hang-up below: " << res->body.substr(0, 300);
   const uint64_t cancelled_before = metrics_.requests_cancelled.load();
   // Hang up after the first chunk.
   httplib::Client quitter("127.0.0.1", server_->port());

@@ -3,12 +3,15 @@
 // eight blocks' lanes are reduced (vphaddd) to eight exact integer block sums,
 // lane j = block j, then one multiply and one FMA per eight blocks: the
 // canonical order of ref/int8_matmul.cpp, so the scalar reference's bits.
-// Rows outer, tokens inner (two at a time, sharing each decoded block), so a
-// GEMM's row stays in L1 while the tokens pass.
+// Few tokens: rows outer, tokens inner (two at a time, sharing each decoded
+// block). From kGemmTokens on: 8 rows decoded and interleaved into the lanes of
+// a register, so each broadcast activation dword adds four products to 8 rows
+// and the float work is one multiply and one FMA per block for all of them.
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 #include <vector>
 
 #include "core/quant/blocks.h"
@@ -67,8 +70,12 @@ struct Q8_0 {
   }
   // |w| times x with w's sign: pair sums stay below int16's limit.
   [[gnu::always_inline]] static __m256i dot(__m256i w, const int8_t* xq, const int32_t*) {
-    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
-    return sum4(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w));
+    return lane_dot(w, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq)));
+  }
+  [[gnu::always_inline]] static __m256i lane_dot(__m256i w, __m256i x) { return sum4(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w)); }
+  [[gnu::always_inline]] static __m256i init(const int32_t*, int64_t, int) { return _mm256_setzero_si256(); }
+  static void prep_t(const std::byte* row, int64_t nb, int lane, float* ws_t, float*) {
+    for (int64_t b = 0; b < nb; ++b) ws_t[8 * b + lane] = f16_at(row + b * static_cast<int64_t>(sizeof(BlockQ8_0)));
   }
 };
 
@@ -97,6 +104,20 @@ struct Q4_K {
   }
   [[gnu::always_inline]] static __m256i dot(__m256i u, const int8_t* xq, const int32_t*) {
     return sum4(u, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq)));
+  }
+  [[gnu::always_inline]] static __m256i lane_dot(__m256i u, __m256i x) { return sum4(u, x); }
+  [[gnu::always_inline]] static __m256i init(const int32_t*, int64_t, int) { return _mm256_setzero_si256(); }
+  static void prep_t(const std::byte* row, int64_t nb, int lane, float* ws_t, float* wm_t) {
+    for (int64_t g = 0; g < nb / 8; ++g) {
+      alignas(32) float ws[8], wm[8];
+      const Scales sc = group(row, g, 8);
+      _mm256_store_ps(ws, sc.ws);
+      _mm256_store_ps(wm, sc.wm);
+      for (int j = 0; j < 8; ++j) {
+        ws_t[8 * (8 * g + j) + lane] = ws[j];
+        wm_t[8 * (8 * g + j) + lane] = wm[j];
+      }
+    }
   }
 };
 
@@ -129,6 +150,21 @@ struct Q6_K {
   [[gnu::always_inline]] static __m256i dot(__m256i u, const int8_t* xq, const int32_t* neg32) {
     return _mm256_add_epi32(sum4(u, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq))),
                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(neg32)));
+  }
+  // Lanes of rows: u = q (0..63), the -32 offset enters as each half-block's -32 * sum(x).
+  [[gnu::always_inline]] static __m256i lane_dot(__m256i u, __m256i x) { return sum4(u, x); }
+  [[gnu::always_inline]] static __m256i init(const int32_t* neg32h, int64_t b, int h) { return _mm256_set1_epi32(neg32h[2 * b + h]); }
+  static void prep_t(const std::byte* row, int64_t nb, int lane, float* ws_t, float*) {
+    for (int64_t g = 0; g < nb / 8; ++g) {
+      alignas(32) float lo[8], hi[8];
+      const Scales sc = group(row, g, 8);
+      _mm256_store_ps(lo, sc.lo);
+      _mm256_store_ps(hi, sc.hi);
+      for (int j = 0; j < 8; ++j) {
+        ws_t[8 * (2 * (8 * g + j)) + lane] = lo[j];
+        ws_t[8 * (2 * (8 * g + j) + 1) + lane] = hi[j];
+      }
+    }
   }
 };
 
@@ -169,11 +205,153 @@ void row_tile(const std::byte* row, const QuantizedActs& x, int64_t t0, float* y
   for (int t = 0; t < T; ++t) y[t * y_stride] = Ty::kMins ? reduce8(acc[t]) - reduce8(mins[t]) : reduce8(acc[t]);
 }
 
-constexpr int kToks = 2;
+constexpr int kToks = 2;             // tokens per GEMV-style row tile
+constexpr int kLaneRows = 8;         // GEMM: rows in the lanes of a register
+constexpr int kLaneToks = 4;         // GEMM: tokens per tile
+constexpr int64_t kGemmTokens = 6;   // from this many tokens: the lanes-of-rows GEMM
+
+// Interleave block b of 8 decoded rows (rows + i * stride + 32 b) into dec[0..7]:
+// dec[k] lane i = dword k of row i (an 8x8 dword transpose).
+inline void interleave_block(const uint8_t* rows, int64_t stride, int64_t b, __m256i* dec) {
+  __m256i z[8], t[8], u[8];
+  for (int i = 0; i < 8; ++i) z[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows + i * stride + 32 * b));
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = _mm256_unpacklo_epi32(z[2 * i], z[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_epi32(z[2 * i], z[2 * i + 1]);
+  }
+  for (int h = 0; h < 2; ++h) {  // rows 0..3, 4..7: u[4h + m] holds dword m (low 128) and 4 + m (high 128)
+    u[4 * h + 0] = _mm256_unpacklo_epi64(t[4 * h], t[4 * h + 2]);
+    u[4 * h + 1] = _mm256_unpackhi_epi64(t[4 * h], t[4 * h + 2]);
+    u[4 * h + 2] = _mm256_unpacklo_epi64(t[4 * h + 1], t[4 * h + 3]);
+    u[4 * h + 3] = _mm256_unpackhi_epi64(t[4 * h + 1], t[4 * h + 3]);
+  }
+  for (int m = 0; m < 4; ++m) {
+    dec[m] = _mm256_permute2x128_si256(u[m], u[4 + m], 0x20);
+    dec[4 + m] = _mm256_permute2x128_si256(u[m], u[4 + m], 0x31);
+  }
+}
+
+// 8 rows x T tokens: the canonical lanes j as passes over blocks b = j, j+8, ...
+template <class Ty, int T>
+void lane_tile(const __m256i* dec, const float* ws_t, const float* wm_t, const QuantizedActs& x, int64_t t0, int nr,
+               float* y, int64_t y_stride) {
+  constexpr int H = Ty::kHalves ? 2 : 1;
+  const int64_t nb = x.blocks();
+  const int8_t* xq[T];
+  const float *dx[T], *dsum[T];
+  const int32_t* nh[T];
+  for (int t = 0; t < T; ++t) {
+    xq[t] = x.qs_of(t0 + t);
+    dx[t] = x.d_of(t0 + t);
+    dsum[t] = x.dsum_of(t0 + t);
+    nh[t] = x.neg32h_of(t0 + t);
+  }
+  __m256 part[8][T], mpart[8][T];
+  for (int j = 0; j < 8; ++j) {
+    __m256 acc[T], mins[T];
+    for (int t = 0; t < T; ++t) acc[t] = mins[t] = _mm256_setzero_ps();
+    for (int64_t b = j; b < nb; b += 8) {
+      __m256i l[H][T];
+#pragma GCC unroll 4
+      for (int t = 0; t < T; ++t)
+#pragma GCC unroll 2
+        for (int h = 0; h < H; ++h) l[h][t] = Ty::init(nh[t], b, h);
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; ++k) {
+        const __m256i wk = _mm256_load_si256(dec + 8 * b + k);
+#pragma GCC unroll 4
+        for (int t = 0; t < T; ++t) {
+          int32_t xv;
+          std::memcpy(&xv, xq[t] + 32 * b + 4 * k, 4);
+          __m256i& lk = l[H == 2 ? k / 4 : 0][t];
+          lk = _mm256_add_epi32(lk, Ty::lane_dot(wk, _mm256_set1_epi32(xv)));
+        }
+      }
+#pragma GCC unroll 4
+      for (int t = 0; t < T; ++t) {
+        const __m256 d = _mm256_set1_ps(dx[t][b]);
+#pragma GCC unroll 2
+        for (int h = 0; h < H; ++h)
+          acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(l[h][t]), _mm256_mul_ps(_mm256_load_ps(ws_t + 8 * (H * b + h)), d), acc[t]);
+      }
+    }
+    if constexpr (Ty::kMins)
+      for (int64_t b = j; b < nb; b += 8)
+        for (int t = 0; t < T; ++t) mins[t] = _mm256_fmadd_ps(_mm256_load_ps(wm_t + 8 * b), _mm256_set1_ps(dsum[t][b]), mins[t]);
+    for (int t = 0; t < T; ++t) {
+      part[j][t] = acc[t];
+      mpart[j][t] = mins[t];
+    }
+  }
+  auto tree = [](__m256 (&p)[8][T], int t) {  // the canonical R8 over the lanes j, 8 rows at once
+    const __m256 h0 = _mm256_add_ps(p[0][t], p[4][t]), h1 = _mm256_add_ps(p[1][t], p[5][t]);
+    const __m256 h2 = _mm256_add_ps(p[2][t], p[6][t]), h3 = _mm256_add_ps(p[3][t], p[7][t]);
+    return _mm256_add_ps(_mm256_add_ps(h0, h2), _mm256_add_ps(h1, h3));
+  };
+  const __m256i keep = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  for (int t = 0; t < T; ++t) {
+    __m256 v = tree(part, t);
+    if constexpr (Ty::kMins) v = _mm256_sub_ps(v, tree(mpart, t));
+    _mm256_maskstore_ps(y + t * y_stride, keep, v);
+  }
+}
+
+// A 32-byte aligned buffer of n uninitialised T.
+template <class T>
+class Scratch {
+ public:
+  explicit Scratch(size_t n) : p_(static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{32}))) {}
+  ~Scratch() { ::operator delete(p_, std::align_val_t{32}); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  T* data() { return p_; }
+
+ private:
+  T* p_;
+};
+
+// Rows in tiles of 8, decoded and interleaved once per tile (every byte
+// written before it is read), then all tokens four at a time.
+template <class Ty>
+void lane_rows_gemm(const MatrixView& w, const QuantizedActs& x, float* y, int64_t y_stride, int64_t row_begin,
+                    int64_t row_end) {
+  constexpr int H = Ty::kHalves ? 2 : 1;
+  const int64_t nb = x.blocks(), row_u8 = 32 * nb;
+  Scratch<uint8_t> rows_u8(static_cast<size_t>(kLaneRows * row_u8));
+  Scratch<int32_t> dec_store(static_cast<size_t>(8 * 8 * nb));
+  auto* dec = reinterpret_cast<__m256i*>(dec_store.data());
+  Scratch<float> ws_t(static_cast<size_t>(8 * H * nb)), wm_t(static_cast<size_t>(8 * nb));
+  for (int64_t r0 = row_begin; r0 < row_end; r0 += kLaneRows) {
+    const int nr = static_cast<int>(std::min<int64_t>(kLaneRows, row_end - r0));
+    for (int i = 0; i < kLaneRows; ++i) {
+      uint8_t* dst = rows_u8.data() + i * row_u8;
+      if (i >= nr) {  // padding rows: zero operands and scales (their lanes are never stored)
+        std::memset(dst, 0, static_cast<size_t>(row_u8));
+        for (int64_t k = 0; k < H * nb; ++k) ws_t.data()[8 * k + i] = 0.0f;
+        for (int64_t b = 0; b < nb; ++b) wm_t.data()[8 * b + i] = 0.0f;
+        continue;
+      }
+      const std::byte* row = w.data + static_cast<uint64_t>(r0 + i) * w.row_bytes;
+      for (int64_t b = 0; b < nb; ++b) _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 32 * b), Ty::load(row, b));
+      Ty::prep_t(row, nb, i, ws_t.data(), wm_t.data());
+    }
+    for (int64_t b = 0; b < nb; ++b) interleave_block(rows_u8.data(), row_u8, b, dec + 8 * b);
+    for (int64_t t0 = 0; t0 < x.n_tok; t0 += kLaneToks) {
+      float* yt = y + t0 * y_stride + r0;
+      switch (std::min<int64_t>(kLaneToks, x.n_tok - t0)) {
+        case 4: lane_tile<Ty, 4>(dec, ws_t.data(), wm_t.data(), x, t0, nr, yt, y_stride); break;
+        case 3: lane_tile<Ty, 3>(dec, ws_t.data(), wm_t.data(), x, t0, nr, yt, y_stride); break;
+        case 2: lane_tile<Ty, 2>(dec, ws_t.data(), wm_t.data(), x, t0, nr, yt, y_stride); break;
+        default: lane_tile<Ty, 1>(dec, ws_t.data(), wm_t.data(), x, t0, nr, yt, y_stride); break;
+      }
+    }
+  }
+}
 
 template <class Ty>
 void matmul_int8(const MatrixView& w, const QuantizedActs& x, float* y, int64_t y_stride, int64_t row_begin,
                  int64_t row_end) {
+  if (x.n_tok >= kGemmTokens) return lane_rows_gemm<Ty>(w, x, y, y_stride, row_begin, row_end);
   for (int64_t r = row_begin; r < row_end; ++r) {
     const std::byte* row = w.data + static_cast<uint64_t>(r) * w.row_bytes;
     int64_t t0 = 0;
