@@ -58,6 +58,7 @@ void dot_f32_tile(const float* w, const float* const* x, int64_t n, float* out, 
 #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
       const __m256 wv = _mm256_loadu_ps(w + i + 8 * k);
+#pragma GCC unroll 4
       for (int t = 0; t < T; ++t) {
         const __m256 xv = _mm256_loadu_ps(x[t] + i + 8 * k);
         if (k == 0) acc[t].template add<0>(wv, xv);
@@ -69,10 +70,14 @@ void dot_f32_tile(const float* w, const float* const* x, int64_t n, float* out, 
   }
   for (; i + 8 <= n; i += 8) {
     const __m256 wv = _mm256_loadu_ps(w + i);
+#pragma GCC unroll 4
     for (int t = 0; t < T; ++t) acc[t].template add<0>(wv, _mm256_loadu_ps(x[t] + i));
   }
   for (; i < n; ++i)
+#pragma GCC unroll 4
     for (int t = 0; t < T; ++t) acc[t].add_scalar(w[i], x[t][i]);
+  // Unrolled like every loop over acc[]: an indexed loop keeps the accumulators in memory.
+#pragma GCC unroll 4
   for (int t = 0; t < T; ++t) out[t * out_stride] = acc[t].sum();
 }
 
