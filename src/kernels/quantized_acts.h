@@ -29,6 +29,21 @@ struct CacheLineAllocator {
 template <class T>
 using CacheLineVector = std::vector<T, CacheLineAllocator<T>>;
 
+// A 64-byte aligned buffer of n uninitialised T: kernel scratch whose every
+// byte read is written first (a zero-filling vector would be wasted work).
+template <class T>
+class CacheLineScratch {
+ public:
+  explicit CacheLineScratch(size_t n) : p_(CacheLineAllocator<T>().allocate(n)) {}
+  ~CacheLineScratch() { CacheLineAllocator<T>().deallocate(p_, 0); }
+  CacheLineScratch(const CacheLineScratch&) = delete;
+  CacheLineScratch& operator=(const CacheLineScratch&) = delete;
+  T* data() { return p_; }
+
+ private:
+  T* p_;
+};
+
 // n_tok rows of `cols` values (cols a multiple of 32). For token t and block b:
 //   value[i] ~= d[b] * qs[i]                                 (qs in [-127, 127])
 //   dsum[b]   = d[b] * float(sum of the block's 32 qs)        (q4_K's min term)

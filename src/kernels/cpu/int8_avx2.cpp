@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <new>
 #include <vector>
 
 #include "core/quant/blocks.h"
@@ -296,19 +295,6 @@ void lane_tile(const __m256i* dec, const float* ws_t, const float* wm_t, const Q
   }
 }
 
-// A 32-byte aligned buffer of n uninitialised T.
-template <class T>
-class Scratch {
- public:
-  explicit Scratch(size_t n) : p_(static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{32}))) {}
-  ~Scratch() { ::operator delete(p_, std::align_val_t{32}); }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  T* data() { return p_; }
-
- private:
-  T* p_;
-};
 
 // Rows in tiles of 8, decoded and interleaved once per tile (every byte
 // written before it is read), then all tokens four at a time.
@@ -317,10 +303,10 @@ void lane_rows_gemm(const MatrixView& w, const QuantizedActs& x, float* y, int64
                     int64_t row_end) {
   constexpr int H = Ty::kHalves ? 2 : 1;
   const int64_t nb = x.blocks(), row_u8 = 32 * nb;
-  Scratch<uint8_t> rows_u8(static_cast<size_t>(kLaneRows * row_u8));
-  Scratch<int32_t> dec_store(static_cast<size_t>(8 * 8 * nb));
+  CacheLineScratch<uint8_t> rows_u8(static_cast<size_t>(kLaneRows * row_u8));
+  CacheLineScratch<int32_t> dec_store(static_cast<size_t>(8 * 8 * nb));
   auto* dec = reinterpret_cast<__m256i*>(dec_store.data());
-  Scratch<float> ws_t(static_cast<size_t>(8 * H * nb)), wm_t(static_cast<size_t>(8 * nb));
+  CacheLineScratch<float> ws_t(static_cast<size_t>(8 * H * nb)), wm_t(static_cast<size_t>(8 * nb));
   for (int64_t r0 = row_begin; r0 < row_end; r0 += kLaneRows) {
     const int nr = static_cast<int>(std::min<int64_t>(kLaneRows, row_end - r0));
     for (int i = 0; i < kLaneRows; ++i) {

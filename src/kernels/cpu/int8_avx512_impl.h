@@ -21,7 +21,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <new>
 #include <vector>
 
 #include "core/quant/blocks.h"
@@ -342,21 +341,6 @@ void gemv_int8(const MatrixView& w, const QuantizedActs& x, float* y, int64_t y_
 // sums; then one multiply and one FMA per block for all 16 rows.
 constexpr int kLaneRows = 16;
 
-// A 64-byte aligned buffer of n uninitialised T.
-template <class T>
-class Scratch {
- public:
-  explicit Scratch(size_t n) : p_(static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{64}))) {}
-  ~Scratch() { ::operator delete(p_, std::align_val_t{64}); }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  T* data() { return p_; }
-  T& operator[](size_t i) { return p_[i]; }
-
- private:
-  T* p_;
-};
-
 // Interleave block b of 16 decoded rows (rows[i] + 32 b, 32 bytes each) into dec[0..7].
 [[gnu::always_inline]] inline void interleave_block(const uint8_t* rows, int64_t row_stride, int64_t b, __m512i* dec) {
   __m512i z[8];
@@ -515,10 +499,10 @@ void lane_rows_gemm(const MatrixView& w, const QuantizedActs& x, float* y, int64
   // Per call (one thread's row range): decoded rows, their interleaving, the
   // transposed scales, for two 16-row sub-tiles. Not zero-filled: every byte
   // read is written first.
-  Scratch<uint8_t> rows_u8(static_cast<size_t>(kTileRows * row_u8));
-  Scratch<int32_t> dec_store(static_cast<size_t>(2 * 16 * 8 * nb));  // [2][nb][8] registers
+  CacheLineScratch<uint8_t> rows_u8(static_cast<size_t>(kTileRows * row_u8));
+  CacheLineScratch<int32_t> dec_store(static_cast<size_t>(2 * 16 * 8 * nb));  // [2][nb][8] registers
   auto* dec = reinterpret_cast<__m512i*>(dec_store.data());
-  Scratch<float> ws_t(static_cast<size_t>(2 * 16 * H * nb)), wm_t(Ty::kMins ? static_cast<size_t>(2 * 16 * nb) : 1);
+  CacheLineScratch<float> ws_t(static_cast<size_t>(2 * 16 * H * nb)), wm_t(Ty::kMins ? static_cast<size_t>(2 * 16 * nb) : 1);
   for (int64_t r0 = row_begin; r0 < row_end; r0 += kTileRows) {
     const int nr = static_cast<int>(std::min<int64_t>(kTileRows, row_end - r0));
     const int n_sub = nr > kLaneRows ? 2 : 1;
@@ -586,12 +570,15 @@ void quantize_acts(const float* x, int64_t x_stride, QuantizedActs& out, int64_t
       const __m256i s4 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q), _mm256_set1_epi16(1));
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(out.neg32.data() + t * (out.cols / 4) + b * (kActBlock / 4)),
                           _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(s4, 5)));
-      const __m128i h4 = _mm256_castsi256_si128(s4);  // groups 0..3: the first half-block
-      const __m128i h2 = _mm_add_epi32(h4, _mm_srli_si128(h4, 8));
-      const int32_t half0 = _mm_cvtsi128_si32(_mm_add_epi32(h2, _mm_srli_si128(h2, 4)));
-      const int32_t sum = _mm512_reduce_add_epi32(_mm512_zextsi256_si512(s4));
+      // Groups 0..3 and 4..7 of s4: the two half-blocks; the block sum is their total.
+      auto sum4x = [](__m128i v) {
+        const __m128i h2 = _mm_add_epi32(v, _mm_srli_si128(v, 8));
+        return _mm_cvtsi128_si32(_mm_add_epi32(h2, _mm_srli_si128(h2, 4)));
+      };
+      const int32_t half0 = sum4x(_mm256_castsi256_si128(s4)), half1 = sum4x(_mm256_extracti128_si256(s4, 1));
+      const int32_t sum = half0 + half1;
       out.neg32h[static_cast<size_t>(t * (out.cols / 16) + 2 * b)] = -32 * half0;
-      out.neg32h[static_cast<size_t>(t * (out.cols / 16) + 2 * b + 1)] = -32 * (sum - half0);
+      out.neg32h[static_cast<size_t>(t * (out.cols / 16) + 2 * b + 1)] = -32 * half1;
       out.neg128[static_cast<size_t>(t * nb + b)] = -128 * sum;
       out.d[static_cast<size_t>(t * nb + b)] = d;
       out.dsum[static_cast<size_t>(t * nb + b)] = d * static_cast<float>(sum);
