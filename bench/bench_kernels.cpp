@@ -172,6 +172,24 @@ void BM_linear_gemm512(benchmark::State& st) {
   st.SetLabel(kTypeNames[st.range(0)]);
 }
 
+// Absorbed attention's scores: dot_many over n_keys cached rows x 8 heads
+// (args: keys, length 512 = kv_lora_rank or 64 = the rope part), one thread.
+void BM_dot_many(benchmark::State& st) {
+  const int64_t n_keys = st.range(0), n = st.range(1), n_heads = 8;
+  const std::vector<float> keys = acts(n_keys, n), queries = acts(n_heads, n);
+  std::vector<const float*> k(static_cast<size_t>(n_keys)), q(static_cast<size_t>(n_heads));
+  for (int64_t i = 0; i < n_keys; ++i) k[static_cast<size_t>(i)] = keys.data() + i * n;
+  for (int64_t i = 0; i < n_heads; ++i) q[static_cast<size_t>(i)] = queries.data() + i * n;
+  std::vector<float> out(static_cast<size_t>(n_keys * n_heads));
+  for (auto _ : st) {
+    dot_many(k.data(), n_keys, q.data(), n_heads, n, out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * static_cast<double>(n_keys * n_heads * n) * static_cast<double>(st.iterations()) / 1e9,
+                                              benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_dot_many)->Args({512, 512})->Args({512, 64});
+
 // What one linear() pays to split rows over the pool, with no work at all:
 // the floor under every decode-time matmul (hundreds per token).
 void BM_pool_sync(benchmark::State& st) {
@@ -179,12 +197,15 @@ void BM_pool_sync(benchmark::State& st) {
   for (auto _ : st) pool.parallel_for(64, [](int64_t, int64_t) {}, 16);
 }
 
-// args: dtype index, rows, cols; one ISA's GEMM kernel on one thread, 512 tokens pre-quantised.
-void kernel_gemm512(benchmark::State& st, const char* isa) {
+// args: dtype index, rows, cols; one ISA's GEMM kernel on one
+// thread, activations pre-quantised. 48 tokens is what one V2-Lite expert sees
+// in a 512-token prefill (512 x 6 of 64 experts): the row tile's decode is
+// shared by fewer tokens.
+void kernel_gemm(benchmark::State& st, const char* isa, int64_t n_tok) {
   const Int8Table* table = int8_table(isa);
   if (!table) return st.SkipWithError("ISA not supported on this CPU");
   const DType t = dtype_arg(st.range(0));
-  const int64_t rows = st.range(1), cols = st.range(2), n_tok = 512;
+  const int64_t rows = st.range(1), cols = st.range(2);
   const Experts& e = experts(t, rows, cols);
   const std::vector<float> x = acts(n_tok, cols);
   QuantizedActs q;
@@ -200,9 +221,10 @@ void kernel_gemm512(benchmark::State& st, const char* isa) {
                                               benchmark::Counter::kIsRate);
   st.SetLabel(kTypeNames[st.range(0)]);
 }
-void BM_kernel_gemm512_avx512vnni(benchmark::State& st) { kernel_gemm512(st, "avx512vnni"); }
-void BM_kernel_gemm512_avx512bw(benchmark::State& st) { kernel_gemm512(st, "avx512bw"); }
-void BM_kernel_gemm512_avx2(benchmark::State& st) { kernel_gemm512(st, "avx2"); }
+void BM_kernel_gemm512_avx512vnni(benchmark::State& st) { kernel_gemm(st, "avx512vnni", 512); }
+void BM_kernel_gemm48_avx512vnni(benchmark::State& st) { kernel_gemm(st, "avx512vnni", 48); }
+void BM_kernel_gemm512_avx512bw(benchmark::State& st) { kernel_gemm(st, "avx512bw", 512); }
+void BM_kernel_gemm512_avx2(benchmark::State& st) { kernel_gemm(st, "avx2", 512); }
 
 void gemv_shapes(benchmark::internal::Benchmark* b, bool threads) {
   for (int64_t t : {0, 1, 2})
@@ -225,6 +247,8 @@ BENCHMARK(BM_kernel_gemv_avx512bw)->Apply([](auto* b) { gemv_shapes(b, false); }
 BENCHMARK(BM_kernel_gemv_avx2)->Apply([](auto* b) { gemv_shapes(b, false); });
 BENCHMARK(BM_f32act_gemv)->Apply([](auto* b) { gemv_shapes(b, false); });
 BENCHMARK(BM_kernel_gemm512_avx512vnni)->Apply([](auto* b) { gemv_shapes(b, false); })->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_kernel_gemm48_avx512vnni)->Apply([](auto* b) { gemv_shapes(b, false); });
+BENCHMARK(BM_kernel_gemm512_avx512vnni)->Args({0, 1408, 1024})->Args({0, 1408, 512})->Args({1, 1408, 1024})->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_kernel_gemm512_avx512bw)->Apply([](auto* b) { gemv_shapes(b, false); })->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_kernel_gemm512_avx2)->Apply([](auto* b) { gemv_shapes(b, false); })->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_linear_gemm512)
