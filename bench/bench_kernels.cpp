@@ -248,7 +248,6 @@ BENCHMARK(BM_kernel_gemv_avx2)->Apply([](auto* b) { gemv_shapes(b, false); });
 BENCHMARK(BM_f32act_gemv)->Apply([](auto* b) { gemv_shapes(b, false); });
 BENCHMARK(BM_kernel_gemm512_avx512vnni)->Apply([](auto* b) { gemv_shapes(b, false); })->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_kernel_gemm48_avx512vnni)->Apply([](auto* b) { gemv_shapes(b, false); });
-BENCHMARK(BM_kernel_gemm512_avx512vnni)->Args({0, 1408, 1024})->Args({0, 1408, 512})->Args({1, 1408, 1024})->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_kernel_gemm512_avx512bw)->Apply([](auto* b) { gemv_shapes(b, false); })->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_kernel_gemm512_avx2)->Apply([](auto* b) { gemv_shapes(b, false); })->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_linear_gemm512)

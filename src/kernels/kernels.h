@@ -71,6 +71,12 @@ void matmul_q8(const MatrixView& w, const QuantizedActs& x, float* y, int64_t y_
 void matmul_q8_ref(const MatrixView& w, const QuantizedActs& x, float* y, int64_t y_stride, int64_t row_begin,
                    int64_t row_end);
 
+// The int8 arithmetic peak probe: `iters` rounds of the active int8 path's dot
+// step on twelve register accumulators (no memory traffic); returns the
+// integer operations done (a multiply-add counts 2), 0 on the scalar path.
+// Timing it on every thread gives the machine's int8 ceiling for prefill.
+double int8_peak_probe(int64_t iters);
+
 // y[c] += sum_{r in [row_begin,row_end)} x[r] * W[r][c]   (W transposed times x).
 void matvec_t_accumulate(const MatrixView& w, const float* x, float* y, int64_t row_begin, int64_t row_end);
 

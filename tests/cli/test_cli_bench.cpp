@@ -48,6 +48,22 @@ TEST(CliBench, JsonFieldsAreConsistent) {
   EXPECT_GT(bytes, 0.9 * active);
   EXPECT_NEAR(j["pp_gflops"].get<double>(), j["pp"]["tps"].get<double>() * j["flops_per_token"].get<double>() / 1e9,
               1e-9 * (1 + j["pp_gflops"].get<double>()));
+  // Prefill against the machine's measured int8 peak (0 only on a scalar-only CPU).
+  const double peak = j["int8_peak_gops"];
+  EXPECT_GE(peak, 0);
+  if (peak > 0) {
+    EXPECT_NEAR(j["pp_peak_pct"].get<double>(), 100 * j["pp_gflops"].get<double>() / peak, 1e-9);
+  }
+}
+
+TEST(CliBench, MemoryModeProbesBandwidthAndInt8Peak) {
+  auto r = run_dseek("bench --memory -t 1 --probe-gib 0.02 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["threads"], 1);
+  EXPECT_GT(j["memory_gbs"].get<double>(), 0);
+  EXPECT_GE(j["int8_peak_gops"].get<double>(), 0);
+  EXPECT_FALSE(j.contains("pp"));
 }
 
 TEST(CliBench, BadParametersAreErrors) {

@@ -219,5 +219,22 @@ TEST(Int8Dot, QuantisedActivationsFollowTheirDefinition) {
     }
 }
 
+// The peak probe counts what it runs: 12 chains x the ISA's multiply-adds per
+// step (64 per 512-bit dot, 32 per 256-bit one) x 2 operations, per round;
+// the active path's entry point is the active table's, and 0 rounds are 0.
+TEST(Int8Dot, PeakProbeCountsItsOperations) {
+  bool any = false;
+  for (const auto& [isa, ops_per_step] : {std::pair<const char*, double>{"avx2", 64}, {"avx512bw", 128}, {"avx512vnni", 128}}) {
+    const Int8Table* table = int8_table(isa);
+    if (!table) continue;
+    any = true;
+    ASSERT_NE(table->peak_probe, nullptr) << isa;
+    EXPECT_EQ(table->peak_probe(1000), 12 * ops_per_step * 1000) << isa;
+  }
+  if (!any) GTEST_SKIP() << "no SIMD int8 path on this CPU";
+  EXPECT_EQ(int8_peak_probe(777), active_int8().peak_probe(777));
+  EXPECT_EQ(int8_peak_probe(0), 0.0);
+}
+
 }  // namespace
 }  // namespace dseek::kernels

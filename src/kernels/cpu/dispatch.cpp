@@ -114,4 +114,9 @@ Int8MatmulFn int8_fn(const Int8Table& table, DType t) {
   }
 }
 
+double int8_peak_probe(int64_t iters) {
+  const PeakProbeFn probe = active_int8().peak_probe;
+  return probe && iters > 0 ? probe(iters) : 0.0;
+}
+
 }  // namespace dseek::kernels

@@ -24,6 +24,7 @@ Int8Table int8_table_avx512bw() {
   t.q4_k = matmul_int8<Q4_K>;
   t.q6_k = matmul_int8<Q6_K>;
   t.quantize = quantize_acts;
+  t.peak_probe = peak_probe;
   t.isa = "avx512bw";
   return t;
 }

@@ -15,9 +15,15 @@ using Int8MatmulFn = void (*)(const MatrixView& w, const QuantizedActs& x, float
 
 using QuantizeActsFn = void (*)(const float* x, int64_t x_stride, QuantizedActs& out, int64_t t_begin, int64_t t_end);
 
+// Runs `iters` rounds of the ISA's int8 dot step (the instructions the
+// kernels' inner loops use) on twelve independent register accumulators, no
+// memory operands; returns the integer operations done (a multiply-add is 2).
+using PeakProbeFn = double (*)(int64_t iters);
+
 struct Int8Table {
   Int8MatmulFn q8_0 = nullptr, q4_k = nullptr, q6_k = nullptr;
   QuantizeActsFn quantize = nullptr;  // nullptr: quantize_activations_ref
+  PeakProbeFn peak_probe = nullptr;
   const char* isa = "scalar";
 };
 
