@@ -102,10 +102,14 @@ void weighted_sum_rows_ref(const float* p, int64_t n_rows, int64_t n_out, const 
 double stream_sum(const double* a, int64_t n);
 // y = x / sqrt(mean(x^2) + eps) * w   (y may alias x)
 void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps);
-// In-place softmax over n values.
+// In-place softmax over n values. Its exponentials and silu_mul's are the
+// active ISA's vector exp where there is one (within ~1 ulp of std::exp; a
+// fixed function per machine, like the dots), else std::exp.
 void softmax(float* x, int64_t n);
 // out[i] = silu(gate[i]) * up[i]
 void silu_mul(const float* gate, const float* up, float* out, int64_t n);
+// The scalar silu_mul (std::exp), what the SIMD one is tested against.
+void silu_mul_ref(const float* gate, const float* up, float* out, int64_t n);
 // Rotary embedding of one vector of n_dims by per-pair cos/sin (n_dims/2 each).
 // Adjacent pairs (x[2i], x[2i+1]): DeepSeek MLA, GGUF llama. Half split
 // (x[i], x[i+n/2]): "NeoX" style, Qwen2.

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "kernels/cpu/dot_row.h"
+#include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/int8_dot.h"
 
 namespace dseek::kernels {
@@ -112,6 +113,21 @@ Int8MatmulFn int8_fn(const Int8Table& table, DType t) {
     case DType::kQ6_K: return table.q6_k;
     default: return nullptr;
   }
+}
+
+const ElementwiseTable* elementwise_table(const char* isa) {
+  static const ElementwiseTable avx512 = has_avx512() ? elementwise_table_avx512() : ElementwiseTable{};
+  if (std::strcmp(isa, "avx512") == 0) return has_avx512() ? &avx512 : nullptr;
+  return nullptr;
+}
+
+const ElementwiseTable& active_elementwise() {
+  static const ElementwiseTable none{};
+  static const ElementwiseTable& t = [] () -> const ElementwiseTable& {
+    if (const auto* a = elementwise_table("avx512")) return *a;
+    return none;
+  }();
+  return t;
 }
 
 double int8_peak_probe(int64_t iters) {

@@ -8,6 +8,7 @@
 
 #include "core/float_convert.h"
 #include "kernels/cpu/dot_row.h"
+#include "kernels/cpu/elementwise.h"
 #include "kernels/kernels.h"
 
 namespace dseek::kernels {
@@ -285,17 +286,26 @@ void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
 
 void softmax(float* x, int64_t n) {
   if (n <= 0) return;
+  static const ExpShiftFn fast_exp = active_elementwise().exp_shift;
   const float mx = *std::max_element(x, x + n);
-  double sum = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    x[i] = std::exp(x[i] - mx);
-    sum += x[i];
+  if (fast_exp) {
+    fast_exp(x, mx, n);
+  } else {
+    for (int64_t i = 0; i < n; ++i) x[i] = std::exp(x[i] - mx);
   }
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += x[i];
   const float inv = static_cast<float>(1.0 / sum);
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
 void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
+  static const SiluMulFn fast = active_elementwise().silu_mul;
+  if (fast) return fast(gate, up, out, n);
+  silu_mul_ref(gate, up, out, n);
+}
+
+void silu_mul_ref(const float* gate, const float* up, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
 
