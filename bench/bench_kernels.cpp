@@ -190,6 +190,23 @@ void BM_dot_many(benchmark::State& st) {
 }
 BENCHMARK(BM_dot_many)->Args({512, 512})->Args({512, 64});
 
+// Absorbed attention's weighted sum of 512 cached latent rows (512 wide) for
+// 8 heads, one thread.
+void BM_weighted_sum_rows(benchmark::State& st) {
+  const int64_t n_rows = 512, dim = 512, n_heads = 8;
+  const std::vector<float> data = acts(n_rows, dim), p = acts(n_rows, n_heads);
+  std::vector<const float*> rows(static_cast<size_t>(n_rows));
+  for (int64_t i = 0; i < n_rows; ++i) rows[static_cast<size_t>(i)] = data.data() + i * dim;
+  std::vector<float> out(static_cast<size_t>(n_heads * dim));
+  for (auto _ : st) {
+    weighted_sum_rows(p.data(), n_rows, n_heads, rows.data(), dim, out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * static_cast<double>(n_rows * n_heads * dim) * static_cast<double>(st.iterations()) / 1e9,
+                                              benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_weighted_sum_rows);
+
 // The MoE MLP's SiLU-gated product over one expert's share of a 512-token
 // prefill (48 tokens x 1408): arg 0 the active ISA's, 1 the scalar loop (std::exp).
 void BM_silu_mul(benchmark::State& st) {
