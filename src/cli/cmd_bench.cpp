@@ -185,14 +185,16 @@ int cmd_bench(int argc, char** argv) {
   const double huge_share = std::min(1.0, static_cast<double>(huge_page_mapped_bytes()) /
                                               std::max(1.0, tensor_bytes(*shared_files)));
   const double achieved = sg.mean * bytes / 1e9;
+  const double pp_gflops = sp.mean * flops_per_token / 1e9;
+  const double pp_peak_pct = peak_gops > 0 ? 100.0 * pp_gflops / peak_gops : 0.0;
   out["pp"] = {{"n", pp}, {"tps", sp.mean}, {"stdev", sp.stdev}};
   out["tg"] = {{"n", tg}, {"tps", sg.mean}, {"stdev", sg.stdev}};
   out["weight_bytes_per_token"] = bytes;
   out["achieved_gbs"] = achieved;
   out["roofline_pct"] = mem_gbs > 0 ? 100.0 * achieved / mem_gbs : 0.0;
-  out["pp_gflops"] = sp.mean * flops_per_token / 1e9;
+  out["pp_gflops"] = pp_gflops;
   out["int8_peak_gops"] = peak_gops;
-  out["pp_peak_pct"] = peak_gops > 0 ? 100.0 * sp.mean * flops_per_token / 1e9 / peak_gops : 0.0;
+  out["pp_peak_pct"] = pp_peak_pct;
   out["flops_per_token"] = flops_per_token;
   out["huge_page_pct"] = 100 * huge_share;
   out["peak_rss_bytes"] = peak_rss;
@@ -205,10 +207,10 @@ int cmd_bench(int argc, char** argv) {
   std::printf("model %s, %d threads, %d reps\n", model_path.c_str(), n_threads, reps);
   if (pp > 0) {
     std::printf("pp%-5d %10.2f ± %.2f tokens/s = %.0f GFLOP/s (nominal %.2f GFLOP per token)\n", pp, sp.mean, sp.stdev,
-                sp.mean * flops_per_token / 1e9, flops_per_token / 1e9);
+                pp_gflops, flops_per_token / 1e9);
     if (peak_gops > 0)
-      std::printf("prefill at %.1f%% of the measured int8 peak, %.0f GOP/s (register-only probe)\n",
-                  100.0 * sp.mean * flops_per_token / 1e9 / peak_gops, peak_gops);
+      std::printf("prefill at %.1f%% of the measured int8 peak, %.0f GOP/s (register-only probe)\n", pp_peak_pct,
+                  peak_gops);
   }
   if (tg > 0) std::printf("tg%-5d %10.2f ± %.2f tokens/s\n", tg, sg.mean, sg.stdev);
   std::printf("weights read per generated token: %.1f MiB; achieved %.2f GB/s = %.1f%% of the measured %.1f GB/s\n",

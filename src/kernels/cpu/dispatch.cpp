@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 
 #include "kernels/cpu/dot_row.h"
 #include "kernels/cpu/elementwise.h"
@@ -40,6 +41,15 @@ bool has_avx2() { return cpu().avx2; }
 bool has_avx512() { return cpu().avx512; }
 bool has_avx512_vnni() { return cpu().avx512_vnni; }
 
+// The first of `isas` (best first) this CPU supports, or an empty (scalar) table.
+template <class Table>
+const Table& best_table(const Table* (*lookup)(const char*), std::initializer_list<const char*> isas) {
+  static const Table none{};
+  for (const char* isa : isas)
+    if (const Table* t = lookup(isa)) return *t;
+  return none;
+}
+
 }  // namespace
 
 const DotRowTable* dot_row_table(const char* isa) {
@@ -51,12 +61,7 @@ const DotRowTable* dot_row_table(const char* isa) {
 }
 
 const DotRowTable& active_dot_rows() {
-  static const DotRowTable none{};
-  static const DotRowTable& t = [] () -> const DotRowTable& {
-    if (const auto* a = dot_row_table("avx512")) return *a;
-    if (const auto* a = dot_row_table("avx2")) return *a;
-    return none;
-  }();
+  static const DotRowTable& t = best_table(dot_row_table, {"avx512", "avx2"});
   return t;
 }
 
@@ -97,12 +102,7 @@ const Int8Table* int8_table(const char* isa) {
 }
 
 const Int8Table& active_int8() {
-  static const Int8Table none{};
-  static const Int8Table& t = [] () -> const Int8Table& {
-    for (const char* isa : {"avx512vnni", "avx512bw", "avx2"})
-      if (const auto* a = int8_table(isa)) return *a;
-    return none;
-  }();
+  static const Int8Table& t = best_table(int8_table, {"avx512vnni", "avx512bw", "avx2"});
   return t;
 }
 
@@ -122,11 +122,7 @@ const ElementwiseTable* elementwise_table(const char* isa) {
 }
 
 const ElementwiseTable& active_elementwise() {
-  static const ElementwiseTable none{};
-  static const ElementwiseTable& t = [] () -> const ElementwiseTable& {
-    if (const auto* a = elementwise_table("avx512")) return *a;
-    return none;
-  }();
+  static const ElementwiseTable& t = best_table(elementwise_table, {"avx512"});
   return t;
 }
 

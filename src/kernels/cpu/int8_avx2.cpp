@@ -16,6 +16,7 @@
 #include "core/quant/blocks.h"
 #include "kernels/cpu/int8_dot.h"
 #include "kernels/cpu/k_scales.h"
+#include "kernels/cpu/peak_probe.h"
 
 namespace dseek::kernels {
 namespace {
@@ -346,24 +347,11 @@ void matmul_int8(const MatrixView& w, const QuantizedActs& x, float* y, int64_t 
   }
 }
 
-// The int8 peak probe (PeakProbeFn): twelve accumulator chains of the
-// kernels' dot step (vpmaddubsw + vpmaddwd, added), pinned to registers; each
-// accumulator is its own unsigned operand, so no two steps share a product.
-// 32 u8 x s8 multiply-adds per step = 64 operations.
+// The int8 peak probe (PeakProbeFn): chains of the kernels' dot step
+// (vpmaddubsw + vpmaddwd, added), 32 u8 x s8 multiply-adds (64 operations) each.
 double peak_probe(int64_t iters) {
-  __m256i a0 = _mm256_set1_epi32(1), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0,
-          a10 = a0, a11 = a0;
-  __m256i s = _mm256_set1_epi8(-5);
-  asm("" : "+x"(s));
-  for (int64_t i = 0; i < iters; ++i) {
-    a0 = _mm256_add_epi32(a0, sum4(a0, s)), a1 = _mm256_add_epi32(a1, sum4(a1, s)), a2 = _mm256_add_epi32(a2, sum4(a2, s));
-    a3 = _mm256_add_epi32(a3, sum4(a3, s)), a4 = _mm256_add_epi32(a4, sum4(a4, s)), a5 = _mm256_add_epi32(a5, sum4(a5, s));
-    a6 = _mm256_add_epi32(a6, sum4(a6, s)), a7 = _mm256_add_epi32(a7, sum4(a7, s)), a8 = _mm256_add_epi32(a8, sum4(a8, s));
-    a9 = _mm256_add_epi32(a9, sum4(a9, s)), a10 = _mm256_add_epi32(a10, sum4(a10, s)), a11 = _mm256_add_epi32(a11, sum4(a11, s));
-    asm volatile("" : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3), "+x"(a4), "+x"(a5), "+x"(a6), "+x"(a7), "+x"(a8), "+x"(a9),
-                 "+x"(a10), "+x"(a11));
-  }
-  return 12.0 * 64.0 * static_cast<double>(iters);
+  return peak_probe_loop(iters, _mm256_set1_epi32(1), _mm256_set1_epi8(-5),
+                         [](__m256i a, __m256i s) { return _mm256_add_epi32(a, sum4(a, s)); }, 64.0);
 }
 
 }  // namespace

@@ -26,6 +26,7 @@
 #include "core/quant/blocks.h"
 #include "kernels/cpu/int8_dot.h"
 #include "kernels/cpu/k_scales.h"
+#include "kernels/cpu/peak_probe.h"
 
 namespace dseek::kernels {
 namespace {
@@ -585,24 +586,11 @@ void quantize_acts(const float* x, int64_t x_stride, QuantizedActs& out, int64_t
     }
 }
 
-// The int8 peak probe (PeakProbeFn): twelve accumulator chains of Isa::dot,
-// each pinned to a register every round. Each chain's accumulator is also its
-// unsigned operand, so no two dots share a product (nothing to hoist or fold
-// together, with or without VNNI). 64 u8 x s8 multiply-adds per dot = 128
-// operations.
+// The int8 peak probe (PeakProbeFn): chains of Isa::dot, 64 u8 x s8
+// multiply-adds (128 operations) each.
 double peak_probe(int64_t iters) {
-  __m512i a0 = _mm512_set1_epi32(1), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0,
-          a10 = a0, a11 = a0;
-  __m512i s = _mm512_set1_epi8(-5);
-  asm("" : "+v"(s));
-  for (int64_t i = 0; i < iters; ++i) {
-    a0 = Isa::dot(a0, a0, s), a1 = Isa::dot(a1, a1, s), a2 = Isa::dot(a2, a2, s), a3 = Isa::dot(a3, a3, s);
-    a4 = Isa::dot(a4, a4, s), a5 = Isa::dot(a5, a5, s), a6 = Isa::dot(a6, a6, s), a7 = Isa::dot(a7, a7, s);
-    a8 = Isa::dot(a8, a8, s), a9 = Isa::dot(a9, a9, s), a10 = Isa::dot(a10, a10, s), a11 = Isa::dot(a11, a11, s);
-    asm volatile("" : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6), "+v"(a7), "+v"(a8), "+v"(a9),
-                 "+v"(a10), "+v"(a11));
-  }
-  return 12.0 * 128.0 * static_cast<double>(iters);
+  return peak_probe_loop(iters, _mm512_set1_epi32(1), _mm512_set1_epi8(-5),
+                         [](__m512i a, __m512i s) { return Isa::dot(a, a, s); }, 128.0);
 }
 
 }  // namespace

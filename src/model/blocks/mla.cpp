@@ -2,7 +2,6 @@
 #include "model/blocks/mla.h"
 
 #include <algorithm>
-#include <memory>
 #include <cstring>
 
 #include "model/blocks/linear.h"
@@ -143,20 +142,19 @@ void mla_forward(ThreadPool& pool, const MlaDims& d, const MlaWeights& w, const 
   for (const AttnSeq& sq : seqs) n_tok += sq.n_tok;
   // Per-layer activations, every element written before it is read: left
   // uninitialised (zero-filling them cost ~1 GB of stores per 512-token prefill).
-  auto uninit = [](int64_t n) { return std::unique_ptr<float[]>(new float[static_cast<size_t>(n)]); };
-  const std::unique_ptr<float[]> q = uninit(n_tok * H * dq), o = uninit(n_tok * H * Dv);
-  project(pool, d, w, rope, xn, n_tok, seqs, layer, q.get(), scratch);
+  using Scratch = kernels::CacheLineScratch<float>;
+  Scratch q(static_cast<size_t>(n_tok * H * dq)), o(static_cast<size_t>(n_tok * H * Dv));
+  project(pool, d, w, rope, xn, n_tok, seqs, layer, q.data(), scratch);
   const bool absorbed = mode == MlaMode::kAbsorbed;
   // Absorbed: q_abs = W_UK[h]^T q_nope for every token and head up front (split
   // k_b layout; the joint layout absorbs per token below), and the attended
   // latents collected so W_UV runs once per head over all tokens at the end.
-  std::unique_ptr<float[]> q_abs_all, lat_all;
+  const size_t n_lat = absorbed ? static_cast<size_t>(n_tok * H * Ckv) : 0;
+  Scratch lat_all(n_lat), q_abs_all(w.split ? n_lat : 0);
   if (absorbed) {
-    lat_all = uninit(n_tok * H * Ckv);
     if (w.split) {
-      q_abs_all = uninit(n_tok * H * Ckv);
       pool.parallel_for(H * Ckv, [&](int64_t r0, int64_t r1) {
-        per_head_matmul(w.k_b, Ckv, H, q.get(), dq, n_tok, q_abs_all.get(), Ckv, r0, r1);
+        per_head_matmul(w.k_b, Ckv, H, q.data(), dq, n_tok, q_abs_all.data(), Ckv, r0, r1);
       }, 16);
     }
   }
@@ -166,7 +164,7 @@ void mla_forward(ThreadPool& pool, const MlaDims& d, const MlaWeights& w, const 
     KvCache& cache = *sq.cache;
     const int64_t S = sq.pos0 + sq.n_tok;
     if (absorbed) {
-      absorbed_attention(pool, d, w, cache, layer, sq, q.get(), q_abs_all.get(), lat_all.get());
+      absorbed_attention(pool, d, w, cache, layer, sq, q.data(), w.split ? q_abs_all.data() : nullptr, lat_all.data());
       continue;
     }
     {
@@ -184,13 +182,13 @@ void mla_forward(ThreadPool& pool, const MlaDims& d, const MlaWeights& w, const 
       std::vector<float> p(static_cast<size_t>(S));
       for (int64_t i = i0; i < i1; ++i) {
         const int64_t ti = i / H, h = i % H, t = sq.first + ti, n_keys = sq.pos0 + ti + 1;  // causal
-        const float* qh = q.get() + (t * H + h) * dq;
+        const float* qh = q.data() + (t * H + h) * dq;
         for (int64_t s = 0; s < n_keys; ++s) {
           const float nope = kernels::dot(qh, kn.data() + (s * H + h) * Dn, Dn);
           p[static_cast<size_t>(s)] = (nope + kernels::dot(qh + Dn, cache.row(layer, s) + Ckv, Dr)) * d.softmax_scale;
         }
         kernels::softmax(p.data(), n_keys);
-        float* oh = o.get() + (t * H + h) * Dv;
+        float* oh = o.data() + (t * H + h) * Dv;
         std::fill(oh, oh + Dv, 0.0f);
         for (int64_t s = 0; s < n_keys; ++s) kernels::axpy(p[static_cast<size_t>(s)], vv.data() + (s * H + h) * Dv, oh, Dv);
       }
@@ -202,12 +200,12 @@ void mla_forward(ThreadPool& pool, const MlaDims& d, const MlaWeights& w, const 
     pool.parallel_for(H * Dv, [&](int64_t r0, int64_t r1) {
       for (int64_t h = r0 / Dv; h < H && h * Dv < r1; ++h) {
         const int64_t b = std::max(r0, h * Dv) - h * Dv, e = std::min(r1, (h + 1) * Dv) - h * Dv;
-        kernels::matmul(matrix_rows(uv, h * per + skip, Dv), lat_all.get() + h * Ckv, H * Ckv, n_tok,
-                        o.get() + h * Dv, H * Dv, b, e);
+        kernels::matmul(matrix_rows(uv, h * per + skip, Dv), lat_all.data() + h * Ckv, H * Ckv, n_tok,
+                        o.data() + h * Dv, H * Dv, b, e);
       }
     }, 16);
   }
-  linear(pool, w.o, o.get(), n_tok, out);
+  linear(pool, w.o, o.data(), n_tok, out);
 }
 
 }  // namespace dseek
