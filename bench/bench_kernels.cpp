@@ -16,9 +16,10 @@
 #include <vector>
 
 #include "core/thread_pool.h"
-#include "kernels/cpu/int8_dot.h"
 #include "core/float_convert.h"
+#include "kernels/cpu/dispatch.h"
 #include "kernels/kernels.h"
+#include "kernels/ref/reference.h"
 #include "model/blocks/linear.h"
 
 namespace {
@@ -88,7 +89,7 @@ void BM_linear_gemv(benchmark::State& st) { linear_gemv(st, kCopies); }
 void BM_linear_gemv_hot(benchmark::State& st) { linear_gemv(st, 1); }
 
 // args: dtype index, rows, cols; one thread, one ISA, activations quantised once outside the loop
-void kernel_gemv(benchmark::State& st, const char* isa, int copies = kCopies) {
+void kernel_gemv(benchmark::State& st, Isa isa, int copies = kCopies) {
   const Int8Table* table = int8_table(isa);
   if (!table) return st.SkipWithError("ISA not supported on this CPU");
   const DType t = dtype_arg(st.range(0));
@@ -99,7 +100,7 @@ void kernel_gemv(benchmark::State& st, const char* isa, int copies = kCopies) {
   q.resize(1, cols);
   quantize_activations(x.data(), cols, q, 0, 1);
   std::vector<float> y(static_cast<size_t>(rows));
-  const Int8MatmulFn fn = int8_fn(*table, t);
+  const Int8MatmulFn fn = table->matmul[t];
   int i = 0;
   for (auto _ : st) {
     fn(e.views[static_cast<size_t>(i++ % copies)], q, y.data(), rows, 0, rows);
@@ -109,11 +110,11 @@ void kernel_gemv(benchmark::State& st, const char* isa, int copies = kCopies) {
                                            benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
   st.SetLabel(kTypeNames[st.range(0)]);
 }
-void BM_kernel_gemv_avx512vnni(benchmark::State& st) { kernel_gemv(st, "avx512vnni"); }
+void BM_kernel_gemv_avx512vnni(benchmark::State& st) { kernel_gemv(st, Isa::kAvx512Vnni); }
 // One copy, L2-resident: the kernel's compute ceiling, no DRAM in the way.
-void BM_kernel_gemv_hot_avx512vnni(benchmark::State& st) { kernel_gemv(st, "avx512vnni", 1); }
-void BM_kernel_gemv_avx512bw(benchmark::State& st) { kernel_gemv(st, "avx512bw"); }
-void BM_kernel_gemv_avx2(benchmark::State& st) { kernel_gemv(st, "avx2"); }
+void BM_kernel_gemv_hot_avx512vnni(benchmark::State& st) { kernel_gemv(st, Isa::kAvx512Vnni, 1); }
+void BM_kernel_gemv_avx512bw(benchmark::State& st) { kernel_gemv(st, Isa::kAvx512); }
+void BM_kernel_gemv_avx2(benchmark::State& st) { kernel_gemv(st, Isa::kAvx2); }
 
 // The previous path for comparison: f32 activations, one thread.
 void BM_f32act_gemv(benchmark::State& st) {
@@ -234,7 +235,7 @@ void BM_pool_sync(benchmark::State& st) {
 // thread, activations pre-quantised. 48 tokens is what one V2-Lite expert sees
 // in a 512-token prefill (512 x 6 of 64 experts): the row tile's decode is
 // shared by fewer tokens.
-void kernel_gemm(benchmark::State& st, const char* isa, int64_t n_tok) {
+void kernel_gemm(benchmark::State& st, Isa isa, int64_t n_tok) {
   const Int8Table* table = int8_table(isa);
   if (!table) return st.SkipWithError("ISA not supported on this CPU");
   const DType t = dtype_arg(st.range(0));
@@ -245,7 +246,7 @@ void kernel_gemm(benchmark::State& st, const char* isa, int64_t n_tok) {
   q.resize(n_tok, cols);
   quantize_activations(x.data(), cols, q, 0, n_tok);
   std::vector<float> y(static_cast<size_t>(n_tok * rows));
-  const Int8MatmulFn fn = int8_fn(*table, t);
+  const Int8MatmulFn fn = table->matmul[t];
   for (auto _ : st) {
     fn(e.views[0], q, y.data(), rows, 0, rows);
     benchmark::DoNotOptimize(y.data());
@@ -254,10 +255,10 @@ void kernel_gemm(benchmark::State& st, const char* isa, int64_t n_tok) {
                                               benchmark::Counter::kIsRate);
   st.SetLabel(kTypeNames[st.range(0)]);
 }
-void BM_kernel_gemm512_avx512vnni(benchmark::State& st) { kernel_gemm(st, "avx512vnni", 512); }
-void BM_kernel_gemm48_avx512vnni(benchmark::State& st) { kernel_gemm(st, "avx512vnni", 48); }
-void BM_kernel_gemm512_avx512bw(benchmark::State& st) { kernel_gemm(st, "avx512bw", 512); }
-void BM_kernel_gemm512_avx2(benchmark::State& st) { kernel_gemm(st, "avx2", 512); }
+void BM_kernel_gemm512_avx512vnni(benchmark::State& st) { kernel_gemm(st, Isa::kAvx512Vnni, 512); }
+void BM_kernel_gemm48_avx512vnni(benchmark::State& st) { kernel_gemm(st, Isa::kAvx512Vnni, 48); }
+void BM_kernel_gemm512_avx512bw(benchmark::State& st) { kernel_gemm(st, Isa::kAvx512, 512); }
+void BM_kernel_gemm512_avx2(benchmark::State& st) { kernel_gemm(st, Isa::kAvx2, 512); }
 
 void gemv_shapes(benchmark::internal::Benchmark* b, bool threads) {
   for (int64_t t : {0, 1, 2})

@@ -1,6 +1,7 @@
 // The kernel entry points model code may call. Pure functions over views;
-// callers split rows across threads. Scalar references live in kernels/ref/,
-// ISA variants in kernels/cpu/ (picked at run time).
+// callers split rows across threads. Implemented in kernels/*.cpp, which call
+// the active backend's ISA kernels (kernels/cpu/dispatch.h) or the scalar
+// references (kernels/ref/reference.h).
 #pragma once
 
 #include <cstddef>
@@ -44,8 +45,6 @@ MatrixView matrix_rows(const MatrixView& m, int64_t first, int64_t n);
 
 // y[r] = sum_c W[r][c] * x[c] for r in [row_begin, row_end) (y indexed by r).
 void matvec(const MatrixView& w, const float* x, float* y, int64_t row_begin, int64_t row_end);
-// The scalar reference of matvec (what the SIMD paths are tested against).
-void matvec_ref(const MatrixView& w, const float* x, float* y, int64_t row_begin, int64_t row_end);
 // The same for n_tok vectors: Y[t][r] = sum_c W[r][c] * X[t][c]; each weight
 // row is read once for all tokens. Per (t, r) the sum runs in the same order
 // as matvec, so results do not depend on n_tok or on how rows are split.
@@ -62,14 +61,9 @@ bool uses_int8_path(const MatrixView& w);
 // Quantises tokens [t_begin, t_end) of x[n_tok][out.cols] (row stride x_stride)
 // into `out` (already resize()d); disjoint token ranges may run in parallel.
 void quantize_activations(const float* x, int64_t x_stride, QuantizedActs& out, int64_t t_begin, int64_t t_end);
-// Its scalar reference (the SIMD quantisers give exactly these bytes and floats).
-void quantize_activations_ref(const float* x, int64_t x_stride, QuantizedActs& out, int64_t t_begin, int64_t t_end);
 // Y[t][r] = sum_c W[r][c] * X[t][c] for rows [row_begin, row_end), all of x's tokens.
 void matmul_q8(const MatrixView& w, const QuantizedActs& x, float* y, int64_t y_stride, int64_t row_begin,
                int64_t row_end);
-// The scalar reference of matmul_q8 (what the SIMD paths are tested against, bit for bit).
-void matmul_q8_ref(const MatrixView& w, const QuantizedActs& x, float* y, int64_t y_stride, int64_t row_begin,
-                   int64_t row_end);
 
 // The int8 arithmetic peak probe: `iters` rounds of the active int8 path's dot
 // step on twelve register accumulators (no memory traffic); returns the
@@ -80,13 +74,11 @@ double int8_peak_probe(int64_t iters);
 // y[c] += sum_{r in [row_begin,row_end)} x[r] * W[r][c]   (W transposed times x).
 void matvec_t_accumulate(const MatrixView& w, const float* x, float* y, int64_t row_begin, int64_t row_end);
 
-// sum a[i]*b[i]: the active ISA's f32 dot (fixed order); dot_ref is the scalar one.
+// sum a[i]*b[i]: the active ISA's f32 dot (fixed order).
 float dot(const float* a, const float* b, int64_t n);
 // y[i] += a * x[i] with one fused multiply-add per element: the same bits on
 // every ISA (attention's weighted sums of latents and values).
 void axpy(float a, const float* x, float* y, int64_t n);
-void axpy_ref(float a, const float* x, float* y, int64_t n);
-float dot_ref(const float* a, const float* b, int64_t n);
 // out[i * n_b + j] = dot(a[i], b[j], n) for all pairs, each bit-equal to
 // dot(): register-tiled so each loaded vector serves several pairs.
 void dot_many(const float* const* a, int64_t n_a, const float* const* b, int64_t n_b, int64_t n, float* out);
@@ -95,8 +87,6 @@ void dot_many(const float* const* a, int64_t n_a, const float* const* b, int64_t
 // axpy() calls onto a zeroed out[h], whatever the ISA (attention's weighted
 // sum of cached rows for several heads, each row read once for all of them).
 void weighted_sum_rows(const float* p, int64_t n_rows, int64_t n_out, const float* const* rows, int64_t dim, float* out);
-void weighted_sum_rows_ref(const float* p, int64_t n_rows, int64_t n_out, const float* const* rows, int64_t dim,
-                           float* out);
 // sum a[i], read at the full width of the active ISA (the memory-bandwidth
 // probe's loop; summation order is ISA-specific, the value is only a checksum).
 double stream_sum(const double* a, int64_t n);
@@ -108,8 +98,6 @@ void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps);
 void softmax(float* x, int64_t n);
 // out[i] = silu(gate[i]) * up[i]
 void silu_mul(const float* gate, const float* up, float* out, int64_t n);
-// The scalar silu_mul (std::exp), what the SIMD one is tested against.
-void silu_mul_ref(const float* gate, const float* up, float* out, int64_t n);
 // Rotary embedding of one vector of n_dims by per-pair cos/sin (n_dims/2 each).
 // Adjacent pairs (x[2i], x[2i+1]): DeepSeek MLA, GGUF llama. Half split
 // (x[i], x[i+n/2]): "NeoX" style, Qwen2.

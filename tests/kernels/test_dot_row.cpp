@@ -9,8 +9,9 @@
 #include <vector>
 
 #include "core/float_convert.h"
-#include "kernels/cpu/dot_row.h"
 #include "kernels/kernels.h"
+#include "kernels/ref/reference.h"
+#include "kernels/isa_tables.h"
 
 namespace dseek::kernels {
 namespace {
@@ -42,16 +43,9 @@ TEST(DotRow, EveryIsaAndTypeMatchesFloat64) {
   };
   int checked = 0;
   std::mt19937 rng(11);
-  for (const char* isa : {"avx2", "avx512"}) {
-    const DotRowTable* table = dot_row_table(isa);
-    if (!table) {
-      std::printf("%s: not supported on this CPU, skipped\n", isa);
-      continue;
-    }
+  for (const auto& [isa, table] : row_tables_here()) {
     for (const auto& c : cases) {
-      DotRowFn fn = c.dtype == DType::kF32 ? table->f32 : c.dtype == DType::kF16 ? table->f16
-                  : c.dtype == DType::kBF16 ? table->bf16 : c.dtype == DType::kQ8_0 ? table->q8_0
-                  : c.dtype == DType::kQ4_K ? table->q4_k : table->q6_k;
+      const DotRowFn fn = table->dot[c.dtype];
       if (!fn) continue;
       for (int64_t n : c.lengths) {
         std::vector<float> deq, x(static_cast<size_t>(n));
@@ -66,13 +60,10 @@ TEST(DotRow, EveryIsaAndTypeMatchesFloat64) {
         const float got = fn(row.data(), x.data(), n);
         EXPECT_NEAR(got, want, 1e-5 * mag + 1e-6) << isa << " " << dtype_name(c.dtype) << " n=" << n;
         // Canonical order: bit-identical to the same ISA's f32 dot over the reference dequantisation.
-        EXPECT_EQ(got, table->f32(reinterpret_cast<const std::byte*>(deq.data()), x.data(), n))
+        EXPECT_EQ(got, table->dot[DType::kF32](reinterpret_cast<const std::byte*>(deq.data()), x.data(), n))
             << isa << " " << dtype_name(c.dtype) << " n=" << n;
         // The SIMD dequantiser gives exactly the reference's values.
-        DequantRowFn dq = c.dtype == DType::kF16 ? table->dq_f16 : c.dtype == DType::kBF16 ? table->dq_bf16
-                        : c.dtype == DType::kQ8_0 ? table->dq_q8_0 : c.dtype == DType::kQ4_K ? table->dq_q4_k
-                        : c.dtype == DType::kQ6_K ? table->dq_q6_k : nullptr;
-        if (dq) {
+        if (const DequantRowFn dq = table->dequant[c.dtype]) {
           std::vector<float> out(static_cast<size_t>(n));
           dq(row.data(), out.data(), n);
           EXPECT_EQ(out, deq) << isa << " dequant " << dtype_name(c.dtype) << " n=" << n;
@@ -81,15 +72,17 @@ TEST(DotRow, EveryIsaAndTypeMatchesFloat64) {
       }
     }
   }
+  if (checked == 0) GTEST_SKIP() << "no SIMD row-dot kernels on this CPU";
   std::printf("dot_row: %d (isa, type, length) cases within 1e-5 relative of float64\n", checked);
 }
 
 TEST(DotRow, TiledManyEqualsPairwiseBitForBit) {
   std::mt19937 rng(9);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (const char* isa : {"avx2", "avx512"}) {
-    const DotRowTable* table = dot_row_table(isa);
-    if (!table || !table->f32_many) continue;
+  int checked = 0;
+  for (const auto& [isa, table] : row_tables_here()) {
+    if (!table->f32_many) continue;
+    ++checked;
     for (int64_t n : {1, 17, 64, 100, 1000}) {
       for (int64_t n_rows : {1, 2, 3, 5, 8}) {
         for (int64_t n_x : {1, 2, 3, 4, 7, 24, 25, 50}) {
@@ -110,12 +103,13 @@ TEST(DotRow, TiledManyEqualsPairwiseBitForBit) {
           for (int64_t r = 0; r < n_rows; ++r)
             for (int64_t t = 0; t < n_x; ++t)
               ASSERT_EQ(out[static_cast<size_t>(r * n_x + t)],
-                        table->f32(reinterpret_cast<const std::byte*>(wp[static_cast<size_t>(r)]), xp[static_cast<size_t>(t)], n))
+                        table->dot[DType::kF32](reinterpret_cast<const std::byte*>(wp[static_cast<size_t>(r)]), xp[static_cast<size_t>(t)], n))
                   << isa << " n=" << n << " rows=" << n_rows << " x=" << n_x << " at " << r << "," << t;
         }
       }
     }
   }
+  if (checked == 0) GTEST_SKIP() << "no SIMD tiled f32 kernel on this CPU";
 }
 
 TEST(MatvecT, TransposedProductMatchesFloat64AndSplitsExactly) {
@@ -185,9 +179,8 @@ namespace {
 TEST(Axpy, EveryIsaEqualsTheFusedScalarReference) {
   std::mt19937 rng(11);
   std::normal_distribution<float> nd(0.0f, 1.0f);
-  for (const char* isa : {"avx2", "avx512"}) {
-    const DotRowTable* table = dot_row_table(isa);
-    if (!table || !table->axpy) continue;
+  for (const auto& [isa, table] : row_tables_here()) {
+    if (!table->axpy) continue;
     for (int64_t n : {0, 1, 7, 8, 15, 16, 17, 33, 64, 100, 512, 515}) {
       std::vector<float> x(static_cast<size_t>(n)), y(static_cast<size_t>(n));
       for (auto& v : x) v = nd(rng);
@@ -216,9 +209,8 @@ TEST(WeightedSumRows, EveryIsaEqualsAxpyPerHead) {
   std::mt19937 rng(12);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   int checked = 0;
-  for (const char* isa : {"avx2", "avx512"}) {
-    const DotRowTable* table = dot_row_table(isa);
-    if (!table || !table->weighted_rows) continue;
+  for (const auto& [isa, table] : row_tables_here()) {
+    if (!table->weighted_rows) continue;
     for (int64_t n_out : {1, 3, 4, 8, 12, 16, 17, 24, 33})
       for (int64_t dim : {1, 7, 16, 33, 64, 576})
         for (int64_t n_rows : {1, 5, 40}) {
@@ -243,6 +235,7 @@ TEST(WeightedSumRows, EveryIsaEqualsAxpyPerHead) {
           ++checked;
         }
   }
+  if (checked == 0) GTEST_SKIP() << "no SIMD weighted_sum_rows on this CPU";
   std::printf("weighted_sum_rows: %d (isa, shape) cases equal the reference\n", checked);
 }
 
@@ -275,12 +268,12 @@ TEST(Fp8, EveryIsaConvertsAllCodesExactly) {
   for (size_t i = 0; i < codes.size(); ++i) codes[i] = static_cast<uint8_t>(i * 37 + 5);
   for (int i = 0; i < 256; ++i) codes[static_cast<size_t>(i)] = static_cast<uint8_t>(i);
   int checked = 0;
-  for (const char* isa : {"avx2", "avx512"}) {
-    const DotRowTable* table = dot_row_table(isa);
-    if (!table || !table->dq_f8_e4m3) continue;
+  for (const auto& [isa, table] : row_tables_here()) {
+    const DequantRowFn convert = table->dequant[DType::kF8E4M3];
+    if (!convert) continue;
     for (int64_t n : {256 + 13, 256, 17, 8, 7, 1}) {
       std::vector<float> got(static_cast<size_t>(n), -3.0f);
-      table->dq_f8_e4m3(reinterpret_cast<const std::byte*>(codes.data()), got.data(), n);
+      convert(reinterpret_cast<const std::byte*>(codes.data()), got.data(), n);
       for (int64_t i = 0; i < n; ++i) {
         const float want = fp8_e4m3_to_f32(codes[static_cast<size_t>(i)]);
         uint32_t a, b;
@@ -291,6 +284,7 @@ TEST(Fp8, EveryIsaConvertsAllCodesExactly) {
       ++checked;
     }
   }
+  if (checked == 0) GTEST_SKIP() << "no SIMD FP8 converter on this CPU";
   std::printf("fp8 converters: %d (isa, length) cases bit-exact\n", checked);
 }
 
@@ -334,9 +328,8 @@ TEST(Fp8, BlockScaledMatmulEqualsDotOfReferenceRows) {
 // stream_sum (the bandwidth probe's loop): every ISA's sum of small integers
 // is exact, so any dropped, doubled or misaligned element shows, tails included.
 TEST(StreamSum, EveryIsaSumsEveryElementOnce) {
-  for (const char* isa : {"avx2", "avx512"}) {
-    const DotRowTable* table = dot_row_table(isa);
-    if (!table || !table->stream_sum) continue;
+  for (const auto& [isa, table] : row_tables_here()) {
+    if (!table->stream_sum) continue;
     for (int64_t n : {0, 1, 7, 15, 16, 31, 32, 33, 64, 100, 1000, 4099}) {
       std::vector<double> a(static_cast<size_t>(n));
       double want = 0;

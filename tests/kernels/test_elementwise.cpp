@@ -9,8 +9,9 @@
 #include <random>
 #include <vector>
 
-#include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/dispatch.h"
 #include "kernels/kernels.h"
+#include "kernels/ref/reference.h"
 
 namespace dseek::kernels {
 namespace {
@@ -24,7 +25,7 @@ double ulps(float got, double want) {
 }
 
 TEST(Elementwise, VectorExpIsWithinTwoUlpEverywhere) {
-  const ElementwiseTable* t = elementwise_table("avx512");
+  const ElementwiseTable* t = elementwise_table(Isa::kAvx512);
   if (!t) GTEST_SKIP() << "no AVX-512 on this CPU";
   std::vector<float> x;
   for (float v = -110.0f; v <= 100.0f; v += 0.01234f) x.push_back(v);
@@ -61,7 +62,7 @@ TEST(Elementwise, VectorExpIsWithinTwoUlpEverywhere) {
 }
 
 TEST(Elementwise, SiluMulMatchesTheScalarFormula) {
-  const ElementwiseTable* t = elementwise_table("avx512");
+  const ElementwiseTable* t = elementwise_table(Isa::kAvx512);
   if (!t) GTEST_SKIP() << "no AVX-512 on this CPU";
   std::mt19937 rng(5);
   std::normal_distribution<float> normal(0.0f, 4.0f);

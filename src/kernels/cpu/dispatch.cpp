@@ -1,13 +1,12 @@
-// Run-time ISA selection for the CPU kernels: CPUID once, then a fixed table.
+// Run-time ISA selection for the CPU kernels: CPUID once, then fixed tables.
+#include "kernels/cpu/dispatch.h"
+
 #include <cpuid.h>
 
-#include <cstdint>
-#include <cstring>
+#include <array>
 #include <initializer_list>
-
-#include "kernels/cpu/dot_row.h"
-#include "kernels/cpu/elementwise.h"
-#include "kernels/cpu/int8_dot.h"
+#include <optional>
+#include <utility>
 
 namespace dseek::kernels {
 namespace {
@@ -32,103 +31,75 @@ struct CpuFeatures {
   }
 };
 
-const CpuFeatures& cpu() {
-  static const CpuFeatures f;
-  return f;
+// One kind of table for every ISA this CPU supports, built once; the best is
+// the most capable ISA that has one (nullptr entries: an empty scalar table).
+template <class Table>
+class IsaTables {
+ public:
+  IsaTables(std::initializer_list<std::pair<Isa, Table (*)()>> makers) {
+    for (const auto& [isa, make] : makers)
+      if (cpu_supports(isa)) tables_[static_cast<size_t>(isa)] = make();
+  }
+  const Table* find(Isa isa) const {
+    const auto& t = tables_[static_cast<size_t>(isa)];
+    return t ? &*t : nullptr;
+  }
+  const Table& best() const {
+    for (size_t i = kIsaCount; i-- > 0;)
+      if (tables_[i]) return *tables_[i];
+    return scalar_;
+  }
+
+ private:
+  std::array<std::optional<Table>, kIsaCount> tables_;
+  Table scalar_{};
+};
+
+const IsaTables<DotRowTable>& dot_row_tables() {
+  static const IsaTables<DotRowTable> t{{Isa::kAvx2, dot_row_table_avx2}, {Isa::kAvx512, dot_row_table_avx512}};
+  return t;
 }
 
-bool has_avx2() { return cpu().avx2; }
-bool has_avx512() { return cpu().avx512; }
-bool has_avx512_vnni() { return cpu().avx512_vnni; }
+const IsaTables<Int8Table>& int8_tables() {
+  static const IsaTables<Int8Table> t{
+      {Isa::kAvx2, int8_table_avx2}, {Isa::kAvx512, int8_table_avx512bw}, {Isa::kAvx512Vnni, int8_table_avx512vnni}};
+  return t;
+}
 
-// The first of `isas` (best first) this CPU supports, or an empty (scalar) table.
-template <class Table>
-const Table& best_table(const Table* (*lookup)(const char*), std::initializer_list<const char*> isas) {
-  static const Table none{};
-  for (const char* isa : isas)
-    if (const Table* t = lookup(isa)) return *t;
-  return none;
+const IsaTables<ElementwiseTable>& elementwise_tables() {
+  static const IsaTables<ElementwiseTable> t{{Isa::kAvx512, elementwise_table_avx512}};
+  return t;
 }
 
 }  // namespace
 
-const DotRowTable* dot_row_table(const char* isa) {
-  static const DotRowTable avx512 = has_avx512() ? dot_row_table_avx512() : DotRowTable{};
-  static const DotRowTable avx2 = has_avx2() ? dot_row_table_avx2() : DotRowTable{};
-  if (std::strcmp(isa, "avx512") == 0) return has_avx512() ? &avx512 : nullptr;
-  if (std::strcmp(isa, "avx2") == 0) return has_avx2() ? &avx2 : nullptr;
-  return nullptr;
-}
-
-const DotRowTable& active_dot_rows() {
-  static const DotRowTable& t = best_table(dot_row_table, {"avx512", "avx2"});
-  return t;
-}
-
-DotRowFn select_dot_row(DType t) {
-  const DotRowTable& d = active_dot_rows();
-  switch (t) {
-    case DType::kF32: return d.f32;
-    case DType::kF16: return d.f16;
-    case DType::kBF16: return d.bf16;
-    case DType::kQ8_0: return d.q8_0;
-    case DType::kQ4_K: return d.q4_k;
-    case DType::kQ6_K: return d.q6_k;
-    default: return nullptr;
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::kAvx2: return "avx2";
+    case Isa::kAvx512: return "avx512";
+    case Isa::kAvx512Vnni: return "avx512vnni";
+    default: return "scalar";
   }
 }
 
-DequantRowFn select_dequant_row(DType t) {
-  const DotRowTable& d = active_dot_rows();
-  switch (t) {
-    case DType::kF16: return d.dq_f16;
-    case DType::kBF16: return d.dq_bf16;
-    case DType::kQ8_0: return d.dq_q8_0;
-    case DType::kQ4_K: return d.dq_q4_k;
-    case DType::kQ6_K: return d.dq_q6_k;
-    case DType::kF8E4M3: return d.dq_f8_e4m3;
-    default: return nullptr;
+bool cpu_supports(Isa isa) {
+  static const CpuFeatures f;
+  switch (isa) {
+    case Isa::kScalar: return true;
+    case Isa::kAvx2: return f.avx2;
+    case Isa::kAvx512: return f.avx512;
+    case Isa::kAvx512Vnni: return f.avx512_vnni;
   }
+  return false;
 }
 
-const Int8Table* int8_table(const char* isa) {
-  static const Int8Table vnni = has_avx512_vnni() ? int8_table_avx512vnni() : Int8Table{};
-  static const Int8Table bw = has_avx512() ? int8_table_avx512bw() : Int8Table{};
-  static const Int8Table avx2 = has_avx2() ? int8_table_avx2() : Int8Table{};
-  if (std::strcmp(isa, "avx512vnni") == 0) return has_avx512_vnni() ? &vnni : nullptr;
-  if (std::strcmp(isa, "avx512bw") == 0) return has_avx512() ? &bw : nullptr;
-  if (std::strcmp(isa, "avx2") == 0) return has_avx2() ? &avx2 : nullptr;
-  return nullptr;
+const KernelBackend& backend() {
+  static const KernelBackend b{dot_row_tables().best(), int8_tables().best(), elementwise_tables().best()};
+  return b;
 }
 
-const Int8Table& active_int8() {
-  static const Int8Table& t = best_table(int8_table, {"avx512vnni", "avx512bw", "avx2"});
-  return t;
-}
-
-Int8MatmulFn int8_fn(const Int8Table& table, DType t) {
-  switch (t) {
-    case DType::kQ8_0: return table.q8_0;
-    case DType::kQ4_K: return table.q4_k;
-    case DType::kQ6_K: return table.q6_k;
-    default: return nullptr;
-  }
-}
-
-const ElementwiseTable* elementwise_table(const char* isa) {
-  static const ElementwiseTable avx512 = has_avx512() ? elementwise_table_avx512() : ElementwiseTable{};
-  if (std::strcmp(isa, "avx512") == 0) return has_avx512() ? &avx512 : nullptr;
-  return nullptr;
-}
-
-const ElementwiseTable& active_elementwise() {
-  static const ElementwiseTable& t = best_table(elementwise_table, {"avx512"});
-  return t;
-}
-
-double int8_peak_probe(int64_t iters) {
-  const PeakProbeFn probe = active_int8().peak_probe;
-  return probe && iters > 0 ? probe(iters) : 0.0;
-}
+const DotRowTable* dot_row_table(Isa isa) { return dot_row_tables().find(isa); }
+const Int8Table* int8_table(Isa isa) { return int8_tables().find(isa); }
+const ElementwiseTable* elementwise_table(Isa isa) { return elementwise_tables().find(isa); }
 
 }  // namespace dseek::kernels

@@ -1,6 +1,6 @@
 // Internal to kernels/: one weight row (in its stored type) dotted with an
 // f32 activation vector. One function per (ISA, dtype) in dot_row_<isa>.cpp,
-// each compiled with its own -m flags; select_dot_row() picks by CPUID once.
+// each compiled with its own -m flags; cpu/dispatch.cpp picks one by CPUID once.
 // The summation order is fixed per ISA and n, never by other rows or threads.
 #pragma once
 
@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "core/dtype.h"
+#include "kernels/cpu/isa.h"
 
 namespace dseek::kernels {
 
@@ -41,27 +42,17 @@ using DotScaledFn = float (*)(const std::byte* row, const float* scales, const f
 using StreamSumFn = double (*)(const double* a, int64_t n);
 
 struct DotRowTable {
-  DotManyFn f32_many = nullptr;  // nullptr: callers loop over f32
+  Isa isa = Isa::kScalar;
+  PerDType<DotRowFn> dot;           // the fused row dot per weight type
+  PerDType<DequantRowFn> dequant;   // the SIMD dequantiser per weight type (dequantize_row's values)
+  DotManyFn f32_many = nullptr;     // nullptr: callers loop over dot[kF32]
   AxpyFn axpy = nullptr;
   StreamSumFn stream_sum = nullptr;
   WeightedRowsFn weighted_rows = nullptr;
-  DotRowFn f32 = nullptr, f16 = nullptr, bf16 = nullptr, q8_0 = nullptr, q4_k = nullptr, q6_k = nullptr;
-  DequantRowFn dq_f16 = nullptr, dq_bf16 = nullptr, dq_q8_0 = nullptr, dq_q4_k = nullptr, dq_q6_k = nullptr;
-  DequantRowFn dq_f8_e4m3 = nullptr;
   DotScaledFn f8_e4m3_scaled = nullptr;  // raw E4M3 -> f32 (block scales are the caller's: they need the row index)
-  const char* isa = "scalar";
 };
 
 DotRowTable dot_row_table_avx2();
 DotRowTable dot_row_table_avx512();
-
-// The best table this CPU supports (computed once, immutable afterwards).
-const DotRowTable& active_dot_rows();
-// The function for `t` in the active table, or nullptr (then callers use the reference path).
-DotRowFn select_dot_row(DType t);
-// The SIMD dequantiser for `t`, or nullptr (then callers use dequantize_row).
-DequantRowFn select_dequant_row(DType t);
-// For tests and benchmarks: a table by ISA name ("avx2", "avx512"); nullptr if unsupported here.
-const DotRowTable* dot_row_table(const char* isa);
 
 }  // namespace dseek::kernels

@@ -379,24 +379,24 @@ double stream_sum_f64(const double* a, int64_t n) {
 
 DotRowTable dot_row_table_avx512() {
   DotRowTable t;
-  t.f32 = dot_f32;
+  t.isa = Isa::kAvx512;
+  t.dot[DType::kF32] = dot_f32;
   t.axpy = axpy_f32;
   t.stream_sum = stream_sum_f64;
   t.weighted_rows = weighted_rows_f32;
   t.f32_many = dot_f32_many;
-  t.f16 = dot_half<false>;
-  t.bf16 = dot_half<true>;
-  t.q8_0 = dot_decoded<decode_q8_0<DotSink>>;
-  t.q4_k = dot_decoded<decode_q4_k<DotSink>>;
-  t.q6_k = dot_decoded<decode_q6_k<DotSink>>;
-  t.dq_f16 = dequant_half<false>;
-  t.dq_bf16 = dequant_half<true>;
-  t.dq_q8_0 = dequant_decoded<decode_q8_0<StoreSink>>;
-  t.dq_q4_k = dequant_decoded<decode_q4_k<StoreSink>>;
-  t.dq_q6_k = dequant_decoded<decode_q6_k<StoreSink>>;
-  t.dq_f8_e4m3 = dequant_f8_e4m3;
+  t.dot[DType::kF16] = dot_half<false>;
+  t.dot[DType::kBF16] = dot_half<true>;
+  t.dot[DType::kQ8_0] = dot_decoded<decode_q8_0<DotSink>>;
+  t.dot[DType::kQ4_K] = dot_decoded<decode_q4_k<DotSink>>;
+  t.dot[DType::kQ6_K] = dot_decoded<decode_q6_k<DotSink>>;
+  t.dequant[DType::kF16] = dequant_half<false>;
+  t.dequant[DType::kBF16] = dequant_half<true>;
+  t.dequant[DType::kQ8_0] = dequant_decoded<decode_q8_0<StoreSink>>;
+  t.dequant[DType::kQ4_K] = dequant_decoded<decode_q4_k<StoreSink>>;
+  t.dequant[DType::kQ6_K] = dequant_decoded<decode_q6_k<StoreSink>>;
+  t.dequant[DType::kF8E4M3] = dequant_f8_e4m3;
   t.f8_e4m3_scaled = dot_f8_scaled;
-  t.isa = "avx512";
   return t;
 }
 

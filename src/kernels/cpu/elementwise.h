@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "kernels/cpu/isa.h"
+
 namespace dseek::kernels {
 
 // out[i] = gate[i] / (1 + exp(-gate[i])) * up[i] (out may alias gate or up).
@@ -15,16 +17,11 @@ using SiluMulFn = void (*)(const float* gate, const float* up, float* out, int64
 using ExpShiftFn = void (*)(float* x, float shift, int64_t n);
 
 struct ElementwiseTable {
-  SiluMulFn silu_mul = nullptr;  // nullptr: the scalar loops in kernels/ref
-  ExpShiftFn exp_shift = nullptr;
-  const char* isa = "scalar";
+  Isa isa = Isa::kScalar;
+  SiluMulFn silu_mul = nullptr;  // nullptr: silu_mul_ref
+  ExpShiftFn exp_shift = nullptr;  // nullptr: exp_shift_ref
 };
 
 ElementwiseTable elementwise_table_avx512();
-
-// The best table this CPU supports (computed once, immutable afterwards).
-const ElementwiseTable& active_elementwise();
-// For tests: a table by ISA name ("avx512"); nullptr if unsupported here.
-const ElementwiseTable* elementwise_table(const char* isa);
 
 }  // namespace dseek::kernels

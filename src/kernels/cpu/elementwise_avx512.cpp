@@ -52,9 +52,9 @@ void exp_shift_avx512(float* x, float shift, int64_t n) {
 
 ElementwiseTable elementwise_table_avx512() {
   ElementwiseTable t;
+  t.isa = Isa::kAvx512;
   t.silu_mul = silu_mul_avx512;
   t.exp_shift = exp_shift_avx512;
-  t.isa = "avx512";
   return t;
 }
 

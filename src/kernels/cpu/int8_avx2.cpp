@@ -15,7 +15,7 @@
 
 #include "core/quant/blocks.h"
 #include "kernels/cpu/int8_dot.h"
-#include "kernels/cpu/k_scales.h"
+#include "kernels/k_scales.h"
 #include "kernels/cpu/peak_probe.h"
 
 namespace dseek::kernels {
@@ -358,11 +358,11 @@ double peak_probe(int64_t iters) {
 
 Int8Table int8_table_avx2() {
   Int8Table t;
-  t.q8_0 = matmul_int8<Q8_0>;
-  t.q4_k = matmul_int8<Q4_K>;
-  t.q6_k = matmul_int8<Q6_K>;
+  t.isa = Isa::kAvx2;
+  t.matmul[DType::kQ8_0] = matmul_int8<Q8_0>;
+  t.matmul[DType::kQ4_K] = matmul_int8<Q4_K>;
+  t.matmul[DType::kQ6_K] = matmul_int8<Q6_K>;
   t.peak_probe = peak_probe;
-  t.isa = "avx2";
   return t;
 }
 

@@ -1,8 +1,8 @@
 // Internal to kernels/cpu: the AVX-512 int8-activation matmul, shared by
 // int8_avx512vnni.cpp (vpdpbusd) and int8_avx512bw.cpp (vpmaddubsw +
-// vpmaddwd). The includer defines `struct Isa` first: Isa::dot(acc, u, s)
+// vpmaddwd). The includer defines `struct DotStep` first: DotStep::dot(acc, u, s)
 // adds to each int32 lane acc the sum of four u8 x s8 products, and
-// Isa::kVnni says whether it is a single vpdpbusd (no int16 saturation).
+// DotStep::kVnni says whether it is a single vpdpbusd (no int16 saturation).
 //
 // Two kernels, both giving the canonical order of kernels/ref/int8_matmul.cpp
 // (exact integer block sums, eight float lane chains j = block % 8):
@@ -25,7 +25,8 @@
 
 #include "core/quant/blocks.h"
 #include "kernels/cpu/int8_dot.h"
-#include "kernels/cpu/k_scales.h"
+#include "kernels/cpu/int8_quantize_avx512.h"
+#include "kernels/k_scales.h"
 #include "kernels/cpu/peak_probe.h"
 
 namespace dseek::kernels {
@@ -104,12 +105,12 @@ struct Q8_0 {
     const __m512i w = _mm512_inserti64x4(_mm512_zextsi256_si512(lo), hi, 1);
     // VNNI: w+128 is unsigned and the +128*sum(x) comes back through neg32*4.
     // Without VNNI (int16 pair sums would saturate): |w| times x with w's sign.
-    if constexpr (Isa::kVnni) return {_mm512_xor_si512(w, _mm512_set1_epi8(static_cast<char>(0x80))), 0};
+    if constexpr (DotStep::kVnni) return {_mm512_xor_si512(w, _mm512_set1_epi8(static_cast<char>(0x80))), 0};
     else return {_mm512_abs_epi8(w), _mm512_movepi8_mask(w)};
   }
   [[gnu::always_inline]] static __m512i dot(const W& w, const XStep& x) {
-    if constexpr (Isa::kVnni) return Isa::dot(_mm512_slli_epi32(x.neg32, 2), w.u, x.q);
-    else return Isa::dot(_mm512_setzero_si512(), w.u, _mm512_mask_sub_epi8(x.q, w.neg, _mm512_setzero_si512(), x.q));
+    if constexpr (DotStep::kVnni) return DotStep::dot(_mm512_slli_epi32(x.neg32, 2), w.u, x.q);
+    else return DotStep::dot(_mm512_setzero_si512(), w.u, _mm512_mask_sub_epi8(x.q, w.neg, _mm512_setzero_si512(), x.q));
   }
   // d of blocks 8g..8g+n-1 (lanes from n on are 0).
   struct Scales {
@@ -166,7 +167,7 @@ struct Q4_K {
     const __m512i v = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
     return {_mm512_and_si512(_mm512_mask_srli_epi16(v, 0xFFFF0000u, v, 4), _mm512_set1_epi8(0x0F))};
   }
-  [[gnu::always_inline]] static __m512i dot(const W& w, const XStep& x) { return Isa::dot(_mm512_setzero_si512(), w.u, x.q); }
+  [[gnu::always_inline]] static __m512i dot(const W& w, const XStep& x) { return DotStep::dot(_mm512_setzero_si512(), w.u, x.q); }
   struct Scales {
     __m256 ws, wm;  // d*sc[j], dmin*m[j]
   };
@@ -222,7 +223,7 @@ struct Q6_K {
         0x0004000400040004)), bits45);
     return {_mm512_or_si512(nib, top)};
   }
-  [[gnu::always_inline]] static __m512i dot(const W& w, const XStep& x) { return Isa::dot(x.neg32, w.u, x.q); }
+  [[gnu::always_inline]] static __m512i dot(const W& w, const XStep& x) { return DotStep::dot(x.neg32, w.u, x.q); }
   // Lanes 0..7 = d*sc[2j] (first halves of blocks j), 8..15 = d*sc[2j+1]: half_block_sums' order.
   struct Scales {
     __m512 ws;
@@ -421,7 +422,7 @@ void lane_rows_tile(const __m512i* dec, const float* ws_t, const float* wm_t, co
           std::memcpy(&xv, x[t].q + 32 * b + 4 * k, 4);
           const __m512i xb = _mm512_set1_epi32(xv);
 #pragma GCC unroll 2
-          for (int q = 0; q < RT; ++q) l[H == 2 ? k / 4 : 0][q][t] = Isa::dot(l[H == 2 ? k / 4 : 0][q][t], wk[q], xb);
+          for (int q = 0; q < RT; ++q) l[H == 2 ? k / 4 : 0][q][t] = DotStep::dot(l[H == 2 ? k / 4 : 0][q][t], wk[q], xb);
         }
       }
 #pragma GCC unroll 8
@@ -542,55 +543,28 @@ void lane_rows_gemm(const MatrixView& w, const QuantizedActs& x, float* y, int64
 template <class Ty>
 void matmul_int8(const MatrixView& w, const QuantizedActs& x, float* y, int64_t y_stride, int64_t row_begin,
                  int64_t row_end) {
-  if constexpr (Isa::kVnni)
+  if constexpr (DotStep::kVnni)
     if (x.n_tok >= kGemmTokens) return lane_rows_gemm<Ty>(w, x, y, y_stride, row_begin, row_end);
   gemv_int8<Ty>(w, x, y, y_stride, row_begin, row_end);
 }
 
-// quantize_activations_ref's arithmetic, 32 values per block in two registers:
-// the same IEEE operations in the same order, so the same bytes and floats.
-void quantize_acts(const float* x, int64_t x_stride, QuantizedActs& out, int64_t t_begin, int64_t t_end) {
-  const int64_t nb = out.blocks();
-  const __m512 magic = _mm512_set1_ps(0x1.8p23f);
-  const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
-  for (int64_t t = t_begin; t < t_end; ++t)
-    for (int64_t b = 0; b < nb; ++b) {
-      const float* xb = x + t * x_stride + b * kActBlock;
-      const __m512 a0 = _mm512_loadu_ps(xb), a1 = _mm512_loadu_ps(xb + 16);
-      const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a0), _mm512_abs_ps(a1)));
-      const float d = amax / 127.0f;
-      const __m512 id = _mm512_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
-      auto q32 = [&](__m512 v) {
-        const __m512 r = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(v, id), magic), magic);
-        return _mm512_min_epi32(_mm512_max_epi32(_mm512_cvttps_epi32(r), lo), hi);
-      };
-      const __m256i q = _mm256_set_m128i(_mm512_cvtepi32_epi8(q32(a1)), _mm512_cvtepi32_epi8(q32(a0)));
-      int8_t* qs = out.qs.data() + t * out.cols + b * kActBlock;
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs), q);
-      // Sums of four (ones x q pairs, then pairs of pairs), exact in integers.
-      const __m256i s4 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q), _mm256_set1_epi16(1));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out.neg32.data() + t * (out.cols / 4) + b * (kActBlock / 4)),
-                          _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(s4, 5)));
-      // Groups 0..3 and 4..7 of s4: the two half-blocks; the block sum is their total.
-      auto sum4x = [](__m128i v) {
-        const __m128i h2 = _mm_add_epi32(v, _mm_srli_si128(v, 8));
-        return _mm_cvtsi128_si32(_mm_add_epi32(h2, _mm_srli_si128(h2, 4)));
-      };
-      const int32_t half0 = sum4x(_mm256_castsi256_si128(s4)), half1 = sum4x(_mm256_extracti128_si256(s4, 1));
-      const int32_t sum = half0 + half1;
-      out.neg32h[static_cast<size_t>(t * (out.cols / 16) + 2 * b)] = -32 * half0;
-      out.neg32h[static_cast<size_t>(t * (out.cols / 16) + 2 * b + 1)] = -32 * half1;
-      out.neg128[static_cast<size_t>(t * nb + b)] = -128 * sum;
-      out.d[static_cast<size_t>(t * nb + b)] = d;
-      out.dsum[static_cast<size_t>(t * nb + b)] = d * static_cast<float>(sum);
-    }
-}
-
-// The int8 peak probe (PeakProbeFn): chains of Isa::dot, 64 u8 x s8
+// The int8 peak probe (PeakProbeFn): chains of DotStep::dot, 64 u8 x s8
 // multiply-adds (128 operations) each.
 double peak_probe(int64_t iters) {
   return peak_probe_loop(iters, _mm512_set1_epi32(1), _mm512_set1_epi8(-5),
-                         [](__m512i a, __m512i s) { return Isa::dot(a, a, s); }, 128.0);
+                         [](__m512i a, __m512i s) { return DotStep::dot(a, a, s); }, 128.0);
+}
+
+// The table of this DotStep's kernels, exported as `isa`'s by the includer.
+Int8Table avx512_int8_table(Isa isa) {
+  Int8Table t;
+  t.isa = isa;
+  t.matmul[DType::kQ8_0] = matmul_int8<Q8_0>;
+  t.matmul[DType::kQ4_K] = matmul_int8<Q4_K>;
+  t.matmul[DType::kQ6_K] = matmul_int8<Q6_K>;
+  t.quantize = quantize_acts;
+  t.peak_probe = peak_probe;
+  return t;
 }
 
 }  // namespace

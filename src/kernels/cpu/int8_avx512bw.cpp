@@ -5,7 +5,7 @@
 
 namespace dseek::kernels {
 namespace {
-struct Isa {
+struct DotStep {
   static constexpr bool kVnni = false;
   static __m512i dot(__m512i acc, __m512i u, __m512i s) {
     return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1)));
@@ -18,15 +18,6 @@ struct Isa {
 
 namespace dseek::kernels {
 
-Int8Table int8_table_avx512bw() {
-  Int8Table t;
-  t.q8_0 = matmul_int8<Q8_0>;
-  t.q4_k = matmul_int8<Q4_K>;
-  t.q6_k = matmul_int8<Q6_K>;
-  t.quantize = quantize_acts;
-  t.peak_probe = peak_probe;
-  t.isa = "avx512bw";
-  return t;
-}
+Int8Table int8_table_avx512bw() { return avx512_int8_table(Isa::kAvx512); }
 
 }  // namespace dseek::kernels

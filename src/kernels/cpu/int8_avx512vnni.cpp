@@ -4,7 +4,7 @@
 
 namespace dseek::kernels {
 namespace {
-struct Isa {
+struct DotStep {
   static constexpr bool kVnni = true;
   static __m512i dot(__m512i acc, __m512i u, __m512i s) { return _mm512_dpbusd_epi32(acc, u, s); }
 };
@@ -15,15 +15,6 @@ struct Isa {
 
 namespace dseek::kernels {
 
-Int8Table int8_table_avx512vnni() {
-  Int8Table t;
-  t.q8_0 = matmul_int8<Q8_0>;
-  t.q4_k = matmul_int8<Q4_K>;
-  t.q6_k = matmul_int8<Q6_K>;
-  t.quantize = quantize_acts;
-  t.peak_probe = peak_probe;
-  t.isa = "avx512vnni";
-  return t;
-}
+Int8Table int8_table_avx512vnni() { return avx512_int8_table(Isa::kAvx512Vnni); }
 
 }  // namespace dseek::kernels

@@ -1,5 +1,5 @@
 // Scalar reference of the int8-activation matmul (q8_0, q4_K, q6_K weights
-// against QuantizedActs), and the public entry that picks an ISA's kernel.
+// against QuantizedActs).
 //
 // Canonical order, which every SIMD kernel reproduces bit for bit:
 //  * A row is a sequence of 32-element blocks b. Each block gives an exact
@@ -21,9 +21,8 @@
 
 #include "core/float_convert.h"
 #include "core/quant/blocks.h"
-#include "kernels/cpu/int8_dot.h"
-#include "kernels/cpu/k_scales.h"
-#include "kernels/kernels.h"
+#include "kernels/k_scales.h"
+#include "kernels/ref/reference.h"
 
 namespace dseek::kernels {
 namespace {
@@ -117,22 +116,12 @@ float dot_q6_k(const std::byte* row, const QuantizedActs& x, int64_t t) {
 
 }  // namespace
 
-bool uses_int8_path(const MatrixView& w) {
-  return !w.block_scale && (w.dtype == DType::kQ8_0 || w.dtype == DType::kQ4_K || w.dtype == DType::kQ6_K);
-}
-
 void matmul_q8_ref(const MatrixView& w, const QuantizedActs& x, float* y, int64_t y_stride, int64_t row_begin,
                    int64_t row_end) {
   float (*dot)(const std::byte*, const QuantizedActs&, int64_t) =
       w.dtype == DType::kQ8_0 ? dot_q8_0 : w.dtype == DType::kQ4_K ? dot_q4_k : dot_q6_k;
   for (int64_t r = row_begin; r < row_end; ++r)
     for (int64_t t = 0; t < x.n_tok; ++t) y[t * y_stride + r] = dot(w.data + static_cast<uint64_t>(r) * w.row_bytes, x, t);
-}
-
-void matmul_q8(const MatrixView& w, const QuantizedActs& x, float* y, int64_t y_stride, int64_t row_begin,
-               int64_t row_end) {
-  if (const Int8MatmulFn fn = int8_fn(active_int8(), w.dtype)) return fn(w, x, y, y_stride, row_begin, row_end);
-  matmul_q8_ref(w, x, y, y_stride, row_begin, row_end);
 }
 
 }  // namespace dseek::kernels

@@ -5,8 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "kernels/cpu/int8_dot.h"
-#include "kernels/kernels.h"
+#include "kernels/ref/reference.h"
 
 namespace dseek::kernels {
 namespace {
@@ -42,11 +41,6 @@ void quantize_block(const float* x, int8_t* q, float* d_out, float* dsum_out, in
 }
 
 }  // namespace
-
-void quantize_activations(const float* x, int64_t x_stride, QuantizedActs& out, int64_t t_begin, int64_t t_end) {
-  if (const QuantizeActsFn fn = active_int8().quantize) return fn(x, x_stride, out, t_begin, t_end);
-  quantize_activations_ref(x, x_stride, out, t_begin, t_end);
-}
 
 void quantize_activations_ref(const float* x, int64_t x_stride, QuantizedActs& out, int64_t t_begin, int64_t t_end) {
   const int64_t nb = out.blocks();

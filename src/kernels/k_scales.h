@@ -1,8 +1,9 @@
-// Internal to kernels/: unpacking q4_K's twelve bytes of 6-bit sub-block
-// scales and mins (the layout of ggml's get_scale_min_k4) into 8 + 8 bytes,
-// four at a time with 32-bit word operations. In an anonymous namespace on
-// purpose: each ISA file compiles its own copy with its own flags, and an
-// inline function shared across them could be linked from the wrong one.
+// Internal to kernels/ (the int8 reference and the ISA kernels): unpacking
+// q4_K's twelve bytes of 6-bit sub-block scales and mins (the layout of ggml's
+// get_scale_min_k4) into 8 + 8 bytes, four at a time with 32-bit word
+// operations. In an anonymous namespace on purpose: each ISA file compiles its
+// own copy with its own flags, and an inline function shared across them could
+// be linked from the wrong one.
 #pragma once
 
 #include <cstdint>
