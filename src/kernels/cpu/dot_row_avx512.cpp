@@ -16,6 +16,8 @@
 #include "core/float_convert.h"
 #include "core/quant/blocks.h"
 #include "kernels/cpu/dot_row.h"
+#include "kernels/cpu/f32_kernels.h"
+#include "kernels/cpu/vec_avx512.h"
 
 namespace dseek::kernels {
 namespace {
@@ -26,7 +28,7 @@ struct Acc {
   __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
   template <int K>
   void add(__m512 w, __m512 x) { a[K] = _mm512_fmadd_ps(w, x, a[K]); }
-  float sum() const { return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), _mm512_add_ps(a[2], a[3]))); }
+  float sum() const { return Avx512::sum(a, {}); }
 };
 
 // Decoders below hand each 16 dequantised weights (element i onwards) to a
@@ -46,7 +48,6 @@ struct StoreSink {
 
 inline __m512 u8_to_ps(__m128i b) { return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b)); }
 inline __m512 s8_to_ps(__m128i b) { return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b)); }
-inline __mmask16 tail_mask(int64_t left) { return left >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << left) - 1); }
 
 // The canonical order of every f32-activation dot here: weights 16 at a time
 // (full(i): elements i..i+15; tail(i, m): the masked last ones, zero beyond n),
@@ -75,88 +76,10 @@ float dot_f32(const std::byte* row, const float* x, int64_t n) {
                        [&](int64_t i, __mmask16 m) { return _mm512_maskz_loadu_ps(m, w + i); });
 }
 
-// R rows x T activation vectors at once, every (row, vector) pair accumulated
-// exactly as dot_f32 does (same accumulator per element, same reduction): the
-// same bits, with each loaded weight vector reused T times and each activation
-// vector R times. 2 x 3 keeps 24 accumulators + operands within 32 registers.
-template <int R, int T>
-void dot_f32_tile(const float* const* w, const float* const* x, int64_t n, float* out, int64_t out_stride) {
-  // Every loop over acc[][][] fully unrolled: an indexed one would make GCC keep
-  // the accumulators in memory (stored at entry and exit of every tile).
-  __m512 acc[R][T][4];
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 8
-    for (int t = 0; t < T; ++t)
-#pragma GCC unroll 4
-      for (int k = 0; k < 4; ++k) acc[r][t][k] = _mm512_setzero_ps();
-  int64_t i = 0;
-  for (; i + 64 <= n; i += 64) {
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; ++k) {
-      __m512 wv[R];
-#pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) {
-        wv[r] = _mm512_loadu_ps(w[r] + i + 16 * k);
-        // Operands pinned to registers: GCC otherwise folds a load into every
-        // multiply-add that uses it (a memory operand per FMA), and on Zen 4
-        // (one 512-bit load per cycle) the tile turns load-bound: 8 loads per
-        // 6 FMAs instead of 5.
-        asm("" : "+v"(wv[r]));
-      }
-#pragma GCC unroll 8
-      for (int t = 0; t < T; ++t) {
-        __m512 xv = _mm512_loadu_ps(x[t] + i + 16 * k);
-        asm("" : "+v"(xv));
-#pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) acc[r][t][k] = _mm512_fmadd_ps(wv[r], xv, acc[r][t][k]);
-      }
-    }
-  }
-  for (; i < n; i += 16) {
-    const __mmask16 m = tail_mask(n - i);
-#pragma GCC unroll 8
-    for (int t = 0; t < T; ++t) {
-      const __m512 xv = _mm512_maskz_loadu_ps(m, x[t] + i);
-#pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) acc[r][t][0] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w[r] + i), xv, acc[r][t][0]);
-    }
-  }
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 8
-    for (int t = 0; t < T; ++t)
-      out[r * out_stride + t] = _mm512_reduce_add_ps(
-          _mm512_add_ps(_mm512_add_ps(acc[r][t][0], acc[r][t][1]), _mm512_add_ps(acc[r][t][2], acc[r][t][3])));
-}
-
-template <int R>
-void dot_f32_rows(const float* const* w, const float* const* x, int64_t n_x, int64_t n, float* out, int64_t out_stride) {
-  int64_t t = 0;
-  for (; t + 3 <= n_x; t += 3) dot_f32_tile<R, 3>(w, x + t, n, out + t, out_stride);
-  if (n_x - t == 2) dot_f32_tile<R, 2>(w, x + t, n, out + t, out_stride);
-  else if (n_x - t == 1) dot_f32_tile<R, 1>(w, x + t, n, out + t, out_stride);
-}
-
-// out[r * n_x + t] = dot_f32(w[r], x[t]) for all pairs; vectors in tiles of
-// three, rows in pairs, so a tile of activations is reused across all rows
-// while it sits in L1.
-void dot_f32_many(const float* const* w, int64_t n_rows, const float* const* x, int64_t n_x, int64_t n, float* out) {
-  for (int64_t t0 = 0; t0 < n_x; t0 += 24) {
-    const int64_t nt = std::min<int64_t>(24, n_x - t0);
-    int64_t r = 0;
-    for (; r + 2 <= n_rows; r += 2) dot_f32_rows<2>(w + r, x + t0, nt, n, out + r * n_x + t0, n_x);
-    if (r < n_rows) dot_f32_rows<1>(w + r, x + t0, nt, n, out + r * n_x + t0, n_x);
-  }
-}
-
 template <bool kBf16>
 float dot_half(const std::byte* row, const float* x, int64_t n) {
   const auto* w = reinterpret_cast<const uint16_t*>(row);
-  auto widen = [](__m256i h) {
-    if constexpr (kBf16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-    else return _mm512_cvtph_ps(h);
-  };
+  auto widen = [](__m256i h) { return kBf16 ? Avx512::widen_bf16(h) : Avx512::widen_f16(h); };
   return canonical_dot(x, n, [&](int64_t i) { return widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i))); },
                        [&](int64_t i, __mmask16 m) { return widen(_mm256_maskz_loadu_epi16(m, w + i)); });
 }
@@ -272,48 +195,6 @@ void dequant_decoded(const std::byte* row, float* out, int64_t n) {
   Decode(row, n, s);
 }
 
-template <bool kBf16>
-void dequant_half(const std::byte* row, float* out, int64_t n) {
-  const auto* w = reinterpret_cast<const uint16_t*>(row);
-  for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 m = tail_mask(n - i);
-    const __m256i h = _mm256_maskz_loadu_epi16(m, w + i);
-    const __m512 f = kBf16 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)) : _mm512_cvtph_ps(h);
-    _mm512_mask_storeu_ps(out + i, m, f);
-  }
-}
-
-void axpy_f32(float a, const float* x, float* y, int64_t n) {
-  const __m512 va = _mm512_set1_ps(a);
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
-  if (i < n) {
-    const __mmask16 m = tail_mask(n - i);
-    _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
-  }
-}
-
-// E4M3 -> f32, exactly fp8_e4m3_to_f32: normals by moving the exponent and
-// mantissa fields into place (bias 7 -> 127), subnormals as m * 2^-9 (exact),
-// 0x7F as the reference's quiet NaN, then the sign.
-inline __m512 f8_to_ps(__m128i bytes) {
-  const __m512i low7 = _mm512_set1_epi32(0x7F);
-  const __m512i v = _mm512_cvtepu8_epi32(bytes), em = _mm512_and_si512(v, low7);
-  __m512 r = _mm512_castsi512_ps(_mm512_add_epi32(_mm512_slli_epi32(em, 20), _mm512_set1_epi32(120 << 23)));
-  r = _mm512_mask_blend_ps(_mm512_cmplt_epi32_mask(em, _mm512_set1_epi32(8)), r,
-                           _mm512_mul_ps(_mm512_cvtepi32_ps(em), _mm512_set1_ps(0x1p-9f)));
-  r = _mm512_mask_blend_ps(_mm512_cmpeq_epi32_mask(em, low7), r, _mm512_castsi512_ps(_mm512_set1_epi32(0x7FC00000)));
-  return _mm512_or_ps(r, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_andnot_si512(low7, v), 24)));
-}
-
-void dequant_f8_e4m3(const std::byte* row, float* out, int64_t n) {
-  const auto* p = reinterpret_cast<const uint8_t*>(row);
-  for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 m = tail_mask(n - i);
-    _mm512_mask_storeu_ps(out + i, m, f8_to_ps(_mm_maskz_loadu_epi8(m, p + i)));
-  }
-}
-
 // dot_f32's accumulator pattern on (code value * block scale): a 64-element
 // chunk never straddles a 128-column scale block.
 float dot_f8_scaled(const std::byte* row, const float* scales, const float* x, int64_t n) {
@@ -321,58 +202,11 @@ float dot_f8_scaled(const std::byte* row, const float* scales, const float* x, i
   return canonical_dot(
       x, n,
       [&](int64_t i) {
-        return _mm512_mul_ps(f8_to_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i))), _mm512_set1_ps(scales[i / 128]));
+        return _mm512_mul_ps(f8_lanes<Avx512>(Avx512::load_u8(p + i)), _mm512_set1_ps(scales[i / 128]));
       },
       [&](int64_t i, __mmask16 m) {
-        return _mm512_maskz_mul_ps(m, f8_to_ps(_mm_maskz_loadu_epi8(m, p + i)), _mm512_set1_ps(scales[i / 128]));
+        return _mm512_maskz_mul_ps(m, f8_lanes<Avx512>(Avx512::load_u8(m, p + i)), _mm512_set1_ps(scales[i / 128]));
       });
-}
-
-// NH heads x one 16-float column chunk in registers, all rows streamed past.
-template <int NH>
-void weighted_chunk(const float* p, int64_t n_rows, int64_t n_out, const float* const* rows, int64_t i, __mmask16 m,
-                    float* out, int64_t dim) {
-  __m512 acc[NH];
-#pragma GCC unroll 16
-  for (int h = 0; h < NH; ++h) acc[h] = _mm512_setzero_ps();
-  for (int64_t s = 0; s < n_rows; ++s) {
-    const __m512 r = _mm512_maskz_loadu_ps(m, rows[s] + i);
-    const float* ps = p + s * n_out;
-#pragma GCC unroll 16
-    for (int h = 0; h < NH; ++h) acc[h] = _mm512_fmadd_ps(_mm512_set1_ps(ps[h]), r, acc[h]);
-  }
-#pragma GCC unroll 16
-  for (int h = 0; h < NH; ++h) _mm512_mask_storeu_ps(out + h * dim + i, m, acc[h]);
-}
-
-void weighted_rows_f32(const float* p, int64_t n_rows, int64_t n_out, const float* const* rows, int64_t dim, float* out) {
-  for (int64_t h0 = 0; h0 < n_out;) {
-    const int64_t left = n_out - h0;
-    const int nh = left >= 16 ? 16 : left >= 8 ? 8 : left >= 4 ? 4 : 1;
-    for (int64_t i = 0; i < dim; i += 16) {
-      const __mmask16 m = tail_mask(dim - i);
-      float* o = out + h0 * dim;
-      if (nh == 16) weighted_chunk<16>(p + h0, n_rows, n_out, rows, i, m, o, dim);
-      else if (nh == 8) weighted_chunk<8>(p + h0, n_rows, n_out, rows, i, m, o, dim);
-      else if (nh == 4) weighted_chunk<4>(p + h0, n_rows, n_out, rows, i, m, o, dim);
-      else weighted_chunk<1>(p + h0, n_rows, n_out, rows, i, m, o, dim);
-    }
-    h0 += nh;
-  }
-}
-
-double stream_sum_f64(const double* a, int64_t n) {
-  __m512d s0 = _mm512_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    s0 = _mm512_add_pd(s0, _mm512_loadu_pd(a + i));
-    s1 = _mm512_add_pd(s1, _mm512_loadu_pd(a + i + 8));
-    s2 = _mm512_add_pd(s2, _mm512_loadu_pd(a + i + 16));
-    s3 = _mm512_add_pd(s3, _mm512_loadu_pd(a + i + 24));
-  }
-  double s = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(s0, s1), _mm512_add_pd(s2, s3)));
-  for (; i < n; ++i) s += a[i];
-  return s;
 }
 
 }  // namespace
@@ -380,22 +214,16 @@ double stream_sum_f64(const double* a, int64_t n) {
 DotRowTable dot_row_table_avx512() {
   DotRowTable t;
   t.isa = Isa::kAvx512;
+  add_f32_kernels<Avx512>(t);
   t.dot[DType::kF32] = dot_f32;
-  t.axpy = axpy_f32;
-  t.stream_sum = stream_sum_f64;
-  t.weighted_rows = weighted_rows_f32;
-  t.f32_many = dot_f32_many;
   t.dot[DType::kF16] = dot_half<false>;
   t.dot[DType::kBF16] = dot_half<true>;
   t.dot[DType::kQ8_0] = dot_decoded<decode_q8_0<DotSink>>;
   t.dot[DType::kQ4_K] = dot_decoded<decode_q4_k<DotSink>>;
   t.dot[DType::kQ6_K] = dot_decoded<decode_q6_k<DotSink>>;
-  t.dequant[DType::kF16] = dequant_half<false>;
-  t.dequant[DType::kBF16] = dequant_half<true>;
   t.dequant[DType::kQ8_0] = dequant_decoded<decode_q8_0<StoreSink>>;
   t.dequant[DType::kQ4_K] = dequant_decoded<decode_q4_k<StoreSink>>;
   t.dequant[DType::kQ6_K] = dequant_decoded<decode_q6_k<StoreSink>>;
-  t.dequant[DType::kF8E4M3] = dequant_f8_e4m3;
   t.f8_e4m3_scaled = dot_f8_scaled;
   return t;
 }
