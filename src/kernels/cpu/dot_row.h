@@ -9,6 +9,7 @@
 
 #include "core/dtype.h"
 #include "kernels/cpu/isa.h"
+#include "kernels/cpu/per_dtype.h"
 
 namespace dseek::kernels {
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "kernels/cpu/isa.h"
+#include "kernels/cpu/per_dtype.h"
 #include "kernels/kernels.h"
 
 namespace dseek::kernels {

@@ -4,10 +4,7 @@
 #pragma once
 
 #include <array>
-#include <cstddef>
 #include <cstdint>
-
-#include "core/dtype.h"
 
 namespace dseek::kernels {
 
@@ -24,14 +21,5 @@ inline constexpr std::array<Isa, 3> kSimdIsas = {Isa::kAvx2, Isa::kAvx512, Isa::
 const char* isa_name(Isa isa);
 // CPUID and XGETBV, read once: true when this machine can run `isa`'s kernels.
 bool cpu_supports(Isa isa);
-
-// One function per element type, indexed by DType; nullptr where the ISA has
-// no kernel for that type (callers then take the scalar reference).
-template <class Fn>
-struct PerDType {
-  std::array<Fn, kDTypeCount> fn{};
-  Fn& operator[](DType t) { return fn[static_cast<size_t>(t)]; }
-  Fn operator[](DType t) const { return fn[static_cast<size_t>(t)]; }
-};
 
 }  // namespace dseek::kernels
