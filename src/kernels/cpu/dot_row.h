@@ -50,7 +50,7 @@ struct DotRowTable {
   AxpyFn axpy = nullptr;
   StreamSumFn stream_sum = nullptr;
   WeightedRowsFn weighted_rows = nullptr;
-  DotScaledFn f8_e4m3_scaled = nullptr;  // raw E4M3 -> f32 (block scales are the caller's: they need the row index)
+  DotScaledFn f8_e4m3_scaled = nullptr;  // FP8 rows with block scales (the caller finds them: they need the row index)
 };
 
 DotRowTable dot_row_table_avx2();
