@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 
 namespace dseek::jinja {
 namespace {
@@ -404,7 +405,10 @@ Value call_global(CallContext& ctx, const std::string& name, std::vector<Value> 
   throw RenderError(line, "'" + name + "' is undefined (not a function)");
 }
 
-Value apply_filter(CallContext& ctx, const std::string& name, Value v, std::vector<Value> args, const KwArgs& kw, int line) {
+namespace {
+
+// The filters by what they work on; each returns nothing for a name it does not know.
+std::optional<Value> text_filter(CallContext& ctx, const std::string& name, const Value& v, const std::vector<Value>& args, const KwArgs& kw, int line) {
   using K = Value::Kind;
   if (name == "tojson") {
     const Value indent = arg(args, 0, kw, "indent", Value::none());
@@ -412,51 +416,20 @@ Value apply_filter(CallContext& ctx, const std::string& name, Value v, std::vect
   }
   if (name == "safe") return v;
   if (name == "string") return Value::str(v.to_str());
-  if (name == "length" || name == "count") {
-    if (v.is_string()) return Value::integer(static_cast<int64_t>(code_points(v.s).size()) - 1);
-    if (v.kind == K::kList) return Value::integer(static_cast<int64_t>(v.list->size()));
-    if (v.is_mapping()) return Value::integer(static_cast<int64_t>(v.dict->size()));
-    if (v.is_undefined()) return Value::integer(0);
-    throw RenderError(line, "object of type '" + v.type_name() + "' has no length");
-  }
   if (name == "trim") return Value::str(strip(v.to_str(), arg(args, 0, kw, "chars"), true, true));
   if (name == "upper") return Value::str(case_map(v.to_str(), 0));
   if (name == "lower") return Value::str(case_map(v.to_str(), 1));
   if (name == "capitalize") return Value::str(case_map(v.to_str(), 2));
   if (name == "title") return Value::str(case_map(v.to_str(), 3));
-  if (name == "default" || name == "d") {
-    const bool boolean = arg(args, 1, kw, "boolean", Value::boolean(false)).truthy();
-    if (v.is_undefined() || (boolean && !v.truthy())) return arg(args, 0, kw, "default_value", Value::str(""));
-    return v;
-  }
-  if (name == "join") {
-    const std::string sep = arg(args, 0, kw, "d", Value::str("")).to_str();
-    const Value attr = arg(args, 1, kw, "attribute");
-    std::string out;
-    const ValueList items = iterate(v, line);
-    for (size_t k = 0; k < items.size(); ++k) {
-      const Value* item = attr.is_undefined() ? &items[k] : items[k].find(attr.to_str());
-      out += (k ? sep : "") + (item ? item->to_str() : "");
-    }
-    return Value::str(out);
-  }
   if (name == "replace") {
     const Value c = arg(args, 2, kw, "count", Value::integer(-1));
     return Value::str(replace_all(v.to_str(), arg(args, 0, kw, "old").to_str(), arg(args, 1, kw, "new").to_str(), c.kind == K::kInt ? c.i : -1));
   }
-  if (name == "first" || name == "last") {
-    const ValueList items = iterate(v, line);
-    if (items.empty()) return Value();
-    return name == "first" ? items.front() : items.back();
-  }
-  if (name == "items") return call_method(v.is_undefined() ? Value::make_dict() : v, "items", {}, {}, line);
-  if (name == "list") return Value::make_list(iterate(v, line));
-  if (name == "reverse") {
-    if (v.is_string()) return slice(v, Value(), Value(), Value::integer(-1), line);
-    ValueList items = iterate(v, line);
-    std::reverse(items.begin(), items.end());
-    return Value::make_list(std::move(items));
-  }
+  return std::nullopt;
+}
+
+std::optional<Value> number_filter(CallContext& ctx, const std::string& name, const Value& v, const std::vector<Value>& args, const KwArgs& kw, int line) {
+  using K = Value::Kind;
   if (name == "int") {
     if (v.kind == K::kFloat) {
       if (!(std::fabs(v.f) < 9.2e18)) throw RenderError(line, "cannot convert float " + v.to_str() + " to a 64-bit integer");
@@ -485,40 +458,93 @@ Value apply_filter(CallContext& ctx, const std::string& name, Value v, std::vect
     if (v.kind == K::kFloat) return Value::real(std::fabs(v.f));
     throw RenderError(line, "abs needs a number");
   }
+  return std::nullopt;
+}
+
+std::optional<Value> sequence_filter(CallContext& ctx, const std::string& name, const Value& v, const std::vector<Value>& args, const KwArgs& kw, int line) {
+  using K = Value::Kind;
+  if (name == "length" || name == "count") {
+    if (v.is_string()) return Value::integer(static_cast<int64_t>(code_points(v.s).size()) - 1);
+    if (v.kind == K::kList) return Value::integer(static_cast<int64_t>(v.list->size()));
+    if (v.is_mapping()) return Value::integer(static_cast<int64_t>(v.dict->size()));
+    if (v.is_undefined()) return Value::integer(0);
+    throw RenderError(line, "object of type '" + v.type_name() + "' has no length");
+  }
+  if (name == "default" || name == "d") {
+    const bool boolean = arg(args, 1, kw, "boolean", Value::boolean(false)).truthy();
+    if (v.is_undefined() || (boolean && !v.truthy())) return arg(args, 0, kw, "default_value", Value::str(""));
+    return v;
+  }
+  if (name == "join") {
+    const std::string sep = arg(args, 0, kw, "d", Value::str("")).to_str();
+    const Value attr = arg(args, 1, kw, "attribute");
+    std::string out;
+    const ValueList items = iterate(v, line);
+    for (size_t k = 0; k < items.size(); ++k) {
+      const Value* item = attr.is_undefined() ? &items[k] : items[k].find(attr.to_str());
+      out += (k ? sep : "") + (item ? item->to_str() : "");
+    }
+    return Value::str(out);
+  }
+  if (name == "first" || name == "last") {
+    const ValueList items = iterate(v, line);
+    if (items.empty()) return Value();
+    return name == "first" ? items.front() : items.back();
+  }
+  if (name == "items") return call_method(v.is_undefined() ? Value::make_dict() : v, "items", {}, {}, line);
+  if (name == "list") return Value::make_list(iterate(v, line));
+  if (name == "reverse") {
+    if (v.is_string()) return slice(v, Value(), Value(), Value::integer(-1), line);
+    ValueList items = iterate(v, line);
+    std::reverse(items.begin(), items.end());
+    return Value::make_list(std::move(items));
+  }
   if (name == "unique") {
     ValueList out;
     for (const auto& item : iterate(v, line))
       if (std::none_of(out.begin(), out.end(), [&](const Value& o) { return values_equal(o, item); })) out.push_back(item);
     return Value::make_list(std::move(out));
   }
-  if (name == "map" || name == "select" || name == "reject" || name == "selectattr" || name == "rejectattr") {
-    ValueList out;
-    const Value attr_kw = arg({}, 0, kw, "attribute");
-    for (const auto& item : iterate(v, line)) {
-      if (name == "map") {
-        if (!attr_kw.is_undefined()) {
-          const Value* a = item.find(attr_kw.to_str());
-          out.push_back(a ? *a : arg({}, 0, kw, "default"));
-        } else if (!args.empty()) {
-          std::vector<Value> rest(args.begin() + 1, args.end());
-          out.push_back(apply_filter(ctx, args[0].to_str(), item, rest, {}, line));
-        }
-        continue;
+  return std::nullopt;
+}
+
+// map, select, reject, selectattr, rejectattr.
+Value map_or_select(CallContext& ctx, const std::string& name, const Value& v, const std::vector<Value>& args, const KwArgs& kw, int line) {
+  ValueList out;
+  const Value attr_kw = arg({}, 0, kw, "attribute");
+  for (const auto& item : iterate(v, line)) {
+    if (name == "map") {
+      if (!attr_kw.is_undefined()) {
+        const Value* a = item.find(attr_kw.to_str());
+        out.push_back(a ? *a : arg({}, 0, kw, "default"));
+      } else if (!args.empty()) {
+        std::vector<Value> rest(args.begin() + 1, args.end());
+        out.push_back(apply_filter(ctx, args[0].to_str(), item, rest, {}, line));
       }
-      const bool by_attr = name == "selectattr" || name == "rejectattr";
-      const Value subject = by_attr ? (item.find(args.empty() ? "" : args[0].to_str()) ? *item.find(args[0].to_str()) : Value()) : item;
-      const size_t test_at = by_attr ? 1 : 0;
-      bool ok;
-      if (args.size() <= test_at) {
-        ok = subject.truthy();
-      } else {
-        std::vector<Value> targs(args.begin() + static_cast<long>(test_at) + 1, args.end());
-        ok = apply_test(ctx, args[test_at].to_str(), subject, targs, line);
-      }
-      if (ok == (name == "select" || name == "selectattr")) out.push_back(item);
+      continue;
     }
-    return Value::make_list(std::move(out));
+    const bool by_attr = name == "selectattr" || name == "rejectattr";
+    const Value subject = by_attr ? (item.find(args.empty() ? "" : args[0].to_str()) ? *item.find(args[0].to_str()) : Value()) : item;
+    const size_t test_at = by_attr ? 1 : 0;
+    bool ok;
+    if (args.size() <= test_at) {
+      ok = subject.truthy();
+    } else {
+      std::vector<Value> targs(args.begin() + static_cast<long>(test_at) + 1, args.end());
+      ok = apply_test(ctx, args[test_at].to_str(), subject, targs, line);
+    }
+    if (ok == (name == "select" || name == "selectattr")) out.push_back(item);
   }
+  return Value::make_list(std::move(out));
+}
+
+}  // namespace
+
+Value apply_filter(CallContext& ctx, const std::string& name, Value v, std::vector<Value> args, const KwArgs& kw, int line) {
+  if (name == "map" || name == "select" || name == "reject" || name == "selectattr" || name == "rejectattr")
+    return map_or_select(ctx, name, v, args, kw, line);
+  for (auto* filter : {text_filter, number_filter, sequence_filter})
+    if (std::optional<Value> out = filter(ctx, name, v, args, kw, line)) return *std::move(out);
   throw RenderError(line, "no filter named '" + name + "'");
 }
 

@@ -1,12 +1,12 @@
 // See vocab_import.h.
-#include "model/vocab_import.h"
+#include "tokenizer/vocab_import.h"
 
 #include <filesystem>
 #include <map>
 
 #include "format/gguf.h"
 #include "format/json_file.h"
-#include "model/default_chat_template.h"
+#include "tokenizer/default_chat_template.h"
 
 namespace dseek {
 namespace {
