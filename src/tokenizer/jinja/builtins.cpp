@@ -205,19 +205,13 @@ static bool add_ovf(int64_t a, int64_t b, int64_t* r) { return __builtin_add_ove
 static bool sub_ovf(int64_t a, int64_t b, int64_t* r) { return __builtin_sub_overflow(a, b, r); }
 static bool mul_ovf(int64_t a, int64_t b, int64_t* r) { return __builtin_mul_overflow(a, b, r); }
 
-Value binary_op(const std::string& op, const Value& a, const Value& b, int line) {
-  if (op == "==") return Value::boolean(values_equal(a, b));
-  if (op == "!=") return Value::boolean(!values_equal(a, b));
-  if (op == "<") return Value::boolean(compare_values(a, b, line) < 0);
-  if (op == ">") return Value::boolean(compare_values(a, b, line) > 0);
-  if (op == "<=") return Value::boolean(compare_values(a, b, line) <= 0);
-  if (op == ">=") return Value::boolean(compare_values(a, b, line) >= 0);
-  if (op == "in") return Value::boolean(contains(b, a, line));
-  if (op == "not in") return Value::boolean(!contains(b, a, line));
-  if (op == "~") return Value::str(a.to_str() + b.to_str());
-  const bool ints = (a.kind == Value::Kind::kInt || a.kind == Value::Kind::kBool) &&
-                    (b.kind == Value::Kind::kInt || b.kind == Value::Kind::kBool);
-  const int64_t ai = a.kind == Value::Kind::kBool ? a.b : a.i, bi = b.kind == Value::Kind::kBool ? b.b : b.i;
+namespace {
+
+bool int_like(const Value& v) { return v.kind == Value::Kind::kInt || v.kind == Value::Kind::kBool; }
+int64_t int_of(const Value& v) { return v.kind == Value::Kind::kBool ? v.b : v.i; }
+
+// string + string, list + list, string * int: nothing for other operands.
+std::optional<Value> sequence_op(const std::string& op, const Value& a, const Value& b, int line) {
   if (op == "+") {
     if (a.is_string() && b.is_string()) return Value::str(a.s + b.s);
     if (a.kind == Value::Kind::kList && b.kind == Value::Kind::kList) {
@@ -228,15 +222,22 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, int line)
   }
   if (op == "*" && ((a.is_string() && b.kind == Value::Kind::kInt) || (b.is_string() && a.kind == Value::Kind::kInt))) {
     const std::string& s = a.is_string() ? a.s : b.s;
-    const int64_t n = a.is_string() ? bi : ai;
+    const int64_t n = a.is_string() ? int_of(b) : int_of(a);
     if (n > 0 && !s.empty() && static_cast<uint64_t>(n) > (16u << 20) / s.size())
       throw RenderError(line, "string repetition too large");
     std::string out;
     for (int64_t k = 0; k < n; ++k) out += s;
     return Value::str(out);
   }
+  return std::nullopt;
+}
+
+// Python's arithmetic: integers stay 64-bit integers (overflow is an error), floors for // and %.
+Value numeric_op(const std::string& op, const Value& a, const Value& b, int line) {
   if (!a.is_number() || !b.is_number())
     throw RenderError(line, "unsupported operand types for " + op + ": '" + a.type_name() + "' and '" + b.type_name() + "'");
+  const bool ints = int_like(a) && int_like(b);
+  const int64_t ai = int_of(a), bi = int_of(b);
   const double x = a.as_double(), y = b.as_double();
   if (op == "+") return ints ? Value::integer(checked(add_ovf, ai, bi, line)) : Value::real(x + y);
   if (op == "-") return ints ? Value::integer(checked(sub_ovf, ai, bi, line)) : Value::real(x - y);
@@ -265,6 +266,22 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, int line)
     return Value::integer(acc);
   }
   throw RenderError(line, "unknown operator " + op);
+}
+
+}  // namespace
+
+Value binary_op(const std::string& op, const Value& a, const Value& b, int line) {
+  if (op == "==") return Value::boolean(values_equal(a, b));
+  if (op == "!=") return Value::boolean(!values_equal(a, b));
+  if (op == "<") return Value::boolean(compare_values(a, b, line) < 0);
+  if (op == ">") return Value::boolean(compare_values(a, b, line) > 0);
+  if (op == "<=") return Value::boolean(compare_values(a, b, line) <= 0);
+  if (op == ">=") return Value::boolean(compare_values(a, b, line) >= 0);
+  if (op == "in") return Value::boolean(contains(b, a, line));
+  if (op == "not in") return Value::boolean(!contains(b, a, line));
+  if (op == "~") return Value::str(a.to_str() + b.to_str());
+  if (std::optional<Value> v = sequence_op(op, a, b, line)) return *std::move(v);
+  return numeric_op(op, a, b, line);
 }
 
 bool apply_test(CallContext& ctx, const std::string& name, const Value& v, const std::vector<Value>& args, int line) {
@@ -303,68 +320,81 @@ bool apply_test(CallContext& ctx, const std::string& name, const Value& v, const
   throw RenderError(line, "no test named '" + name + "'");
 }
 
+namespace {
+
+// str methods; nothing for a name that is not one.
+std::optional<Value> string_method(const std::string& s, const std::string& name, const std::vector<Value>& args, const KwArgs& kw, int line) {
+  if (name == "strip" || name == "lstrip" || name == "rstrip")
+    return Value::str(strip(s, arg(args, 0, kw, "chars"), name != "rstrip", name != "lstrip"));
+  if (name == "split") {
+    const Value ms = arg(args, 1, kw, "maxsplit", Value::integer(-1));
+    return split(s, arg(args, 0, kw, "sep", Value::none()), ms.kind == Value::Kind::kInt ? ms.i : -1);
+  }
+  if (name == "startswith" || name == "endswith") return Value::boolean(starts_or_ends(s, arg(args, 0, kw, "prefix"), name == "startswith"));
+  if (name == "replace") {
+    const Value c = arg(args, 2, kw, "count", Value::integer(-1));
+    return Value::str(replace_all(s, arg(args, 0, kw, "old").to_str(), arg(args, 1, kw, "new").to_str(), c.kind == Value::Kind::kInt ? c.i : -1));
+  }
+  if (name == "upper") return Value::str(case_map(s, 0));
+  if (name == "lower") return Value::str(case_map(s, 1));
+  if (name == "capitalize") return Value::str(case_map(s, 2));
+  if (name == "title") return Value::str(case_map(s, 3));
+  if (name == "find") {
+    const size_t p = s.find(arg(args, 0, kw, "sub").to_str());
+    return Value::integer(p == std::string::npos ? -1 : static_cast<int64_t>(code_points(s.substr(0, p)).size() - 1));
+  }
+  if (name == "count") {
+    const std::string sub = arg(args, 0, kw, "sub").to_str();
+    int64_t n = 0;
+    for (size_t p = 0; !sub.empty() && (p = s.find(sub, p)) != std::string::npos; p += sub.size()) ++n;
+    return Value::integer(n);
+  }
+  if (name == "join") {
+    std::string out;
+    const ValueList items = iterate(arg(args, 0, kw, "iterable"), line);
+    for (size_t k = 0; k < items.size(); ++k) out += (k ? s : "") + items[k].to_str();
+    return Value::str(out);
+  }
+  if (name == "splitlines") {
+    Value parts = split(s, Value::str("\n"), -1);
+    if (!parts.list->empty() && parts.list->back().s.empty()) parts.list->pop_back();
+    return parts;
+  }
+  if (name == "isdigit" || name == "isspace" || name == "isalpha") {
+    bool all = !s.empty();
+    for (unsigned char c : s)
+      all = all && (name == "isdigit" ? std::isdigit(c) : name == "isspace" ? is_space(static_cast<char>(c)) : std::isalpha(c));
+    return Value::boolean(all);
+  }
+  return std::nullopt;
+}
+
+// dict methods; nothing for a name that is not one.
+std::optional<Value> dict_method(const Value& obj, const std::string& name, const std::vector<Value>& args, const KwArgs& kw) {
+  if (name == "items") {
+    ValueList out;
+    for (const auto& [k, v] : *obj.dict) out.push_back(Value::make_list({Value::str(k), v}));
+    return Value::make_list(std::move(out));
+  }
+  if (name == "keys" || name == "values") {
+    ValueList out;
+    for (const auto& [k, v] : *obj.dict) out.push_back(name == "keys" ? Value::str(k) : v);
+    return Value::make_list(std::move(out));
+  }
+  if (name == "get") {
+    const Value* v = obj.find(arg(args, 0, kw, "key").to_str());
+    return v ? *v : arg(args, 1, kw, "default", Value::none());
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 Value call_method(const Value& obj, const std::string& name, std::vector<Value> args, const KwArgs& kw, int line) {
-  if (obj.is_string()) {
-    const std::string& s = obj.s;
-    if (name == "strip" || name == "lstrip" || name == "rstrip")
-      return Value::str(strip(s, arg(args, 0, kw, "chars"), name != "rstrip", name != "lstrip"));
-    if (name == "split") {
-      const Value ms = arg(args, 1, kw, "maxsplit", Value::integer(-1));
-      return split(s, arg(args, 0, kw, "sep", Value::none()), ms.kind == Value::Kind::kInt ? ms.i : -1);
-    }
-    if (name == "startswith" || name == "endswith") return Value::boolean(starts_or_ends(s, arg(args, 0, kw, "prefix"), name == "startswith"));
-    if (name == "replace") {
-      const Value c = arg(args, 2, kw, "count", Value::integer(-1));
-      return Value::str(replace_all(s, arg(args, 0, kw, "old").to_str(), arg(args, 1, kw, "new").to_str(), c.kind == Value::Kind::kInt ? c.i : -1));
-    }
-    if (name == "upper") return Value::str(case_map(s, 0));
-    if (name == "lower") return Value::str(case_map(s, 1));
-    if (name == "capitalize") return Value::str(case_map(s, 2));
-    if (name == "title") return Value::str(case_map(s, 3));
-    if (name == "find") {
-      const size_t p = s.find(arg(args, 0, kw, "sub").to_str());
-      return Value::integer(p == std::string::npos ? -1 : static_cast<int64_t>(code_points(s.substr(0, p)).size() - 1));
-    }
-    if (name == "count") {
-      const std::string sub = arg(args, 0, kw, "sub").to_str();
-      int64_t n = 0;
-      for (size_t p = 0; !sub.empty() && (p = s.find(sub, p)) != std::string::npos; p += sub.size()) ++n;
-      return Value::integer(n);
-    }
-    if (name == "join") {
-      std::string out;
-      const ValueList items = iterate(arg(args, 0, kw, "iterable"), line);
-      for (size_t k = 0; k < items.size(); ++k) out += (k ? s : "") + items[k].to_str();
-      return Value::str(out);
-    }
-    if (name == "splitlines") {
-      Value parts = split(s, Value::str("\n"), -1);
-      if (!parts.list->empty() && parts.list->back().s.empty()) parts.list->pop_back();
-      return parts;
-    }
-    if (name == "isdigit" || name == "isspace" || name == "isalpha") {
-      bool all = !s.empty();
-      for (unsigned char c : s)
-        all = all && (name == "isdigit" ? std::isdigit(c) : name == "isspace" ? is_space(static_cast<char>(c)) : std::isalpha(c));
-      return Value::boolean(all);
-    }
-  }
-  if (obj.kind == Value::Kind::kDict) {
-    if (name == "items") {
-      ValueList out;
-      for (const auto& [k, v] : *obj.dict) out.push_back(Value::make_list({Value::str(k), v}));
-      return Value::make_list(std::move(out));
-    }
-    if (name == "keys" || name == "values") {
-      ValueList out;
-      for (const auto& [k, v] : *obj.dict) out.push_back(name == "keys" ? Value::str(k) : v);
-      return Value::make_list(std::move(out));
-    }
-    if (name == "get") {
-      const Value* v = obj.find(arg(args, 0, kw, "key").to_str());
-      return v ? *v : arg(args, 1, kw, "default", Value::none());
-    }
-  }
+  if (obj.is_string())
+    if (std::optional<Value> v = string_method(obj.s, name, args, kw, line)) return *std::move(v);
+  if (obj.kind == Value::Kind::kDict)
+    if (std::optional<Value> v = dict_method(obj, name, args, kw)) return *std::move(v);
   if (obj.is_undefined()) throw RenderError(line, "cannot call '" + name + "' on an undefined value");
   throw RenderError(line, "'" + obj.type_name() + "' object has no method '" + name + "' (or it is not allowed)");
 }

@@ -43,6 +43,42 @@ size_t find_tag_end(std::string_view s, size_t from, std::string_view end) {
   return std::string_view::npos;
 }
 
+// Where the next tag ({{, {% or {#) opens at or after `pos`; npos if none.
+size_t find_tag_open(std::string_view src, size_t pos) {
+  for (size_t i = pos; i + 1 < src.size(); ++i)
+    if (src[i] == '{' && (src[i + 1] == '{' || src[i + 1] == '%' || src[i + 1] == '#')) return i;
+  return std::string_view::npos;
+}
+
+// Whitespace after the previous tag: `-` strips it all; trim_blocks drops one newline.
+void strip_after_tag(std::string& text, bool strip_next, bool trim_next) {
+  if (strip_next) {
+    size_t k = 0;
+    while (k < text.size() && is_ws(text[k])) ++k;
+    text.erase(0, k);
+  } else if (trim_next && !text.empty() && text[0] == '\n') {
+    text.erase(0, 1);
+  } else if (trim_next && text.size() >= 2 && text[0] == '\r' && text[1] == '\n') {
+    text.erase(0, 2);
+  }
+}
+
+// Whitespace before the tag: `-` strips it all; lstrip_blocks strips a block or
+// comment tag's indentation when only spaces/tabs stand between it and the line start.
+void strip_before_tag(std::string& text, char type, bool minus_before, bool plus_before, bool line_starting) {
+  if (minus_before) {
+    while (!text.empty() && is_ws(text.back())) text.pop_back();
+  } else if (type != '{' && !plus_before) {
+    const size_t nl = text.rfind('\n');
+    const size_t l_pos = nl == std::string::npos ? 0 : nl + 1;
+    if (l_pos > 0 || line_starting) {
+      bool only_space = true;
+      for (size_t k = l_pos; k < text.size() && only_space; ++k) only_space = text[k] == ' ' || text[k] == '\t';
+      if (only_space) text.erase(l_pos);
+    }
+  }
+}
+
 Status split(std::string_view src, std::vector<Piece>& out) {
   size_t pos = 0;
   int line = 1;
@@ -51,24 +87,11 @@ Status split(std::string_view src, std::vector<Piece>& out) {
     for (char c : t) line += c == '\n';
   };
   while (pos <= src.size()) {
-    size_t open = std::string_view::npos;
-    for (size_t i = pos; i + 1 < src.size(); ++i)
-      if (src[i] == '{' && (src[i + 1] == '{' || src[i + 1] == '%' || src[i + 1] == '#')) {
-        open = i;
-        break;
-      }
+    const size_t open = find_tag_open(src, pos);
     std::string text(src.substr(pos, open == std::string_view::npos ? std::string_view::npos : open - pos));
     const int text_line = line;
     count_lines(text);
-    if (strip_next) {
-      size_t k = 0;
-      while (k < text.size() && is_ws(text[k])) ++k;
-      text.erase(0, k);
-    } else if (trim_next && !text.empty() && text[0] == '\n') {
-      text.erase(0, 1);
-    } else if (trim_next && text.size() >= 2 && text[0] == '\r' && text[1] == '\n') {
-      text.erase(0, 2);
-    }
+    strip_after_tag(text, strip_next, trim_next);
     if (open == std::string_view::npos) {
       if (!text.empty()) out.push_back({Piece::Kind::kText, text, text_line});
       return ok_status();
@@ -84,19 +107,7 @@ Status split(std::string_view src, std::vector<Piece>& out) {
       return Status::error("template line " + std::to_string(line) + ": unclosed '" + std::string(src.substr(open, 2)) + "'");
     const bool minus_after = end > inner && src[end - 1] == '-';
     std::string body(src.substr(inner, end - inner - (minus_after ? 1 : 0)));
-    // Whitespace before the tag: `-` strips it all; lstrip_blocks strips a block or
-    // comment tag's indentation when only spaces/tabs stand between it and the line start.
-    if (minus_before) {
-      while (!text.empty() && is_ws(text.back())) text.pop_back();
-    } else if (type != '{' && !plus_before) {
-      const size_t nl = text.rfind('\n');
-      const size_t l_pos = nl == std::string::npos ? 0 : nl + 1;
-      if (l_pos > 0 || line_starting) {
-        bool only_space = true;
-        for (size_t k = l_pos; k < text.size() && only_space; ++k) only_space = text[k] == ' ' || text[k] == '\t';
-        if (only_space) text.erase(l_pos);
-      }
-    }
+    strip_before_tag(text, type, minus_before, plus_before, line_starting);
     if (!text.empty()) out.push_back({Piece::Kind::kText, text, text_line});
     const int tag_line = line;
     count_lines(src.substr(open, end + 2 - open));
@@ -109,7 +120,6 @@ Status split(std::string_view src, std::vector<Piece>& out) {
   }
   return ok_status();
 }
-
 
 class StmtParser {
  public:
