@@ -2,21 +2,14 @@
 #include "runtime/chat_prompt.h"
 
 #include <algorithm>
-#include <random>
 #include <string_view>
+
+#include "core/random_id.h"
 
 namespace dseek {
 namespace {
 
 using nlohmann::json;
-
-std::string random_hex(size_t n) {
-  static thread_local std::mt19937_64 rng(std::random_device{}());
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < n; ++i) s += kHex[rng() & 15];
-  return s;
-}
 
 json template_context(const ChatPromptInput& in, const json& messages) {
   json tctx = json::object();

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <random>
 
+#include "core/random_id.h"
 #include "runtime/json_constraint.h"
 #include "tokenizer/stream_decoder.h"
 
@@ -26,14 +27,6 @@ struct Session::Choice {
 };
 
 namespace {
-
-std::string random_hex(size_t n) {
-  static thread_local std::mt19937_64 rng(std::random_device{}());
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < n; ++i) s += kHex[rng() & 15];
-  return s;
-}
 
 // JSON strings must be UTF-8; a token may end mid-character. Replace what is not valid.
 std::string valid_utf8(std::string_view s) {

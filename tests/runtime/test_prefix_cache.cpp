@@ -32,20 +32,30 @@ void release_all(PagePool& pool, const std::vector<int32_t>& pages) {
   for (int32_t p : pages) pool.release(p);
 }
 
-TEST(PrefixCache, EmptyCacheMisses) {
-  PagePool pool(1, 2, kPageTokens, 8);
-  PrefixCache cache(pool);
+class PrefixCacheTest : public ::testing::Test {
+ protected:
+  // A request that computed `tokens` into `n_pages` fresh pages and offered them
+  // to the cache; finished: its own references are given back (only the cache holds them).
+  std::vector<int32_t> cached(const std::vector<int32_t>& tokens, int n_pages, bool finished = true) {
+    const auto pages = take_pages(pool, n_pages);
+    cache.insert(tokens, pages);
+    if (finished) release_all(pool, pages);
+    return pages;
+  }
+
+  PagePool pool{1, 2, kPageTokens, 8};
+  PrefixCache cache{pool};  // declared after the pool: destroyed first, releasing into it
+};
+
+TEST_F(PrefixCacheTest, EmptyCacheMisses) {
   EXPECT_TRUE(cache.lookup(iota_tokens(12, 1), 3).empty());
   EXPECT_EQ(cache.n_cached_pages(), 0);
   EXPECT_FALSE(cache.evict_one());
 }
 
-TEST(PrefixCache, InsertKeepsOnlyFullPagesAndTakesAReferenceEach) {
-  PagePool pool(1, 2, kPageTokens, 8);
-  PrefixCache cache(pool);
+TEST_F(PrefixCacheTest, InsertKeepsOnlyFullPagesAndTakesAReferenceEach) {
   const auto tokens = iota_tokens(10, 1);  // 2 full pages + 2 tokens
-  const auto pages = take_pages(pool, 3);
-  cache.insert(tokens, pages);
+  const auto pages = cached(tokens, 3, false);
   EXPECT_EQ(cache.n_cached_pages(), 2);
   EXPECT_EQ(pool.refs(pages[0]), 2);
   EXPECT_EQ(pool.refs(pages[1]), 2);
@@ -55,14 +65,9 @@ TEST(PrefixCache, InsertKeepsOnlyFullPagesAndTakesAReferenceEach) {
   EXPECT_EQ(pool.refs(pages[0]), 2);
 }
 
-TEST(PrefixCache, LookupReturnsTheLongestMatchingPrefixRetained) {
-  PagePool pool(1, 2, kPageTokens, 8);
-  PrefixCache cache(pool);
+TEST_F(PrefixCacheTest, LookupReturnsTheLongestMatchingPrefixRetained) {
   const auto tokens = iota_tokens(12, 1);
-  const auto pages = take_pages(pool, 3);
-  cache.insert(tokens, pages);
-  release_all(pool, pages);  // the first request ends: only the cache holds them
-
+  const auto pages = cached(tokens, 3);
   auto longer = tokens;
   longer.push_back(99);
   EXPECT_EQ(cache.lookup(longer, 8), pages);
@@ -76,23 +81,17 @@ TEST(PrefixCache, LookupReturnsTheLongestMatchingPrefixRetained) {
   EXPECT_EQ(pool.refs(pages[0]), 3);
 }
 
-TEST(PrefixCache, LookupStopsAtMaxPagesAndAtTheLastFullPage) {
-  PagePool pool(1, 2, kPageTokens, 8);
-  PrefixCache cache(pool);
+TEST_F(PrefixCacheTest, LookupStopsAtMaxPagesAndAtTheLastFullPage) {
   const auto tokens = iota_tokens(12, 1);
-  const auto pages = take_pages(pool, 3);
-  cache.insert(tokens, pages);
+  cached(tokens, 3, false);
   EXPECT_EQ(cache.lookup(tokens, 2).size(), 2u);
   EXPECT_EQ(cache.lookup(std::span(tokens).first(7), 8).size(), 1u);  // 7 tokens: one full page
   EXPECT_TRUE(cache.lookup(tokens, 0).empty());
 }
 
-TEST(PrefixCache, SamePageTokensAfterADifferentPrefixMiss) {
-  PagePool pool(1, 2, kPageTokens, 8);
-  PrefixCache cache(pool);
+TEST_F(PrefixCacheTest, SamePageTokensAfterADifferentPrefixMiss) {
   const auto tokens = iota_tokens(8, 1);
-  const auto pages = take_pages(pool, 2);
-  cache.insert(tokens, pages);
+  cached(tokens, 2, false);
   // The second page's tokens alone, or after another first page: the chain differs.
   EXPECT_TRUE(cache.lookup(std::span(tokens).subspan(4), 8).empty());
   auto other = tokens;
@@ -100,13 +99,9 @@ TEST(PrefixCache, SamePageTokensAfterADifferentPrefixMiss) {
   EXPECT_TRUE(cache.lookup(other, 8).empty());
 }
 
-TEST(PrefixCache, EvictsOnlyPagesNobodyElseHoldsLeastRecentlyUsedFirst) {
-  PagePool pool(1, 2, kPageTokens, 8);
-  PrefixCache cache(pool);
+TEST_F(PrefixCacheTest, EvictsOnlyPagesNobodyElseHoldsLeastRecentlyUsedFirst) {
   const auto a = iota_tokens(4, 1), b = iota_tokens(4, 100);
-  const auto pa = take_pages(pool, 1), pb = take_pages(pool, 1);
-  cache.insert(a, pa);
-  cache.insert(b, pb);
+  const auto pa = cached(a, 1, false), pb = cached(b, 1, false);
   // Both still held by their requests: nothing may be evicted.
   EXPECT_FALSE(cache.evict_one());
   release_all(pool, pa);
@@ -123,15 +118,9 @@ TEST(PrefixCache, EvictsOnlyPagesNobodyElseHoldsLeastRecentlyUsedFirst) {
   EXPECT_EQ(cache.n_cached_pages(), 0);
 }
 
-TEST(PrefixCache, EvictionOrderFollowsLastUse) {
-  PagePool pool(1, 2, kPageTokens, 8);
-  PrefixCache cache(pool);
+TEST_F(PrefixCacheTest, EvictionOrderFollowsLastUse) {
   const auto a = iota_tokens(4, 1), b = iota_tokens(4, 100);
-  const auto pa = take_pages(pool, 1), pb = take_pages(pool, 1);
-  cache.insert(a, pa);
-  cache.insert(b, pb);
-  release_all(pool, pa);
-  release_all(pool, pb);
+  const auto pa = cached(a, 1), pb = cached(b, 1);
   pool.release(cache.lookup(a, 1).at(0));  // touch a, then give the reference back
   EXPECT_TRUE(cache.evict_one());
   EXPECT_EQ(pool.refs(pb[0]), 0);  // b was older
