@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "runtime/chat_output.h"
+#include "server/chat_output.h"
 
 namespace {
 

@@ -14,8 +14,8 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "model/model.h"
-#include "runtime/compute_probe.h"
-#include "runtime/memory_probe.h"
+#include "cli/tools/compute_probe.h"
+#include "cli/tools/memory_probe.h"
 
 namespace dseek::cli {
 namespace {
@@ -89,139 +89,207 @@ uint64_t peak_rss_bytes() {
   return static_cast<uint64_t>(u.ru_maxrss) * 1024;
 }
 
-}  // namespace
-
-int cmd_bench(int argc, char** argv) {
-  CLI::App app("Measure prompt (pp) and generation (tg) speed against the machine's measured int8 peak and read bandwidth.", "bench");
+struct BenchArgs {
   std::string model_path;
   int pp = 512, tg = 128, threads = 0, reps = 3;
   double probe_gib = 2.0;
   std::string mode = "auto";
   bool json = false, memory_only = false;
-  app.add_option("-m,--model", model_path, "GGUF file or model directory");
-  app.add_option("-p,--prompt", pp, "prompt tokens per pp run (0: skip)")->capture_default_str();
-  app.add_option("-n,--gen", tg, "generated tokens per tg run (0: skip)")->capture_default_str();
-  app.add_option("-t,--threads", threads, "threads (default: all cores)");
-  app.add_option("-r,--reps", reps, "repetitions")->capture_default_str();
-  app.add_option("--probe-gib", probe_gib, "size of the bandwidth probe's array in GiB")->capture_default_str();
-  app.add_flag("--memory", memory_only, "only probe the machine: read bandwidth and int8 peak");
-  app.add_flag("--json", json, "one JSON object on stdout");
-  app.add_option("--mode", mode, kAttentionModeHelp)->capture_default_str();
   MapOptions map;
-  app.add_flag("--mlock", map.lock, "lock the weights in RAM so they are never paged out");
-  app.add_flag("--no-mmap", map.read_into_memory, "read the weights into memory at start instead of mapping the file");
+};
+
+void add_options(CLI::App& app, BenchArgs& a) {
+  app.add_option("-m,--model", a.model_path, "GGUF file or model directory");
+  app.add_option("-p,--prompt", a.pp, "prompt tokens per pp run (0: skip)")->capture_default_str();
+  app.add_option("-n,--gen", a.tg, "generated tokens per tg run (0: skip)")->capture_default_str();
+  app.add_option("-t,--threads", a.threads, "threads (default: all cores)");
+  app.add_option("-r,--reps", a.reps, "repetitions")->capture_default_str();
+  app.add_option("--probe-gib", a.probe_gib, "size of the bandwidth probe's array in GiB")->capture_default_str();
+  app.add_flag("--memory", a.memory_only, "only probe the machine: read bandwidth and int8 peak");
+  app.add_flag("--json", a.json, "one JSON object on stdout");
+  app.add_option("--mode", a.mode, kAttentionModeHelp)->capture_default_str();
+  app.add_flag("--mlock", a.map.lock, "lock the weights in RAM so they are never paged out");
+  app.add_flag("--no-mmap", a.map.read_into_memory, "read the weights into memory at start instead of mapping the file");
+}
+
+// The machine's own limits, measured twice: before the runs and after them.
+struct Probes {
+  double mem_gbs = 0, mem_before = 0, mem_after = 0, peak_gops = 0;
+  uint64_t peak_rss = 0;
+};
+
+uint64_t probe_bytes(const BenchArgs& a) { return static_cast<uint64_t>(a.probe_gib * (1ull << 30)); }
+
+int print_probes_only(const BenchArgs& a, int n_threads, nlohmann::json& out, const Probes& pr) {
+  if (a.json) {
+    std::printf("%s\n", out.dump().c_str());
+  } else {
+    std::printf("read bandwidth (best of 5, %d threads, %.1f GiB): %.1f GB/s\n", n_threads, a.probe_gib, pr.mem_gbs);
+    std::printf("int8 dot peak (register-only, best of 5, %d threads): %.0f GOP/s\n", n_threads, pr.peak_gops);
+  }
+  return kExitOk;
+}
+
+// One prompt of `pp` tokens (varied per repetition), timed.
+Result<double> time_prefill(const Model& m, ThreadPool& pool, const ForwardOptions& opt, int pp, int rep,
+                            std::vector<float>& logits) {
+  const int64_t V = m.n_vocab();
+  std::vector<int32_t> toks(static_cast<size_t>(pp));
+  for (int i = 0; i < pp; ++i) toks[static_cast<size_t>(i)] = static_cast<int32_t>((i * 7919 + rep) % V);
+  KvCache cache = m.new_cache(pp);
+  const auto t0 = std::chrono::steady_clock::now();
+  if (Status st = m.forward(toks, cache, pool, opt, logits.data()); !st.ok()) return st;
+  return pp / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// `tg` greedy decode steps from one token, timed.
+Result<double> time_decode(const Model& m, ThreadPool& pool, const ForwardOptions& opt, int tg,
+                           std::vector<float>& logits) {
+  KvCache cache = m.new_cache(tg + 1);
+  int32_t tok = 1 % static_cast<int32_t>(m.n_vocab());
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < tg; ++i) {
+    Status st = m.forward(std::span<const int32_t>(&tok, 1), cache, pool, opt, logits.data());
+    if (!st.ok()) return st;
+    tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+  }
+  return tg / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+struct Timings {
+  std::vector<double> pp_tps, tg_tps;
+};
+
+Result<Timings> time_runs(const Model& m, ThreadPool& pool, const BenchArgs& a, AttentionMode attention) {
+  std::vector<float> logits(static_cast<size_t>(m.n_vocab()));
+  ForwardOptions last_only;
+  last_only.all_logits = false;
+  last_only.mode = attention;
+  Timings t;
+  for (int r = 0; r < a.reps; ++r) {
+    if (a.pp > 0) {
+      auto tps = time_prefill(m, pool, last_only, a.pp, r, logits);
+      if (!tps.ok()) return tps.status();
+      t.pp_tps.push_back(*tps);
+    }
+    if (a.tg > 0) {
+      auto tps = time_decode(m, pool, last_only, a.tg, logits);
+      if (!tps.ok()) return tps.status();
+      t.tg_tps.push_back(*tps);
+    }
+  }
+  return t;
+}
+
+// Bandwidth and clock drift on shared machines: probe again after the runs, keep the better figure.
+void probe_again(ThreadPool& pool, const BenchArgs& a, Probes& pr) {
+  // Read before the second probe, whose array would otherwise count as the model's.
+  pr.peak_rss = peak_rss_bytes();
+  pr.mem_after = measure_read_bandwidth_gbs(pool, probe_bytes(a), 5);
+  pr.mem_before = pr.mem_gbs;
+  pr.mem_gbs = std::max(pr.mem_gbs, pr.mem_after);
+  pr.peak_gops = std::max(pr.peak_gops, measure_int8_peak_gops(pool, 5));
+}
+
+// What the figures mean: bytes and FLOPs per token against the probed limits.
+struct Figures {
+  Stat pp, tg;
+  double bytes = 0, flops_per_token = 0, huge_share = 0, achieved = 0, pp_gflops = 0, pp_peak_pct = 0;
+};
+
+Figures figures(const ModelFiles& f, const Timings& t, const Probes& pr) {
+  Figures g;
+  g.pp = stats(t.pp_tps);
+  g.tg = stats(t.tg_tps);
+  g.bytes = weight_bytes_per_token(f);
+  g.flops_per_token = 2 * active_matmul_params(f);
+  g.huge_share = std::min(1.0, static_cast<double>(huge_page_mapped_bytes()) / std::max(1.0, tensor_bytes(f)));
+  g.achieved = g.tg.mean * g.bytes / 1e9;
+  g.pp_gflops = g.pp.mean * g.flops_per_token / 1e9;
+  g.pp_peak_pct = pr.peak_gops > 0 ? 100.0 * g.pp_gflops / pr.peak_gops : 0.0;
+  return g;
+}
+
+void add_results(nlohmann::json& out, const BenchArgs& a, const Probes& pr, const Figures& g) {
+  out["memory_gbs"] = pr.mem_gbs;
+  out["memory_gbs_before"] = pr.mem_before;
+  out["memory_gbs_after"] = pr.mem_after;
+  out["pp"] = {{"n", a.pp}, {"tps", g.pp.mean}, {"stdev", g.pp.stdev}};
+  out["tg"] = {{"n", a.tg}, {"tps", g.tg.mean}, {"stdev", g.tg.stdev}};
+  out["weight_bytes_per_token"] = g.bytes;
+  out["achieved_gbs"] = g.achieved;
+  out["roofline_pct"] = pr.mem_gbs > 0 ? 100.0 * g.achieved / pr.mem_gbs : 0.0;
+  out["pp_gflops"] = g.pp_gflops;
+  out["int8_peak_gops"] = pr.peak_gops;
+  out["pp_peak_pct"] = g.pp_peak_pct;
+  out["flops_per_token"] = g.flops_per_token;
+  out["huge_page_pct"] = 100 * g.huge_share;
+  out["peak_rss_bytes"] = pr.peak_rss;
+  out["model"] = a.model_path;
+  out["mode"] = a.mode;
+}
+
+void print_text(const BenchArgs& a, int n_threads, const Probes& pr, const Figures& g, double weight_bytes) {
+  std::printf("model %s, %d threads, %d reps\n", a.model_path.c_str(), n_threads, a.reps);
+  if (a.pp > 0) {
+    std::printf("pp%-5d %10.2f ± %.2f tokens/s = %.0f GFLOP/s (nominal %.2f GFLOP per token)\n", a.pp, g.pp.mean,
+                g.pp.stdev, g.pp_gflops, g.flops_per_token / 1e9);
+    if (pr.peak_gops > 0)
+      std::printf("prefill at %.1f%% of the measured int8 peak, %.0f GOP/s (register-only probe)\n", g.pp_peak_pct,
+                  pr.peak_gops);
+  }
+  if (a.tg > 0) std::printf("tg%-5d %10.2f ± %.2f tokens/s\n", a.tg, g.tg.mean, g.tg.stdev);
+  std::printf("weights read per generated token: %.1f MiB; achieved %.2f GB/s = %.1f%% of the measured %.1f GB/s\n",
+              g.bytes / (1 << 20), g.achieved, pr.mem_gbs > 0 ? 100 * g.achieved / pr.mem_gbs : 0.0, pr.mem_gbs);
+  std::printf("bandwidth probe %.1f GB/s before, %.1f after; weights on 2 MiB pages: %.0f%%\n", pr.mem_before,
+              pr.mem_after, 100 * g.huge_share);
+  if (g.huge_share < 0.5 && !a.map.read_into_memory)
+    std::printf("note: most weights are mapped with 4 KiB pages (the file sat in the page cache in small pieces);\n"
+                "      decode is up to 2x faster on 2 MiB pages: run with --no-mmap, or once the file has left the cache\n");
+  std::printf("peak RSS %.1f MiB (weights %.1f MiB mapped)\n", static_cast<double>(pr.peak_rss) / (1 << 20),
+              weight_bytes / (1 << 20));
+}
+
+}  // namespace
+
+int cmd_bench(int argc, char** argv) {
+  CLI::App app("Measure prompt (pp) and generation (tg) speed against the machine's measured int8 peak and read bandwidth.", "bench");
+  BenchArgs a;
+  add_options(app, a);
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
-  if (threads < 0 || threads > 1024 || reps < 1 || reps > 1000 || pp < 0 || tg < 0 || pp > 1 << 20 || tg > 1 << 20 ||
-      !(probe_gib > 0.01 && probe_gib <= 64))
+  if (a.threads < 0 || a.threads > 1024 || a.reps < 1 || a.reps > 1000 || a.pp < 0 || a.tg < 0 || a.pp > 1 << 20 ||
+      a.tg > 1 << 20 || !(a.probe_gib > 0.01 && a.probe_gib <= 64))
     return report("bench: parameter out of range (threads 1..1024, reps 1..1000, -p/-n 0..1048576, --probe-gib 0.01..64)");
-  if (model_path.empty() && !memory_only) return report("bench: -m MODEL is required (or --memory)");
+  if (a.model_path.empty() && !a.memory_only) return report("bench: -m MODEL is required (or --memory)");
   AttentionMode attention = AttentionMode::kAuto;
-  if (!parse_attention_mode(mode, &attention)) return report("bench: --mode must be naive, absorbed or auto");
-  const int n_threads = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
+  if (!parse_attention_mode(a.mode, &attention)) return report("bench: --mode must be naive, absorbed or auto");
+  const int n_threads = a.threads > 0 ? a.threads : static_cast<int>(std::thread::hardware_concurrency());
   ThreadPool pool(n_threads);
   nlohmann::json out = {{"threads", n_threads}};
-  double mem_gbs = measure_read_bandwidth_gbs(pool, static_cast<uint64_t>(probe_gib * (1ull << 30)), 5);
-  double peak_gops = measure_int8_peak_gops(pool, 5);
-  out["memory_gbs"] = mem_gbs;
-  out["int8_peak_gops"] = peak_gops;
-  if (memory_only) {
-    if (json) {
-      std::printf("%s\n", out.dump().c_str());
-    } else {
-      std::printf("read bandwidth (best of 5, %d threads, %.1f GiB): %.1f GB/s\n", n_threads, probe_gib, mem_gbs);
-      std::printf("int8 dot peak (register-only, best of 5, %d threads): %.0f GOP/s\n", n_threads, peak_gops);
-    }
-    return kExitOk;
-  }
-  if (model_path.empty()) return report("bench: -m MODEL is required (or --memory)");
-  auto files = open_model_files(model_path, map);
+  Probes pr;
+  pr.mem_gbs = measure_read_bandwidth_gbs(pool, probe_bytes(a), 5);
+  pr.peak_gops = measure_int8_peak_gops(pool, 5);
+  out["memory_gbs"] = pr.mem_gbs;
+  out["int8_peak_gops"] = pr.peak_gops;
+  if (a.memory_only) return print_probes_only(a, n_threads, out, pr);
+  if (a.model_path.empty()) return report("bench: -m MODEL is required (or --memory)");
+  auto files = open_model_files(a.model_path, a.map);
   if (!files.ok()) return report(files.status());
   auto shared_files = std::make_shared<const ModelFiles>(std::move(files).value());
   auto model = load_model(shared_files);
   if (!model.ok()) return report(model.status());
   const Model& m = **model;
-  const int64_t V = m.n_vocab();
-  if (pp + tg > m.n_ctx()) return report("bench: -p + -n exceeds the model's context of " + std::to_string(m.n_ctx()));
-  std::vector<float> logits(static_cast<size_t>(V));
-  ForwardOptions last_only;
-  last_only.all_logits = false;
-  last_only.mode = attention;
-  std::vector<double> pp_tps, tg_tps;
-  for (int r = 0; r < reps; ++r) {
-    if (pp > 0) {
-      std::vector<int32_t> toks(static_cast<size_t>(pp));
-      for (int i = 0; i < pp; ++i) toks[static_cast<size_t>(i)] = static_cast<int32_t>((i * 7919 + r) % V);
-      KvCache cache = m.new_cache(pp);
-      const auto t0 = std::chrono::steady_clock::now();
-      Status st = m.forward(toks, cache, pool, last_only, logits.data());
-      if (!st.ok()) return report(st);
-      pp_tps.push_back(pp / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    }
-    if (tg > 0) {
-      KvCache cache = m.new_cache(tg + 1);
-      int32_t tok = 1 % static_cast<int32_t>(V);
-      const auto t0 = std::chrono::steady_clock::now();
-      for (int i = 0; i < tg; ++i) {
-        Status st = m.forward(std::span<const int32_t>(&tok, 1), cache, pool, last_only, logits.data());
-        if (!st.ok()) return report(st);
-        tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-      }
-      tg_tps.push_back(tg / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    }
-  }
-  // Read before the second probe, whose array would otherwise count as the model's.
-  const uint64_t peak_rss = peak_rss_bytes();
-  // Bandwidth drifts on shared machines: probe again after the runs, keep the better figure.
-  const double mem_after = measure_read_bandwidth_gbs(pool, static_cast<uint64_t>(probe_gib * (1ull << 30)), 5);
-  const double mem_before = mem_gbs;
-  mem_gbs = std::max(mem_gbs, mem_after);
-  peak_gops = std::max(peak_gops, measure_int8_peak_gops(pool, 5));  // the clock drifts too
-  out["memory_gbs"] = mem_gbs;
-  out["memory_gbs_before"] = mem_before;
-  out["memory_gbs_after"] = mem_after;
-  const Stat sp = stats(pp_tps), sg = stats(tg_tps);
-  const double bytes = weight_bytes_per_token(*shared_files);
-  const double flops_per_token = 2 * active_matmul_params(*shared_files);
-  const double huge_share = std::min(1.0, static_cast<double>(huge_page_mapped_bytes()) /
-                                              std::max(1.0, tensor_bytes(*shared_files)));
-  const double achieved = sg.mean * bytes / 1e9;
-  const double pp_gflops = sp.mean * flops_per_token / 1e9;
-  const double pp_peak_pct = peak_gops > 0 ? 100.0 * pp_gflops / peak_gops : 0.0;
-  out["pp"] = {{"n", pp}, {"tps", sp.mean}, {"stdev", sp.stdev}};
-  out["tg"] = {{"n", tg}, {"tps", sg.mean}, {"stdev", sg.stdev}};
-  out["weight_bytes_per_token"] = bytes;
-  out["achieved_gbs"] = achieved;
-  out["roofline_pct"] = mem_gbs > 0 ? 100.0 * achieved / mem_gbs : 0.0;
-  out["pp_gflops"] = pp_gflops;
-  out["int8_peak_gops"] = peak_gops;
-  out["pp_peak_pct"] = pp_peak_pct;
-  out["flops_per_token"] = flops_per_token;
-  out["huge_page_pct"] = 100 * huge_share;
-  out["peak_rss_bytes"] = peak_rss;
-  out["model"] = model_path;
-  out["mode"] = mode;
-  if (json) {
+  if (a.pp + a.tg > m.n_ctx()) return report("bench: -p + -n exceeds the model's context of " + std::to_string(m.n_ctx()));
+  auto timings = time_runs(m, pool, a, attention);
+  if (!timings.ok()) return report(timings.status());
+  probe_again(pool, a, pr);
+  const Figures g = figures(*shared_files, *timings, pr);
+  add_results(out, a, pr, g);
+  if (a.json) {
     std::printf("%s\n", out.dump().c_str());
     return kExitOk;
   }
-  std::printf("model %s, %d threads, %d reps\n", model_path.c_str(), n_threads, reps);
-  if (pp > 0) {
-    std::printf("pp%-5d %10.2f ± %.2f tokens/s = %.0f GFLOP/s (nominal %.2f GFLOP per token)\n", pp, sp.mean, sp.stdev,
-                pp_gflops, flops_per_token / 1e9);
-    if (peak_gops > 0)
-      std::printf("prefill at %.1f%% of the measured int8 peak, %.0f GOP/s (register-only probe)\n", pp_peak_pct,
-                  peak_gops);
-  }
-  if (tg > 0) std::printf("tg%-5d %10.2f ± %.2f tokens/s\n", tg, sg.mean, sg.stdev);
-  std::printf("weights read per generated token: %.1f MiB; achieved %.2f GB/s = %.1f%% of the measured %.1f GB/s\n",
-              bytes / (1 << 20), achieved, mem_gbs > 0 ? 100 * achieved / mem_gbs : 0.0, mem_gbs);
-  std::printf("bandwidth probe %.1f GB/s before, %.1f after; weights on 2 MiB pages: %.0f%%\n", mem_before, mem_after,
-              100 * huge_share);
-  if (huge_share < 0.5 && !map.read_into_memory)
-    std::printf("note: most weights are mapped with 4 KiB pages (the file sat in the page cache in small pieces);\n"
-                "      decode is up to 2x faster on 2 MiB pages: run with --no-mmap, or once the file has left the cache\n");
-  std::printf("peak RSS %.1f MiB (weights %.1f MiB mapped)\n", static_cast<double>(peak_rss) / (1 << 20),
-              tensor_bytes(*shared_files) / (1 << 20));
+  print_text(a, n_threads, pr, g, tensor_bytes(*shared_files));
   return kExitOk;
 }
 

@@ -7,9 +7,9 @@
 #include "cli/common.h"
 #include "core/progress.h"
 #include "model/arch.h"
-#include "model/default_vocab.h"
+#include "tokenizer/default_vocab.h"
 #include "model/random_model.h"
-#include "model/vocab_import.h"
+#include "tokenizer/vocab_import.h"
 
 namespace dseek::cli {
 

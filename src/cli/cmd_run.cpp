@@ -8,12 +8,13 @@
 #include <random>
 #include <thread>
 
-#include "cli/chat_prompt.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/load_model.h"
 #include "model/model.h"
+#include "runtime/chat_prompt.h"
 #include "runtime/generate.h"
+#include "tokenizer/jinja/chat_template.h"
 #include "tokenizer/stream_decoder.h"
 #include "tokenizer/tokenizer.h"
 
@@ -53,19 +54,37 @@ class ReasoningPrinter {
   int32_t open_, close_;
 };
 
-}  // namespace
+// `--chat`: the model's chat template with one optional system message and the
+// user's. The command line is trusted: control-token text in it stays markup.
+Result<ChatPrompt> chat_prompt(const std::string& model_path, const Tokenizer& tok, const std::string& system,
+                               const std::string& user, bool thinking) {
+  auto src = load_chat_template(model_path);
+  if (!src.ok()) return Status::error("--chat: " + src.message());
+  auto format = ChatFormat::parse(*src, tok);
+  if (!format.ok()) return Status::error("--chat: the model's chat template: " + format.message());
+  ChatPromptInput in;
+  if (!system.empty()) in.messages.push_back({{"role", "system"}, {"content", system}});
+  in.messages.push_back({{"role", "user"}, {"content", user}});
+  in.template_kwargs = {{"thinking", thinking}};
+  in.text = MessageText::kMarkup;
+  return build_chat_prompt(*format, tok, in);
+}
 
-int cmd_run(int argc, char** argv) {
-  CLI::App app("Generate text from a prompt, streamed to stdout.", "run");
+struct RunArgs {
   std::string model_path, prompt, system, mode = "auto";
   int64_t n_predict = 128, n_ctx = 0;
   int threads = 0;
   bool chat = false, verbose = false, thinking = false;
   int64_t seed = -1;
   SamplingParams sp;
-  app.add_option("-m,--model", model_path, "GGUF file or model directory")->required();
-  app.add_option("-p,--prompt", prompt, "the prompt")->required();
-  app.add_option("-n,--n-predict", n_predict, "tokens to generate")->capture_default_str();
+  MapOptions map;
+};
+
+void add_options(CLI::App& app, RunArgs& a) {
+  SamplingParams& sp = a.sp;
+  app.add_option("-m,--model", a.model_path, "GGUF file or model directory")->required();
+  app.add_option("-p,--prompt", a.prompt, "the prompt")->required();
+  app.add_option("-n,--n-predict", a.n_predict, "tokens to generate")->capture_default_str();
   app.add_option("--temp", sp.temperature, "temperature (0: greedy)")->capture_default_str();
   app.add_option("--top-k", sp.top_k, "top-k (0: off)")->capture_default_str();
   app.add_option("--top-p", sp.top_p, "top-p (1: off)")->capture_default_str();
@@ -73,73 +92,86 @@ int cmd_run(int argc, char** argv) {
   app.add_option("--repeat-penalty", sp.repetition_penalty, "repetition penalty (1: off)")->capture_default_str();
   app.add_option("--presence-penalty", sp.presence_penalty, "presence penalty")->capture_default_str();
   app.add_option("--frequency-penalty", sp.frequency_penalty, "frequency penalty")->capture_default_str();
-  app.add_option("--seed", seed, "random seed (default: random)");
-  app.add_flag("--chat", chat, "apply the model's chat template to the prompt");
-  app.add_option("--system", system, "system message (with --chat)");
-  app.add_flag("--think", thinking, "with --chat: ask templates that support it to start reasoning");
-  app.add_option("-c,--ctx-size", n_ctx, "context size (default: the model's)");
-  app.add_option("--mode", mode, "MLA attention form: naive | absorbed | auto")->capture_default_str();
-  app.add_option("-t,--threads", threads, "threads (default: all cores)");
-  app.add_flag("-v,--verbose", verbose, "timings and the seed on stderr");
-  MapOptions map;
-  app.add_flag("--mlock", map.lock, "lock the weights in RAM so they are never paged out");
-  app.add_flag("--no-mmap", map.read_into_memory, "read the weights into memory at start instead of mapping the file");
-  if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
+  app.add_option("--seed", a.seed, "random seed (default: random)");
+  app.add_flag("--chat", a.chat, "apply the model's chat template to the prompt");
+  app.add_option("--system", a.system, "system message (with --chat)");
+  app.add_flag("--think", a.thinking, "with --chat: ask templates that support it to start reasoning");
+  app.add_option("-c,--ctx-size", a.n_ctx, "context size (default: the model's)");
+  app.add_option("--mode", a.mode, "MLA attention form: naive | absorbed | auto")->capture_default_str();
+  app.add_option("-t,--threads", a.threads, "threads (default: all cores)");
+  app.add_flag("-v,--verbose", a.verbose, "timings and the seed on stderr");
+  app.add_flag("--mlock", a.map.lock, "lock the weights in RAM so they are never paged out");
+  app.add_flag("--no-mmap", a.map.read_into_memory, "read the weights into memory at start instead of mapping the file");
+}
 
-  if (Status st = validate(sp); !st.ok()) return report(st);
-  if (n_predict < 0 || n_predict > (1 << 24)) return report("--n-predict must be between 0 and 16777216");
-  if (threads < 0 || threads > 1024) return report("--threads must be between 1 and 1024");
-  if (n_ctx < 0) return report("--ctx-size must be positive");
-  sp.seed = seed >= 0 ? static_cast<uint64_t>(seed) : std::random_device{}();
+Status check_args(const RunArgs& a) {
+  if (Status st = validate(a.sp); !st.ok()) return st;
+  if (a.n_predict < 0 || a.n_predict > (1 << 24)) return Status::error("--n-predict must be between 0 and 16777216");
+  if (a.threads < 0 || a.threads > 1024) return Status::error("--threads must be between 1 and 1024");
+  if (a.n_ctx < 0) return Status::error("--ctx-size must be positive");
+  return ok_status();
+}
 
-  auto loaded = load_model_files(model_path, true, map);
-  if (!loaded.ok()) return report(loaded.status());
-  const std::shared_ptr<const ModelFiles>& shared = loaded->files;
-  const Tokenizer* tok = loaded->tokenizer.get();
-  const std::shared_ptr<const Model>* model = &loaded->model;
-
-  std::vector<int32_t> ids;
-  bool start_in_reasoning = false;
-  if (chat) {
-    auto text = render_chat_prompt(*shared, *tok, system, prompt, thinking);
-    if (!text.ok()) return report(text.status());
-    const std::string& s = text.value();
-    start_in_reasoning = s.size() >= 8 && s.find("<think>", s.size() - 9) != std::string::npos;
-    ids = tok->encode(s, {.parse_special = true, .add_bos = false});
-  } else if (prompt.empty()) {
-    if (tok->add_bos() && tok->bos_id() >= 0) ids = {tok->bos_id()};  // no text, so no SentencePiece dummy prefix
+// The prompt's tokens: the chat template's rendering with --chat, else the text as it is.
+Result<ChatPrompt> prompt_tokens(const RunArgs& a, const std::string& model_path, const Tokenizer& tok) {
+  if (a.chat) return chat_prompt(model_path, tok, a.system, a.prompt, a.thinking);
+  ChatPrompt out;
+  if (a.prompt.empty()) {
+    if (tok.add_bos() && tok.bos_id() >= 0) out.ids = {tok.bos_id()};  // no text, so no SentencePiece dummy prefix
   } else {
-    ids = tok->encode(prompt, {.parse_special = false, .add_bos = tok->add_bos()});
+    out.ids = tok.encode(a.prompt, {.parse_special = false, .add_bos = tok.add_bos()});
   }
-  if (ids.empty()) return report("the prompt encodes to no tokens and the model adds no BOS: give some text");
+  return out;
+}
 
+// Generates after `prompt`, streaming the text to stdout.
+int generate_to_stdout(const Model& model, const Tokenizer& tok, const ChatPrompt& prompt, const RunArgs& a) {
+  const std::vector<int32_t>& ids = prompt.ids;
   GenerateOptions opt;
-  opt.max_new_tokens = n_predict;
-  opt.n_ctx = n_ctx > 0 ? n_ctx : (*model)->n_ctx();
-  if (tok->eos_id() >= 0) opt.stop_tokens.push_back(tok->eos_id());
+  opt.max_new_tokens = a.n_predict;
+  opt.n_ctx = a.n_ctx > 0 ? a.n_ctx : model.n_ctx();
+  if (tok.eos_id() >= 0) opt.stop_tokens.push_back(tok.eos_id());
   if (static_cast<int64_t>(ids.size()) > opt.n_ctx)
     return report("the prompt has " + std::to_string(ids.size()) + " tokens, more than the context of " +
                   std::to_string(opt.n_ctx) + " (use a shorter prompt or --ctx-size)");
-  ThreadPool pool(threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency()));
-  Sampler sampler(sp);
-  StreamDecoder stream(*tok);
+  ThreadPool pool(a.threads > 0 ? a.threads : static_cast<int>(std::thread::hardware_concurrency()));
+  Sampler sampler(a.sp);
+  StreamDecoder stream(tok);
   for (int32_t id : ids) stream.push(id);  // so the continuation decodes as it follows the prompt
-  ReasoningPrinter printer(*tok, start_in_reasoning);
-  auto result = generate(**model, pool, ids, sampler, opt, [&](int32_t id) { return printer.print(id, stream.push(id)); });
+  ReasoningPrinter printer(tok, prompt.starts_in_reasoning);
+  auto result = generate(model, pool, ids, sampler, opt, [&](int32_t id) { return printer.print(id, stream.push(id)); });
   if (!result.ok()) return report(result.status());
   const std::string rest = stream.flush();
   std::fwrite(rest.data(), 1, rest.size(), stdout);
   std::fflush(stdout);
-  if (verbose) {
+  if (a.verbose) {
     const auto& r = result.value();
     std::fprintf(stderr, "\nprompt %zu tokens in %.2f s (%.1f tok/s); generated %zu tokens in %.2f s (%.1f tok/s); seed %llu\n",
                  ids.size(), r.prefill_seconds, ids.size() / std::max(r.prefill_seconds, 1e-9), r.tokens.size(),
                  r.decode_seconds, r.tokens.size() / std::max(r.decode_seconds, 1e-9),
-                 static_cast<unsigned long long>(sp.seed));
+                 static_cast<unsigned long long>(a.sp.seed));
   }
   if (result->stop == GenerateResult::Stop::kContextFull)
     std::fprintf(stderr, "\ndseek: stopped: the context of %lld tokens is full\n", static_cast<long long>(opt.n_ctx));
   return kExitOk;
+}
+
+}  // namespace
+
+int cmd_run(int argc, char** argv) {
+  CLI::App app("Generate text from a prompt, streamed to stdout.", "run");
+  RunArgs a;
+  add_options(app, a);
+  if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
+  if (Status st = check_args(a); !st.ok()) return report(st);
+  a.sp.seed = a.seed >= 0 ? static_cast<uint64_t>(a.seed) : std::random_device{}();
+
+  auto loaded = load_model_files(a.model_path, true, a.map);
+  if (!loaded.ok()) return report(loaded.status());
+  auto prompt = prompt_tokens(a, loaded->files->path, *loaded->tokenizer);
+  if (!prompt.ok()) return report(prompt.status());
+  if (prompt->ids.empty()) return report("the prompt encodes to no tokens and the model adds no BOS: give some text");
+  return generate_to_stdout(*loaded->model, *loaded->tokenizer, *prompt, a);
 }
 
 }  // namespace dseek::cli

@@ -78,50 +78,47 @@ int train_pretrain(const std::string& config_path, const std::vector<std::string
   return kExitOk;
 }
 
-}  // namespace
-
-int cmd_train(int argc, char** argv) {
-  CLI::App app("Train: the DeepSeek recipe at small scale. Recipes: tokenizer, pretrain, distill, grpo.", "train");
-  app.require_subcommand(1);
-  CLI::App* tk = app.add_subcommand("tokenizer", "train a byte-level BPE tokenizer on text files (vocabulary-only GGUF)");
-  int64_t vocab = 8192;
+// Every recipe's options; CLI11 fills the ones of the subcommand given.
+struct TrainArgs {
+  int64_t vocab = 8192;  // tokenizer
   std::vector<std::string> data;
   std::string out, pre = "deepseek-v3";
   size_t max_bytes = size_t{64} << 20;
-  tk->add_option("--vocab", vocab, "vocabulary size, special tokens included")->capture_default_str();
-  tk->add_option("--data", data, "training text files")->required();
-  tk->add_option("-o,--output", out, "output .gguf (vocabulary only)")->required();
-  tk->add_option("--pre", pre, "pre-tokenizer: deepseek-v3, deepseek-llm, deepseek-coder, qwen2, llama-bpe, gpt2")->capture_default_str();
-  tk->add_option("--max-bytes", max_bytes, "train on at most this many bytes of the data")->capture_default_str();
-
-  CLI::App* pt = app.add_subcommand("pretrain", "next-token + MTP pretraining of an MLA + MoE model from a config (GGUF out)");
-  std::string config_path, tokenizer, teacher;
+  std::string config_path, tokenizer, teacher;  // pretrain, distill
   std::vector<std::string> pt_data;
   std::string pt_out;
   int threads = 2;
   bool resume = false;
   int64_t max_steps = -1;
-  // The options pretrain and distill share (their help texts differ).
-  auto add_run_options = [&](CLI::App* sub, const char* config_help, const char* data_help, const char* out_help) {
-    sub->add_option("--config", config_path, config_help)->required();
-    sub->add_option("--data", pt_data, data_help)->required();
-    sub->add_option("-o,--output", pt_out, out_help)->required();
-    sub->add_option("-t,--threads", threads, "threads")->capture_default_str();
-    sub->add_flag("--resume", resume, "continue from OUT.ckpt if it exists");
-    sub->add_option("--max-steps", max_steps, "stop after this many steps in this run (the schedule still spans all)");
-  };
-  add_run_options(pt, "config JSON: {\"model\": {DeepSeek config.json keys}, \"training\": {...}}", "training text files",
-                  "output model .gguf (also writes OUT.log.json, OUT.svg, OUT.ckpt)");
-  pt->add_option("--tokenizer", tokenizer, "a GGUF vocabulary or tokenizer.json (default: train one, vocab_size of the config)");
-  CLI::App* ds = app.add_subcommand("distill", "distil a teacher model into the config's student (logit KL + teacher samples)");
-  ds->add_option("--teacher", teacher, "teacher model (.gguf with a tokenizer; the student uses its vocabulary)")->required();
-  add_run_options(ds, "config JSON: {\"model\": ..., \"training\": ..., \"distill\": {kd_weight, ce_weight, temperature, samples, sample_tokens, sample_temperature}}",
-                  "text files the teacher is distilled on", "output student .gguf (also OUT.log.json, OUT.svg, OUT.ckpt)");
-  CLI::App* gr = app.add_subcommand("grpo", "group-relative policy optimisation with verifiable rewards (task: arithmetic)");
-  train::GrpoConfig g;
+  train::GrpoConfig g;  // grpo
   std::string corpus_out;
   int64_t corpus_lines = 20000;
   double corpus_noise = 0.3;
+};
+
+CLI::App* add_tokenizer(CLI::App& app, TrainArgs& a) {
+  CLI::App* tk = app.add_subcommand("tokenizer", "train a byte-level BPE tokenizer on text files (vocabulary-only GGUF)");
+  tk->add_option("--vocab", a.vocab, "vocabulary size, special tokens included")->capture_default_str();
+  tk->add_option("--data", a.data, "training text files")->required();
+  tk->add_option("-o,--output", a.out, "output .gguf (vocabulary only)")->required();
+  tk->add_option("--pre", a.pre, "pre-tokenizer: deepseek-v3, deepseek-llm, deepseek-coder, qwen2, llama-bpe, gpt2")->capture_default_str();
+  tk->add_option("--max-bytes", a.max_bytes, "train on at most this many bytes of the data")->capture_default_str();
+  return tk;
+}
+
+// The options pretrain and distill share (their help texts differ).
+void add_run_options(CLI::App* sub, TrainArgs& a, const char* config_help, const char* data_help, const char* out_help) {
+  sub->add_option("--config", a.config_path, config_help)->required();
+  sub->add_option("--data", a.pt_data, data_help)->required();
+  sub->add_option("-o,--output", a.pt_out, out_help)->required();
+  sub->add_option("-t,--threads", a.threads, "threads")->capture_default_str();
+  sub->add_flag("--resume", a.resume, "continue from OUT.ckpt if it exists");
+  sub->add_option("--max-steps", a.max_steps, "stop after this many steps in this run (the schedule still spans all)");
+}
+
+CLI::App* add_grpo(CLI::App& app, TrainArgs& a) {
+  CLI::App* gr = app.add_subcommand("grpo", "group-relative policy optimisation with verifiable rewards (task: arithmetic)");
+  train::GrpoConfig& g = a.g;
   gr->add_option("--model", g.model, "starting policy (.gguf, DeepSeek architecture, with a tokenizer)");
   gr->add_option("--task", g.task, "task with a verifiable reward")->capture_default_str();
   gr->add_option("-o,--output", g.out, "final policy .gguf (also OUT.log.json, OUT.svg)");
@@ -137,32 +134,54 @@ int cmd_train(int argc, char** argv) {
   gr->add_option("--eval-every", g.eval_every, "steps between held-out evaluations")->capture_default_str();
   gr->add_option("--seed", g.seed, "seed")->capture_default_str();
   gr->add_option("-t,--threads", g.threads, "threads")->capture_default_str();
-  gr->add_option("--write-corpus", corpus_out, "instead of training: write a worked-solution corpus to pretrain a base policy on");
-  gr->add_option("--corpus-lines", corpus_lines, "problems in the corpus")->capture_default_str();
-  gr->add_option("--corpus-noise", corpus_noise, "fraction of corpus answers made wrong")->capture_default_str();
-  if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
-  if (gr->parsed()) {
-    if (!corpus_out.empty()) {
-      if (corpus_lines < 1 || corpus_lines > 100000000 || !(corpus_noise >= 0 && corpus_noise <= 1) || g.max_operand < 1)
-        return report("--corpus-lines must be positive, --corpus-noise in [0, 1]");
-      std::ofstream(corpus_out, std::ios::binary) << train::arithmetic_corpus(corpus_lines, g.max_operand, corpus_noise, g.seed);
-      std::printf("wrote %s: %lld worked %s problems (%.0f%% with a wrong answer)\n", corpus_out.c_str(),
-                  static_cast<long long>(corpus_lines), g.task.c_str(), 100 * corpus_noise);
-      return kExitOk;
-    }
-    if (g.model.empty() || g.out.empty()) return report("grpo needs --model and -o (or --write-corpus)");
-    if (g.threads < 1 || g.threads > 1024) return report("--threads must be between 1 and 1024");
-    auto r = train::run_grpo(g);
-    if (!r.ok()) return report(r.status());
-    std::printf("wrote %s (+ .log.json, .svg): %lld steps, held-out accuracy %.1f%% -> %.1f%% greedy, %.1f%% -> %.1f%% "
-                "sampled, final mean reward %.3f\n",
-                g.out.c_str(), static_cast<long long>(r->steps), 100 * r->initial_accuracy, 100 * r->final_accuracy,
-                100 * r->initial_sampled_accuracy, 100 * r->final_sampled_accuracy, r->final_reward);
+  gr->add_option("--write-corpus", a.corpus_out, "instead of training: write a worked-solution corpus to pretrain a base policy on");
+  gr->add_option("--corpus-lines", a.corpus_lines, "problems in the corpus")->capture_default_str();
+  gr->add_option("--corpus-noise", a.corpus_noise, "fraction of corpus answers made wrong")->capture_default_str();
+  return gr;
+}
+
+int train_grpo(const TrainArgs& a) {
+  const train::GrpoConfig& g = a.g;
+  if (!a.corpus_out.empty()) {
+    if (a.corpus_lines < 1 || a.corpus_lines > 100000000 || !(a.corpus_noise >= 0 && a.corpus_noise <= 1) || g.max_operand < 1)
+      return report("--corpus-lines must be positive, --corpus-noise in [0, 1]");
+    std::ofstream(a.corpus_out, std::ios::binary) << train::arithmetic_corpus(a.corpus_lines, g.max_operand, a.corpus_noise, g.seed);
+    std::printf("wrote %s: %lld worked %s problems (%.0f%% with a wrong answer)\n", a.corpus_out.c_str(),
+                static_cast<long long>(a.corpus_lines), g.task.c_str(), 100 * a.corpus_noise);
     return kExitOk;
   }
-  if (ds->parsed()) return train_distill(teacher, config_path, pt_data, pt_out, threads, resume, max_steps);
-  if (tk->parsed()) return train_tokenizer(vocab, data, out, pre, max_bytes);
-  if (pt->parsed()) return train_pretrain(config_path, pt_data, tokenizer, pt_out, threads, resume, max_steps);
+  if (g.model.empty() || g.out.empty()) return report("grpo needs --model and -o (or --write-corpus)");
+  if (g.threads < 1 || g.threads > 1024) return report("--threads must be between 1 and 1024");
+  auto r = train::run_grpo(g);
+  if (!r.ok()) return report(r.status());
+  std::printf("wrote %s (+ .log.json, .svg): %lld steps, held-out accuracy %.1f%% -> %.1f%% greedy, %.1f%% -> %.1f%% "
+              "sampled, final mean reward %.3f\n",
+              g.out.c_str(), static_cast<long long>(r->steps), 100 * r->initial_accuracy, 100 * r->final_accuracy,
+              100 * r->initial_sampled_accuracy, 100 * r->final_sampled_accuracy, r->final_reward);
+  return kExitOk;
+}
+
+}  // namespace
+
+int cmd_train(int argc, char** argv) {
+  CLI::App app("Train: the DeepSeek recipe at small scale. Recipes: tokenizer, pretrain, distill, grpo.", "train");
+  app.require_subcommand(1);
+  TrainArgs a;
+  CLI::App* tk = add_tokenizer(app, a);
+  CLI::App* pt = app.add_subcommand("pretrain", "next-token + MTP pretraining of an MLA + MoE model from a config (GGUF out)");
+  add_run_options(pt, a, "config JSON: {\"model\": {DeepSeek config.json keys}, \"training\": {...}}", "training text files",
+                  "output model .gguf (also writes OUT.log.json, OUT.svg, OUT.ckpt)");
+  pt->add_option("--tokenizer", a.tokenizer, "a GGUF vocabulary or tokenizer.json (default: train one, vocab_size of the config)");
+  CLI::App* ds = app.add_subcommand("distill", "distil a teacher model into the config's student (logit KL + teacher samples)");
+  ds->add_option("--teacher", a.teacher, "teacher model (.gguf with a tokenizer; the student uses its vocabulary)")->required();
+  add_run_options(ds, a, "config JSON: {\"model\": ..., \"training\": ..., \"distill\": {kd_weight, ce_weight, temperature, samples, sample_tokens, sample_temperature}}",
+                  "text files the teacher is distilled on", "output student .gguf (also OUT.log.json, OUT.svg, OUT.ckpt)");
+  CLI::App* gr = add_grpo(app, a);
+  if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
+  if (gr->parsed()) return train_grpo(a);
+  if (ds->parsed()) return train_distill(a.teacher, a.config_path, a.pt_data, a.pt_out, a.threads, a.resume, a.max_steps);
+  if (tk->parsed()) return train_tokenizer(a.vocab, a.data, a.out, a.pre, a.max_bytes);
+  if (pt->parsed()) return train_pretrain(a.config_path, a.pt_data, a.tokenizer, a.pt_out, a.threads, a.resume, a.max_steps);
   return report("no recipe given (see dseek train --help)");
 }
 

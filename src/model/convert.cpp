@@ -7,7 +7,7 @@
 
 #include "kernels/kernels.h"
 #include "model/random_model.h"
-#include "model/vocab_import.h"
+#include "tokenizer/vocab_import.h"
 
 namespace dseek {
 namespace {

@@ -174,73 +174,92 @@ void Engine::finish(Sequence& s, FinishReason reason, const std::string& error) 
   if (s.req.on_finish) s.req.on_finish(ev);
 }
 
-void Engine::step() {
+void Engine::drop_cancelled_and_expired() {
   const auto now = std::chrono::steady_clock::now();
-  // Drop cancelled and expired requests first: their pages are free for this step.
   for (auto& s : active_) {
     if (s->handle->cancelled()) finish(*s, FinishReason::kCancelled);
     else if (now >= s->req.deadline) finish(*s, FinishReason::kLength);
   }
+}
 
-  // Decoding sequences (one pending token) always run; prompts share a token budget.
-  std::vector<SeqBatch> batch;
-  std::vector<Sequence*> members;
-  int64_t budget = opt_.prefill_chunk;
-  for (int pass = 0; pass < 2; ++pass)
-    for (auto& s : active_) {
-      if (s->done) continue;  // cancelled or expired above; removed after this step
-      const int64_t pending = static_cast<int64_t>(s->history.size()) - s->cache.n_past;
-      const bool decoding = pending == 1;
-      if ((pass == 0) != decoding) continue;
-      const int64_t n = decoding ? 1 : std::min(pending, budget);
-      if (n <= 0) continue;
-      if (!decoding) budget -= n;
-      if (!ensure_pages(*s, n)) {
-        finish(*s, FinishReason::kError, "out of cache memory (start the server with a smaller --parallel or --ctx)");
-        continue;
-      }
-      batch.push_back({std::span<const int32_t>(s->history).subspan(static_cast<size_t>(s->cache.n_past), static_cast<size_t>(n)),
-                       &s->cache, s->cache.n_past + n == static_cast<int64_t>(s->history.size())});
-      members.push_back(s.get());
-    }
-  if (batch.empty()) return;
+int64_t Engine::pending_tokens(const Sequence& s) { return static_cast<int64_t>(s.history.size()) - s.cache.n_past; }
 
-  const int64_t V = model_->n_vocab();
-  int64_t n_logits = 0;
-  for (const SeqBatch& b : batch) n_logits += b.want_logits ? 1 : 0;
-  std::vector<float> logits(static_cast<size_t>(n_logits * V));
-  ForwardOptions fo;
-  fo.mode = AttentionMode::kAbsorbed;
-  if (Status st = model_->forward_batch(batch, pool_, fo, logits.data()); !st.ok()) {
-    for (Sequence* s : members) finish(*s, FinishReason::kError, st.message());
+void Engine::add_to_batch(Sequence& s, int64_t n, StepBatch& b) {
+  if (!ensure_pages(s, n)) {
+    finish(s, FinishReason::kError, "out of cache memory (start the server with a smaller --parallel or --ctx)");
     return;
   }
+  b.seqs.push_back({std::span<const int32_t>(s.history).subspan(static_cast<size_t>(s.cache.n_past), static_cast<size_t>(n)),
+                    &s.cache, s.cache.n_past + n == static_cast<int64_t>(s.history.size())});
+  b.members.push_back(&s);
+}
 
-  int64_t row = 0;
-  for (size_t i = 0; i < batch.size(); ++i) {
-    Sequence& s = *members[i];
-    if (!batch[i].want_logits) continue;
-    float* lg = logits.data() + (row++) * V;
-    if (!s.prompt_registered) {  // the whole prompt is in the cache now: share it with requests that follow
-      prefix_.insert(std::span<const int32_t>(s.history).first(static_cast<size_t>(s.n_prompt)), s.cache.pages());
-      s.prompt_registered = true;
-    }
-    if (s.req.logit_filter) s.req.logit_filter(lg, V);
-    const int32_t token = s.sampler.sample(std::span<const float>(lg, static_cast<size_t>(V)), s.history);
-    if (std::find(s.req.stop_tokens.begin(), s.req.stop_tokens.end(), token) != s.req.stop_tokens.end()) {
-      finish(s, FinishReason::kStop);
-      continue;
-    }
-    TokenEvent ev;
-    ev.token = token;
-    if (s.req.logprobs) logprobs(lg, V, token, s.req.top_logprobs, ev);  // skipped on the hot path unless asked
-    s.history.push_back(token);
-    ++s.generated;
-    const bool more = !s.req.on_token || s.req.on_token(ev);
-    if (!more) finish(s, FinishReason::kStop);
-    else if (s.generated >= s.req.max_tokens || static_cast<int64_t>(s.history.size()) >= opt_.n_ctx)
-      finish(s, FinishReason::kLength);
+Engine::StepBatch Engine::schedule() {
+  StepBatch b;
+  for (auto& s : active_)
+    if (!s->done && pending_tokens(*s) == 1) add_to_batch(*s, 1, b);
+  int64_t budget = opt_.prefill_chunk;
+  for (auto& s : active_) {
+    if (s->done) continue;
+    const int64_t pending = pending_tokens(*s);
+    if (pending == 1) continue;  // scheduled above
+    const int64_t n = std::min(pending, budget);
+    if (n <= 0) continue;
+    budget -= n;
+    add_to_batch(*s, n, b);
   }
+  return b;
+}
+
+Status Engine::forward(const StepBatch& b, std::vector<float>& logits) {
+  int64_t n_logits = 0;
+  for (const SeqBatch& s : b.seqs) n_logits += s.want_logits ? 1 : 0;
+  logits.assign(static_cast<size_t>(n_logits * model_->n_vocab()), 0.0f);
+  ForwardOptions fo;
+  fo.mode = AttentionMode::kAbsorbed;
+  return model_->forward_batch(b.seqs, pool_, fo, logits.data());
+}
+
+void Engine::emit(Sequence& s, float* lg) {
+  const int64_t V = model_->n_vocab();
+  if (!s.prompt_registered) {  // the whole prompt is in the cache now: share it with requests that follow
+    prefix_.insert(std::span<const int32_t>(s.history).first(static_cast<size_t>(s.n_prompt)), s.cache.pages());
+    s.prompt_registered = true;
+  }
+  if (s.req.logit_filter) s.req.logit_filter(lg, V);
+  const int32_t token = s.sampler.sample(std::span<const float>(lg, static_cast<size_t>(V)), s.history);
+  if (std::find(s.req.stop_tokens.begin(), s.req.stop_tokens.end(), token) != s.req.stop_tokens.end()) {
+    finish(s, FinishReason::kStop);
+    return;
+  }
+  TokenEvent ev;
+  ev.token = token;
+  if (s.req.logprobs) logprobs(lg, V, token, s.req.top_logprobs, ev);  // skipped on the hot path unless asked
+  s.history.push_back(token);
+  ++s.generated;
+  const bool more = !s.req.on_token || s.req.on_token(ev);
+  if (!more) finish(s, FinishReason::kStop);
+  else if (s.generated >= s.req.max_tokens || static_cast<int64_t>(s.history.size()) >= opt_.n_ctx)
+    finish(s, FinishReason::kLength);
+}
+
+void Engine::sample_and_emit(const StepBatch& b, std::vector<float>& logits) {
+  int64_t row = 0;
+  for (size_t i = 0; i < b.seqs.size(); ++i)
+    if (b.seqs[i].want_logits) emit(*b.members[i], logits.data() + (row++) * model_->n_vocab());
+}
+
+void Engine::step() {
+  // Cancelled and expired requests go first: their pages are free for this step.
+  drop_cancelled_and_expired();
+  const StepBatch batch = schedule();
+  if (batch.seqs.empty()) return;
+  std::vector<float> logits;
+  if (Status st = forward(batch, logits); !st.ok()) {
+    for (Sequence* s : batch.members) finish(*s, FinishReason::kError, st.message());
+    return;
+  }
+  sample_and_emit(batch, logits);
 }
 
 }  // namespace dseek

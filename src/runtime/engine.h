@@ -118,7 +118,25 @@ class Engine {
   bool admit(Sequence& s);
   bool ensure_pages(Sequence& s, int64_t n_new);
   void finish(Sequence& s, FinishReason reason, const std::string& error = {});
+
+  // One step = schedule() -> forward() -> sample_and_emit().
+  struct StepBatch {
+    std::vector<SeqBatch> seqs;       // what forward_batch runs, in this order
+    std::vector<Sequence*> members;   // the sequence behind each entry of seqs
+  };
   void step();
+  void drop_cancelled_and_expired();
+  // Which sequences run this step and how many tokens each: every decoding
+  // sequence (one pending token) first, then prompts in arrival order sharing
+  // opt_.prefill_chunk tokens. A sequence that gets no cache pages fails here.
+  StepBatch schedule();
+  static int64_t pending_tokens(const Sequence& s);
+  void add_to_batch(Sequence& s, int64_t n, StepBatch& b);
+  // The one model call: logits for the entries that want them, in batch order.
+  Status forward(const StepBatch& b, std::vector<float>& logits);
+  // Samples each sequence that got logits, reports its token, finishes it on a stop / limit.
+  void sample_and_emit(const StepBatch& b, std::vector<float>& logits);
+  void emit(Sequence& s, float* logits);
 
   std::shared_ptr<const Model> model_;
   EngineOptions opt_;

@@ -157,27 +157,13 @@ std::optional<ApiError> parse_tools(const json& body, CompletionParams& p) {
   return std::nullopt;
 }
 
-}  // namespace
+// Each step below reads its fields in the order the API documents them. A
+// step returns an error at once for a malformed structure; a field of the
+// wrong type or range is noted in the Reader (the first one wins) and
+// reported after every step ran, so the precedence of errors is fixed.
+using Step = std::optional<ApiError>;
 
-namespace {
-std::variant<CompletionParams, ApiError> parse_request_unchecked(const std::string& body_text, bool chat,
-                                                                 const RequestLimits& limits);
-}  // namespace
-
-std::variant<CompletionParams, ApiError> parse_completion_request(const std::string& body_text, bool chat,
-                                                                  const RequestLimits& limits) {
-  // Every field is type-checked before use; this is the backstop that keeps a
-  // missed case a 400 rather than a 500.
-  try {
-    return parse_request_unchecked(body_text, chat, limits);
-  } catch (const nlohmann::json::exception& e) {
-    return invalid(std::string("malformed request: ") + e.what());
-  }
-}
-
-namespace {
-std::variant<CompletionParams, ApiError> parse_request_unchecked(const std::string& body_text, bool chat,
-                                                                 const RequestLimits& limits) {
+std::variant<json, ApiError> parse_body(const std::string& body_text, const RequestLimits& limits) {
   if (json_depth(body_text) > limits.max_json_depth)
     return invalid("the request body nests deeper than " + std::to_string(limits.max_json_depth) + " levels");
   json body;
@@ -189,39 +175,41 @@ std::variant<CompletionParams, ApiError> parse_request_unchecked(const std::stri
     return invalid("the request body is not valid JSON: " + why);
   }
   if (!body.is_object()) return invalid("the request body must be a JSON object");
-  CompletionParams p;
-  p.chat = chat;
-  Reader r{body, std::nullopt};
-  if (const json* m = r.get("model")) {
-    if (!m->is_string()) return invalid("'model' must be a string", "model");
-    p.model = m->get<std::string>();
+  return body;
+}
+
+Step parse_chat_fields(const json& body, Reader& r, CompletionParams& p) {
+  if (auto e = parse_messages(body, p.messages)) return e;
+  if (auto e = parse_tools(body, p)) return e;
+  if (const json* k = r.get("chat_template_kwargs")) {
+    if (!k->is_object()) return invalid("'chat_template_kwargs' must be an object", "chat_template_kwargs");
+    p.template_kwargs = *k;
   }
-  if (chat) {
-    if (auto e = parse_messages(body, p.messages)) return *e;
-    if (auto e = parse_tools(body, p)) return *e;
-    if (const json* k = r.get("chat_template_kwargs")) {
-      if (!k->is_object()) return invalid("'chat_template_kwargs' must be an object", "chat_template_kwargs");
-      p.template_kwargs = *k;
+  return std::nullopt;
+}
+
+Step parse_prompt(Reader& r, CompletionParams& p) {
+  const json* pr = r.get("prompt");
+  if (!pr) return invalid("'prompt' is required", "prompt");
+  if (pr->is_string()) {
+    p.prompt = pr->get<std::string>();
+  } else if (pr->is_array() && pr->size() == 1 && (*pr)[0].is_string()) {
+    p.prompt = (*pr)[0].get<std::string>();
+  } else if (pr->is_array() && !pr->empty() && (*pr)[0].is_number_integer()) {
+    for (const json& t : *pr) {
+      if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() > INT32_MAX)
+        return invalid("'prompt' token ids must be non-negative integers", "prompt");
+      p.prompt_ids.push_back(static_cast<int32_t>(t.get<int64_t>()));
     }
+    p.prompt_is_ids = true;
   } else {
-    const json* pr = r.get("prompt");
-    if (!pr) return invalid("'prompt' is required", "prompt");
-    if (pr->is_string()) {
-      p.prompt = pr->get<std::string>();
-    } else if (pr->is_array() && pr->size() == 1 && (*pr)[0].is_string()) {
-      p.prompt = (*pr)[0].get<std::string>();
-    } else if (pr->is_array() && !pr->empty() && (*pr)[0].is_number_integer()) {
-      for (const json& t : *pr) {
-        if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() > INT32_MAX)
-          return invalid("'prompt' token ids must be non-negative integers", "prompt");
-        p.prompt_ids.push_back(static_cast<int32_t>(t.get<int64_t>()));
-      }
-      p.prompt_is_ids = true;
-    } else {
-      return invalid("'prompt' must be a string, one string in an array, or an array of token ids", "prompt");
-    }
-    if (p.prompt.empty() && !p.prompt_is_ids) return invalid("'prompt' is empty", "prompt");
+    return invalid("'prompt' must be a string, one string in an array, or an array of token ids", "prompt");
   }
+  if (p.prompt.empty() && !p.prompt_is_ids) return invalid("'prompt' is empty", "prompt");
+  return std::nullopt;
+}
+
+Step parse_stream(Reader& r, CompletionParams& p) {
   r.boolean("stream", p.stream);
   if (const json* so = r.get("stream_options")) {
     if (!so->is_object()) return invalid("'stream_options' must be an object", "stream_options");
@@ -229,6 +217,10 @@ std::variant<CompletionParams, ApiError> parse_request_unchecked(const std::stri
     sr.boolean("include_usage", p.include_usage);
     if (sr.error) return *sr.error;
   }
+  return std::nullopt;
+}
+
+Step parse_sampling(Reader& r, const RequestLimits& limits, CompletionParams& p) {
   int64_t mt = -1;
   if (r.integer("max_completion_tokens", 1, limits.max_tokens, mt) || r.integer("max_tokens", 1, limits.max_tokens, mt))
     p.max_tokens = mt;
@@ -248,6 +240,11 @@ std::variant<CompletionParams, ApiError> parse_request_unchecked(const std::stri
   } else {
     p.sampling.seed = 0x5EED;
   }
+  return std::nullopt;
+}
+
+Step parse_choices(Reader& r, bool chat, const RequestLimits& limits, CompletionParams& p) {
+  int64_t i = 0;
   if (r.integer("n", 1, limits.max_n, i)) p.n = i;
   if (const json* lp = r.get("logprobs")) {
     if (chat) {
@@ -263,33 +260,73 @@ std::variant<CompletionParams, ApiError> parse_request_unchecked(const std::stri
     if (!p.logprobs) return invalid("'top_logprobs' needs 'logprobs': true", "top_logprobs");
     p.top_logprobs = static_cast<int32_t>(i);
   }
-  if (const json* st = r.get("stop")) {
-    if (st->is_string()) p.stop.push_back(st->get<std::string>());
-    else if (st->is_array()) {
-      for (const json& s : *st) {
-        if (!s.is_string()) return invalid("'stop' must be a string or an array of strings", "stop");
-        p.stop.push_back(s.get<std::string>());
-      }
-    } else {
-      return invalid("'stop' must be a string or an array of strings", "stop");
+  return std::nullopt;
+}
+
+Step parse_stop(Reader& r, const RequestLimits& limits, CompletionParams& p) {
+  const json* st = r.get("stop");
+  if (!st) return std::nullopt;
+  if (st->is_string()) p.stop.push_back(st->get<std::string>());
+  else if (st->is_array()) {
+    for (const json& s : *st) {
+      if (!s.is_string()) return invalid("'stop' must be a string or an array of strings", "stop");
+      p.stop.push_back(s.get<std::string>());
     }
-    if (p.stop.size() > limits.max_stop) return invalid("'stop' takes at most " + std::to_string(limits.max_stop) + " strings", "stop");
-    for (const auto& s : p.stop)
-      if (s.empty()) return invalid("'stop' strings must not be empty", "stop");
+  } else {
+    return invalid("'stop' must be a string or an array of strings", "stop");
   }
-  if (const json* rf = r.get("response_format")) {
-    if (!rf->is_object() || !rf->contains("type") || !(*rf)["type"].is_string())
-      return invalid("'response_format' must be {\"type\": \"text\" | \"json_object\"}", "response_format");
-    const std::string t = (*rf)["type"].get<std::string>();
-    if (t == "json_object") p.json_object = true;
-    else if (t != "text")
-      return invalid("'response_format' type '" + t + "' is not supported (use text or json_object)", "response_format");
+  if (p.stop.size() > limits.max_stop) return invalid("'stop' takes at most " + std::to_string(limits.max_stop) + " strings", "stop");
+  for (const auto& s : p.stop)
+    if (s.empty()) return invalid("'stop' strings must not be empty", "stop");
+  return std::nullopt;
+}
+
+Step parse_response_format(Reader& r, CompletionParams& p) {
+  const json* rf = r.get("response_format");
+  if (!rf) return std::nullopt;
+  if (!rf->is_object() || !rf->contains("type") || !(*rf)["type"].is_string())
+    return invalid("'response_format' must be {\"type\": \"text\" | \"json_object\"}", "response_format");
+  const std::string t = (*rf)["type"].get<std::string>();
+  if (t == "json_object") p.json_object = true;
+  else if (t != "text")
+    return invalid("'response_format' type '" + t + "' is not supported (use text or json_object)", "response_format");
+  return std::nullopt;
+}
+
+std::variant<CompletionParams, ApiError> parse_request_unchecked(const std::string& body_text, bool chat,
+                                                                 const RequestLimits& limits) {
+  auto parsed = parse_body(body_text, limits);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
+  const json& body = std::get<json>(parsed);
+  CompletionParams p;
+  p.chat = chat;
+  Reader r{body, std::nullopt};
+  if (const json* m = r.get("model")) {
+    if (!m->is_string()) return invalid("'model' must be a string", "model");
+    p.model = m->get<std::string>();
   }
+  if (auto e = chat ? parse_chat_fields(body, r, p) : parse_prompt(r, p)) return *e;
+  if (auto e = parse_stream(r, p)) return *e;
+  if (auto e = parse_sampling(r, limits, p)) return *e;
+  if (auto e = parse_choices(r, chat, limits, p)) return *e;
+  if (auto e = parse_stop(r, limits, p)) return *e;
+  if (auto e = parse_response_format(r, p)) return *e;
   if (r.error) return *r.error;
   if (Status st = validate(p.sampling); !st.ok()) return invalid(st.message());
   return p;
 }
 
 }  // namespace
+
+std::variant<CompletionParams, ApiError> parse_completion_request(const std::string& body_text, bool chat,
+                                                                  const RequestLimits& limits) {
+  // Every field is type-checked before use; this is the backstop that keeps a
+  // missed case a 400 rather than a 500.
+  try {
+    return parse_request_unchecked(body_text, chat, limits);
+  } catch (const nlohmann::json::exception& e) {
+    return invalid(std::string("malformed request: ") + e.what());
+  }
+}
 
 }  // namespace dseek::server

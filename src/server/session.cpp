@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <random>
 
+#include "core/random_id.h"
 #include "runtime/json_constraint.h"
 #include "tokenizer/stream_decoder.h"
 
@@ -26,14 +27,6 @@ struct Session::Choice {
 };
 
 namespace {
-
-std::string random_hex(size_t n) {
-  static thread_local std::mt19937_64 rng(std::random_device{}());
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < n; ++i) s += kHex[rng() & 15];
-  return s;
-}
 
 // JSON strings must be UTF-8; a token may end mid-character. Replace what is not valid.
 std::string valid_utf8(std::string_view s) {
@@ -79,8 +72,8 @@ std::variant<std::string, ApiError> forced_tool_prefix(const ServerContext& ctx,
                      {"content", ""},
                      {"tool_calls", json::array({{{"type", "function"}, {"id", "call_0"},
                                                   {"function", {{"name", kName}, {"arguments", kArgs}}}}})}}})},
-      {"add_generation_prompt", false}, {"bos_token", ctx.bos_text}, {"eos_token", ctx.eos_text}};
-  auto r = ctx.chat_template ? ctx.chat_template->render(probe) : Result<std::string>(Status::error("no chat template"));
+      {"add_generation_prompt", false}};
+  auto r = ctx.chat_format ? ctx.chat_format->render(probe) : Result<std::string>(Status::error("no chat template"));
   const std::string calls_begin = "<｜tool▁calls▁begin｜>";
   const size_t start = r.ok() ? r->find(calls_begin) : std::string::npos;
   const size_t name_at = start == std::string::npos ? start : r->find(kName, start);
@@ -96,77 +89,116 @@ std::variant<std::string, ApiError> forced_tool_prefix(const ServerContext& ctx,
 
 std::variant<std::vector<int32_t>, ApiError> chat_prompt_tokens(const ServerContext& ctx, const CompletionParams& p,
                                                                 bool* starts_in_reasoning) {
-  if (!ctx.chat_template) return ApiError{400, "invalid_request_error", "this model has no usable chat template (" + ctx.template_error + "); use /v1/completions", "", "no_chat_template"};
-  // Untrusted text goes in as unique sentinels, so the rendered template can be
-  // split into markup (control tokens allowed) and text (never control tokens).
-  json messages = p.messages;
-  std::vector<std::string> texts;
-  const std::string tag = "\x1E" "dseek-" + random_hex(12) + "-";
-  for (auto& m : messages) {
-    const std::string role = m["role"].get<std::string>();
-    if (role == "assistant") continue;  // templates edit assistant text (R1 drops its reasoning); it is the model's own
-    texts.push_back(m["content"].get<std::string>());
-    m["content"] = tag + std::to_string(texts.size() - 1) + "\x1F";
-  }
-  json tctx = json::object();
-  for (auto& [k, v] : p.template_kwargs.items()) tctx[k] = v;
-  if (p.template_kwargs.contains("thinking") && !p.template_kwargs.contains("enable_thinking"))
-    tctx["enable_thinking"] = p.template_kwargs["thinking"];
-  tctx["messages"] = messages;
-  tctx["add_generation_prompt"] = true;
-  tctx["bos_token"] = ctx.bos_text;
-  tctx["eos_token"] = ctx.eos_text;
-  if (p.tools_enabled) tctx["tools"] = p.tools;
-  auto rendered = ctx.chat_template->render(tctx);
-  if (!rendered.ok()) return invalid("the chat template failed on these messages: " + rendered.message(), "messages");
-  const std::string& r = *rendered;
-  const std::string trimmed = r.substr(0, r.find_last_not_of(" \n") + 1);
-  *starts_in_reasoning = trimmed.size() >= 7 && trimmed.compare(trimmed.size() - 7, 7, "<think>") == 0;
+  if (!ctx.chat_format) return ApiError{400, "invalid_request_error", "this model has no usable chat template (" + ctx.template_error + "); use /v1/completions", "", "no_chat_template"};
+  ChatPromptInput in;
+  in.messages = p.messages;
+  in.template_kwargs = p.template_kwargs;
+  if (p.tools_enabled) in.tools = p.tools;
+  in.text = MessageText::kPlainText;
+  auto prompt = build_chat_prompt(*ctx.chat_format, *ctx.tokenizer, in);
+  if (!prompt.ok()) return invalid(prompt.message(), "messages");
+  *starts_in_reasoning = prompt->starts_in_reasoning;
+  return std::move(prompt->ids);
+}
 
-  struct Piece {
-    size_t at, len;
-    size_t text;
-  };
-  std::vector<Piece> pieces;
-  for (size_t i = 0; i < texts.size(); ++i) {
-    const std::string s = tag + std::to_string(i) + "\x1F";
-    const size_t at = r.find(s);
-    if (at == std::string::npos || r.find(s, at + 1) != std::string::npos) {
-      pieces.clear();
-      break;
-    }
-    pieces.push_back({at, s.size(), i});
-  }
+namespace {
+
+// A request's prompt tokens, and what its output parser must know of them.
+struct PromptPlan {
   std::vector<int32_t> ids;
-  const Tokenizer& tok = *ctx.tokenizer;
-  if (pieces.size() != texts.size() && !texts.empty()) {
-    // The template rewrote a message (e.g. changed its case): render the real
-    // text, accepted only when it spells no control token.
-    for (const auto& t : texts)
-      for (const auto& added : tok.added_tokens())
-        if (!added.content.empty() && t.find(added.content) != std::string::npos)
-          return invalid("a message contains the control token text '" + added.content +
-                         "', which this model's chat template cannot keep as plain text", "messages");
-    json real = p.messages;
-    tctx["messages"] = real;
-    auto again = ctx.chat_template->render(tctx);
-    if (!again.ok()) return invalid("the chat template failed on these messages: " + again.message(), "messages");
-    return tok.encode(*again, EncodeOptions{true, false});
+  std::string forced_text;  // a forced tool call's opening markup, already in the prompt
+  bool reasoning = false;   // the prompt ends inside an opened <think> block
+};
+
+std::variant<PromptPlan, ApiError> chat_prompt_plan(const ServerContext& ctx, const CompletionParams& params) {
+  PromptPlan plan;
+  auto r = chat_prompt_tokens(ctx, params, &plan.reasoning);
+  if (auto* e = std::get_if<ApiError>(&r)) return *e;
+  plan.ids = std::move(std::get<std::vector<int32_t>>(r));
+  auto forced = forced_tool_prefix(ctx, params);
+  if (auto* e = std::get_if<ApiError>(&forced)) return *e;
+  plan.forced_text = std::get<std::string>(forced);
+  if (!plan.forced_text.empty()) {
+    if (plan.reasoning) return invalid("tool_choice '" + params.tool_choice + "' cannot be enforced while the model is reasoning (thinking on)", "tool_choice");
+    const auto extra = ctx.tokenizer->encode(plan.forced_text, EncodeOptions{true, false});
+    plan.ids.insert(plan.ids.end(), extra.begin(), extra.end());
   }
-  std::sort(pieces.begin(), pieces.end(), [](const Piece& a, const Piece& b) { return a.at < b.at; });
-  size_t pos = 0;
-  auto append = [&](std::string_view s, bool special) {
-    if (s.empty()) return;
-    const auto part = tok.encode(s, EncodeOptions{special, false});
-    ids.insert(ids.end(), part.begin(), part.end());
-  };
-  for (const Piece& pc : pieces) {
-    append(std::string_view(r).substr(pos, pc.at - pos), true);
-    append(texts[pc.text], false);
-    pos = pc.at + pc.len;
+  return plan;
+}
+
+std::variant<PromptPlan, ApiError> prompt_plan(const ServerContext& ctx, const CompletionParams& params) {
+  std::variant<PromptPlan, ApiError> out = PromptPlan{};
+  if (params.chat) {
+    out = chat_prompt_plan(ctx, params);
+  } else if (params.prompt_is_ids) {
+    std::get<PromptPlan>(out).ids = params.prompt_ids;
+  } else {
+    const Tokenizer& tok = *ctx.tokenizer;
+    std::get<PromptPlan>(out).ids = tok.encode(params.prompt, EncodeOptions{false, tok.add_bos()});  // the prompt is text, never markup
   }
-  append(std::string_view(r).substr(pos), true);
-  return ids;
+  if (auto* plan = std::get_if<PromptPlan>(&out)) {
+    const int64_t n = static_cast<int64_t>(plan->ids.size()), n_ctx = ctx.engine->options().n_ctx;
+    if (n >= n_ctx)
+      return ApiError{400, "invalid_request_error",
+                      "the prompt has " + std::to_string(n) + " tokens; this server's context holds " +
+                          std::to_string(n_ctx) + " tokens including the output",
+                      params.chat ? "messages" : "prompt", "context_length_exceeded"};
+  }
+  return out;
+}
+
+}  // namespace
+
+void Session::add_choices(bool reasoning, const std::string& forced_text) {
+  const uint64_t tool_seed = std::random_device{}();
+  for (int64_t i = 0; i < params_.n; ++i) {
+    auto c = std::make_unique<Choice>(*ctx_->tokenizer);
+    c->index = static_cast<int>(i);
+    if (params_.chat) {
+      c->parser.emplace(reasoning, tool_seed + static_cast<uint64_t>(i) * 1000);
+      if (!forced_text.empty()) (void)c->parser->feed(forced_text);  // the call is open: only its rest is generated
+    }
+    if (params_.json_object) c->json.emplace(true);
+    c->last = t0_;
+    choices_.push_back(std::move(c));
+  }
+}
+
+EngineRequest Session::engine_request(Choice* c, const std::vector<int32_t>& prompt, int64_t i) {
+  const ServerContext& ctx = *ctx_;
+  EngineRequest req;
+  req.prompt = prompt;
+  req.sampling = params_.sampling;
+  req.sampling.seed = params_.sampling.seed + static_cast<uint64_t>(i);
+  req.max_tokens = params_.max_tokens > 0 ? params_.max_tokens : ctx.limits.max_tokens;
+  req.stop_tokens = ctx.end_tokens;
+  req.logprobs = params_.logprobs;
+  req.top_logprobs = params_.logprobs ? params_.top_logprobs : 0;
+  req.deadline = t0_ + std::chrono::milliseconds(static_cast<int64_t>(ctx.timeout_seconds * 1000));
+  if (c->json) {
+    const ServerContext* cx = &ctx;
+    req.logit_filter = [c, cx](float* logits, int64_t) { mask_logits(*c->json, cx->token_bytes, cx->end_tokens, logits); };
+  }
+  std::shared_ptr<Session> s = shared_from_this();
+  req.on_token = [s, c](const TokenEvent& ev) { return s->on_token(*c, ev); };
+  req.on_finish = [s, c](const FinishEvent& ev) { s->on_finish(*c, ev); };
+  return req;
+}
+
+std::optional<ApiError> Session::submit_choices(const std::vector<int32_t>& prompt) {
+  for (int64_t i = 0; i < params_.n; ++i) {
+    auto sub = ctx_->engine->submit(engine_request(choices_[static_cast<size_t>(i)].get(), prompt, i));
+    if (sub.error != Engine::SubmitError::kNone) {
+      for (auto& h : handles_) h->cancel();
+      if (sub.error == Engine::SubmitError::kBusy) {
+        ctx_->metrics->requests_rejected_busy++;
+        return ApiError{429, "rate_limit_error", sub.message + "; retry shortly", "", "server_busy"};
+      }
+      return invalid(sub.message);
+    }
+    handles_.push_back(sub.handle);
+  }
+  return std::nullopt;
 }
 
 std::variant<std::shared_ptr<Session>, ApiError> Session::start(ServerContext& ctx, const CompletionParams& params) {
@@ -176,76 +208,12 @@ std::variant<std::shared_ptr<Session>, ApiError> Session::start(ServerContext& c
   s->id_ = (params.chat ? "chatcmpl-" : "cmpl-") + random_hex(24);
   s->created_ = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   s->t0_ = std::chrono::steady_clock::now();
-  const Tokenizer& tok = *ctx.tokenizer;
-
-  std::vector<int32_t> prompt;
-  std::string forced_text;  // a forced tool call's opening markup, already in the prompt
-  bool reasoning = false;
-  if (params.chat) {
-    auto r = chat_prompt_tokens(ctx, params, &reasoning);
-    if (auto* e = std::get_if<ApiError>(&r)) return *e;
-    prompt = std::move(std::get<std::vector<int32_t>>(r));
-    auto forced = forced_tool_prefix(ctx, params);
-    if (auto* e = std::get_if<ApiError>(&forced)) return *e;
-    forced_text = std::get<std::string>(forced);
-    if (!forced_text.empty()) {
-      if (reasoning) return invalid("tool_choice '" + params.tool_choice + "' cannot be enforced while the model is reasoning (thinking on)", "tool_choice");
-      const auto extra = tok.encode(forced_text, EncodeOptions{true, false});
-      prompt.insert(prompt.end(), extra.begin(), extra.end());
-    }
-  } else if (params.prompt_is_ids) {
-    prompt = params.prompt_ids;
-  } else {
-    prompt = tok.encode(params.prompt, EncodeOptions{false, tok.add_bos()});  // the prompt is text, never markup
-  }
-  s->prompt_tokens_ = static_cast<int64_t>(prompt.size());
-  const int64_t n_ctx = ctx.engine->options().n_ctx;
-  if (s->prompt_tokens_ >= n_ctx)
-    return ApiError{400, "invalid_request_error",
-                    "the prompt has " + std::to_string(s->prompt_tokens_) + " tokens; this server's context holds " +
-                        std::to_string(n_ctx) + " tokens including the output",
-                    params.chat ? "messages" : "prompt", "context_length_exceeded"};
-
-  const uint64_t tool_seed = std::random_device{}();
-  for (int64_t i = 0; i < params.n; ++i) {
-    auto c = std::make_unique<Choice>(tok);
-    c->index = static_cast<int>(i);
-    if (params.chat) {
-      c->parser.emplace(reasoning, tool_seed + static_cast<uint64_t>(i) * 1000);
-      if (!forced_text.empty()) (void)c->parser->feed(forced_text);  // the call is open: only its rest is generated
-    }
-    if (params.json_object) c->json.emplace(true);
-    c->last = s->t0_;
-    s->choices_.push_back(std::move(c));
-  }
-  for (int64_t i = 0; i < params.n; ++i) {
-    Choice* c = s->choices_[static_cast<size_t>(i)].get();
-    EngineRequest req;
-    req.prompt = prompt;
-    req.sampling = params.sampling;
-    req.sampling.seed = params.sampling.seed + static_cast<uint64_t>(i);
-    req.max_tokens = params.max_tokens > 0 ? params.max_tokens : ctx.limits.max_tokens;
-    req.stop_tokens = ctx.end_tokens;
-    req.logprobs = params.logprobs;
-    req.top_logprobs = params.logprobs ? params.top_logprobs : 0;
-    req.deadline = s->t0_ + std::chrono::milliseconds(static_cast<int64_t>(ctx.timeout_seconds * 1000));
-    if (c->json) {
-      const ServerContext* cx = &ctx;
-      req.logit_filter = [c, cx](float* logits, int64_t) { mask_logits(*c->json, cx->token_bytes, cx->end_tokens, logits); };
-    }
-    req.on_token = [s, c](const TokenEvent& ev) { return s->on_token(*c, ev); };
-    req.on_finish = [s, c](const FinishEvent& ev) { s->on_finish(*c, ev); };
-    auto sub = ctx.engine->submit(std::move(req));
-    if (sub.error != Engine::SubmitError::kNone) {
-      for (auto& h : s->handles_) h->cancel();
-      if (sub.error == Engine::SubmitError::kBusy) {
-        ctx.metrics->requests_rejected_busy++;
-        return ApiError{429, "rate_limit_error", sub.message + "; retry shortly", "", "server_busy"};
-      }
-      return invalid(sub.message);
-    }
-    s->handles_.push_back(sub.handle);
-  }
+  auto planned = prompt_plan(ctx, params);
+  if (auto* e = std::get_if<ApiError>(&planned)) return *e;
+  const PromptPlan& plan = std::get<PromptPlan>(planned);
+  s->prompt_tokens_ = static_cast<int64_t>(plan.ids.size());
+  s->add_choices(plan.reasoning, plan.forced_text);
+  if (auto e = s->submit_choices(plan.ids)) return *e;
   ctx.metrics->prompt_tokens += static_cast<uint64_t>(s->prompt_tokens_);
   return s;
 }

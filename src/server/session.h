@@ -21,12 +21,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "runtime/chat_output.h"
+#include "server/chat_output.h"
+#include "runtime/chat_prompt.h"
 #include "runtime/engine.h"
 #include "server/api_error.h"
 #include "server/metrics.h"
 #include "server/request.h"
-#include "tokenizer/jinja/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
 namespace dseek::server {
@@ -35,9 +35,8 @@ namespace dseek::server {
 struct ServerContext {
   Engine* engine = nullptr;
   const Tokenizer* tokenizer = nullptr;
-  std::optional<ChatTemplate> chat_template;  // absent: /v1/chat/completions answers 400
-  std::string template_error;                 // why it is absent
-  std::string bos_text, eos_text;
+  std::optional<ChatFormat> chat_format;  // absent: /v1/chat/completions answers 400
+  std::string template_error;             // why it is absent
   std::string alias;                          // the model id clients use
   std::vector<std::string> token_bytes;       // id -> bytes (JSON-constrained output)
   std::vector<int32_t> end_tokens;            // EOS and end-of-turn tokens
@@ -55,7 +54,7 @@ struct ChoiceDelta {
   std::string error;                                  // the engine failed this choice
 };
 
-class Session {
+class Session : public std::enable_shared_from_this<Session> {
  public:
   static std::variant<std::shared_ptr<Session>, ApiError> start(ServerContext& ctx, const CompletionParams& params);
   ~Session();
@@ -74,6 +73,10 @@ class Session {
  private:
   struct Choice;
   Session() = default;
+  // start()'s steps after the prompt is built: one Choice per n, then one engine request each.
+  void add_choices(bool reasoning, const std::string& forced_text);
+  EngineRequest engine_request(Choice* c, const std::vector<int32_t>& prompt, int64_t i);
+  std::optional<ApiError> submit_choices(const std::vector<int32_t>& prompt);
   void push(ChoiceDelta d, bool last);
   void emit_text(Choice& c, const std::string& text, ChoiceDelta& d);
   bool on_token(Choice& c, const TokenEvent& ev);

@@ -103,8 +103,9 @@ Tokenizer::~Tokenizer() = default;
 Tokenizer::Scratch::Scratch() = default;
 Tokenizer::Scratch::~Scratch() = default;
 
-Result<Tokenizer> Tokenizer::from_spec(TokenizerSpec spec) {
-  const std::string where = spec.source.empty() ? "tokenizer" : spec.source;
+namespace {
+
+Status check_spec(const TokenizerSpec& spec, const std::string& where) {
   const size_t n = spec.tokens.size();
   if (n == 0) return Status::error(where + ": empty vocabulary");
   if (!spec.types.empty() && spec.types.size() != n)
@@ -113,10 +114,13 @@ Result<Tokenizer> Tokenizer::from_spec(TokenizerSpec spec) {
   for (int32_t id : {spec.bos_id, spec.eos_id, spec.unk_id})
     if (id >= static_cast<int64_t>(n)) return Status::error(where + ": special token id " + std::to_string(id) +
                                                             " is outside the vocabulary of " + std::to_string(n));
-  Tokenizer t;
-  t.kind_ = spec.kind;
-  t.index_.reserve(n);
-  for (size_t i = 0; i < n; ++i) t.index_.emplace(spec.tokens[i], static_cast<int32_t>(i));
+  return ok_status();
+}
+
+// Added tokens: from the token types when the spec lists none; each marked
+// special when it looks like a control token, and its type set to match.
+Status settle_added_tokens(TokenizerSpec& spec, const std::string& where) {
+  const size_t n = spec.tokens.size();
   if (spec.added.empty()) {
     for (size_t i = 0; i < n; ++i) {
       const TokenType ty = type_of(spec, i);
@@ -134,33 +138,53 @@ Result<Tokenizer> Tokenizer::from_spec(TokenizerSpec spec) {
     spec.types[static_cast<size_t>(a.id)] =
         static_cast<int32_t>(a.special ? TokenType::kControl : TokenType::kUserDefined);
   }
+  return ok_status();
+}
+
+}  // namespace
+
+Status Tokenizer::build_model(TokenizerSpec& spec, const std::string& where) {
+  const size_t n = spec.tokens.size();
+  if (spec.kind == TokenizerKind::kBpe) {
+    auto pre = PreTokenizer::compile(spec.pre);
+    if (!pre.ok()) return Status::error(where + ": " + pre.message());
+    pre_ = std::make_unique<PreTokenizer>(std::move(*pre));
+    auto bpe = BpeModel::build(index_, spec.merges, spec.ignore_merges);
+    if (!bpe.ok()) return Status::error(where + ": " + bpe.message());
+    bpe_ = std::make_unique<BpeModel>(std::move(*bpe));
+    pre_name_ = spec.pre.name;
+    return ok_status();
+  }
+  if (spec.scores.size() != n)
+    return Status::error(where + ": SentencePiece vocabulary needs one score per token (" +
+                         std::to_string(spec.scores.size()) + " scores, " + std::to_string(n) + " tokens)");
+  std::vector<uint8_t> mergeable(n);
+  for (size_t i = 0; i < n; ++i) {
+    const TokenType ty = type_of(spec, i);
+    mergeable[i] = ty == TokenType::kNormal || ty == TokenType::kUserDefined;
+  }
+  auto spm = SpmModel::build(index_, std::move(spec.scores), std::move(mergeable), spec.unk_id);
+  if (!spm.ok()) return Status::error(where + ": " + spm.message());
+  spm_ = std::make_unique<SpmModel>(std::move(*spm));
+  return ok_status();
+}
+
+Result<Tokenizer> Tokenizer::from_spec(TokenizerSpec spec) {
+  const std::string where = spec.source.empty() ? "tokenizer" : spec.source;
+  if (Status st = check_spec(spec, where); !st.ok()) return st;
+  const size_t n = spec.tokens.size();
+  Tokenizer t;
+  t.kind_ = spec.kind;
+  t.index_.reserve(n);
+  for (size_t i = 0; i < n; ++i) t.index_.emplace(spec.tokens[i], static_cast<int32_t>(i));
+  if (Status st = settle_added_tokens(spec, where); !st.ok()) return st;
   t.decoded_.resize(n);
   t.control_.resize(n);
   for (size_t i = 0; i < n; ++i) {
     t.decoded_[i] = decoded_bytes(spec, i);
     t.control_[i] = type_of(spec, i) == TokenType::kControl;
   }
-  if (spec.kind == TokenizerKind::kBpe) {
-    auto pre = PreTokenizer::compile(spec.pre);
-    if (!pre.ok()) return Status::error(where + ": " + pre.message());
-    t.pre_ = std::make_unique<PreTokenizer>(std::move(*pre));
-    auto bpe = BpeModel::build(t.index_, spec.merges, spec.ignore_merges);
-    if (!bpe.ok()) return Status::error(where + ": " + bpe.message());
-    t.bpe_ = std::make_unique<BpeModel>(std::move(*bpe));
-    t.pre_name_ = spec.pre.name;
-  } else {
-    if (spec.scores.size() != n)
-      return Status::error(where + ": SentencePiece vocabulary needs one score per token (" +
-                           std::to_string(spec.scores.size()) + " scores, " + std::to_string(n) + " tokens)");
-    std::vector<uint8_t> mergeable(n);
-    for (size_t i = 0; i < n; ++i) {
-      const TokenType ty = type_of(spec, i);
-      mergeable[i] = ty == TokenType::kNormal || ty == TokenType::kUserDefined;
-    }
-    auto spm = SpmModel::build(t.index_, std::move(spec.scores), std::move(mergeable), spec.unk_id);
-    if (!spm.ok()) return Status::error(where + ": " + spm.message());
-    t.spm_ = std::make_unique<SpmModel>(std::move(*spm));
-  }
+  if (Status st = t.build_model(spec, where); !st.ok()) return st;
   std::vector<AddedToken> ordinary;
   for (const auto& a : spec.added)
     if (!a.special) ordinary.push_back(a);

@@ -107,6 +107,8 @@ class Tokenizer {
  private:
   Tokenizer() = default;
   static Result<Tokenizer> from_hf_json(const std::string& path);
+  // from_spec's last step: the pre-tokenizer and BPE merges, or the SentencePiece scores.
+  Status build_model(TokenizerSpec& spec, const std::string& where);
   void encode_plain(std::string_view text, bool dummy_prefix, Scratch& s, std::vector<int32_t>& out) const;
   void encode_cached(std::string_view piece, Scratch& s, std::vector<int32_t>& out) const;
   static void grow_cache(Scratch& s);  // doubles the pre-token cache table

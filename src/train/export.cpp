@@ -11,7 +11,7 @@
 #include "kernels/kernels.h"
 #include "model/arch.h"
 #include "model/random_model.h"
-#include "model/vocab_import.h"
+#include "tokenizer/vocab_import.h"
 
 namespace dseek::train {
 namespace {

@@ -130,9 +130,7 @@ class LiveServer : public ::testing::Test {
     ASSERT_TRUE(src.ok());
     auto t = ChatTemplate::parse(src->source);
     ASSERT_TRUE(t.ok());
-    ctx_.chat_template = std::move(t).value();
-    ctx_.bos_text = src->bos_token;
-    ctx_.eos_text = src->eos_token;
+    ctx_.chat_format = ChatFormat{std::move(t).value(), src->bos_token, src->eos_token};
     HttpOptions ho;
     ho.port = 0;
     ho.api_key = "sekret";
@@ -204,7 +202,7 @@ TEST_F(LiveServer, ForcedToolCallsOpenWithTheTemplatesOwnMarkup) {
     auto v31 = ChatTemplate::parse(test::read_file(dir / "chat_templates/ik_llama.cpp-2026-08/deepseek-ai-DeepSeek-V3.1.jinja"));
     ASSERT_TRUE(v31.ok()) << v31.message();
     ServerContext c31 = ctx_;
-    c31.chat_template = std::move(v31).value();
+    c31.chat_format->tmpl = std::move(v31).value();
     p.tool_choice = "function";
     EXPECT_EQ(std::get<std::string>(forced_tool_prefix(c31, p)), "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>");
   }

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 
 namespace dseek::jinja {
 namespace {
@@ -204,19 +205,13 @@ static bool add_ovf(int64_t a, int64_t b, int64_t* r) { return __builtin_add_ove
 static bool sub_ovf(int64_t a, int64_t b, int64_t* r) { return __builtin_sub_overflow(a, b, r); }
 static bool mul_ovf(int64_t a, int64_t b, int64_t* r) { return __builtin_mul_overflow(a, b, r); }
 
-Value binary_op(const std::string& op, const Value& a, const Value& b, int line) {
-  if (op == "==") return Value::boolean(values_equal(a, b));
-  if (op == "!=") return Value::boolean(!values_equal(a, b));
-  if (op == "<") return Value::boolean(compare_values(a, b, line) < 0);
-  if (op == ">") return Value::boolean(compare_values(a, b, line) > 0);
-  if (op == "<=") return Value::boolean(compare_values(a, b, line) <= 0);
-  if (op == ">=") return Value::boolean(compare_values(a, b, line) >= 0);
-  if (op == "in") return Value::boolean(contains(b, a, line));
-  if (op == "not in") return Value::boolean(!contains(b, a, line));
-  if (op == "~") return Value::str(a.to_str() + b.to_str());
-  const bool ints = (a.kind == Value::Kind::kInt || a.kind == Value::Kind::kBool) &&
-                    (b.kind == Value::Kind::kInt || b.kind == Value::Kind::kBool);
-  const int64_t ai = a.kind == Value::Kind::kBool ? a.b : a.i, bi = b.kind == Value::Kind::kBool ? b.b : b.i;
+namespace {
+
+bool int_like(const Value& v) { return v.kind == Value::Kind::kInt || v.kind == Value::Kind::kBool; }
+int64_t int_of(const Value& v) { return v.kind == Value::Kind::kBool ? v.b : v.i; }
+
+// string + string, list + list, string * int: nothing for other operands.
+std::optional<Value> sequence_op(const std::string& op, const Value& a, const Value& b, int line) {
   if (op == "+") {
     if (a.is_string() && b.is_string()) return Value::str(a.s + b.s);
     if (a.kind == Value::Kind::kList && b.kind == Value::Kind::kList) {
@@ -227,15 +222,22 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, int line)
   }
   if (op == "*" && ((a.is_string() && b.kind == Value::Kind::kInt) || (b.is_string() && a.kind == Value::Kind::kInt))) {
     const std::string& s = a.is_string() ? a.s : b.s;
-    const int64_t n = a.is_string() ? bi : ai;
+    const int64_t n = a.is_string() ? int_of(b) : int_of(a);
     if (n > 0 && !s.empty() && static_cast<uint64_t>(n) > (16u << 20) / s.size())
       throw RenderError(line, "string repetition too large");
     std::string out;
     for (int64_t k = 0; k < n; ++k) out += s;
     return Value::str(out);
   }
+  return std::nullopt;
+}
+
+// Python's arithmetic: integers stay 64-bit integers (overflow is an error), floors for // and %.
+Value numeric_op(const std::string& op, const Value& a, const Value& b, int line) {
   if (!a.is_number() || !b.is_number())
     throw RenderError(line, "unsupported operand types for " + op + ": '" + a.type_name() + "' and '" + b.type_name() + "'");
+  const bool ints = int_like(a) && int_like(b);
+  const int64_t ai = int_of(a), bi = int_of(b);
   const double x = a.as_double(), y = b.as_double();
   if (op == "+") return ints ? Value::integer(checked(add_ovf, ai, bi, line)) : Value::real(x + y);
   if (op == "-") return ints ? Value::integer(checked(sub_ovf, ai, bi, line)) : Value::real(x - y);
@@ -264,6 +266,22 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, int line)
     return Value::integer(acc);
   }
   throw RenderError(line, "unknown operator " + op);
+}
+
+}  // namespace
+
+Value binary_op(const std::string& op, const Value& a, const Value& b, int line) {
+  if (op == "==") return Value::boolean(values_equal(a, b));
+  if (op == "!=") return Value::boolean(!values_equal(a, b));
+  if (op == "<") return Value::boolean(compare_values(a, b, line) < 0);
+  if (op == ">") return Value::boolean(compare_values(a, b, line) > 0);
+  if (op == "<=") return Value::boolean(compare_values(a, b, line) <= 0);
+  if (op == ">=") return Value::boolean(compare_values(a, b, line) >= 0);
+  if (op == "in") return Value::boolean(contains(b, a, line));
+  if (op == "not in") return Value::boolean(!contains(b, a, line));
+  if (op == "~") return Value::str(a.to_str() + b.to_str());
+  if (std::optional<Value> v = sequence_op(op, a, b, line)) return *std::move(v);
+  return numeric_op(op, a, b, line);
 }
 
 bool apply_test(CallContext& ctx, const std::string& name, const Value& v, const std::vector<Value>& args, int line) {
@@ -302,68 +320,81 @@ bool apply_test(CallContext& ctx, const std::string& name, const Value& v, const
   throw RenderError(line, "no test named '" + name + "'");
 }
 
+namespace {
+
+// str methods; nothing for a name that is not one.
+std::optional<Value> string_method(const std::string& s, const std::string& name, const std::vector<Value>& args, const KwArgs& kw, int line) {
+  if (name == "strip" || name == "lstrip" || name == "rstrip")
+    return Value::str(strip(s, arg(args, 0, kw, "chars"), name != "rstrip", name != "lstrip"));
+  if (name == "split") {
+    const Value ms = arg(args, 1, kw, "maxsplit", Value::integer(-1));
+    return split(s, arg(args, 0, kw, "sep", Value::none()), ms.kind == Value::Kind::kInt ? ms.i : -1);
+  }
+  if (name == "startswith" || name == "endswith") return Value::boolean(starts_or_ends(s, arg(args, 0, kw, "prefix"), name == "startswith"));
+  if (name == "replace") {
+    const Value c = arg(args, 2, kw, "count", Value::integer(-1));
+    return Value::str(replace_all(s, arg(args, 0, kw, "old").to_str(), arg(args, 1, kw, "new").to_str(), c.kind == Value::Kind::kInt ? c.i : -1));
+  }
+  if (name == "upper") return Value::str(case_map(s, 0));
+  if (name == "lower") return Value::str(case_map(s, 1));
+  if (name == "capitalize") return Value::str(case_map(s, 2));
+  if (name == "title") return Value::str(case_map(s, 3));
+  if (name == "find") {
+    const size_t p = s.find(arg(args, 0, kw, "sub").to_str());
+    return Value::integer(p == std::string::npos ? -1 : static_cast<int64_t>(code_points(s.substr(0, p)).size() - 1));
+  }
+  if (name == "count") {
+    const std::string sub = arg(args, 0, kw, "sub").to_str();
+    int64_t n = 0;
+    for (size_t p = 0; !sub.empty() && (p = s.find(sub, p)) != std::string::npos; p += sub.size()) ++n;
+    return Value::integer(n);
+  }
+  if (name == "join") {
+    std::string out;
+    const ValueList items = iterate(arg(args, 0, kw, "iterable"), line);
+    for (size_t k = 0; k < items.size(); ++k) out += (k ? s : "") + items[k].to_str();
+    return Value::str(out);
+  }
+  if (name == "splitlines") {
+    Value parts = split(s, Value::str("\n"), -1);
+    if (!parts.list->empty() && parts.list->back().s.empty()) parts.list->pop_back();
+    return parts;
+  }
+  if (name == "isdigit" || name == "isspace" || name == "isalpha") {
+    bool all = !s.empty();
+    for (unsigned char c : s)
+      all = all && (name == "isdigit" ? std::isdigit(c) : name == "isspace" ? is_space(static_cast<char>(c)) : std::isalpha(c));
+    return Value::boolean(all);
+  }
+  return std::nullopt;
+}
+
+// dict methods; nothing for a name that is not one.
+std::optional<Value> dict_method(const Value& obj, const std::string& name, const std::vector<Value>& args, const KwArgs& kw) {
+  if (name == "items") {
+    ValueList out;
+    for (const auto& [k, v] : *obj.dict) out.push_back(Value::make_list({Value::str(k), v}));
+    return Value::make_list(std::move(out));
+  }
+  if (name == "keys" || name == "values") {
+    ValueList out;
+    for (const auto& [k, v] : *obj.dict) out.push_back(name == "keys" ? Value::str(k) : v);
+    return Value::make_list(std::move(out));
+  }
+  if (name == "get") {
+    const Value* v = obj.find(arg(args, 0, kw, "key").to_str());
+    return v ? *v : arg(args, 1, kw, "default", Value::none());
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 Value call_method(const Value& obj, const std::string& name, std::vector<Value> args, const KwArgs& kw, int line) {
-  if (obj.is_string()) {
-    const std::string& s = obj.s;
-    if (name == "strip" || name == "lstrip" || name == "rstrip")
-      return Value::str(strip(s, arg(args, 0, kw, "chars"), name != "rstrip", name != "lstrip"));
-    if (name == "split") {
-      const Value ms = arg(args, 1, kw, "maxsplit", Value::integer(-1));
-      return split(s, arg(args, 0, kw, "sep", Value::none()), ms.kind == Value::Kind::kInt ? ms.i : -1);
-    }
-    if (name == "startswith" || name == "endswith") return Value::boolean(starts_or_ends(s, arg(args, 0, kw, "prefix"), name == "startswith"));
-    if (name == "replace") {
-      const Value c = arg(args, 2, kw, "count", Value::integer(-1));
-      return Value::str(replace_all(s, arg(args, 0, kw, "old").to_str(), arg(args, 1, kw, "new").to_str(), c.kind == Value::Kind::kInt ? c.i : -1));
-    }
-    if (name == "upper") return Value::str(case_map(s, 0));
-    if (name == "lower") return Value::str(case_map(s, 1));
-    if (name == "capitalize") return Value::str(case_map(s, 2));
-    if (name == "title") return Value::str(case_map(s, 3));
-    if (name == "find") {
-      const size_t p = s.find(arg(args, 0, kw, "sub").to_str());
-      return Value::integer(p == std::string::npos ? -1 : static_cast<int64_t>(code_points(s.substr(0, p)).size() - 1));
-    }
-    if (name == "count") {
-      const std::string sub = arg(args, 0, kw, "sub").to_str();
-      int64_t n = 0;
-      for (size_t p = 0; !sub.empty() && (p = s.find(sub, p)) != std::string::npos; p += sub.size()) ++n;
-      return Value::integer(n);
-    }
-    if (name == "join") {
-      std::string out;
-      const ValueList items = iterate(arg(args, 0, kw, "iterable"), line);
-      for (size_t k = 0; k < items.size(); ++k) out += (k ? s : "") + items[k].to_str();
-      return Value::str(out);
-    }
-    if (name == "splitlines") {
-      Value parts = split(s, Value::str("\n"), -1);
-      if (!parts.list->empty() && parts.list->back().s.empty()) parts.list->pop_back();
-      return parts;
-    }
-    if (name == "isdigit" || name == "isspace" || name == "isalpha") {
-      bool all = !s.empty();
-      for (unsigned char c : s)
-        all = all && (name == "isdigit" ? std::isdigit(c) : name == "isspace" ? is_space(static_cast<char>(c)) : std::isalpha(c));
-      return Value::boolean(all);
-    }
-  }
-  if (obj.kind == Value::Kind::kDict) {
-    if (name == "items") {
-      ValueList out;
-      for (const auto& [k, v] : *obj.dict) out.push_back(Value::make_list({Value::str(k), v}));
-      return Value::make_list(std::move(out));
-    }
-    if (name == "keys" || name == "values") {
-      ValueList out;
-      for (const auto& [k, v] : *obj.dict) out.push_back(name == "keys" ? Value::str(k) : v);
-      return Value::make_list(std::move(out));
-    }
-    if (name == "get") {
-      const Value* v = obj.find(arg(args, 0, kw, "key").to_str());
-      return v ? *v : arg(args, 1, kw, "default", Value::none());
-    }
-  }
+  if (obj.is_string())
+    if (std::optional<Value> v = string_method(obj.s, name, args, kw, line)) return *std::move(v);
+  if (obj.kind == Value::Kind::kDict)
+    if (std::optional<Value> v = dict_method(obj, name, args, kw)) return *std::move(v);
   if (obj.is_undefined()) throw RenderError(line, "cannot call '" + name + "' on an undefined value");
   throw RenderError(line, "'" + obj.type_name() + "' object has no method '" + name + "' (or it is not allowed)");
 }
@@ -404,7 +435,10 @@ Value call_global(CallContext& ctx, const std::string& name, std::vector<Value> 
   throw RenderError(line, "'" + name + "' is undefined (not a function)");
 }
 
-Value apply_filter(CallContext& ctx, const std::string& name, Value v, std::vector<Value> args, const KwArgs& kw, int line) {
+namespace {
+
+// The filters by what they work on; each returns nothing for a name it does not know.
+std::optional<Value> text_filter(CallContext& ctx, const std::string& name, const Value& v, const std::vector<Value>& args, const KwArgs& kw, int line) {
   using K = Value::Kind;
   if (name == "tojson") {
     const Value indent = arg(args, 0, kw, "indent", Value::none());
@@ -412,51 +446,20 @@ Value apply_filter(CallContext& ctx, const std::string& name, Value v, std::vect
   }
   if (name == "safe") return v;
   if (name == "string") return Value::str(v.to_str());
-  if (name == "length" || name == "count") {
-    if (v.is_string()) return Value::integer(static_cast<int64_t>(code_points(v.s).size()) - 1);
-    if (v.kind == K::kList) return Value::integer(static_cast<int64_t>(v.list->size()));
-    if (v.is_mapping()) return Value::integer(static_cast<int64_t>(v.dict->size()));
-    if (v.is_undefined()) return Value::integer(0);
-    throw RenderError(line, "object of type '" + v.type_name() + "' has no length");
-  }
   if (name == "trim") return Value::str(strip(v.to_str(), arg(args, 0, kw, "chars"), true, true));
   if (name == "upper") return Value::str(case_map(v.to_str(), 0));
   if (name == "lower") return Value::str(case_map(v.to_str(), 1));
   if (name == "capitalize") return Value::str(case_map(v.to_str(), 2));
   if (name == "title") return Value::str(case_map(v.to_str(), 3));
-  if (name == "default" || name == "d") {
-    const bool boolean = arg(args, 1, kw, "boolean", Value::boolean(false)).truthy();
-    if (v.is_undefined() || (boolean && !v.truthy())) return arg(args, 0, kw, "default_value", Value::str(""));
-    return v;
-  }
-  if (name == "join") {
-    const std::string sep = arg(args, 0, kw, "d", Value::str("")).to_str();
-    const Value attr = arg(args, 1, kw, "attribute");
-    std::string out;
-    const ValueList items = iterate(v, line);
-    for (size_t k = 0; k < items.size(); ++k) {
-      const Value* item = attr.is_undefined() ? &items[k] : items[k].find(attr.to_str());
-      out += (k ? sep : "") + (item ? item->to_str() : "");
-    }
-    return Value::str(out);
-  }
   if (name == "replace") {
     const Value c = arg(args, 2, kw, "count", Value::integer(-1));
     return Value::str(replace_all(v.to_str(), arg(args, 0, kw, "old").to_str(), arg(args, 1, kw, "new").to_str(), c.kind == K::kInt ? c.i : -1));
   }
-  if (name == "first" || name == "last") {
-    const ValueList items = iterate(v, line);
-    if (items.empty()) return Value();
-    return name == "first" ? items.front() : items.back();
-  }
-  if (name == "items") return call_method(v.is_undefined() ? Value::make_dict() : v, "items", {}, {}, line);
-  if (name == "list") return Value::make_list(iterate(v, line));
-  if (name == "reverse") {
-    if (v.is_string()) return slice(v, Value(), Value(), Value::integer(-1), line);
-    ValueList items = iterate(v, line);
-    std::reverse(items.begin(), items.end());
-    return Value::make_list(std::move(items));
-  }
+  return std::nullopt;
+}
+
+std::optional<Value> number_filter(CallContext& ctx, const std::string& name, const Value& v, const std::vector<Value>& args, const KwArgs& kw, int line) {
+  using K = Value::Kind;
   if (name == "int") {
     if (v.kind == K::kFloat) {
       if (!(std::fabs(v.f) < 9.2e18)) throw RenderError(line, "cannot convert float " + v.to_str() + " to a 64-bit integer");
@@ -485,40 +488,93 @@ Value apply_filter(CallContext& ctx, const std::string& name, Value v, std::vect
     if (v.kind == K::kFloat) return Value::real(std::fabs(v.f));
     throw RenderError(line, "abs needs a number");
   }
+  return std::nullopt;
+}
+
+std::optional<Value> sequence_filter(CallContext& ctx, const std::string& name, const Value& v, const std::vector<Value>& args, const KwArgs& kw, int line) {
+  using K = Value::Kind;
+  if (name == "length" || name == "count") {
+    if (v.is_string()) return Value::integer(static_cast<int64_t>(code_points(v.s).size()) - 1);
+    if (v.kind == K::kList) return Value::integer(static_cast<int64_t>(v.list->size()));
+    if (v.is_mapping()) return Value::integer(static_cast<int64_t>(v.dict->size()));
+    if (v.is_undefined()) return Value::integer(0);
+    throw RenderError(line, "object of type '" + v.type_name() + "' has no length");
+  }
+  if (name == "default" || name == "d") {
+    const bool boolean = arg(args, 1, kw, "boolean", Value::boolean(false)).truthy();
+    if (v.is_undefined() || (boolean && !v.truthy())) return arg(args, 0, kw, "default_value", Value::str(""));
+    return v;
+  }
+  if (name == "join") {
+    const std::string sep = arg(args, 0, kw, "d", Value::str("")).to_str();
+    const Value attr = arg(args, 1, kw, "attribute");
+    std::string out;
+    const ValueList items = iterate(v, line);
+    for (size_t k = 0; k < items.size(); ++k) {
+      const Value* item = attr.is_undefined() ? &items[k] : items[k].find(attr.to_str());
+      out += (k ? sep : "") + (item ? item->to_str() : "");
+    }
+    return Value::str(out);
+  }
+  if (name == "first" || name == "last") {
+    const ValueList items = iterate(v, line);
+    if (items.empty()) return Value();
+    return name == "first" ? items.front() : items.back();
+  }
+  if (name == "items") return call_method(v.is_undefined() ? Value::make_dict() : v, "items", {}, {}, line);
+  if (name == "list") return Value::make_list(iterate(v, line));
+  if (name == "reverse") {
+    if (v.is_string()) return slice(v, Value(), Value(), Value::integer(-1), line);
+    ValueList items = iterate(v, line);
+    std::reverse(items.begin(), items.end());
+    return Value::make_list(std::move(items));
+  }
   if (name == "unique") {
     ValueList out;
     for (const auto& item : iterate(v, line))
       if (std::none_of(out.begin(), out.end(), [&](const Value& o) { return values_equal(o, item); })) out.push_back(item);
     return Value::make_list(std::move(out));
   }
-  if (name == "map" || name == "select" || name == "reject" || name == "selectattr" || name == "rejectattr") {
-    ValueList out;
-    const Value attr_kw = arg({}, 0, kw, "attribute");
-    for (const auto& item : iterate(v, line)) {
-      if (name == "map") {
-        if (!attr_kw.is_undefined()) {
-          const Value* a = item.find(attr_kw.to_str());
-          out.push_back(a ? *a : arg({}, 0, kw, "default"));
-        } else if (!args.empty()) {
-          std::vector<Value> rest(args.begin() + 1, args.end());
-          out.push_back(apply_filter(ctx, args[0].to_str(), item, rest, {}, line));
-        }
-        continue;
+  return std::nullopt;
+}
+
+// map, select, reject, selectattr, rejectattr.
+Value map_or_select(CallContext& ctx, const std::string& name, const Value& v, const std::vector<Value>& args, const KwArgs& kw, int line) {
+  ValueList out;
+  const Value attr_kw = arg({}, 0, kw, "attribute");
+  for (const auto& item : iterate(v, line)) {
+    if (name == "map") {
+      if (!attr_kw.is_undefined()) {
+        const Value* a = item.find(attr_kw.to_str());
+        out.push_back(a ? *a : arg({}, 0, kw, "default"));
+      } else if (!args.empty()) {
+        std::vector<Value> rest(args.begin() + 1, args.end());
+        out.push_back(apply_filter(ctx, args[0].to_str(), item, rest, {}, line));
       }
-      const bool by_attr = name == "selectattr" || name == "rejectattr";
-      const Value subject = by_attr ? (item.find(args.empty() ? "" : args[0].to_str()) ? *item.find(args[0].to_str()) : Value()) : item;
-      const size_t test_at = by_attr ? 1 : 0;
-      bool ok;
-      if (args.size() <= test_at) {
-        ok = subject.truthy();
-      } else {
-        std::vector<Value> targs(args.begin() + static_cast<long>(test_at) + 1, args.end());
-        ok = apply_test(ctx, args[test_at].to_str(), subject, targs, line);
-      }
-      if (ok == (name == "select" || name == "selectattr")) out.push_back(item);
+      continue;
     }
-    return Value::make_list(std::move(out));
+    const bool by_attr = name == "selectattr" || name == "rejectattr";
+    const Value subject = by_attr ? (item.find(args.empty() ? "" : args[0].to_str()) ? *item.find(args[0].to_str()) : Value()) : item;
+    const size_t test_at = by_attr ? 1 : 0;
+    bool ok;
+    if (args.size() <= test_at) {
+      ok = subject.truthy();
+    } else {
+      std::vector<Value> targs(args.begin() + static_cast<long>(test_at) + 1, args.end());
+      ok = apply_test(ctx, args[test_at].to_str(), subject, targs, line);
+    }
+    if (ok == (name == "select" || name == "selectattr")) out.push_back(item);
   }
+  return Value::make_list(std::move(out));
+}
+
+}  // namespace
+
+Value apply_filter(CallContext& ctx, const std::string& name, Value v, std::vector<Value> args, const KwArgs& kw, int line) {
+  if (name == "map" || name == "select" || name == "reject" || name == "selectattr" || name == "rejectattr")
+    return map_or_select(ctx, name, v, args, kw, line);
+  for (auto* filter : {text_filter, number_filter, sequence_filter})
+    if (std::optional<Value> out = filter(ctx, name, v, args, kw, line)) return *std::move(out);
   throw RenderError(line, "no filter named '" + name + "'");
 }
 

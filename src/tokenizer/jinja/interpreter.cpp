@@ -206,43 +206,54 @@ class Interpreter final : public CallContext {
         return slice(base, opt(e.args[1]), opt(e.args[2]), opt(e.args[3]), e.line);
       }
       case Expr::Kind::kCall: return eval_call(e);
-      case Expr::Kind::kFilter: {
-        Value subject = eval(*e.args[0]);
-        std::vector<Value> args;
-        for (size_t k = 1; k < e.args.size(); ++k) args.push_back(eval(*e.args[k]));
-        return apply_filter(*this, e.name, std::move(subject), std::move(args), eval_kwargs(e), e.line);
-      }
-      case Expr::Kind::kTest: {
-        Value subject = eval(*e.args[0]);
-        std::vector<Value> args;
-        for (size_t k = 1; k < e.args.size(); ++k) args.push_back(eval(*e.args[k]));
-        const bool r = apply_test(*this, e.name, subject, args, e.line);
-        return Value::boolean(e.negated ? !r : r);
-      }
+      case Expr::Kind::kFilter: return eval_filter(e);
+      case Expr::Kind::kTest: return eval_test(e);
       case Expr::Kind::kNot: return Value::boolean(!eval(*e.args[0]).truthy());
-      case Expr::Kind::kNeg: {
-        const Value v = eval(*e.args[0]);
-        if (v.kind == Value::Kind::kInt) return Value::integer(-v.i);
-        if (v.kind == Value::Kind::kFloat) return Value::real(-v.f);
-        throw RenderError(e.line, "bad operand type for unary -: '" + v.type_name() + "'");
-      }
+      case Expr::Kind::kNeg: return eval_neg(e);
       case Expr::Kind::kTernary: {
         if (eval(*e.args[0]).truthy()) return eval(*e.args[1]);
         return e.args.size() > 2 ? eval(*e.args[2]) : Value();
       }
-      case Expr::Kind::kBinary: {
-        if (e.name == "and") {
-          Value a = eval(*e.args[0]);
-          return a.truthy() ? eval(*e.args[1]) : a;
-        }
-        if (e.name == "or") {
-          Value a = eval(*e.args[0]);
-          return a.truthy() ? a : eval(*e.args[1]);
-        }
-        return binary_op(e.name, eval(*e.args[0]), eval(*e.args[1]), e.line);
-      }
+      case Expr::Kind::kBinary: return eval_binary(e);
     }
     return Value();
+  }
+
+  // x | name(args, kw=...)
+  Value eval_filter(const Expr& e) {
+    Value subject = eval(*e.args[0]);
+    std::vector<Value> args;
+    for (size_t k = 1; k < e.args.size(); ++k) args.push_back(eval(*e.args[k]));
+    return apply_filter(*this, e.name, std::move(subject), std::move(args), eval_kwargs(e), e.line);
+  }
+
+  // x is [not] name(args)
+  Value eval_test(const Expr& e) {
+    Value subject = eval(*e.args[0]);
+    std::vector<Value> args;
+    for (size_t k = 1; k < e.args.size(); ++k) args.push_back(eval(*e.args[k]));
+    const bool r = apply_test(*this, e.name, subject, args, e.line);
+    return Value::boolean(e.negated ? !r : r);
+  }
+
+  Value eval_neg(const Expr& e) {
+    const Value v = eval(*e.args[0]);
+    if (v.kind == Value::Kind::kInt) return Value::integer(-v.i);
+    if (v.kind == Value::Kind::kFloat) return Value::real(-v.f);
+    throw RenderError(e.line, "bad operand type for unary -: '" + v.type_name() + "'");
+  }
+
+  // `and` / `or` short-circuit and return an operand, as in Python; the rest go to binary_op.
+  Value eval_binary(const Expr& e) {
+    if (e.name == "and") {
+      Value a = eval(*e.args[0]);
+      return a.truthy() ? eval(*e.args[1]) : a;
+    }
+    if (e.name == "or") {
+      Value a = eval(*e.args[0]);
+      return a.truthy() ? a : eval(*e.args[1]);
+    }
+    return binary_op(e.name, eval(*e.args[0]), eval(*e.args[1]), e.line);
   }
 
   std::vector<std::pair<std::string, Value>> eval_kwargs(const Expr& e) {

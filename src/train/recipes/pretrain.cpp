@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <optional>
 
 #include "core/progress.h"
 #include "core/thread_pool.h"
@@ -148,20 +149,32 @@ Result<PretrainConfig> parse_pretrain_config(const json& j) {
   return c;
 }
 
-Result<PretrainSummary> run_pretrain(const PretrainConfig& cfg_in, const PretrainRun& run) {
-  PretrainConfig cfg = cfg_in;
+namespace {
+
+// The run's text as token ids, with the tokenizer that made them.
+struct Corpus {
+  std::string tok_path;
+  std::unique_ptr<Tokenizer> tok;
+  TokenData data;
+};
+
+// Reads the text, trains the tokenizer when none is given (the whole recipe is
+// one command), checks a teacher's vocabulary, tokenizes. Sets cfg.model.n_vocab.
+Result<Corpus> prepare_corpus(PretrainConfig& cfg, const PretrainRun& run) {
   auto text = read_text_files(run.data, cfg.max_bytes);
   if (!text.ok()) return text.status();
-  std::string tok_path = run.tokenizer;
-  if (tok_path.empty()) {  // train the tokenizer first: the whole recipe is one command
-    tok_path = run.out + ".tokenizer.gguf";
-    auto r = train_tokenizer_file(*text, cfg.model.n_vocab, "deepseek-v3", tok_path);
+  Corpus c;
+  c.tok_path = run.tokenizer;
+  if (c.tok_path.empty()) {
+    c.tok_path = run.out + ".tokenizer.gguf";
+    auto r = train_tokenizer_file(*text, cfg.model.n_vocab, "deepseek-v3", c.tok_path);
     if (!r.ok()) return r.status();
-    std::fprintf(stderr, "tokenizer: %zu tokens, %.2f bytes/token -> %s\n", r->n_tokens, r->bytes_per_token, tok_path.c_str());
+    std::fprintf(stderr, "tokenizer: %zu tokens, %.2f bytes/token -> %s\n", r->n_tokens, r->bytes_per_token, c.tok_path.c_str());
   }
-  auto tok = Tokenizer::load(tok_path);
+  auto tok = Tokenizer::load(c.tok_path);
   if (!tok.ok()) return tok.status();
-  cfg.model.n_vocab = static_cast<int64_t>(tok->vocab_size());
+  c.tok = std::make_unique<Tokenizer>(std::move(tok).value());
+  cfg.model.n_vocab = static_cast<int64_t>(c.tok->vocab_size());
   if (run.teacher) {  // the student predicts over the teacher's vocabulary
     std::vector<float> probe;
     const std::vector<int32_t> one(static_cast<size_t>(cfg.seq_len), 0);
@@ -169,137 +182,196 @@ Result<PretrainSummary> run_pretrain(const PretrainConfig& cfg_in, const Pretrai
     if (static_cast<int64_t>(probe.size()) != cfg.seq_len * cfg.model.n_vocab)
       return Status::error("the teacher's vocabulary differs from the tokenizer's: distillation needs the same tokens");
   }
-  auto data = tokenize_for_training(*tok, *text, cfg.val_fraction, cfg.seq_len, cfg.special_tokens);
+  auto data = tokenize_for_training(*c.tok, *text, cfg.val_fraction, cfg.seq_len, cfg.special_tokens);
   if (!data.ok()) return data.status();
-  const DType export_dtype = dtype_from_name(cfg.export_dtype).value_or(DType::kF32);
+  c.data = std::move(data).value();
+  return c;
+}
 
-  ThreadPool pool(std::max(1, run.threads));
-  TrainModel<float> model(cfg.model, cfg.seq_len, cfg.seed);
-  AdamW adam(cfg.adam, model.params());
-  const std::string config_text = cfg.source.dump();
-  const std::string ckpt = run.out + ".ckpt";
-  if (run.resume && std::filesystem::exists(ckpt)) {
-    if (Status st = load_checkpoint(model, adam, config_text, ckpt); !st.ok()) return st;
-    std::fprintf(stderr, "resumed from %s at step %lld\n", ckpt.c_str(), static_cast<long long>(adam.steps_done()));
-  }
-  int64_t n_params = 0;
-  for (const auto* p : model.params()) n_params += p->size();
-  std::fprintf(stderr, "model: %lld parameters, %zu train / %zu val tokens, %lld steps of %lld x %lld x %lld tokens\n",
-               static_cast<long long>(n_params), data->train.size(), data->val.size(), static_cast<long long>(cfg.steps),
-               static_cast<long long>(cfg.grad_accum), static_cast<long long>(cfg.batch), static_cast<long long>(cfg.seq_len));
+// The log's entries and the plot's series, filled step by step.
+struct History {
+  json steps = json::array(), evals = json::array();
+  Series loss{"train CE (next token)", {}, {}}, mtp{"train CE (MTP, next-next)", {}, {}}, val{"validation CE", {}, {}};
+  Series load{"expert load max/mean", {}, {}}, kd{"validation KL(teacher || student)", {}, {}};
+  std::vector<std::vector<int64_t>> window_load;  // expert loads since the last evaluation
+};
 
-  WindowSampler train_windows(data->train, cfg.seq_len, cfg.seed * 7919 + static_cast<uint64_t>(adam.steps_done()));
-  const WindowSampler val_windows(data->val, cfg.seq_len, 0);
-  json log_steps = json::array(), log_evals = json::array();
-  Series s_loss{"train CE (next token)", {}, {}}, s_mtp{"train CE (MTP, next-next)", {}, {}}, s_val{"validation CE", {}, {}};
-  Series s_load{"expert load max/mean", {}, {}}, s_kd{"validation KL(teacher || student)", {}, {}};
-  std::vector<std::vector<int64_t>> window_load;
-  PretrainSummary sum;
-  ProgressBar bar("train", static_cast<uint64_t>(cfg.steps));
-  const auto t_start = std::chrono::steady_clock::now();
-  int64_t tokens_done = 0;
-  const int64_t first = adam.steps_done();
-  const int64_t last = run.max_steps >= 0 ? std::min(cfg.steps, first + run.max_steps) : cfg.steps;
+// Everything one training run works on.
+struct Trainer {
+  const PretrainConfig& cfg;
+  const PretrainRun& run;
+  const Corpus& corpus;
+  ThreadPool pool;
+  TrainModel<float> model;
+  AdamW adam;
+  std::string config_text, ckpt;
+  std::optional<WindowSampler> train_windows;  // placed by start() at the step reached
+  WindowSampler val_windows;
+  LossOptions loss;
   std::vector<int32_t> batch;
   std::vector<float> teacher_logits;
-  LossOptions loss = cfg.loss;
-  if (run.teacher) {
-    loss.ce_weight = cfg.distill.ce_weight;
-    loss.kd_weight = cfg.distill.kd_weight;
-    loss.kd_temperature = cfg.distill.temperature;
+  std::chrono::steady_clock::time_point t_start;
+  int64_t tokens_done = 0, n_params = 0;
+  PretrainSummary sum;
+  History hist;
+
+  Trainer(const PretrainConfig& c, const PretrainRun& r, const Corpus& cor)
+      : cfg(c), run(r), corpus(cor), pool(std::max(1, r.threads)), model(c.model, c.seq_len, c.seed),
+        adam(c.adam, model.params()), config_text(c.source.dump()), ckpt(r.out + ".ckpt"),
+        val_windows(cor.data.val, c.seq_len, 0), loss(c.loss) {}
+};
+
+// Resumes from the checkpoint when asked, then places the training windows at the step reached.
+Status start(Trainer& t) {
+  if (t.run.resume && std::filesystem::exists(t.ckpt)) {
+    if (Status st = load_checkpoint(t.model, t.adam, t.config_text, t.ckpt); !st.ok()) return st;
+    std::fprintf(stderr, "resumed from %s at step %lld\n", t.ckpt.c_str(), static_cast<long long>(t.adam.steps_done()));
   }
-  for (int64_t step = first; step < last; ++step) {
-    model.zero_grad();
-    StepResult acc;
-    for (int64_t micro = 0; micro < cfg.grad_accum; ++micro) {
-      batch.clear();
-      train_windows.sample(cfg.batch, batch);
-      if (run.teacher) {
-        if (Status st = run.teacher(batch, cfg.batch, teacher_logits); !st.ok()) return st;
-        loss.teacher_logits = teacher_logits.data();
-      }
-      const StepResult r = model.step(pool, batch, cfg.batch, loss);
-      acc.kd += r.kd / static_cast<double>(cfg.grad_accum);
-      acc.main_ce += r.main_ce / static_cast<double>(cfg.grad_accum);
-      acc.mtp_ce += r.mtp_ce / static_cast<double>(cfg.grad_accum);
-      acc.balance += r.balance / static_cast<double>(cfg.grad_accum);
-      acc.loss += r.loss / static_cast<double>(cfg.grad_accum);
-      tokens_done += static_cast<int64_t>(batch.size());
-      add_loads(window_load, r.expert_load);
-      add_loads(acc.expert_load, r.expert_load);
-    }
-    if (cfg.grad_accum > 1)
-      for (auto* p : model.params())
-        for (float& g : p->g) g /= static_cast<float>(cfg.grad_accum);
-    const double lr = scheduled_lr(cfg.adam, step);
-    const double gnorm = adam.step(model.params());
-    // Auxiliary-loss-free balancing: overloaded experts become less likely to be chosen.
-    // acc.expert_load holds this step's counts per MoE layer (main layers, then MTP), the
-    // same order as expert_biases().
-    if (const auto biases = model.expert_biases(); cfg.bias_update_rate > 0 && biases.size() == acc.expert_load.size()) {
-      const auto& per_layer = acc.expert_load;
-      for (size_t l = 0; l < biases.size(); ++l) {
-        const double mean = static_cast<double>(std::accumulate(per_layer[l].begin(), per_layer[l].end(), int64_t{0})) /
-                            static_cast<double>(per_layer[l].size());
-        for (size_t e = 0; e < per_layer[l].size(); ++e) {
-          const double err = mean - static_cast<double>(per_layer[l][e]);
-          (*biases[l])[e] += static_cast<float>(cfg.bias_update_rate * (err > 0 ? 1 : err < 0 ? -1 : 0));
-        }
-      }
-    }
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-    sum.tokens_per_s = static_cast<double>(tokens_done) / std::max(secs, 1e-9);
-    sum.final_train_ce = acc.main_ce;
-    sum.steps = step + 1;
-    const bool eval_now = (step + 1) % cfg.eval_every == 0 || step + 1 == last;
-    json entry = {{"step", step + 1}, {"loss", acc.loss}, {"train_ce", acc.main_ce}, {"mtp_ce", acc.mtp_ce},
-                  {"balance_loss", acc.balance}, {"kd", acc.kd}, {"lr", lr}, {"grad_norm", gnorm}, {"tokens_per_s", sum.tokens_per_s}};
-    s_loss.x.push_back(static_cast<double>(step + 1)), s_loss.y.push_back(acc.main_ce);
-    s_mtp.x.push_back(static_cast<double>(step + 1)), s_mtp.y.push_back(acc.mtp_ce);
-    if (eval_now) {
-      const double imb = load_imbalance(window_load);
-      sum.load_max_over_mean = imb;
-      entry["expert_load_max_over_mean"] = imb;
-      s_load.x.push_back(static_cast<double>(step + 1)), s_load.y.push_back(imb);
-      window_load.clear();
-      if (!data->val.empty()) {
-        const EvalResult ev = evaluate(model, pool, val_windows, cfg.eval_windows, cfg.batch, run, cfg.distill.temperature);
-        sum.final_val_ce = ev.ce;
-        sum.final_val_kd = ev.kd;
-        json e = {{"step", step + 1}, {"val_ce", ev.ce}, {"val_ppl", std::exp(ev.ce)}};
-        if (run.teacher) {
-          e["val_kd"] = ev.kd;
-          s_kd.x.push_back(static_cast<double>(step + 1)), s_kd.y.push_back(ev.kd);
-        }
-        log_evals.push_back(e);
-        std::fprintf(stderr, "%s step %lld: train CE %.4f, validation CE %.4f%s, %.0f tokens/s\n", run.recipe.c_str(),
-                     static_cast<long long>(step + 1), acc.main_ce, ev.ce,
-                     run.teacher ? (", validation KL to teacher " + std::to_string(ev.kd)).c_str() : "", sum.tokens_per_s);
-        s_val.x.push_back(static_cast<double>(step + 1)), s_val.y.push_back(ev.ce);
-      }
-    }
-    log_steps.push_back(entry);
-    char status[160];
-    std::snprintf(status, sizeof status, "step %lld  %.0f tok/s  loss %.3f  val %.3f", static_cast<long long>(step + 1),
-                  sum.tokens_per_s, acc.main_ce, sum.final_val_ce);
-    bar.update(static_cast<uint64_t>(step + 1), status);
-    if (cfg.checkpoint_every > 0 && (step + 1) % cfg.checkpoint_every == 0)
-      if (Status st = save_checkpoint(model, adam, config_text, ckpt); !st.ok()) return st;
+  const PretrainConfig& cfg = t.cfg;
+  for (const auto* p : t.model.params()) t.n_params += p->size();
+  std::fprintf(stderr, "model: %lld parameters, %zu train / %zu val tokens, %lld steps of %lld x %lld x %lld tokens\n",
+               static_cast<long long>(t.n_params), t.corpus.data.train.size(), t.corpus.data.val.size(),
+               static_cast<long long>(cfg.steps), static_cast<long long>(cfg.grad_accum),
+               static_cast<long long>(cfg.batch), static_cast<long long>(cfg.seq_len));
+  t.train_windows.emplace(t.corpus.data.train, cfg.seq_len, cfg.seed * 7919 + static_cast<uint64_t>(t.adam.steps_done()));
+  if (t.run.teacher) {
+    t.loss.ce_weight = cfg.distill.ce_weight;
+    t.loss.kd_weight = cfg.distill.kd_weight;
+    t.loss.kd_temperature = cfg.distill.temperature;
   }
-  if (Status st = save_checkpoint(model, adam, config_text, ckpt); !st.ok()) return st;
-  ExportOptions ex{.tokenizer_path = tok_path, .dtype = export_dtype, .name = "dseek-" + run.recipe,
+  return ok_status();
+}
+
+// grad_accum micro-batches; gradients summed, then averaged. Returns the step's mean figures.
+Result<StepResult> accumulate_gradients(Trainer& t) {
+  const PretrainConfig& cfg = t.cfg;
+  t.model.zero_grad();
+  StepResult acc;
+  for (int64_t micro = 0; micro < cfg.grad_accum; ++micro) {
+    t.batch.clear();
+    t.train_windows->sample(cfg.batch, t.batch);
+    if (t.run.teacher) {
+      if (Status st = t.run.teacher(t.batch, cfg.batch, t.teacher_logits); !st.ok()) return st;
+      t.loss.teacher_logits = t.teacher_logits.data();
+    }
+    const StepResult r = t.model.step(t.pool, t.batch, cfg.batch, t.loss);
+    acc.kd += r.kd / static_cast<double>(cfg.grad_accum);
+    acc.main_ce += r.main_ce / static_cast<double>(cfg.grad_accum);
+    acc.mtp_ce += r.mtp_ce / static_cast<double>(cfg.grad_accum);
+    acc.balance += r.balance / static_cast<double>(cfg.grad_accum);
+    acc.loss += r.loss / static_cast<double>(cfg.grad_accum);
+    t.tokens_done += static_cast<int64_t>(t.batch.size());
+    add_loads(t.hist.window_load, r.expert_load);
+    add_loads(acc.expert_load, r.expert_load);
+  }
+  if (cfg.grad_accum > 1)
+    for (auto* p : t.model.params())
+      for (float& g : p->g) g /= static_cast<float>(cfg.grad_accum);
+  return acc;
+}
+
+// Auxiliary-loss-free balancing: overloaded experts become less likely to be chosen.
+// `loads` holds this step's counts per MoE layer (main layers, then MTP), the
+// same order as expert_biases().
+void update_expert_biases(TrainModel<float>& model, const std::vector<std::vector<int64_t>>& loads, double rate) {
+  const auto biases = model.expert_biases();
+  if (!(rate > 0 && biases.size() == loads.size())) return;
+  for (size_t l = 0; l < biases.size(); ++l) {
+    const double mean = static_cast<double>(std::accumulate(loads[l].begin(), loads[l].end(), int64_t{0})) /
+                        static_cast<double>(loads[l].size());
+    for (size_t e = 0; e < loads[l].size(); ++e) {
+      const double err = mean - static_cast<double>(loads[l][e]);
+      (*biases[l])[e] += static_cast<float>(rate * (err > 0 ? 1 : err < 0 ? -1 : 0));
+    }
+  }
+}
+
+// At an evaluation step: the expert-load balance since the last one, and the validation loss.
+void evaluate_now(Trainer& t, int64_t step, const StepResult& acc, json& entry) {
+  const double imb = load_imbalance(t.hist.window_load);
+  t.sum.load_max_over_mean = imb;
+  entry["expert_load_max_over_mean"] = imb;
+  t.hist.load.x.push_back(static_cast<double>(step + 1)), t.hist.load.y.push_back(imb);
+  t.hist.window_load.clear();
+  if (t.corpus.data.val.empty()) return;
+  const EvalResult ev = evaluate(t.model, t.pool, t.val_windows, t.cfg.eval_windows, t.cfg.batch, t.run, t.cfg.distill.temperature);
+  t.sum.final_val_ce = ev.ce;
+  t.sum.final_val_kd = ev.kd;
+  json e = {{"step", step + 1}, {"val_ce", ev.ce}, {"val_ppl", std::exp(ev.ce)}};
+  if (t.run.teacher) {
+    e["val_kd"] = ev.kd;
+    t.hist.kd.x.push_back(static_cast<double>(step + 1)), t.hist.kd.y.push_back(ev.kd);
+  }
+  t.hist.evals.push_back(e);
+  std::fprintf(stderr, "%s step %lld: train CE %.4f, validation CE %.4f%s, %.0f tokens/s\n", t.run.recipe.c_str(),
+               static_cast<long long>(step + 1), acc.main_ce, ev.ce,
+               t.run.teacher ? (", validation KL to teacher " + std::to_string(ev.kd)).c_str() : "", t.sum.tokens_per_s);
+  t.hist.val.x.push_back(static_cast<double>(step + 1)), t.hist.val.y.push_back(ev.ce);
+}
+
+Status train_step(Trainer& t, int64_t step, int64_t last, ProgressBar& bar) {
+  const PretrainConfig& cfg = t.cfg;
+  auto acc = accumulate_gradients(t);
+  if (!acc.ok()) return acc.status();
+  const double lr = scheduled_lr(cfg.adam, step);
+  const double gnorm = t.adam.step(t.model.params());
+  update_expert_biases(t.model, acc->expert_load, cfg.bias_update_rate);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t.t_start).count();
+  t.sum.tokens_per_s = static_cast<double>(t.tokens_done) / std::max(secs, 1e-9);
+  t.sum.final_train_ce = acc->main_ce;
+  t.sum.steps = step + 1;
+  json entry = {{"step", step + 1}, {"loss", acc->loss}, {"train_ce", acc->main_ce}, {"mtp_ce", acc->mtp_ce},
+                {"balance_loss", acc->balance}, {"kd", acc->kd}, {"lr", lr}, {"grad_norm", gnorm}, {"tokens_per_s", t.sum.tokens_per_s}};
+  t.hist.loss.x.push_back(static_cast<double>(step + 1)), t.hist.loss.y.push_back(acc->main_ce);
+  t.hist.mtp.x.push_back(static_cast<double>(step + 1)), t.hist.mtp.y.push_back(acc->mtp_ce);
+  if ((step + 1) % cfg.eval_every == 0 || step + 1 == last) evaluate_now(t, step, *acc, entry);
+  t.hist.steps.push_back(entry);
+  char status[160];
+  std::snprintf(status, sizeof status, "step %lld  %.0f tok/s  loss %.3f  val %.3f", static_cast<long long>(step + 1),
+                t.sum.tokens_per_s, acc->main_ce, t.sum.final_val_ce);
+  bar.update(static_cast<uint64_t>(step + 1), status);
+  if (cfg.checkpoint_every > 0 && (step + 1) % cfg.checkpoint_every == 0)
+    if (Status st = save_checkpoint(t.model, t.adam, t.config_text, t.ckpt); !st.ok()) return st;
+  return ok_status();
+}
+
+Status write_outputs(const Trainer& t) {
+  const PretrainConfig& cfg = t.cfg;
+  const PretrainRun& run = t.run;
+  const DType export_dtype = dtype_from_name(cfg.export_dtype).value_or(DType::kF32);
+  ExportOptions ex{.tokenizer_path = t.corpus.tok_path, .dtype = export_dtype, .name = "dseek-" + run.recipe,
                    .description = "trained by dseek train " + run.recipe};
-  if (Status st = export_gguf(model, ex, run.out); !st.ok()) return st;
-  json log = {{"config", cfg.source}, {"parameters", n_params}, {"train_tokens", data->train.size()},
-              {"val_tokens", data->val.size()}, {"threads", run.threads}, {"steps", log_steps}, {"evals", log_evals},
+  if (Status st = export_gguf(t.model, ex, run.out); !st.ok()) return st;
+  const PretrainSummary& sum = t.sum;
+  json log = {{"config", cfg.source}, {"parameters", t.n_params}, {"train_tokens", t.corpus.data.train.size()},
+              {"val_tokens", t.corpus.data.val.size()}, {"threads", run.threads}, {"steps", t.hist.steps}, {"evals", t.hist.evals},
               {"final", {{"steps", sum.steps}, {"train_ce", sum.final_train_ce}, {"val_ce", sum.final_val_ce},
                          {"tokens_per_s", sum.tokens_per_s}, {"expert_load_max_over_mean", sum.load_max_over_mean},
                          {"val_kd", sum.final_val_kd}}}};
   std::ofstream(run.out + ".log.json") << log.dump(1) << "\n";
-  std::vector<Panel> panels = {{"cross-entropy (nats/token)", {s_loss, s_mtp, s_val}}, {"expert load balance", {s_load}}};
-  if (run.teacher) panels.push_back({"distillation", {s_kd}});
-  if (Status st = write_svg_plot(run.out + ".svg", "dseek train " + run.recipe, panels); !st.ok()) return st;
-  return sum;
+  const History& h = t.hist;
+  std::vector<Panel> panels = {{"cross-entropy (nats/token)", {h.loss, h.mtp, h.val}}, {"expert load balance", {h.load}}};
+  if (run.teacher) panels.push_back({"distillation", {h.kd}});
+  return write_svg_plot(run.out + ".svg", "dseek train " + run.recipe, panels);
+}
+
+}  // namespace
+
+Result<PretrainSummary> run_pretrain(const PretrainConfig& cfg_in, const PretrainRun& run) {
+  PretrainConfig cfg = cfg_in;
+  auto corpus = prepare_corpus(cfg, run);
+  if (!corpus.ok()) return corpus.status();
+  auto t = std::make_unique<Trainer>(cfg, run, *corpus);
+  if (Status st = start(*t); !st.ok()) return st;
+  ProgressBar bar("train", static_cast<uint64_t>(cfg.steps));
+  t->t_start = std::chrono::steady_clock::now();
+  const int64_t first = t->adam.steps_done();
+  const int64_t last = run.max_steps >= 0 ? std::min(cfg.steps, first + run.max_steps) : cfg.steps;
+  for (int64_t step = first; step < last; ++step)
+    if (Status st = train_step(*t, step, last, bar); !st.ok()) return st;
+  if (Status st = save_checkpoint(t->model, t->adam, t->config_text, t->ckpt); !st.ok()) return st;
+  if (Status st = write_outputs(*t); !st.ok()) return st;
+  return t->sum;
 }
 
 }  // namespace dseek::train

@@ -6,7 +6,7 @@
 
 #include "core/progress.h"
 #include "format/gguf_writer.h"
-#include "model/default_vocab.h"
+#include "tokenizer/default_vocab.h"
 #include "tokenizer/bpe_trainer.h"
 #include "tokenizer/tokenizer.h"
 

@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/default_chat_template.h"
+#include "tokenizer/default_chat_template.h"
 #include "support/test_support.h"
 #include "tokenizer/jinja/chat_template.h"
 

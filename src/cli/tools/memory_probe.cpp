@@ -1,5 +1,5 @@
 // See memory_probe.h.
-#include "runtime/memory_probe.h"
+#include "cli/tools/memory_probe.h"
 
 #include "kernels/kernels.h"
 

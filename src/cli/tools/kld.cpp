@@ -1,5 +1,5 @@
 // See kld.h.
-#include "runtime/kld.h"
+#include "cli/tools/kld.h"
 
 #include <algorithm>
 #include <cmath>

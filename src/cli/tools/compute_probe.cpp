@@ -1,5 +1,5 @@
 // See compute_probe.h.
-#include "runtime/compute_probe.h"
+#include "cli/tools/compute_probe.h"
 
 #include <algorithm>
 #include <atomic>

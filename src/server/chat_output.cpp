@@ -2,7 +2,7 @@
 // (pending_). Every decision depends only on the text seen so far plus whether
 // the stream has ended, never on where the pieces were split, so streaming and
 // one-shot parsing give the same totals (tests and fuzz_chat_output check it).
-#include "runtime/chat_output.h"
+#include "server/chat_output.h"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <random>
 
-#include "runtime/kld.h"
+#include "cli/tools/kld.h"
 
 namespace dseek {
 namespace {

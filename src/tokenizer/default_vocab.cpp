@@ -1,12 +1,12 @@
 // See default_vocab.h. The training text is dseek's own prose (a few
 // paragraphs in several languages), enough for a few hundred merges.
-#include "model/default_vocab.h"
+#include "tokenizer/default_vocab.h"
 
 #include <algorithm>
 #include <cctype>
 #include <map>
 
-#include "model/default_chat_template.h"
+#include "tokenizer/default_chat_template.h"
 
 namespace dseek {
 namespace {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/chat_output.h"
+#include "server/chat_output.h"
 
 namespace dseek {
 namespace {

@@ -1,12 +1,12 @@
 // See vocab_import.h.
-#include "model/vocab_import.h"
+#include "tokenizer/vocab_import.h"
 
 #include <filesystem>
 #include <map>
 
 #include "format/gguf.h"
 #include "format/json_file.h"
-#include "model/default_chat_template.h"
+#include "tokenizer/default_chat_template.h"
 
 namespace dseek {
 namespace {
@@ -28,12 +28,14 @@ std::string token_content(const nlohmann::json& v) {
   return "";
 }
 
-Result<int64_t> import_hf(const std::string& path, const std::string& pre, GgufWriter& w) {
-  auto j = read_json_file(path);
-  if (!j.ok()) return j.status();
-  const auto& model = (*j).contains("model") ? (*j)["model"] : nlohmann::json();
-  if (!model.is_object() || model.value("type", "") != "BPE" || !model.contains("vocab") || !model["vocab"].is_object())
-    return Status::error(path + ": only BPE tokenizer.json files can be imported (model.type \"BPE\" with a vocab)");
+// Tokens by id (gaps become [PADn], type 5) and their GGUF token types, from
+// model.vocab (normal) and added_tokens (3 control / 4 user-defined).
+struct HfVocab {
+  std::vector<std::string> tokens;
+  std::vector<int32_t> types;
+};
+
+Result<HfVocab> read_hf_vocab(const std::string& path, const nlohmann::json& j, const nlohmann::json& model) {
   std::map<int64_t, std::string> by_id;
   std::map<int64_t, int32_t> types;
   for (const auto& [tok, id] : model["vocab"].items()) {
@@ -42,8 +44,8 @@ Result<int64_t> import_hf(const std::string& path, const std::string& pre, GgufW
     by_id[id.get<int64_t>()] = tok;
     types[id.get<int64_t>()] = 1;
   }
-  if ((*j).contains("added_tokens") && (*j)["added_tokens"].is_array()) {
-    for (const auto& a : (*j)["added_tokens"]) {
+  if (j.contains("added_tokens") && j["added_tokens"].is_array()) {
+    for (const auto& a : j["added_tokens"]) {
       if (!a.is_object() || !a.contains("id") || !a["id"].is_number_integer() || !a.contains("content"))
         return Status::error(path + ": malformed added_tokens entry");
       const int64_t id = a["id"].get<int64_t>();
@@ -53,13 +55,17 @@ Result<int64_t> import_hf(const std::string& path, const std::string& pre, GgufW
     }
   }
   const int64_t n = by_id.empty() ? 0 : by_id.rbegin()->first + 1;
-  std::vector<std::string> tokens(static_cast<size_t>(n));
-  std::vector<int32_t> tt(static_cast<size_t>(n), 5);
+  HfVocab v{std::vector<std::string>(static_cast<size_t>(n)), std::vector<int32_t>(static_cast<size_t>(n), 5)};
   for (int64_t i = 0; i < n; ++i) {
     auto it = by_id.find(i);
-    tokens[static_cast<size_t>(i)] = it != by_id.end() ? it->second : "[PAD" + std::to_string(i) + "]";
-    if (it != by_id.end()) tt[static_cast<size_t>(i)] = types[i];
+    v.tokens[static_cast<size_t>(i)] = it != by_id.end() ? it->second : "[PAD" + std::to_string(i) + "]";
+    if (it != by_id.end()) v.types[static_cast<size_t>(i)] = types[i];
   }
+  return v;
+}
+
+// model.merges as "left right" strings (either spelling tokenizer.json uses).
+Result<std::vector<std::string>> read_hf_merges(const std::string& path, const nlohmann::json& model) {
   std::vector<std::string> merges;
   if (model.contains("merges") && model["merges"].is_array()) {
     for (const auto& m : model["merges"]) {
@@ -69,11 +75,12 @@ Result<int64_t> import_hf(const std::string& path, const std::string& pre, GgufW
       else return Status::error(path + ": malformed merges entry");
     }
   }
-  w.set("tokenizer.ggml.model", GgufValue::str("gpt2"));
-  w.set("tokenizer.ggml.pre", GgufValue::str(pre));
-  w.set("tokenizer.ggml.tokens", GgufValue::string_array(tokens));
-  w.set("tokenizer.ggml.token_type", GgufValue::i32_array(tt));
-  w.set("tokenizer.ggml.merges", GgufValue::string_array(merges));
+  return merges;
+}
+
+// tokenizer_config.json beside tokenizer.json, when there is one: BOS/EOS ids,
+// add_bos_token and the chat template (else the default one).
+Status write_hf_config(const std::string& path, const std::vector<std::string>& tokens, GgufWriter& w) {
   std::string chat_template(kDefaultChatTemplate);
   const auto cfg_path = std::filesystem::path(path).parent_path() / "tokenizer_config.json";
   std::error_code ec;
@@ -84,8 +91,8 @@ Result<int64_t> import_hf(const std::string& path, const std::string& pre, GgufW
                                         std::pair{"eos_token", "tokenizer.ggml.eos_token_id"}}) {
       if (!(*cfg).contains(key)) continue;
       const std::string text = token_content((*cfg)[key]);
-      for (int64_t i = 0; i < n; ++i)
-        if (tokens[static_cast<size_t>(i)] == text) w.set(gguf_key, GgufValue::u32(static_cast<uint32_t>(i)));
+      for (size_t i = 0; i < tokens.size(); ++i)
+        if (tokens[i] == text) w.set(gguf_key, GgufValue::u32(static_cast<uint32_t>(i)));
     }
     if ((*cfg).contains("add_bos_token") && (*cfg)["add_bos_token"].is_boolean())
       w.set("tokenizer.ggml.add_bos_token", GgufValue::boolean((*cfg)["add_bos_token"].get<bool>()));
@@ -93,7 +100,26 @@ Result<int64_t> import_hf(const std::string& path, const std::string& pre, GgufW
       chat_template = (*cfg)["chat_template"].get<std::string>();
   }
   w.set("tokenizer.chat_template", GgufValue::str(chat_template));
-  return n;
+  return ok_status();
+}
+
+Result<int64_t> import_hf(const std::string& path, const std::string& pre, GgufWriter& w) {
+  auto j = read_json_file(path);
+  if (!j.ok()) return j.status();
+  const auto& model = (*j).contains("model") ? (*j)["model"] : nlohmann::json();
+  if (!model.is_object() || model.value("type", "") != "BPE" || !model.contains("vocab") || !model["vocab"].is_object())
+    return Status::error(path + ": only BPE tokenizer.json files can be imported (model.type \"BPE\" with a vocab)");
+  auto vocab = read_hf_vocab(path, *j, model);
+  if (!vocab.ok()) return vocab.status();
+  auto merges = read_hf_merges(path, model);
+  if (!merges.ok()) return merges.status();
+  w.set("tokenizer.ggml.model", GgufValue::str("gpt2"));
+  w.set("tokenizer.ggml.pre", GgufValue::str(pre));
+  w.set("tokenizer.ggml.tokens", GgufValue::string_array(vocab->tokens));
+  w.set("tokenizer.ggml.token_type", GgufValue::i32_array(vocab->types));
+  w.set("tokenizer.ggml.merges", GgufValue::string_array(*merges));
+  if (Status st = write_hf_config(path, vocab->tokens, w); !st.ok()) return st;
+  return static_cast<int64_t>(vocab->tokens.size());
 }
 
 }  // namespace
