@@ -10,17 +10,222 @@
 #include "model/arch.h"
 #include "model/arch_util.h"
 #include "model/deepseek.h"
+#include "model/hparam_table.h"
 
 namespace dseek {
 namespace {
 
+using H = DeepseekHParams;
+using Slot = TensorSlot<H>;
+constexpr SlotScope kGlobal = SlotScope::kGlobal;
+
+// Dimensions (arch.h glossary) as functions of the hyper-parameters.
+int64_t E(const H& h) { return h.n_embd; }
+int64_t E2(const H& h) { return 2 * h.n_embd; }
+int64_t V(const H& h) { return h.n_vocab; }
+int64_t Hd(const H& h) { return h.n_head; }
+int64_t Cq(const H& h) { return h.q_lora_rank; }
+int64_t Ckv(const H& h) { return h.kv_lora_rank; }
+int64_t CkvDr(const H& h) { return h.kv_lora_rank + h.d_rope; }
+int64_t Dn(const H& h) { return h.d_nope; }
+int64_t Dv(const H& h) { return h.d_v; }
+int64_t HDq(const H& h) { return h.n_head * (h.d_nope + h.d_rope); }
+int64_t HDv(const H& h) { return h.n_head * h.d_v; }
+int64_t HDnv(const H& h) { return h.n_head * (h.d_nope + h.d_v); }
+int64_t F(const H& h) { return h.n_ff; }
+int64_t Fe(const H& h) { return h.n_ff_exp; }
+int64_t X(const H& h) { return h.n_expert; }
+int64_t FeXs(const H& h) { return h.n_ff_exp * h.n_expert_shared; }
+
+// Which layers hold a slot.
+bool mtp(const H& h, int64_t l) { return l >= h.n_layer; }
+bool q_lora(const H& h, int64_t) { return h.q_lora_rank > 0; }
+bool no_q_lora(const H& h, int64_t) { return h.q_lora_rank == 0; }
+bool dense(const H& h, int64_t l) { return l < h.n_dense_lead; }
+bool moe(const H& h, int64_t l) { return l >= h.n_dense_lead; }
+bool moe_bias(const H& h, int64_t l) { return moe(h, l) && h.expert_bias; }
+bool moe_shared(const H& h, int64_t l) { return moe(h, l) && h.n_expert_shared > 0; }
+
+constexpr Slot mat(std::string_view gguf, std::string_view hf, HDim<H> ne0, HDim<H> ne1, bool (*when)(const H&, int64_t) = nullptr) {
+  return {.gguf = gguf, .hf = hf, .ne = {ne0, ne1, nullptr}, .when = when};
+}
+constexpr Slot norm(std::string_view gguf, std::string_view hf, HDim<H> n, bool (*when)(const H&, int64_t) = nullptr) {
+  return {.gguf = gguf, .hf = hf, .ne = {n, nullptr, nullptr}, .init = TensorInit::kNormWeight, .quantizable = false, .when = when};
+}
+constexpr Slot experts(std::string_view gguf, std::string_view hf, HDim<H> ne0, HDim<H> ne1) {
+  return {.gguf = gguf, .hf = hf, .ne = {ne0, ne1, X}, .when = moe, .source = SlotSource::kMergedExperts};
+}
+
+// GGUF names are llama.cpp's `deepseek2` ones; W_UK / W_UV are written split
+// per head (attn_k_b stored transposed [H][Ckv][Dn], attn_v_b [H][Dv][Ckv]).
+constexpr Slot kDeepseekSlots[] = {
+    {.gguf = "token_embd.weight", .hf = "model.embed_tokens.weight", .scope = kGlobal, .ne = {E, V, nullptr},
+     .init = TensorInit::kEmbedding},
+    // MTP module extras (DeepSeek-V3 §2.2): x = eh_proj([enorm(emb) ; hnorm(h)]), then a decoder layer.
+    norm("nextn.enorm.weight", "enorm.weight", E, mtp),
+    norm("nextn.hnorm.weight", "hnorm.weight", E, mtp),
+    mat("nextn.eh_proj.weight", "eh_proj.weight", E2, E, mtp),
+    norm("nextn.shared_head_norm.weight", "shared_head.norm.weight", E, mtp),
+    norm("attn_norm.weight", "input_layernorm.weight", E),
+    mat("attn_q_a.weight", "self_attn.q_a_proj.weight", E, Cq, q_lora),
+    norm("attn_q_a_norm.weight", "self_attn.q_a_layernorm.weight", Cq, q_lora),
+    mat("attn_q_b.weight", "self_attn.q_b_proj.weight", Cq, HDq, q_lora),
+    mat("attn_q.weight", "self_attn.q_proj.weight", E, HDq, no_q_lora),
+    mat("attn_kv_a_mqa.weight", "self_attn.kv_a_proj_with_mqa.weight", E, CkvDr),
+    norm("attn_kv_a_norm.weight", "self_attn.kv_a_layernorm.weight", Ckv),
+    {.gguf = "attn_k_b.weight", .hf = "", .ne = {Dn, Ckv, Hd}, .source = SlotSource::kKeyOfJoint, .fan_in = Ckv},
+    {.gguf = "attn_v_b.weight", .hf = "", .ne = {Ckv, Dv, Hd}, .source = SlotSource::kValueOfJoint},
+    {.gguf = "attn_kv_b.weight", .hf = "self_attn.kv_b_proj.weight", .ne = {Ckv, HDnv, nullptr},
+     .source = SlotSource::kAlternative},
+    mat("attn_output.weight", "self_attn.o_proj.weight", HDv, E),
+    norm("ffn_norm.weight", "post_attention_layernorm.weight", E),
+    mat("ffn_gate.weight", "mlp.gate_proj.weight", E, F, dense),
+    mat("ffn_down.weight", "mlp.down_proj.weight", F, E, dense),
+    mat("ffn_up.weight", "mlp.up_proj.weight", E, F, dense),
+    {.gguf = "ffn_gate_inp.weight", .hf = "mlp.gate.weight", .ne = {E, X, nullptr}, .init = TensorInit::kRouter,
+     .quantizable = false, .when = moe},
+    {.gguf = "exp_probs_b.bias", .hf = "mlp.gate.e_score_correction_bias", .ne = {X, nullptr, nullptr},
+     .init = TensorInit::kBias, .quantizable = false, .when = moe_bias},
+    experts("ffn_gate_exps.weight", "mlp.experts.*.gate_proj.weight", E, Fe),
+    experts("ffn_down_exps.weight", "mlp.experts.*.down_proj.weight", Fe, E),
+    experts("ffn_up_exps.weight", "mlp.experts.*.up_proj.weight", E, Fe),
+    mat("ffn_gate_shexp.weight", "mlp.shared_experts.gate_proj.weight", E, FeXs, moe_shared),
+    mat("ffn_down_shexp.weight", "mlp.shared_experts.down_proj.weight", FeXs, E, moe_shared),
+    mat("ffn_up_shexp.weight", "mlp.shared_experts.up_proj.weight", E, FeXs, moe_shared),
+    {.gguf = "output_norm.weight", .hf = "model.norm.weight", .scope = kGlobal, .ne = {E, nullptr, nullptr},
+     .init = TensorInit::kNormWeight, .quantizable = false},
+    {.gguf = "output.weight", .hf = "lm_head.weight", .scope = kGlobal, .ne = {E, V, nullptr},
+     .init = TensorInit::kOutputHead},
+};
+static_assert(std::size(kDeepseekSlots) == static_cast<size_t>(DsTensor::kOutput) + 1, "one slot per DsTensor, in order");
+
+// ---- Hyper-parameters ------------------------------------------------------
+
+// GGUF block_count counts the nextn (MTP) layers too (llama.cpp's convention).
+void write_block_count(const H& h, const std::string& a, GgufWriter& w) {
+  w.set(a + "block_count", GgufValue::u32(static_cast<uint32_t>(h.n_layer + h.n_mtp)));
+}
+void read_block_count(const GgufFile&, GgufKeys& k, H& h) { h.n_layer = k.integer("block_count") - h.n_mtp; }
+
+// MLA written as MQA over the latent (llama.cpp's convention for split k_b/v_b
+// files), with the per-head sizes in the *_mla keys; older files have only the former.
+void write_mla_as_mqa(const H& h, const std::string& a, GgufWriter& w) {
+  w.set(a + "attention.head_count_kv", GgufValue::u32(1));
+  w.set(a + "attention.key_length", GgufValue::u32(static_cast<uint32_t>(h.kv_lora_rank + h.d_rope)));
+  w.set(a + "attention.value_length", GgufValue::u32(static_cast<uint32_t>(h.kv_lora_rank)));
+}
+void write_key_length_mla(const H& h, const std::string& a, GgufWriter& w) {
+  w.set(a + "attention.key_length_mla", GgufValue::u32(static_cast<uint32_t>(h.d_nope + h.d_rope)));
+}
+void read_head_dims(const GgufFile& f, GgufKeys& k, H& h) {
+  const bool mla = f.find("deepseek2.attention.key_length_mla") != nullptr;
+  h.d_nope = k.integer(mla ? "attention.key_length_mla" : "attention.key_length") - h.d_rope;
+  h.d_v = k.integer(mla ? "attention.value_length_mla" : "attention.value_length");
+}
+
+// A vocabulary size left out of the metadata is the embedding's row count.
+void read_vocab_size(const GgufFile& f, GgufKeys& k, H& h) {
+  h.n_vocab = k.integer("vocab_size", 0);
+  if (const auto* tok = f.find_tensor("token_embd.weight"); h.n_vocab == 0 && tok && tok->ne.size() == 2)
+    h.n_vocab = tok->ne[1];
+}
+
+void write_gating(const H& h, const std::string& a, GgufWriter& w) {
+  w.set(a + "expert_gating_func", GgufValue::u32(static_cast<uint32_t>(h.gating)));
+}
+void read_gating_gguf(const GgufFile& f, GgufKeys& k, H& h) {
+  h.gating = k.integer("expert_gating_func", 1) == 2 ? Gating::kSigmoid : Gating::kSoftmax;
+  h.variant = h.gating == Gating::kSigmoid ? "deepseek-v3" : "deepseek-v2";
+  h.expert_bias = false;  // noaux_tc: GGUF says so only by having the bias tensors
+  for (const auto& t : f.tensors())
+    if (t.name.find(deepseek_tensors().slot(DsTensor::kExpBias).gguf) != std::string::npos) h.expert_bias = true;
+}
+void read_gating_hf(const nlohmann::json&, JsonKeys& k, H& h) {
+  h.variant = k.string("model_type", "deepseek_v3") == "deepseek_v2" ? "deepseek-v2" : "deepseek-v3";
+  h.gating = k.string("scoring_func", "softmax") == "sigmoid" ? Gating::kSigmoid : Gating::kSoftmax;
+  h.expert_bias = k.string("topk_method", "") == "noaux_tc";
+}
+
+// YaRN context extension: GGUF rope.scaling.*, HF's rope_scaling object.
+void write_yarn(const H& h, const std::string& a, GgufWriter& w) {
+  if (h.yarn_factor <= 0) return;
+  w.set(a + "rope.scaling.type", GgufValue::str("yarn"));
+  w.set(a + "rope.scaling.factor", GgufValue::f32(static_cast<float>(h.yarn_factor)));
+  w.set(a + "rope.scaling.original_context_length", GgufValue::u32(static_cast<uint32_t>(h.yarn_orig_ctx)));
+  w.set(a + "rope.scaling.yarn_log_multiplier", GgufValue::f32(static_cast<float>(0.1 * h.mscale_all_dim)));
+}
+void read_yarn_gguf(const GgufFile&, GgufKeys& k, H& h) {
+  if (k.string("rope.scaling.type") != "yarn") return;
+  h.yarn_factor = k.real("rope.scaling.factor", 1.0);
+  h.yarn_orig_ctx = k.real("rope.scaling.original_context_length", 4096.0);
+  h.mscale_all_dim = k.real("rope.scaling.yarn_log_multiplier", 0.0) / 0.1;
+}
+void read_yarn_hf(const nlohmann::json& c, JsonKeys& k, H& h) {
+  if (!c.contains("rope_scaling") || !c["rope_scaling"].is_object()) return;
+  JsonKeys r(c["rope_scaling"], "config.json rope_scaling");
+  if (r.string("type", r.string("rope_type", "")) == "yarn") {
+    h.yarn_factor = r.real("factor", 1.0);
+    h.yarn_orig_ctx = r.real("original_max_position_embeddings", 4096.0);
+    h.yarn_beta_fast = r.real("beta_fast", 32.0);
+    h.yarn_beta_slow = r.real("beta_slow", 1.0);
+    h.mscale_all_dim = r.real("mscale_all_dim", 0.0);
+  }
+  if (!r.ok()) k.fail_with(r.status());
+}
+
+using P = HParam<H>;
+constexpr double kBig = 1 << 20;
+// In GGUF writer order (general.architecture first, written by the arch).
+constexpr P kDeepseekParams[] = {
+    {.name = "n_ctx", .gguf = "context_length", .hf = "max_position_embeddings", .i = &H::n_ctx, .def = 4096, .lo = 1},
+    {.name = "n_embd", .gguf = "embedding_length", .hf = "hidden_size", .i = &H::n_embd, .gguf_required = true,
+     .hf_required = true, .lo = 1, .hi = kBig},
+    {.name = "n_layer", .gguf = "block_count", .hf = "num_hidden_layers", .i = &H::n_layer, .hf_required = true, .lo = 1,
+     .hi = 4096, .read_gguf = read_block_count, .write = write_block_count},
+    {.name = "n_mtp", .gguf = "nextn_predict_layers", .hf = "num_nextn_predict_layers", .i = &H::n_mtp, .lo = 0, .hi = 8},
+    {.name = "n_ff", .gguf = "feed_forward_length", .hf = "intermediate_size", .i = &H::n_ff, .hf_required = true, .lo = 0},
+    {.name = "n_head", .gguf = "attention.head_count", .hf = "num_attention_heads", .i = &H::n_head,
+     .gguf_required = true, .hf_required = true, .lo = 1, .hi = 4096},
+    {.name = "mla as mqa", .gguf = "", .hf = "", .write = write_mla_as_mqa},
+    {.name = "d_nope", .gguf = "attention.key_length_mla", .hf = "qk_nope_head_dim", .i = &H::d_nope,
+     .hf_required = true, .lo = 1, .read_gguf = read_head_dims, .write = write_key_length_mla},
+    {.name = "d_v", .gguf = "attention.value_length_mla", .hf = "v_head_dim", .i = &H::d_v, .hf_required = true, .lo = 1,
+     .read_gguf = [](const GgufFile&, GgufKeys&, H&) {}},  // read with d_nope
+    {.name = "rope_theta", .gguf = "rope.freq_base", .hf = "rope_theta", .r = &H::rope_theta, .def = 10000.0,
+     .type = ParamType::kF32},
+    {.name = "d_rope", .gguf = "rope.dimension_count", .hf = "qk_rope_head_dim", .i = &H::d_rope, .gguf_required = true,
+     .hf_required = true, .lo = 1},
+    {.name = "rms_eps", .gguf = "attention.layer_norm_rms_epsilon", .hf = "rms_norm_eps", .r = &H::rms_eps, .def = 1e-6,
+     .type = ParamType::kF32},
+    {.name = "n_vocab", .gguf = "vocab_size", .hf = "vocab_size", .i = &H::n_vocab, .hf_required = true, .lo = 1,
+     .hi = 1 << 24, .read_gguf = read_vocab_size},
+    {.name = "q_lora_rank", .gguf = "attention.q_lora_rank", .hf = "q_lora_rank", .i = &H::q_lora_rank, .lo = 0,
+     .write_if_positive = true},  // 0 (config.json: null) = no query compression
+    {.name = "kv_lora_rank", .gguf = "attention.kv_lora_rank", .hf = "kv_lora_rank", .i = &H::kv_lora_rank,
+     .gguf_required = true, .hf_required = true, .lo = 1},
+    {.name = "n_dense_lead", .gguf = "leading_dense_block_count", .hf = "first_k_dense_replace", .i = &H::n_dense_lead,
+     .lo = 0},
+    {.name = "n_expert", .gguf = "expert_count", .hf = "n_routed_experts", .i = &H::n_expert, .lo = 0, .hi = 65536},
+    {.name = "n_expert_shared", .gguf = "expert_shared_count", .hf = "n_shared_experts", .i = &H::n_expert_shared, .lo = 0},
+    {.name = "n_expert_used", .gguf = "expert_used_count", .hf = "num_experts_per_tok", .i = &H::n_expert_used, .lo = 0},
+    {.name = "n_ff_exp", .gguf = "expert_feed_forward_length", .hf = "moe_intermediate_size", .i = &H::n_ff_exp, .lo = 0},
+    {.name = "n_group", .gguf = "expert_group_count", .hf = "n_group", .i = &H::n_group, .def = 1},
+    {.name = "n_group_used", .gguf = "expert_group_used_count", .hf = "topk_group", .i = &H::n_group_used, .def = 1},
+    {.name = "route_scale", .gguf = "expert_weights_scale", .hf = "routed_scaling_factor", .r = &H::route_scale,
+     .def = 1.0, .type = ParamType::kF32},
+    {.name = "norm_topk", .gguf = "expert_weights_norm", .hf = "norm_topk_prob", .b = &H::norm_topk,
+     .type = ParamType::kBool},
+    {.name = "gating", .gguf = "expert_gating_func", .hf = "", .read_gguf = read_gating_gguf, .read_hf = read_gating_hf,
+     .write = write_gating},
+    {.name = "yarn", .gguf = "", .hf = "", .read_gguf = read_yarn_gguf, .read_hf = read_yarn_hf, .write = write_yarn},
+};
+
+// What one field's range cannot say.
 Status validate(const DeepseekHParams& h, const std::string& where) {
+  if (Status st = check_hparam_ranges<H>(kDeepseekParams, h, where); !st.ok()) return st;
   auto bad = [&](const std::string& what) { return Status::error(where + ": " + what); };
-  if (h.n_vocab <= 0 || h.n_embd <= 0 || h.n_layer <= 0 || h.n_head <= 0) return bad("vocab, embedding, layer and head counts must be positive");
-  if (h.kv_lora_rank <= 0 || h.d_nope <= 0 || h.d_rope <= 0 || h.d_v <= 0) return bad("MLA dimensions (kv_lora_rank, qk_nope, qk_rope, v_head) must be positive");
   if (h.d_rope % 2) return bad("qk_rope_head_dim must be even (RoPE rotates pairs)");
-  if (h.q_lora_rank < 0) return bad("q_lora_rank must be >= 0");
-  if (h.n_dense_lead < 0 || h.n_dense_lead > h.n_layer) return bad("leading dense layer count out of range");
+  if (h.n_dense_lead > h.n_layer) return bad("leading dense layer count out of range");
   if (h.n_dense_lead > 0 && h.n_ff <= 0) return bad("dense layers need feed_forward_length > 0");
   if (h.n_dense_lead < h.n_layer || h.n_mtp > 0) {
     if (h.n_expert <= 0 || h.n_ff_exp <= 0) return bad("MoE layers need expert_count and expert_feed_forward_length > 0");
@@ -28,9 +233,6 @@ Status validate(const DeepseekHParams& h, const std::string& where) {
     if (h.n_group <= 0 || h.n_expert % h.n_group) return bad("expert_count must be a multiple of expert_group_count");
     if (h.n_group_used <= 0 || h.n_group_used > h.n_group) return bad("expert_group_used_count must be in 1..expert_group_count");
   }
-  if (h.n_mtp < 0 || h.n_mtp > 8) return bad("nextn_predict_layers must be in 0..8");
-  if (h.n_embd > (1 << 20) || h.n_layer > 4096 || h.n_head > 4096 || h.n_vocab > (1 << 24) || h.n_expert > 65536)
-    return bad("hyper-parameters are absurdly large");
   return ok_status();
 }
 
@@ -67,91 +269,11 @@ class DeepseekArch final : public Architecture {
     return d;
   }
 
-  std::vector<TensorSpec> tensor_specs() const override {
-    std::vector<TensorSpec> t;
-    const int64_t E = h_.n_embd, V = h_.n_vocab, H = h_.n_head, Dq = h_.d_nope + h_.d_rope;
-    t.push_back(spec("token_embd.weight", "model.embed_tokens.weight", {E, V}, TensorInit::kEmbedding, E));
-    for (int64_t i = 0; i < h_.n_layer + h_.n_mtp; ++i) {
-      const std::string b = "blk." + std::to_string(i) + ".", hf = "model.layers." + std::to_string(i) + ".";
-      if (i >= h_.n_layer) add_mtp_head(t, b, hf);
-      t.push_back(norm(b + "attn_norm.weight", hf + "input_layernorm.weight", E));
-      if (h_.q_lora_rank > 0) {
-        t.push_back(spec(b + "attn_q_a.weight", hf + "self_attn.q_a_proj.weight", {E, h_.q_lora_rank}, TensorInit::kMatrix, E));
-        t.push_back(norm(b + "attn_q_a_norm.weight", hf + "self_attn.q_a_layernorm.weight", h_.q_lora_rank));
-        t.push_back(spec(b + "attn_q_b.weight", hf + "self_attn.q_b_proj.weight", {h_.q_lora_rank, H * Dq}, TensorInit::kMatrix, h_.q_lora_rank));
-      } else {
-        t.push_back(spec(b + "attn_q.weight", hf + "self_attn.q_proj.weight", {E, H * Dq}, TensorInit::kMatrix, E));
-      }
-      t.push_back(spec(b + "attn_kv_a_mqa.weight", hf + "self_attn.kv_a_proj_with_mqa.weight",
-                       {E, h_.kv_lora_rank + h_.d_rope}, TensorInit::kMatrix, E));
-      t.push_back(norm(b + "attn_kv_a_norm.weight", hf + "self_attn.kv_a_layernorm.weight", h_.kv_lora_rank));
-      // HF kv_b_proj [H*(Dn+Dv), Ckv] split per head: k_b stored transposed [H][Ckv][Dn], v_b [H][Dv][Ckv].
-      t.push_back(spec(b + "attn_k_b.weight", "", {h_.d_nope, h_.kv_lora_rank, H}, TensorInit::kMatrix, h_.kv_lora_rank));
-      t.push_back(spec(b + "attn_v_b.weight", "", {h_.kv_lora_rank, h_.d_v, H}, TensorInit::kMatrix, h_.kv_lora_rank));
-      t.push_back(spec(b + "attn_output.weight", hf + "self_attn.o_proj.weight", {H * h_.d_v, E}, TensorInit::kMatrix, H * h_.d_v));
-      t.push_back(norm(b + "ffn_norm.weight", hf + "post_attention_layernorm.weight", E));
-      if (i < h_.n_dense_lead) {
-        add_mlp(t, b + "ffn_", hf + "mlp.", "", h_.n_ff);
-      } else {
-        TensorSpec router = spec(b + "ffn_gate_inp.weight", hf + "mlp.gate.weight", {E, h_.n_expert}, TensorInit::kRouter, E);
-        router.quantizable = false;
-        t.push_back(router);
-        if (h_.expert_bias) {
-          TensorSpec bias = spec(b + "exp_probs_b.bias", hf + "mlp.gate.e_score_correction_bias", {h_.n_expert}, TensorInit::kBias, 1);
-          bias.quantizable = false;
-          t.push_back(bias);
-        }
-        const int64_t Fe = h_.n_ff_exp, X = h_.n_expert;
-        t.push_back(spec(b + "ffn_gate_exps.weight", "", {E, Fe, X}, TensorInit::kMatrix, E));
-        t.push_back(spec(b + "ffn_down_exps.weight", "", {Fe, E, X}, TensorInit::kMatrix, Fe));
-        t.push_back(spec(b + "ffn_up_exps.weight", "", {E, Fe, X}, TensorInit::kMatrix, E));
-        if (h_.n_expert_shared > 0) add_mlp(t, b + "ffn_", hf + "mlp.shared_experts.", "_shexp", Fe * h_.n_expert_shared);
-      }
-    }
-    t.push_back(norm("output_norm.weight", "model.norm.weight", E));
-    TensorSpec head = spec("output.weight", "lm_head.weight", {E, V}, TensorInit::kOutputHead, E);
-    t.push_back(head);
-    return t;
-  }
+  std::vector<TensorSpec> tensor_specs() const override { return deepseek_tensors().specs(h_, h_.n_layer + h_.n_mtp); }
 
   void write_gguf_metadata(GgufWriter& w) const override {
-    const std::string a = "deepseek2.";
-    w.set("general.architecture", GgufValue::str("deepseek2"));
-    w.set(a + "context_length", GgufValue::u32(static_cast<uint32_t>(h_.n_ctx)));
-    w.set(a + "embedding_length", GgufValue::u32(static_cast<uint32_t>(h_.n_embd)));
-    // llama.cpp counts nextn (MTP) layers in block_count and marks them with nextn_predict_layers.
-    w.set(a + "block_count", GgufValue::u32(static_cast<uint32_t>(h_.n_layer + h_.n_mtp)));
-    w.set(a + "nextn_predict_layers", GgufValue::u32(static_cast<uint32_t>(h_.n_mtp)));
-    w.set(a + "feed_forward_length", GgufValue::u32(static_cast<uint32_t>(h_.n_ff)));
-    w.set(a + "attention.head_count", GgufValue::u32(static_cast<uint32_t>(h_.n_head)));
-    // MLA as MQA over the latent (llama.cpp's convention for split k_b/v_b files).
-    w.set(a + "attention.head_count_kv", GgufValue::u32(1));
-    w.set(a + "attention.key_length", GgufValue::u32(static_cast<uint32_t>(h_.kv_lora_rank + h_.d_rope)));
-    w.set(a + "attention.value_length", GgufValue::u32(static_cast<uint32_t>(h_.kv_lora_rank)));
-    w.set(a + "attention.key_length_mla", GgufValue::u32(static_cast<uint32_t>(h_.d_nope + h_.d_rope)));
-    w.set(a + "attention.value_length_mla", GgufValue::u32(static_cast<uint32_t>(h_.d_v)));
-    w.set(a + "rope.freq_base", GgufValue::f32(static_cast<float>(h_.rope_theta)));
-    w.set(a + "rope.dimension_count", GgufValue::u32(static_cast<uint32_t>(h_.d_rope)));
-    w.set(a + "attention.layer_norm_rms_epsilon", GgufValue::f32(static_cast<float>(h_.rms_eps)));
-    w.set(a + "vocab_size", GgufValue::u32(static_cast<uint32_t>(h_.n_vocab)));
-    if (h_.q_lora_rank > 0) w.set(a + "attention.q_lora_rank", GgufValue::u32(static_cast<uint32_t>(h_.q_lora_rank)));
-    w.set(a + "attention.kv_lora_rank", GgufValue::u32(static_cast<uint32_t>(h_.kv_lora_rank)));
-    w.set(a + "leading_dense_block_count", GgufValue::u32(static_cast<uint32_t>(h_.n_dense_lead)));
-    w.set(a + "expert_count", GgufValue::u32(static_cast<uint32_t>(h_.n_expert)));
-    w.set(a + "expert_shared_count", GgufValue::u32(static_cast<uint32_t>(h_.n_expert_shared)));
-    w.set(a + "expert_used_count", GgufValue::u32(static_cast<uint32_t>(h_.n_expert_used)));
-    w.set(a + "expert_feed_forward_length", GgufValue::u32(static_cast<uint32_t>(h_.n_ff_exp)));
-    w.set(a + "expert_group_count", GgufValue::u32(static_cast<uint32_t>(h_.n_group)));
-    w.set(a + "expert_group_used_count", GgufValue::u32(static_cast<uint32_t>(h_.n_group_used)));
-    w.set(a + "expert_weights_scale", GgufValue::f32(static_cast<float>(h_.route_scale)));
-    w.set(a + "expert_weights_norm", GgufValue::boolean(h_.norm_topk));
-    w.set(a + "expert_gating_func", GgufValue::u32(static_cast<uint32_t>(h_.gating)));
-    if (h_.yarn_factor > 0) {
-      w.set(a + "rope.scaling.type", GgufValue::str("yarn"));
-      w.set(a + "rope.scaling.factor", GgufValue::f32(static_cast<float>(h_.yarn_factor)));
-      w.set(a + "rope.scaling.original_context_length", GgufValue::u32(static_cast<uint32_t>(h_.yarn_orig_ctx)));
-      w.set(a + "rope.scaling.yarn_log_multiplier", GgufValue::f32(static_cast<float>(0.1 * h_.mscale_all_dim)));
-    }
+    w.set("general.architecture", GgufValue::str(std::string(gguf_arch())));
+    write_gguf_hparams<H>(kDeepseekParams, std::string(gguf_arch()) + ".", h_, w);
   }
 
   double active_fraction(std::string_view name) const override {
@@ -169,23 +291,6 @@ class DeepseekArch final : public Architecture {
   }
 
  private:
-  void add_mlp(std::vector<TensorSpec>& t, const std::string& b, const std::string& hf, const std::string& suffix,
-               int64_t F) const {
-    const int64_t E = h_.n_embd;
-    t.push_back(spec(b + "gate" + suffix + ".weight", hf + "gate_proj.weight", {E, F}, TensorInit::kMatrix, E));
-    t.push_back(spec(b + "down" + suffix + ".weight", hf + "down_proj.weight", {F, E}, TensorInit::kMatrix, F));
-    t.push_back(spec(b + "up" + suffix + ".weight", hf + "up_proj.weight", {E, F}, TensorInit::kMatrix, E));
-  }
-
-  // MTP module extras (DeepSeek-V3 §2.2): x = eh_proj([enorm(emb) ; hnorm(h)]), then a decoder layer.
-  void add_mtp_head(std::vector<TensorSpec>& t, const std::string& b, const std::string& hf) const {
-    const int64_t E = h_.n_embd;
-    t.push_back(norm(b + "nextn.enorm.weight", hf + "enorm.weight", E));
-    t.push_back(norm(b + "nextn.hnorm.weight", hf + "hnorm.weight", E));
-    t.push_back(spec(b + "nextn.eh_proj.weight", hf + "eh_proj.weight", {2 * E, E}, TensorInit::kMatrix, 2 * E));
-    t.push_back(norm(b + "nextn.shared_head_norm.weight", hf + "shared_head.norm.weight", E));
-  }
-
   DeepseekHParams h_;
 };
 
@@ -216,6 +321,11 @@ DeepseekHParams preset_hparams(std::string_view arch, std::string_view preset) {
 
 }  // namespace
 
+const DeepseekTensors& deepseek_tensors() {
+  static const DeepseekTensors table{kDeepseekSlots};
+  return table;
+}
+
 Result<std::unique_ptr<Architecture>> deepseek_preset(std::string_view arch, std::string_view preset, int64_t n_vocab,
                                                        int64_t n_mtp) {
   if (preset != "tiny" && preset != "small" && preset != "v2-lite")
@@ -239,48 +349,7 @@ Result<std::unique_ptr<Architecture>> deepseek_from_gguf(const GgufFile& f) {
 Result<DeepseekHParams> deepseek_hparams_from_gguf(const GgufFile& f) {
   GgufKeys k(f, "deepseek2.");
   DeepseekHParams h;
-  const int64_t blocks = k.integer("block_count");
-  h.n_mtp = k.integer("nextn_predict_layers", 0);
-  h.n_layer = blocks - h.n_mtp;
-  h.n_embd = k.integer("embedding_length");
-  h.n_ctx = k.integer("context_length", 4096);
-  h.n_head = k.integer("attention.head_count");
-  h.q_lora_rank = k.integer("attention.q_lora_rank", 0);
-  h.kv_lora_rank = k.integer("attention.kv_lora_rank");
-  h.d_rope = k.integer("rope.dimension_count");
-  if (f.find("deepseek2.attention.key_length_mla")) {
-    h.d_nope = k.integer("attention.key_length_mla") - h.d_rope;
-    h.d_v = k.integer("attention.value_length_mla");
-  } else {
-    h.d_nope = k.integer("attention.key_length") - h.d_rope;
-    h.d_v = k.integer("attention.value_length");
-  }
-  h.n_ff = k.integer("feed_forward_length", 0);
-  h.n_dense_lead = k.integer("leading_dense_block_count", 0);
-  h.n_expert = k.integer("expert_count", 0);
-  h.n_expert_shared = k.integer("expert_shared_count", 0);
-  h.n_expert_used = k.integer("expert_used_count", 0);
-  h.n_ff_exp = k.integer("expert_feed_forward_length", 0);
-  h.n_group = k.integer("expert_group_count", 1);
-  h.n_group_used = k.integer("expert_group_used_count", 1);
-  h.route_scale = k.real("expert_weights_scale", 1.0);
-  h.norm_topk = k.boolean("expert_weights_norm", false);
-  h.gating = k.integer("expert_gating_func", 1) == 2 ? Gating::kSigmoid : Gating::kSoftmax;
-  h.rope_theta = k.real("rope.freq_base", 10000.0);
-  h.rms_eps = k.real("attention.layer_norm_rms_epsilon", 1e-6);
-  h.n_vocab = k.integer("vocab_size", 0);
-  if (h.n_vocab == 0) {
-    if (const auto* tok = f.find_tensor("token_embd.weight"); tok && tok->ne.size() == 2) h.n_vocab = tok->ne[1];
-  }
-  h.expert_bias = false;
-  for (const auto& t : f.tensors())
-    if (t.name.find("exp_probs_b") != std::string::npos) h.expert_bias = true;
-  if (k.string("rope.scaling.type") == "yarn") {
-    h.yarn_factor = k.real("rope.scaling.factor", 1.0);
-    h.yarn_orig_ctx = k.real("rope.scaling.original_context_length", 4096.0);
-    h.mscale_all_dim = k.real("rope.scaling.yarn_log_multiplier", 0.0) / 0.1;
-  }
-  h.variant = h.gating == Gating::kSigmoid ? "deepseek-v3" : "deepseek-v2";
+  read_gguf_hparams<H>(kDeepseekParams, f, k, h);
   if (!k.ok()) return k.status();
   Status st = validate(h, f.path());
   if (!st.ok()) return st;
@@ -302,44 +371,7 @@ Result<std::unique_ptr<Architecture>> deepseek_from_hparams(const DeepseekHParam
 Result<DeepseekHParams> deepseek_hparams_from_hf_config(const nlohmann::json& c) {
   JsonKeys k(c, "config.json");
   DeepseekHParams h;
-  h.variant = k.string("model_type", "deepseek_v3") == "deepseek_v2" ? "deepseek-v2" : "deepseek-v3";
-  h.n_vocab = k.integer("vocab_size");
-  h.n_embd = k.integer("hidden_size");
-  h.n_layer = k.integer("num_hidden_layers");
-  h.n_head = k.integer("num_attention_heads");
-  h.n_ctx = k.integer("max_position_embeddings", 4096);
-  h.q_lora_rank = k.integer("q_lora_rank", 0);  // null -> 0: no query compression
-  h.kv_lora_rank = k.integer("kv_lora_rank");
-  h.d_nope = k.integer("qk_nope_head_dim");
-  h.d_rope = k.integer("qk_rope_head_dim");
-  h.d_v = k.integer("v_head_dim");
-  h.n_ff = k.integer("intermediate_size");
-  h.n_ff_exp = k.integer("moe_intermediate_size", 0);
-  h.n_expert = k.integer("n_routed_experts", 0);
-  h.n_expert_shared = k.integer("n_shared_experts", 0);
-  h.n_expert_used = k.integer("num_experts_per_tok", 0);
-  h.n_group = k.integer("n_group", 1);
-  h.n_group_used = k.integer("topk_group", 1);
-  h.n_dense_lead = k.integer("first_k_dense_replace", 0);
-  h.n_mtp = k.integer("num_nextn_predict_layers", 0);
-  h.gating = k.string("scoring_func", "softmax") == "sigmoid" ? Gating::kSigmoid : Gating::kSoftmax;
-  h.norm_topk = k.boolean("norm_topk_prob", false);
-  h.expert_bias = k.string("topk_method", "") == "noaux_tc";
-  h.route_scale = k.real("routed_scaling_factor", 1.0);
-  h.rope_theta = k.real("rope_theta", 10000.0);
-  h.rms_eps = k.real("rms_norm_eps", 1e-6);
-  if (c.contains("rope_scaling") && c["rope_scaling"].is_object()) {
-    JsonKeys r(c["rope_scaling"], "config.json rope_scaling");
-    const std::string type = r.string("type", r.string("rope_type", ""));
-    if (type == "yarn") {
-      h.yarn_factor = r.real("factor", 1.0);
-      h.yarn_orig_ctx = r.real("original_max_position_embeddings", 4096.0);
-      h.yarn_beta_fast = r.real("beta_fast", 32.0);
-      h.yarn_beta_slow = r.real("beta_slow", 1.0);
-      h.mscale_all_dim = r.real("mscale_all_dim", 0.0);
-    }
-    if (!r.ok()) return r.status();
-  }
+  read_hf_hparams<H>(kDeepseekParams, c, k, h);
   if (!k.ok()) return k.status();
   Status st = validate(h, "config.json");
   if (!st.ok()) return st;

@@ -6,18 +6,108 @@
 
 #include "model/arch.h"
 #include "model/arch_util.h"
+#include "model/hparam_table.h"
 #include "model/llama.h"
 
 namespace dseek {
 namespace {
 
+using H = LlamaHParams;
+using Slot = TensorSlot<H>;
+
+int64_t E(const H& h) { return h.n_embd; }
+int64_t V(const H& h) { return h.n_vocab; }
+int64_t F(const H& h) { return h.n_ff; }
+int64_t Dq(const H& h) { return h.n_head * h.d_head; }
+int64_t Dkv(const H& h) { return h.n_head_kv * h.d_head; }
+bool qkv_bias(const H& h, int64_t) { return h.qkv_bias; }
+bool untied(const H& h, int64_t) { return !h.tied_embeddings; }
+
+constexpr Slot mat(std::string_view gguf, std::string_view hf, HDim<H> ne0, HDim<H> ne1) {
+  return {.gguf = gguf, .hf = hf, .ne = {ne0, ne1, nullptr}};
+}
+constexpr Slot bias(std::string_view gguf, std::string_view hf, HDim<H> n) {
+  return {.gguf = gguf, .hf = hf, .ne = {n, nullptr, nullptr}, .init = TensorInit::kBias, .quantizable = false,
+          .when = qkv_bias};
+}
+constexpr Slot norm(std::string_view gguf, std::string_view hf, HDim<H> n, SlotScope scope = SlotScope::kLayer) {
+  return {.gguf = gguf, .hf = hf, .scope = scope, .ne = {n, nullptr, nullptr}, .init = TensorInit::kNormWeight,
+          .quantizable = false};
+}
+
+constexpr Slot kLlamaSlots[] = {
+    {.gguf = "token_embd.weight", .hf = "model.embed_tokens.weight", .scope = SlotScope::kGlobal, .ne = {E, V, nullptr},
+     .init = TensorInit::kEmbedding},
+    norm("attn_norm.weight", "input_layernorm.weight", E),
+    mat("attn_q.weight", "self_attn.q_proj.weight", E, Dq),
+    bias("attn_q.bias", "self_attn.q_proj.bias", Dq),
+    mat("attn_k.weight", "self_attn.k_proj.weight", E, Dkv),
+    bias("attn_k.bias", "self_attn.k_proj.bias", Dkv),
+    mat("attn_v.weight", "self_attn.v_proj.weight", E, Dkv),
+    bias("attn_v.bias", "self_attn.v_proj.bias", Dkv),
+    mat("attn_output.weight", "self_attn.o_proj.weight", Dq, E),
+    norm("ffn_norm.weight", "post_attention_layernorm.weight", E),
+    mat("ffn_gate.weight", "mlp.gate_proj.weight", E, F),
+    mat("ffn_down.weight", "mlp.down_proj.weight", F, E),
+    mat("ffn_up.weight", "mlp.up_proj.weight", E, F),
+    norm("output_norm.weight", "model.norm.weight", E, SlotScope::kGlobal),
+    {.gguf = "output.weight", .hf = "lm_head.weight", .scope = SlotScope::kGlobal, .ne = {E, V, nullptr},
+     .init = TensorInit::kOutputHead, .when = untied},
+};
+static_assert(std::size(kLlamaSlots) == static_cast<size_t>(LlamaTensor::kOutput) + 1, "one slot per LlamaTensor, in order");
+
+// Defaults that depend on other fields: K/V heads = heads (no GQA), head size = E / H.
+void read_head_dims_gguf(const GgufFile&, GgufKeys& k, H& h) {
+  h.n_head_kv = k.integer("attention.head_count_kv", h.n_head);
+  h.d_head = h.n_head > 0 ? k.integer("attention.key_length", h.n_embd / h.n_head) : 0;
+}
+void read_head_kv_hf(const nlohmann::json&, JsonKeys& k, H& h) {
+  h.n_head_kv = k.integer("num_key_value_heads", h.n_head);
+  h.d_head = h.n_head > 0 ? k.integer("head_dim", h.n_embd / h.n_head) : 0;
+}
+// A vocabulary size left out of the metadata: the embedding's rows, else the tokenizer's size.
+// The output head is tied to the embedding when the file has none.
+void read_vocab_gguf(const GgufFile& f, GgufKeys& k, H& h) {
+  h.n_vocab = k.integer("vocab_size", 0);
+  const auto* emb = f.find_tensor(llama_tensors().gguf_name(LlamaTensor::kTokenEmbd));
+  if (h.n_vocab == 0 && emb && emb->ne.size() == 2) h.n_vocab = emb->ne[1];
+  if (h.n_vocab == 0)
+    if (auto toks = f.get_string_array("tokenizer.ggml.tokens")) h.n_vocab = static_cast<int64_t>(toks->size());
+  h.tied_embeddings = f.find_tensor(llama_tensors().gguf_name(LlamaTensor::kOutput)) == nullptr && !f.tensors().empty();
+}
+void write_head_dim(const H& h, const std::string& a, GgufWriter& w) {
+  w.set(a + "rope.dimension_count", GgufValue::u32(static_cast<uint32_t>(h.d_head)));
+}
+
+using P = HParam<H>;
+constexpr double kBig = 1 << 20;
+// In GGUF writer order (general.architecture first, written by the arch).
+constexpr P kLlamaParams[] = {
+    {.name = "n_ctx", .gguf = "context_length", .hf = "max_position_embeddings", .i = &H::n_ctx, .def = 2048},
+    {.name = "n_embd", .gguf = "embedding_length", .hf = "hidden_size", .i = &H::n_embd, .gguf_required = true,
+     .hf_required = true, .lo = 1, .hi = kBig},
+    {.name = "n_layer", .gguf = "block_count", .hf = "num_hidden_layers", .i = &H::n_layer, .gguf_required = true,
+     .hf_required = true, .lo = 1, .hi = 4096},
+    {.name = "n_ff", .gguf = "feed_forward_length", .hf = "intermediate_size", .i = &H::n_ff, .gguf_required = true,
+     .hf_required = true, .lo = 1},
+    {.name = "n_head", .gguf = "attention.head_count", .hf = "num_attention_heads", .i = &H::n_head,
+     .gguf_required = true, .hf_required = true, .lo = 1, .hi = 4096},
+    {.name = "n_head_kv", .gguf = "attention.head_count_kv", .hf = "", .i = &H::n_head_kv, .lo = 1, .read_gguf = read_head_dims_gguf,
+     .read_hf = read_head_kv_hf},
+    {.name = "d_head", .gguf = "", .hf = "", .i = &H::d_head, .lo = 2, .write = write_head_dim},
+    {.name = "rope_theta", .gguf = "rope.freq_base", .hf = "rope_theta", .r = &H::rope_theta, .def = 10000.0,
+     .type = ParamType::kF32},
+    {.name = "rms_eps", .gguf = "attention.layer_norm_rms_epsilon", .hf = "rms_norm_eps", .r = &H::rms_eps, .def = 1e-5,
+     .type = ParamType::kF32},
+    {.name = "n_vocab", .gguf = "vocab_size", .hf = "vocab_size", .i = &H::n_vocab, .hf_required = true, .lo = 1,
+     .hi = 1 << 24, .read_gguf = read_vocab_gguf},
+    {.name = "tied_embeddings", .gguf = "", .hf = "tie_word_embeddings", .b = &H::tied_embeddings, .write_none = true},
+};
+
 Status validate(const LlamaHParams& h, const std::string& where) {
-  if (h.n_vocab <= 0 || h.n_embd <= 0 || h.n_layer <= 0 || h.n_head <= 0 || h.n_head_kv <= 0 || h.n_ff <= 0)
-    return Status::error(where + ": vocab, embedding, layer, head, kv-head and feed-forward sizes must be positive");
+  if (Status st = check_hparam_ranges<H>(kLlamaParams, h, where); !st.ok()) return st;
   if (h.n_head % h.n_head_kv) return Status::error(where + ": head_count must be a multiple of head_count_kv");
-  if (h.d_head <= 0 || h.d_head % 2) return Status::error(where + ": head dimension must be positive and even");
-  if (h.n_embd > (1 << 20) || h.n_layer > 4096 || h.n_head > 4096 || h.n_vocab > (1 << 24))
-    return Status::error(where + ": hyper-parameters are absurdly large");
+  if (h.d_head % 2) return Status::error(where + ": head dimension must be positive and even");
   return ok_status();
 }
 
@@ -38,46 +128,11 @@ class LlamaArch final : public Architecture {
             {"qkv_bias", h_.qkv_bias ? "true" : "false"}};
   }
 
-  std::vector<TensorSpec> tensor_specs() const override {
-    const int64_t E = h_.n_embd, Dq = h_.n_head * h_.d_head, Dkv = h_.n_head_kv * h_.d_head;
-    std::vector<TensorSpec> t;
-    t.push_back(spec("token_embd.weight", "model.embed_tokens.weight", {E, h_.n_vocab}, TensorInit::kEmbedding, E));
-    for (int64_t i = 0; i < h_.n_layer; ++i) {
-      const std::string b = "blk." + std::to_string(i) + ".", hf = "model.layers." + std::to_string(i) + ".";
-      t.push_back(norm(b + "attn_norm.weight", hf + "input_layernorm.weight", E));
-      const std::pair<const char*, int64_t> proj[] = {{"q", Dq}, {"k", Dkv}, {"v", Dkv}};
-      for (const auto& [p, out] : proj) {
-        t.push_back(spec(b + "attn_" + p + ".weight", hf + "self_attn." + p + "_proj.weight", {E, out}, TensorInit::kMatrix, E));
-        if (h_.qkv_bias) {
-          TensorSpec bias = spec(b + "attn_" + p + ".bias", hf + "self_attn." + p + "_proj.bias", {out}, TensorInit::kBias, 1);
-          bias.quantizable = false;
-          t.push_back(bias);
-        }
-      }
-      t.push_back(spec(b + "attn_output.weight", hf + "self_attn.o_proj.weight", {Dq, E}, TensorInit::kMatrix, Dq));
-      t.push_back(norm(b + "ffn_norm.weight", hf + "post_attention_layernorm.weight", E));
-      t.push_back(spec(b + "ffn_gate.weight", hf + "mlp.gate_proj.weight", {E, h_.n_ff}, TensorInit::kMatrix, E));
-      t.push_back(spec(b + "ffn_down.weight", hf + "mlp.down_proj.weight", {h_.n_ff, E}, TensorInit::kMatrix, h_.n_ff));
-      t.push_back(spec(b + "ffn_up.weight", hf + "mlp.up_proj.weight", {E, h_.n_ff}, TensorInit::kMatrix, E));
-    }
-    t.push_back(norm("output_norm.weight", "model.norm.weight", E));
-    if (!h_.tied_embeddings) t.push_back(spec("output.weight", "lm_head.weight", {E, h_.n_vocab}, TensorInit::kOutputHead, E));
-    return t;
-  }
+  std::vector<TensorSpec> tensor_specs() const override { return llama_tensors().specs(h_, h_.n_layer); }
 
   void write_gguf_metadata(GgufWriter& w) const override {
-    const std::string a = std::string(name()) + ".";
     w.set("general.architecture", GgufValue::str(std::string(name())));
-    w.set(a + "context_length", GgufValue::u32(static_cast<uint32_t>(h_.n_ctx)));
-    w.set(a + "embedding_length", GgufValue::u32(static_cast<uint32_t>(h_.n_embd)));
-    w.set(a + "block_count", GgufValue::u32(static_cast<uint32_t>(h_.n_layer)));
-    w.set(a + "feed_forward_length", GgufValue::u32(static_cast<uint32_t>(h_.n_ff)));
-    w.set(a + "attention.head_count", GgufValue::u32(static_cast<uint32_t>(h_.n_head)));
-    w.set(a + "attention.head_count_kv", GgufValue::u32(static_cast<uint32_t>(h_.n_head_kv)));
-    w.set(a + "rope.dimension_count", GgufValue::u32(static_cast<uint32_t>(h_.d_head)));
-    w.set(a + "rope.freq_base", GgufValue::f32(static_cast<float>(h_.rope_theta)));
-    w.set(a + "attention.layer_norm_rms_epsilon", GgufValue::f32(static_cast<float>(h_.rms_eps)));
-    w.set(a + "vocab_size", GgufValue::u32(static_cast<uint32_t>(h_.n_vocab)));
+    write_gguf_hparams<H>(kLlamaParams, std::string(name()) + ".", h_, w);
   }
 
   Result<std::unique_ptr<Model>> create_model(std::shared_ptr<const ModelFiles> files) const override {
@@ -111,27 +166,16 @@ Result<std::unique_ptr<Architecture>> llama_preset(std::string_view preset, int6
   return std::unique_ptr<Architecture>(new LlamaArch(h));
 }
 
+const LlamaTensors& llama_tensors() {
+  static const LlamaTensors table{kLlamaSlots};
+  return table;
+}
+
 Result<std::unique_ptr<Architecture>> llama_from_gguf(const GgufFile& f, bool qkv_bias) {
-  const std::string arch = qkv_bias ? "qwen2" : "llama";
-  GgufKeys k(f, arch + ".");
+  GgufKeys k(f, std::string(qkv_bias ? "qwen2" : "llama") + ".");
   LlamaHParams h;
   h.qkv_bias = qkv_bias;
-  h.n_embd = k.integer("embedding_length");
-  h.n_layer = k.integer("block_count");
-  h.n_head = k.integer("attention.head_count");
-  h.n_head_kv = k.integer("attention.head_count_kv", h.n_head);
-  h.n_ff = k.integer("feed_forward_length");
-  h.n_ctx = k.integer("context_length", 2048);
-  h.d_head = h.n_head > 0 ? k.integer("attention.key_length", h.n_embd / h.n_head) : 0;
-  h.rope_theta = k.real("rope.freq_base", 10000.0);
-  h.rms_eps = k.real("attention.layer_norm_rms_epsilon", 1e-5);
-  h.n_vocab = k.integer("vocab_size", 0);
-  const auto* emb = f.find_tensor("token_embd.weight");
-  if (h.n_vocab == 0 && emb && emb->ne.size() == 2) h.n_vocab = emb->ne[1];
-  if (h.n_vocab == 0) {
-    if (auto toks = f.get_string_array("tokenizer.ggml.tokens")) h.n_vocab = static_cast<int64_t>(toks->size());
-  }
-  h.tied_embeddings = f.find_tensor("output.weight") == nullptr && !f.tensors().empty();
+  read_gguf_hparams<H>(kLlamaParams, f, k, h);
   if (!k.ok()) return k.status();
   Status st = validate(h, f.path());
   if (!st.ok()) return st;
@@ -142,17 +186,7 @@ Result<std::unique_ptr<Architecture>> llama_from_hf_config(const nlohmann::json&
   JsonKeys k(c, "config.json");
   LlamaHParams h;
   h.qkv_bias = qkv_bias;
-  h.n_vocab = k.integer("vocab_size");
-  h.n_embd = k.integer("hidden_size");
-  h.n_layer = k.integer("num_hidden_layers");
-  h.n_head = k.integer("num_attention_heads");
-  h.n_head_kv = k.integer("num_key_value_heads", h.n_head);
-  h.n_ff = k.integer("intermediate_size");
-  h.n_ctx = k.integer("max_position_embeddings", 2048);
-  h.d_head = h.n_head > 0 ? k.integer("head_dim", h.n_embd / h.n_head) : 0;
-  h.rope_theta = k.real("rope_theta", 10000.0);
-  h.rms_eps = k.real("rms_norm_eps", 1e-5);
-  h.tied_embeddings = k.boolean("tie_word_embeddings", false);
+  read_hf_hparams<H>(kLlamaParams, c, k, h);
   if (!k.ok()) return k.status();
   Status st = validate(h, "config.json");
   if (!st.ok()) return st;

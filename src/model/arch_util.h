@@ -71,6 +71,10 @@ class JsonKeys {
   }
   bool ok() const { return error_.ok(); }
   const Status& status() const { return error_; }
+  // Records an error found elsewhere (a nested object's reader), unless one is already recorded.
+  void fail_with(const Status& st) {
+    if (error_.ok()) error_ = st;
+  }
 
  private:
   int64_t integer_impl(const std::string& key, bool required, int64_t fallback) {

@@ -10,6 +10,7 @@
 
 #include "model/arch.h"
 #include "model/model.h"
+#include "model/tensor_table.h"
 
 namespace dseek {
 
@@ -27,6 +28,20 @@ struct DeepseekHParams {
   double route_scale = 1.0, rope_theta = 10000.0, rms_eps = 1e-6;
   double yarn_factor = 0.0, yarn_orig_ctx = 0.0, yarn_beta_fast = 32.0, yarn_beta_slow = 1.0, mscale_all_dim = 0.0;
 };
+
+// The DeepSeek tensor slots, in GGUF file order; the table itself (names,
+// dims, conditions) is in arch_deepseek.cpp. kKvB is the joint W_UK/W_UV
+// (HF kv_b_proj, GGUF attn_kv_b) that files may hold instead of kKB + kVB.
+enum class DsTensor {
+  kTokenEmbd,
+  kMtpENorm, kMtpHNorm, kMtpEhProj, kMtpHeadNorm,  // MTP layers only, before their decoder layer
+  kAttnNorm, kQA, kQANorm, kQB, kQ, kKvA, kKvANorm, kKB, kVB, kKvB, kAttnOut,
+  kFfnNorm, kGate, kDown, kUp,                                       // dense layers
+  kRouter, kExpBias, kGateExps, kDownExps, kUpExps, kGateShexp, kDownShexp, kUpShexp,  // MoE layers
+  kOutputNorm, kOutput,
+};
+using DeepseekTensors = TensorTable<DeepseekHParams, DsTensor>;
+const DeepseekTensors& deepseek_tensors();
 
 // Hyper-parameters from a Hugging Face config.json (validated), and the
 // architecture of given hyper-parameters (what the trainer exports with).

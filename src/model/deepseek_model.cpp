@@ -9,8 +9,9 @@
 
 #include "model/blocks/linear.h"
 #include "model/blocks/mla.h"
-#include "model/blocks/moe_routing.h"
+#include "model/blocks/moe.h"
 #include "model/blocks/rope.h"
+#include "model/decoder.h"
 #include "model/deepseek.h"
 #include "model/weight_binder.h"
 
@@ -18,14 +19,6 @@ namespace dseek {
 namespace {
 
 using kernels::MatrixView;
-
-struct MoeWeights {
-  MatrixView router;             // [X x E], scores in f32
-  const float* bias = nullptr;   // e_score_correction_bias: selection only
-  std::vector<MlpWeights> experts;
-  bool has_shared = false;
-  MlpWeights shared;
-};
 
 struct LayerWeights {
   const float* attn_norm = nullptr;
@@ -42,7 +35,7 @@ struct MtpWeights {
   LayerWeights layer;
 };
 
-class DeepseekModel final : public Model {
+class DeepseekModel final : public Decoder {
  public:
   DeepseekModel(const DeepseekHParams& h, std::shared_ptr<const ModelFiles> files)
       : h_(h), files_(std::move(files)),
@@ -58,59 +51,30 @@ class DeepseekModel final : public Model {
 
   Status bind() {
     WeightBinder b(files_->weights, files_->path, owned_);
-    const int64_t E = h_.n_embd, V = h_.n_vocab;
-    embd_ = b.matrix("token_embd.weight", "model.embed_tokens.weight", V, E);
-    out_norm_ = b.vec("output_norm.weight", "model.norm.weight", E);
-    head_ = b.matrix("output.weight", "lm_head.weight", V, E);
+    const DeepseekTensors& t = deepseek_tensors();
+    trunk_.n_embd = h_.n_embd, trunk_.n_vocab = h_.n_vocab, trunk_.n_layer = h_.n_layer;
+    trunk_.eps = dims_.eps;
+    trunk_.embd = t.matrix(b, DsTensor::kTokenEmbd, h_);
+    trunk_.out_norm = t.vec(b, DsTensor::kOutputNorm, h_);
+    trunk_.head = t.matrix(b, DsTensor::kOutput, h_);
     layers_.resize(static_cast<size_t>(h_.n_layer));
     for (int64_t i = 0; i < h_.n_layer; ++i) bind_layer(b, i, layers_[static_cast<size_t>(i)]);
     if (h_.n_mtp > 0) {
       const int64_t L = h_.n_layer;
-      const std::string g = "blk." + std::to_string(L) + ".", hf = "model.layers." + std::to_string(L) + ".";
       mtp_ = std::make_unique<MtpWeights>();
-      mtp_->enorm = b.vec(g + "nextn.enorm.weight", hf + "enorm.weight", E);
-      mtp_->hnorm = b.vec(g + "nextn.hnorm.weight", hf + "hnorm.weight", E);
-      mtp_->head_norm = b.vec(g + "nextn.shared_head_norm.weight", hf + "shared_head.norm.weight", E);
-      mtp_->eh_proj = b.matrix(g + "nextn.eh_proj.weight", hf + "eh_proj.weight", E, 2 * E);
+      mtp_->enorm = t.vec(b, DsTensor::kMtpENorm, h_, L);
+      mtp_->hnorm = t.vec(b, DsTensor::kMtpHNorm, h_, L);
+      mtp_->head_norm = t.vec(b, DsTensor::kMtpHeadNorm, h_, L);
+      mtp_->eh_proj = t.matrix(b, DsTensor::kMtpEhProj, h_, L);
       bind_layer(b, L, mtp_->layer);
     }
     return b.status();
   }
 
   const Architecture& arch() const override { return *files_->arch; }
-  int64_t n_vocab() const override { return h_.n_vocab; }
   int64_t n_ctx() const override { return h_.n_ctx; }
   KvCache new_cache(int64_t n_ctx) const override {
     return KvCache(h_.n_layer + h_.n_mtp, n_ctx, h_.kv_lora_rank + h_.d_rope);
-  }
-
-  Status forward(std::span<const int32_t> tokens, KvCache& cache, ThreadPool& pool, const ForwardOptions& opt,
-                 float* logits) const override {
-    if (Status st = check_forward_input(tokens, cache, h_.n_vocab); !st.ok()) return st;
-    const int64_t T = static_cast<int64_t>(tokens.size()), E = h_.n_embd;
-    std::vector<float> x(static_cast<size_t>(T * E));
-    const AttnSeq seq{0, T, cache.n_past, &cache};
-    trunk(tokens, {&seq, 1}, pool, mla_mode(opt.mode), x.data());
-    const int64_t first = opt.all_logits ? 0 : T - 1;
-    linear(pool, head_, x.data() + first * E, T - first, logits);
-    cache.n_past += T;
-    return ok_status();
-  }
-
-  Status forward_batch(std::span<const SeqBatch> batch, ThreadPool& pool, const ForwardOptions& opt,
-                       float* logits) const override {
-    auto layout = layout_batch(batch, h_.n_vocab);
-    if (!layout.ok()) return layout.status();
-    if (layout->tokens.empty()) return ok_status();
-    const int64_t E = h_.n_embd;
-    std::vector<float> x(layout->tokens.size() * static_cast<size_t>(E));
-    // kAuto is absorbed here: its per-token result does not depend on chunking or batch.
-    trunk(layout->tokens, layout->seqs, pool, opt.mode == AttentionMode::kNaive ? MlaMode::kNaive : MlaMode::kAbsorbed,
-          x.data());
-    const std::vector<float> last = wanted_last_rows(batch, layout->seqs, x.data(), E);
-    if (!last.empty()) linear(pool, head_, last.data(), static_cast<int64_t>(last.size()) / E, logits);
-    advance_caches(batch);
-    return ok_status();
   }
 
   Status forward_mtp(std::span<const int32_t> tokens, ThreadPool& pool, float* logits) const override {
@@ -118,24 +82,25 @@ class DeepseekModel final : public Model {
     const int64_t T = static_cast<int64_t>(tokens.size()), E = h_.n_embd;
     if (T < 2) return Status::error("MTP needs at least two tokens");
     KvCache cache = new_cache(T);
-    std::vector<float> h(static_cast<size_t>(T * E));
     if (Status st = check_forward_input(tokens, cache, h_.n_vocab); !st.ok()) return st;
+    StepArena arena;
+    float* h = arena.take<float>(T * E);
     const AttnSeq trunk_seq{0, T, 0, &cache};
-    trunk(tokens, {&trunk_seq, 1}, pool, MlaMode::kAbsorbed, h.data());  // h_i after the output norm
+    run_trunk(tokens, LayerStep{pool, {&trunk_seq, 1}, T, AttentionMode::kAbsorbed, arena}, h);  // h_i after the output norm
     // x_i = eh_proj [enorm(Emb(t_{i+1})) ; hnorm(h_i)], i = 0..T-2
-    std::vector<float> cat(static_cast<size_t>((T - 1) * 2 * E)), x(static_cast<size_t>((T - 1) * E));
+    float* cat = arena.take<float>((T - 1) * 2 * E);
+    float* x = arena.take<float>((T - 1) * E);
     for (int64_t i = 0; i + 1 < T; ++i) {
-      float* row = cat.data() + i * 2 * E;
+      float* row = cat + i * 2 * E;
       embed_row(tokens[static_cast<size_t>(i + 1)], row);
       kernels::rms_norm(row, mtp_->enorm, row, E, dims_.eps);
-      kernels::rms_norm(h.data() + i * E, mtp_->hnorm, row + E, E, dims_.eps);
+      kernels::rms_norm(h + i * E, mtp_->hnorm, row + E, E, dims_.eps);
     }
-    linear(pool, mtp_->eh_proj, cat.data(), T - 1, x.data());
-    std::vector<float> scratch;
+    linear(pool, mtp_->eh_proj, cat, T - 1, x);
     const AttnSeq mtp_seq{0, T - 1, 0, &cache};
-    run_layer(mtp_->layer, h_.n_layer, x.data(), T - 1, {&mtp_seq, 1}, pool, MlaMode::kAbsorbed, scratch);
-    rms_norm_rows(x.data(), mtp_->head_norm, x.data(), T - 1, E, dims_.eps);
-    linear(pool, head_, x.data(), T - 1, logits);
+    run_block(mtp_->layer, h_.n_layer, x, LayerStep{pool, {&mtp_seq, 1}, T - 1, AttentionMode::kAbsorbed, arena});
+    rms_norm_rows(x, mtp_->head_norm, x, T - 1, E, dims_.eps);
+    linear(pool, trunk_.head, x, T - 1, logits);
     return ok_status();
   }
 
@@ -150,137 +115,68 @@ class DeepseekModel final : public Model {
     return m == AttentionMode::kNaive ? MlaMode::kNaive : MlaMode::kAbsorbed;
   }
 
-  void embed_row(int32_t token, float* out) const {
-    kernels::dequantize_row(embd_.dtype, embd_.data + static_cast<uint64_t>(token) * embd_.row_bytes, out, h_.n_embd);
+  void run_layer(int64_t layer, float* x, const LayerStep& step) const override {
+    run_block(layers_[static_cast<size_t>(layer)], layer, x, step);
   }
 
-  // Embedding + all trunk layers + output norm: x[T x E] = normalised final hidden states.
-  void trunk(std::span<const int32_t> tokens, std::span<const AttnSeq> seqs, ThreadPool& pool, MlaMode mode,
-             float* x) const {
-    const int64_t T = static_cast<int64_t>(tokens.size()), E = h_.n_embd;
-    for (int64_t t = 0; t < T; ++t) embed_row(tokens[static_cast<size_t>(t)], x + t * E);
-    std::vector<float> scratch;
-    for (int64_t l = 0; l < h_.n_layer; ++l) run_layer(layers_[static_cast<size_t>(l)], l, x, T, seqs, pool, mode, scratch);
-    rms_norm_rows(x, out_norm_, x, T, E, dims_.eps);
-  }
-
-  void run_layer(const LayerWeights& lw, int64_t l, float* x, int64_t T, std::span<const AttnSeq> seqs, ThreadPool& pool,
-                 MlaMode mode, std::vector<float>& scratch) const {
-    const int64_t E = h_.n_embd;
-    std::vector<float> xn(static_cast<size_t>(T * E)), y(static_cast<size_t>(T * E));
-    rms_norm_rows(x, lw.attn_norm, xn.data(), T, E, dims_.eps);
-    mla_forward(pool, dims_, lw.attn, rope_, xn.data(), seqs, l, mode, y.data(), scratch);
-    for (int64_t i = 0; i < T * E; ++i) x[i] += y[static_cast<size_t>(i)];
-    rms_norm_rows(x, lw.ffn_norm, xn.data(), T, E, dims_.eps);
-    if (lw.dense) swiglu_mlp(pool, lw.mlp, xn.data(), T, y.data(), scratch);
-    else moe_forward(pool, lw.moe, xn.data(), T, y.data(), scratch);
-    for (int64_t i = 0; i < T * E; ++i) x[i] += y[static_cast<size_t>(i)];
-  }
-
-  // Shared experts over all tokens, then each routed expert over the tokens that
-  // chose it (one matmul per active expert), added in expert order per token.
-  void moe_forward(ThreadPool& pool, const MoeWeights& m, const float* xn, int64_t T, float* y,
-                   std::vector<float>& scratch) const {
-    const int64_t E = h_.n_embd, X = h_.n_expert, K = h_.n_expert_used;
-    std::vector<float> logits(static_cast<size_t>(T * X)), route_scratch(static_cast<size_t>(2 * X));
-    linear(pool, m.router, xn, T, logits.data());
-    std::vector<int32_t> idx(static_cast<size_t>(T * K));
-    std::vector<float> w(static_cast<size_t>(T * K));
-    for (int64_t t = 0; t < T; ++t)
-      route_token(routing_, logits.data() + t * X, m.bias, route_scratch.data(), idx.data() + t * K, w.data() + t * K);
-    if (m.has_shared) swiglu_mlp(pool, m.shared, xn, T, y, scratch);
-    else std::fill(y, y + T * E, 0.0f);
-    // Gather each active expert's tokens, run all active experts in two parallel
-    // passes, then add their outputs per token in expert order (fixed, so the
-    // result does not depend on which other tokens share the batch).
-    std::vector<std::vector<std::pair<int64_t, float>>> users(static_cast<size_t>(X));  // (token, weight)
-    for (int64_t t = 0; t < T; ++t)
-      for (int64_t k = 0; k < K; ++k)
-        users[static_cast<size_t>(idx[static_cast<size_t>(t * K + k)])].emplace_back(t, w[static_cast<size_t>(t * K + k)]);
-    std::vector<const MlpWeights*> ws;
-    std::vector<int64_t> ns, first;
-    int64_t rows = 0;
-    for (int64_t e = 0; e < X; ++e) {
-      if (users[static_cast<size_t>(e)].empty()) continue;
-      ws.push_back(&m.experts[static_cast<size_t>(e)]);
-      ns.push_back(static_cast<int64_t>(users[static_cast<size_t>(e)].size()));
-      first.push_back(rows);
-      rows += ns.back();
-    }
-    std::vector<float> xs(static_cast<size_t>(rows * E)), ys(static_cast<size_t>(rows * E));
-    std::vector<const float*> xp;
-    std::vector<float*> yp;
-    for (size_t a = 0, e = 0; e < users.size(); ++e) {
-      if (users[e].empty()) continue;
-      for (size_t i = 0; i < users[e].size(); ++i)
-        std::memcpy(xs.data() + (first[a] + static_cast<int64_t>(i)) * E, xn + users[e][i].first * E, E * sizeof(float));
-      xp.push_back(xs.data() + first[a] * E);
-      yp.push_back(ys.data() + first[a] * E);
-      ++a;
-    }
-    swiglu_mlp_many(pool, ws, xp, ns, yp, scratch);
-    for (size_t a = 0, e = 0; e < users.size(); ++e) {
-      if (users[e].empty()) continue;
-      for (size_t i = 0; i < users[e].size(); ++i) {
-        const auto [t, wt] = users[e][i];
-        const float* src = yp[a] + static_cast<int64_t>(i) * E;
-        for (int64_t j = 0; j < E; ++j) y[t * E + j] += wt * src[j];
-      }
-      ++a;
-    }
-  }
-
-  void bind_mlp(WeightBinder& b, const std::string& g, const std::string& hf, const std::string& suffix, int64_t F,
-                MlpWeights& m) const {
-    const int64_t E = h_.n_embd;
-    m.gate = b.matrix(g + "ffn_gate" + suffix + ".weight", hf + "gate_proj.weight", F, E);
-    m.up = b.matrix(g + "ffn_up" + suffix + ".weight", hf + "up_proj.weight", F, E);
-    m.down = b.matrix(g + "ffn_down" + suffix + ".weight", hf + "down_proj.weight", E, F);
+  // x += MLA(norm(x)); x += FFN(norm(x)), the FFN dense or DeepSeekMoE.
+  void run_block(const LayerWeights& lw, int64_t l, float* x, const LayerStep& s) const {
+    const StepArena::Scope scope(s.arena);
+    const int64_t T = s.n_tok, E = h_.n_embd;
+    float* xn = s.arena.take<float>(T * E);
+    float* y = s.arena.take<float>(T * E);
+    rms_norm_rows(x, lw.attn_norm, xn, T, E, dims_.eps);
+    mla_forward(s.pool, dims_, lw.attn, rope_, xn, s.seqs, l, mla_mode(s.mode), y, s.arena);
+    add_residual(x, y, T * E);
+    rms_norm_rows(x, lw.ffn_norm, xn, T, E, dims_.eps);
+    if (lw.dense) swiglu_mlp(s.pool, lw.mlp, xn, T, y, s.arena);
+    else moe_forward(s.pool, routing_, lw.moe, xn, T, E, y, s.arena);
+    add_residual(x, y, T * E);
   }
 
   void bind_layer(WeightBinder& b, int64_t i, LayerWeights& lw) const {
-    const std::string g = "blk." + std::to_string(i) + ".", hf = "model.layers." + std::to_string(i) + ".";
-    const int64_t E = h_.n_embd, H = h_.n_head, Dq = h_.d_nope + h_.d_rope, Ckv = h_.kv_lora_rank;
-    lw.attn_norm = b.vec(g + "attn_norm.weight", hf + "input_layernorm.weight", E);
-    lw.ffn_norm = b.vec(g + "ffn_norm.weight", hf + "post_attention_layernorm.weight", E);
+    using enum DsTensor;
+    const DeepseekTensors& t = deepseek_tensors();
+    lw.attn_norm = t.vec(b, kAttnNorm, h_, i);
+    lw.ffn_norm = t.vec(b, kFfnNorm, h_, i);
     MlaWeights& a = lw.attn;
-    if (h_.q_lora_rank > 0) {
-      a.q_a = b.matrix(g + "attn_q_a.weight", hf + "self_attn.q_a_proj.weight", h_.q_lora_rank, E);
-      a.q_a_norm = b.vec(g + "attn_q_a_norm.weight", hf + "self_attn.q_a_layernorm.weight", h_.q_lora_rank);
-      a.q_b = b.matrix(g + "attn_q_b.weight", hf + "self_attn.q_b_proj.weight", H * Dq, h_.q_lora_rank);
+    if (t.present(kQA, h_, i)) {
+      a.q_a = t.matrix(b, kQA, h_, i);
+      a.q_a_norm = t.vec(b, kQANorm, h_, i);
+      a.q_b = t.matrix(b, kQB, h_, i);
     } else {
-      a.q = b.matrix(g + "attn_q.weight", hf + "self_attn.q_proj.weight", H * Dq, E);
+      a.q = t.matrix(b, kQ, h_, i);
     }
-    a.kv_a = b.matrix(g + "attn_kv_a_mqa.weight", hf + "self_attn.kv_a_proj_with_mqa.weight", Ckv + h_.d_rope, E);
-    a.kv_a_norm = b.vec(g + "attn_kv_a_norm.weight", hf + "self_attn.kv_a_layernorm.weight", Ckv);
-    a.split = b.has(g + "attn_k_b.weight", "");
-    if (a.split) {
-      a.k_b = b.matrix(g + "attn_k_b.weight", "", H * Ckv, h_.d_nope);
-      a.v_b = b.matrix(g + "attn_v_b.weight", "", H * h_.d_v, Ckv);
-    } else {
-      a.kv_b = b.matrix(g + "attn_kv_b.weight", hf + "self_attn.kv_b_proj.weight", H * (h_.d_nope + h_.d_v), Ckv);
+    a.kv_a = t.matrix(b, kKvA, h_, i);
+    a.kv_a_norm = t.vec(b, kKvANorm, h_, i);
+    a.up = t.has(b, kKB, i) ? mla_split_up_projection(t.matrix(b, kKB, h_, i), t.matrix(b, kVB, h_, i), dims_)
+                            : mla_joint_up_projection(t.matrix(b, kKvB, h_, i), dims_);
+    a.o = t.matrix(b, kAttnOut, h_, i);
+    lw.dense = t.present(kGate, h_, i);
+    if (lw.dense) {
+      lw.mlp = {t.matrix(b, kGate, h_, i), t.matrix(b, kUp, h_, i), t.matrix(b, kDown, h_, i)};
+      return;
     }
-    a.o = b.matrix(g + "attn_output.weight", hf + "self_attn.o_proj.weight", E, H * h_.d_v);
-    lw.dense = i < h_.n_dense_lead;
-    if (lw.dense) return bind_mlp(b, g, hf + "mlp.", "", h_.n_ff, lw.mlp);
     MoeWeights& m = lw.moe;
-    m.router = b.matrix(g + "ffn_gate_inp.weight", hf + "mlp.gate.weight", h_.n_expert, E);
-    if (h_.expert_bias) m.bias = b.vec(g + "exp_probs_b.bias", hf + "mlp.gate.e_score_correction_bias", h_.n_expert);
+    m.router = t.matrix(b, kRouter, h_, i);
+    if (t.present(kExpBias, h_, i)) m.bias = t.vec(b, kExpBias, h_, i);
     m.experts.resize(static_cast<size_t>(h_.n_expert));
-    const int64_t Fe = h_.n_ff_exp;
-    if (b.has(g + "ffn_gate_exps.weight", "")) {  // GGUF: experts merged into [X][Fe][E] / [X][E][Fe]
-      const MatrixView gate = b.matrix(g + "ffn_gate_exps.weight", "", h_.n_expert * Fe, E);
-      const MatrixView up = b.matrix(g + "ffn_up_exps.weight", "", h_.n_expert * Fe, E);
-      const MatrixView down = b.matrix(g + "ffn_down_exps.weight", "", h_.n_expert * E, Fe);
+    if (t.has(b, kGateExps, i)) {  // GGUF: experts merged into [X][Fe][E] / [X][E][Fe]
+      const MatrixView gate = t.matrix(b, kGateExps, h_, i), up = t.matrix(b, kUpExps, h_, i);
+      const MatrixView down = t.matrix(b, kDownExps, h_, i);
+      const int64_t Fe = t.per_expert_rows(kGateExps, h_), E = t.per_expert_rows(kDownExps, h_);
       for (int64_t e = 0; e < h_.n_expert; ++e)
         m.experts[static_cast<size_t>(e)] = {kernels::matrix_rows(gate, e * Fe, Fe), kernels::matrix_rows(up, e * Fe, Fe),
                                              kernels::matrix_rows(down, e * E, E)};
     } else {  // Hugging Face: one tensor per expert
+      auto one = [&](DsTensor id, int64_t e) {
+        return b.matrix(t.gguf_name(id, i), t.hf_expert_name(id, i, e), t.per_expert_rows(id, h_), t.cols(id, h_));
+      };
       for (int64_t e = 0; e < h_.n_expert; ++e)
-        bind_mlp(b, "", hf + "mlp.experts." + std::to_string(e) + ".", "", Fe, m.experts[static_cast<size_t>(e)]);
+        m.experts[static_cast<size_t>(e)] = {one(kGateExps, e), one(kUpExps, e), one(kDownExps, e)};
     }
-    m.has_shared = h_.n_expert_shared > 0;
-    if (m.has_shared) bind_mlp(b, g, hf + "mlp.shared_experts.", "_shexp", Fe * h_.n_expert_shared, m.shared);
+    m.has_shared = t.present(kGateShexp, h_, i);
+    if (m.has_shared) m.shared = {t.matrix(b, kGateShexp, h_, i), t.matrix(b, kUpShexp, h_, i), t.matrix(b, kDownShexp, h_, i)};
   }
 
   DeepseekHParams h_;
@@ -289,8 +185,6 @@ class DeepseekModel final : public Model {
   RopeTable rope_;
   MlaDims dims_;
   RoutingConfig routing_;
-  MatrixView embd_, head_;
-  const float* out_norm_ = nullptr;
   std::vector<LayerWeights> layers_;
   std::unique_ptr<MtpWeights> mtp_;
 };

@@ -74,35 +74,34 @@ void linear_many(ThreadPool& pool, std::span<const LinearJob> jobs) {
       16);
 }
 
-void swiglu_mlp(ThreadPool& pool, const MlpWeights& w, const float* x, int64_t n_tok, float* y,
-                std::vector<float>& scratch) {
+void swiglu_mlp(ThreadPool& pool, const MlpWeights& w, const float* x, int64_t n_tok, float* y, StepArena& arena) {
   const MlpWeights* ws[] = {&w};
   const float* xs[] = {x};
   const int64_t ns[] = {n_tok};
   float* ys[] = {y};
-  swiglu_mlp_many(pool, ws, xs, ns, ys, scratch);
+  swiglu_mlp_many(pool, ws, xs, ns, ys, arena);
 }
 
 void swiglu_mlp_many(ThreadPool& pool, std::span<const MlpWeights* const> w, std::span<const float* const> xs,
-                     std::span<const int64_t> n, std::span<float* const> ys, std::vector<float>& scratch) {
-  std::vector<size_t> off(w.size() + 1, 0);  // each expert's [gate | up] block in scratch
-  for (size_t e = 0; e < w.size(); ++e) off[e + 1] = off[e] + static_cast<size_t>(2 * n[e] * w[e]->gate.rows);
-  scratch.resize(off.back());
-  std::vector<LinearJob> jobs;
-  for (size_t e = 0; e < w.size(); ++e) {
-    float* g = scratch.data() + off[e];
-    jobs.push_back({&w[e]->gate, xs[e], n[e], g});
-    jobs.push_back({&w[e]->up, xs[e], n[e], g + n[e] * w[e]->gate.rows});
+                     std::span<const int64_t> n, std::span<float* const> ys, StepArena& arena) {
+  const StepArena::Scope scope(arena);
+  const size_t n_mlp = w.size();
+  float** gate_up = arena.take<float*>(static_cast<int64_t>(n_mlp));  // each expert's [gate | up] block
+  for (size_t e = 0; e < n_mlp; ++e) gate_up[e] = arena.take<float>(2 * n[e] * w[e]->gate.rows);
+  LinearJob* jobs = arena.take<LinearJob>(static_cast<int64_t>(2 * n_mlp));
+  for (size_t e = 0; e < n_mlp; ++e) {
+    float* g = gate_up[e];
+    jobs[2 * e] = {&w[e]->gate, xs[e], n[e], g};
+    jobs[2 * e + 1] = {&w[e]->up, xs[e], n[e], g + n[e] * w[e]->gate.rows};
   }
-  linear_many(pool, jobs);
-  jobs.clear();
-  for (size_t e = 0; e < w.size(); ++e) {
-    float* g = scratch.data() + off[e];
+  linear_many(pool, std::span<const LinearJob>(jobs, 2 * n_mlp));
+  for (size_t e = 0; e < n_mlp; ++e) {
+    float* g = gate_up[e];
     const int64_t nf = n[e] * w[e]->gate.rows;
     kernels::silu_mul(g, g + nf, g, nf);
-    jobs.push_back({&w[e]->down, g, n[e], ys[e]});
+    jobs[e] = {&w[e]->down, g, n[e], ys[e]};
   }
-  linear_many(pool, jobs);
+  linear_many(pool, std::span<const LinearJob>(jobs, n_mlp));
 }
 
 void rms_norm_rows(const float* x, const float* weight, float* y, int64_t n_tok, int64_t n, float eps) {

@@ -8,6 +8,7 @@
 
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
+#include "model/step_arena.h"
 
 namespace dseek {
 
@@ -32,14 +33,13 @@ struct MlpWeights {
   kernels::MatrixView gate, up, down;  // [F x E], [F x E], [E x F]
 };
 
-// Y[T x E] = down(silu(gate X) * up X). `scratch` is resized as needed.
-void swiglu_mlp(ThreadPool& pool, const MlpWeights& w, const float* x, int64_t n_tok, float* y,
-                std::vector<float>& scratch);
+// Y[T x E] = down(silu(gate X) * up X); the hidden activations come from `arena`.
+void swiglu_mlp(ThreadPool& pool, const MlpWeights& w, const float* x, int64_t n_tok, float* y, StepArena& arena);
 
 // SwiGLU MLPs of several experts, each over its own tokens, in two parallel
 // passes (all gate/up rows, then all down rows). xs[e] [n[e] x E] -> ys[e] [n[e] x E].
 void swiglu_mlp_many(ThreadPool& pool, std::span<const MlpWeights* const> w, std::span<const float* const> xs,
-                     std::span<const int64_t> n, std::span<float* const> ys, std::vector<float>& scratch);
+                     std::span<const int64_t> n, std::span<float* const> ys, StepArena& arena);
 
 // RMSNorm of each of n_tok rows of width n.
 void rms_norm_rows(const float* x, const float* weight, float* y, int64_t n_tok, int64_t n, float eps);
