@@ -42,8 +42,8 @@ enum class SlotSource {
 };
 
 struct TensorSpec {
-  std::string gguf_name;     // e.g. "blk.3.attn_kv_a_mqa.weight"
-  std::string hf_name;       // e.g. "model.layers.3.self_attn.kv_a_proj_with_mqa.weight"; "" if merged in HF
+  std::string gguf_name;     // llama.cpp's name, with "blk.N." in layers
+  std::string hf_name;       // Hugging Face's name; "" if HF stores it otherwise (merged, split)
   std::vector<int64_t> ne;   // GGUF order: ne[0] innermost
   TensorInit init = TensorInit::kMatrix;
   int64_t fan_in = 1;        // for the init scale

@@ -9,12 +9,14 @@
 
 #include "model/arch.h"
 #include "model/arch_util.h"
+#include "model/common_tensors.h"
 #include "model/deepseek.h"
 #include "model/hparam_table.h"
 
 namespace dseek {
 namespace {
 
+namespace ct = common_tensors;
 using H = DeepseekHParams;
 using Slot = TensorSlot<H>;
 constexpr SlotScope kGlobal = SlotScope::kGlobal;
@@ -59,29 +61,29 @@ constexpr Slot experts(std::string_view gguf, std::string_view hf, HDim<H> ne0, 
 // GGUF names are llama.cpp's `deepseek2` ones; W_UK / W_UV are written split
 // per head (attn_k_b stored transposed [H][Ckv][Dn], attn_v_b [H][Dv][Ckv]).
 constexpr Slot kDeepseekSlots[] = {
-    {.gguf = "token_embd.weight", .hf = "model.embed_tokens.weight", .scope = kGlobal, .ne = {E, V, nullptr},
+    {.gguf = ct::kTokenEmbd.gguf, .hf = ct::kTokenEmbd.hf, .scope = kGlobal, .ne = {E, V, nullptr},
      .init = TensorInit::kEmbedding},
     // MTP module extras (DeepSeek-V3 §2.2): x = eh_proj([enorm(emb) ; hnorm(h)]), then a decoder layer.
     norm("nextn.enorm.weight", "enorm.weight", E, mtp),
     norm("nextn.hnorm.weight", "hnorm.weight", E, mtp),
     mat("nextn.eh_proj.weight", "eh_proj.weight", E2, E, mtp),
     norm("nextn.shared_head_norm.weight", "shared_head.norm.weight", E, mtp),
-    norm("attn_norm.weight", "input_layernorm.weight", E),
+    norm(ct::kAttnNorm.gguf, ct::kAttnNorm.hf, E),
     mat("attn_q_a.weight", "self_attn.q_a_proj.weight", E, Cq, q_lora),
     norm("attn_q_a_norm.weight", "self_attn.q_a_layernorm.weight", Cq, q_lora),
     mat("attn_q_b.weight", "self_attn.q_b_proj.weight", Cq, HDq, q_lora),
-    mat("attn_q.weight", "self_attn.q_proj.weight", E, HDq, no_q_lora),
+    mat(ct::kAttnQ.gguf, ct::kAttnQ.hf, E, HDq, no_q_lora),
     mat("attn_kv_a_mqa.weight", "self_attn.kv_a_proj_with_mqa.weight", E, CkvDr),
     norm("attn_kv_a_norm.weight", "self_attn.kv_a_layernorm.weight", Ckv),
     {.gguf = "attn_k_b.weight", .hf = "", .ne = {Dn, Ckv, Hd}, .source = SlotSource::kKeyOfJoint, .fan_in = Ckv},
     {.gguf = "attn_v_b.weight", .hf = "", .ne = {Ckv, Dv, Hd}, .source = SlotSource::kValueOfJoint},
     {.gguf = "attn_kv_b.weight", .hf = "self_attn.kv_b_proj.weight", .ne = {Ckv, HDnv, nullptr},
      .source = SlotSource::kAlternative},
-    mat("attn_output.weight", "self_attn.o_proj.weight", HDv, E),
-    norm("ffn_norm.weight", "post_attention_layernorm.weight", E),
-    mat("ffn_gate.weight", "mlp.gate_proj.weight", E, F, dense),
-    mat("ffn_down.weight", "mlp.down_proj.weight", F, E, dense),
-    mat("ffn_up.weight", "mlp.up_proj.weight", E, F, dense),
+    mat(ct::kAttnOut.gguf, ct::kAttnOut.hf, HDv, E),
+    norm(ct::kFfnNorm.gguf, ct::kFfnNorm.hf, E),
+    mat(ct::kFfnGate.gguf, ct::kFfnGate.hf, E, F, dense),
+    mat(ct::kFfnDown.gguf, ct::kFfnDown.hf, F, E, dense),
+    mat(ct::kFfnUp.gguf, ct::kFfnUp.hf, E, F, dense),
     {.gguf = "ffn_gate_inp.weight", .hf = "mlp.gate.weight", .ne = {E, X, nullptr}, .init = TensorInit::kRouter,
      .quantizable = false, .when = moe},
     {.gguf = "exp_probs_b.bias", .hf = "mlp.gate.e_score_correction_bias", .ne = {X, nullptr, nullptr},
@@ -92,9 +94,9 @@ constexpr Slot kDeepseekSlots[] = {
     mat("ffn_gate_shexp.weight", "mlp.shared_experts.gate_proj.weight", E, FeXs, moe_shared),
     mat("ffn_down_shexp.weight", "mlp.shared_experts.down_proj.weight", FeXs, E, moe_shared),
     mat("ffn_up_shexp.weight", "mlp.shared_experts.up_proj.weight", E, FeXs, moe_shared),
-    {.gguf = "output_norm.weight", .hf = "model.norm.weight", .scope = kGlobal, .ne = {E, nullptr, nullptr},
+    {.gguf = ct::kOutputNorm.gguf, .hf = ct::kOutputNorm.hf, .scope = kGlobal, .ne = {E, nullptr, nullptr},
      .init = TensorInit::kNormWeight, .quantizable = false},
-    {.gguf = "output.weight", .hf = "lm_head.weight", .scope = kGlobal, .ne = {E, V, nullptr},
+    {.gguf = ct::kOutput.gguf, .hf = ct::kOutput.hf, .scope = kGlobal, .ne = {E, V, nullptr},
      .init = TensorInit::kOutputHead},
 };
 static_assert(std::size(kDeepseekSlots) == static_cast<size_t>(DsTensor::kOutput) + 1, "one slot per DsTensor, in order");
@@ -126,7 +128,7 @@ void read_head_dims(const GgufFile& f, GgufKeys& k, H& h) {
 // A vocabulary size left out of the metadata is the embedding's row count.
 void read_vocab_size(const GgufFile& f, GgufKeys& k, H& h) {
   h.n_vocab = k.integer("vocab_size", 0);
-  if (const auto* tok = f.find_tensor("token_embd.weight"); h.n_vocab == 0 && tok && tok->ne.size() == 2)
+  if (const auto* tok = f.find_tensor(deepseek_tensors().gguf_name(DsTensor::kTokenEmbd)); h.n_vocab == 0 && tok && tok->ne.size() == 2)
     h.n_vocab = tok->ne[1];
 }
 

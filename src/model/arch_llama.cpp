@@ -6,12 +6,14 @@
 
 #include "model/arch.h"
 #include "model/arch_util.h"
+#include "model/common_tensors.h"
 #include "model/hparam_table.h"
 #include "model/llama.h"
 
 namespace dseek {
 namespace {
 
+namespace ct = common_tensors;
 using H = LlamaHParams;
 using Slot = TensorSlot<H>;
 
@@ -36,22 +38,22 @@ constexpr Slot norm(std::string_view gguf, std::string_view hf, HDim<H> n, SlotS
 }
 
 constexpr Slot kLlamaSlots[] = {
-    {.gguf = "token_embd.weight", .hf = "model.embed_tokens.weight", .scope = SlotScope::kGlobal, .ne = {E, V, nullptr},
+    {.gguf = ct::kTokenEmbd.gguf, .hf = ct::kTokenEmbd.hf, .scope = SlotScope::kGlobal, .ne = {E, V, nullptr},
      .init = TensorInit::kEmbedding},
-    norm("attn_norm.weight", "input_layernorm.weight", E),
-    mat("attn_q.weight", "self_attn.q_proj.weight", E, Dq),
+    norm(ct::kAttnNorm.gguf, ct::kAttnNorm.hf, E),
+    mat(ct::kAttnQ.gguf, ct::kAttnQ.hf, E, Dq),
     bias("attn_q.bias", "self_attn.q_proj.bias", Dq),
     mat("attn_k.weight", "self_attn.k_proj.weight", E, Dkv),
     bias("attn_k.bias", "self_attn.k_proj.bias", Dkv),
     mat("attn_v.weight", "self_attn.v_proj.weight", E, Dkv),
     bias("attn_v.bias", "self_attn.v_proj.bias", Dkv),
-    mat("attn_output.weight", "self_attn.o_proj.weight", Dq, E),
-    norm("ffn_norm.weight", "post_attention_layernorm.weight", E),
-    mat("ffn_gate.weight", "mlp.gate_proj.weight", E, F),
-    mat("ffn_down.weight", "mlp.down_proj.weight", F, E),
-    mat("ffn_up.weight", "mlp.up_proj.weight", E, F),
-    norm("output_norm.weight", "model.norm.weight", E, SlotScope::kGlobal),
-    {.gguf = "output.weight", .hf = "lm_head.weight", .scope = SlotScope::kGlobal, .ne = {E, V, nullptr},
+    mat(ct::kAttnOut.gguf, ct::kAttnOut.hf, Dq, E),
+    norm(ct::kFfnNorm.gguf, ct::kFfnNorm.hf, E),
+    mat(ct::kFfnGate.gguf, ct::kFfnGate.hf, E, F),
+    mat(ct::kFfnDown.gguf, ct::kFfnDown.hf, F, E),
+    mat(ct::kFfnUp.gguf, ct::kFfnUp.hf, E, F),
+    norm(ct::kOutputNorm.gguf, ct::kOutputNorm.hf, E, SlotScope::kGlobal),
+    {.gguf = ct::kOutput.gguf, .hf = ct::kOutput.hf, .scope = SlotScope::kGlobal, .ne = {E, V, nullptr},
      .init = TensorInit::kOutputHead, .when = untied},
 };
 static_assert(std::size(kLlamaSlots) == static_cast<size_t>(LlamaTensor::kOutput) + 1, "one slot per LlamaTensor, in order");

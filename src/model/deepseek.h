@@ -31,7 +31,7 @@ struct DeepseekHParams {
 
 // The DeepSeek tensor slots, in GGUF file order; the table itself (names,
 // dims, conditions) is in arch_deepseek.cpp. kKvB is the joint W_UK/W_UV
-// (HF kv_b_proj, GGUF attn_kv_b) that files may hold instead of kKB + kVB.
+// (the HF and older GGUF layout) that files may hold instead of kKB + kVB.
 enum class DsTensor {
   kTokenEmbd,
   kMtpENorm, kMtpHNorm, kMtpEhProj, kMtpHeadNorm,  // MTP layers only, before their decoder layer

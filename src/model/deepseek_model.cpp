@@ -1,7 +1,7 @@
 // The DeepSeek forward pass: embedding, L decoder layers of MLA attention and
 // a dense or DeepSeekMoE feed-forward, final norm, output head; plus the V3
 // multi-token-prediction module. Weights are bound in place from GGUF
-// (llama.cpp `deepseek2` names, split attn_k_b/attn_v_b or joint attn_kv_b)
+// (llama.cpp `deepseek2` names, W_UK/W_UV split per head or joint kv_b)
 // or from a Hugging Face checkpoint (DeepSeek's names, FP8 with block scales).
 #include <algorithm>
 #include <cmath>

@@ -16,6 +16,7 @@
 
 #include "kernels/kernels.h"
 #include "model/arch.h"
+#include "model/arch_util.h"
 #include "model/weight_binder.h"
 
 namespace dseek {
@@ -46,8 +47,8 @@ class TensorTable {
   explicit constexpr TensorTable(std::span<const TensorSlot<H>> slots) : slots_(slots) {}
 
   const TensorSlot<H>& slot(Id id) const { return slots_[static_cast<size_t>(id)]; }
-  static std::string layer_prefix(int64_t layer) { return "blk." + std::to_string(layer) + "."; }
-  static std::string hf_layer_prefix(int64_t layer) { return "model.layers." + std::to_string(layer) + "."; }
+  static std::string layer_prefix(int64_t layer) { return std::string(kGgufLayerPrefix) + std::to_string(layer) + "."; }
+  static std::string hf_layer_prefix(int64_t layer) { return std::string(kHfLayerPrefix) + std::to_string(layer) + "."; }
 
   std::string gguf_name(Id id, int64_t layer = -1) const { return name(slot(id).gguf, slot(id).scope, layer, false); }
   std::string hf_name(Id id, int64_t layer = -1) const {

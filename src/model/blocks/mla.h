@@ -33,9 +33,9 @@ struct PerHeadRows {
   kernels::MatrixView head(int64_t h) const { return kernels::matrix_rows(all, h * stride + skip, rows); }
 };
 
-// W_UK and W_UV per head. Split files (GGUF attn_k_b = W_UK^T [H*Ckv x Dn],
-// attn_v_b [H*Dv x Ckv]) and joint ones (HF kv_b_proj / GGUF attn_kv_b,
-// [H*(Dn+Dv) x Ckv]) store W_UK in opposite orientations, so each product
+// W_UK and W_UV per head. Split files (W_UK^T [H*Ckv x Dn] and W_UV
+// [H*Dv x Ckv], our GGUFs) and joint ones (kv_b [H*(Dn+Dv) x Ckv]: HF and
+// older GGUFs) store W_UK in opposite orientations, so each product
 // with it is a plain or a transposed matvec depending on the layout; the
 // layout's functions are chosen here, once, and keep each layout's bits.
 struct MlaUpProjection {
