@@ -1,5 +1,5 @@
 // DeepSeek V2 / V2-Lite / V3 / R1 / V3.1 hyper-parameters (shared by the
-// arch spec in arch_deepseek.cpp and the forward pass in deepseek_model.cpp).
+// architecture file model/arch/deepseek.cpp and the trainer).
 #pragma once
 
 #include <cstdint>
@@ -30,7 +30,7 @@ struct DeepseekHParams {
 };
 
 // The DeepSeek tensor slots, in GGUF file order; the table itself (names,
-// dims, conditions) is in arch_deepseek.cpp. kKvB is the joint W_UK/W_UV
+// dims, conditions) is in model/arch/deepseek.cpp. kKvB is the joint W_UK/W_UV
 // (the HF and older GGUF layout) that files may hold instead of kKB + kVB.
 enum class DsTensor {
   kTokenEmbd,

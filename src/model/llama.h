@@ -1,5 +1,5 @@
-// Llama / Qwen2 hyper-parameters (shared by the arch spec in arch_llama.cpp
-// and the forward pass in llama_model.cpp).
+// Llama / Qwen2 hyper-parameters (shared by the architecture file
+// model/arch/llama.cpp and the tests).
 #pragma once
 
 #include <cstdint>
@@ -17,7 +17,7 @@ struct LlamaHParams {
   bool qkv_bias = false;  // Qwen2
 };
 
-// The Llama / Qwen2 tensor slots in GGUF file order (table in arch_llama.cpp).
+// The Llama / Qwen2 tensor slots in GGUF file order (table in model/arch/llama.cpp).
 enum class LlamaTensor {
   kTokenEmbd,
   kAttnNorm, kQ, kQBias, kK, kKBias, kV, kVBias, kAttnOut, kFfnNorm, kGate, kDown, kUp,

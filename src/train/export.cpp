@@ -1,7 +1,7 @@
 // See export.h. The trainer keeps kv_b joint ([H*(Dn+Dv) x Ckv], DeepSeek's
 // layout) and experts as separate matrices; the GGUF has W_UK / W_UV split
 // per head (W_UK transposed) and experts merged into 3-D tensors, exactly as
-// the DeepSeek tensor table (model/arch_deepseek.cpp) declares them: each
+// the DeepSeek tensor table (model/arch/deepseek.cpp) declares them: each
 // TensorSpec's `source` says which conversion applies.
 #include "train/export.h"
 
