@@ -29,7 +29,7 @@ struct Chosen {
 };
 
 Chosen run_engine(const RoutingConfig& cfg, const std::vector<float>& logits, const std::vector<float>& bias) {
-  std::vector<float> scratch(static_cast<size_t>(2 * cfg.n_expert)), w(static_cast<size_t>(cfg.n_used));
+  std::vector<float> scratch(static_cast<size_t>(route_scratch_floats(cfg))), w(static_cast<size_t>(cfg.n_used));
   std::vector<int32_t> idx(static_cast<size_t>(cfg.n_used));
   route_token(cfg, logits.data(), bias.empty() ? nullptr : bias.data(), scratch.data(), idx.data(), w.data());
   return {idx, std::vector<double>(w.begin(), w.end())};

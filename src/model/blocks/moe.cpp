@@ -65,7 +65,7 @@ void moe_forward(ThreadPool& pool, const RoutingConfig& routing, const MoeWeight
   const StepArena::Scope scope(arena);
   const int64_t E = n_embd, X = routing.n_expert, K = routing.n_used;
   float* logits = arena.take<float>(n_tok * X);
-  float* route_scratch = arena.take<float>(2 * X);
+  float* route_scratch = arena.take<float>(route_scratch_floats(routing));
   int32_t* idx = arena.take<int32_t>(n_tok * K);
   float* w = arena.take<float>(n_tok * K);
   linear(pool, m.router, xn, n_tok, logits);

@@ -124,7 +124,7 @@ void moe_fwd(ThreadPool& pool, const RoutingConfig& r, const MoeParams<T>& p, co
   s.rows.assign(static_cast<size_t>(X), {});
   s.load.assign(static_cast<size_t>(X), 0);
   linear_fwd(pool, x, n, E, p.router.w.data(), X, s.logits.data());  // gating stays f32 (V3 §3.3.1)
-  std::vector<float> lf(static_cast<size_t>(X)), scratch(static_cast<size_t>(2 * X)), wf(static_cast<size_t>(K));
+  std::vector<float> lf(static_cast<size_t>(X)), scratch(static_cast<size_t>(route_scratch_floats(r))), wf(static_cast<size_t>(K));
   for (int64_t t = 0; t < n; ++t) {
     T* sc = s.score.data() + t * X;
     scores(r, s.logits.data() + t * X, sc);
