@@ -5,6 +5,7 @@
 // written once, here.
 #pragma once
 
+#include <memory>
 #include <span>
 
 #include "core/thread_pool.h"
@@ -48,6 +49,14 @@ class Decoder : public Model {
 
   TrunkWeights trunk_;
 };
+
+// Constructs an architecture's Decoder and binds its weights (M::bind()).
+template <class M, class H>
+Result<std::unique_ptr<Model>> make_bound_model(const H& hparams, std::shared_ptr<const ModelFiles> files) {
+  auto m = std::make_unique<M>(hparams, std::move(files));
+  if (Status st = m->bind(); !st.ok()) return st;
+  return std::unique_ptr<Model>(std::move(m));
+}
 
 // x[i] += y[i] for n values (a residual connection).
 inline void add_residual(float* x, const float* y, int64_t n) {

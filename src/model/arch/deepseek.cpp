@@ -564,12 +564,8 @@ Result<DeepseekHParams> deepseek_hparams_from_hf_config(const nlohmann::json& c)
   return h;
 }
 
-
 Result<std::unique_ptr<Model>> create_deepseek_model(const DeepseekHParams& h, std::shared_ptr<const ModelFiles> files) {
-  auto m = std::make_unique<DeepseekModel>(h, std::move(files));
-  Status st = m->bind();
-  if (!st.ok()) return st;
-  return std::unique_ptr<Model>(std::move(m));
+  return make_bound_model<DeepseekModel>(h, std::move(files));
 }
 
 }  // namespace dseek

@@ -347,12 +347,8 @@ Result<std::unique_ptr<Architecture>> llama_from_hf_config(const nlohmann::json&
   return std::unique_ptr<Architecture>(new LlamaArch(h));
 }
 
-
 Result<std::unique_ptr<Model>> create_llama_model(const LlamaHParams& h, std::shared_ptr<const ModelFiles> files) {
-  auto m = std::make_unique<LlamaModel>(h, std::move(files));
-  Status st = m->bind();
-  if (!st.ok()) return st;
-  return std::unique_ptr<Model>(std::move(m));
+  return make_bound_model<LlamaModel>(h, std::move(files));
 }
 
 }  // namespace dseek
