@@ -49,7 +49,7 @@ Status Decoder::forward_batch(std::span<const SeqBatch> batch, ThreadPool& pool,
   const LayerStep step{pool, layout->seqs, T, opt.mode, arena};
   run_trunk(layout->tokens, step, x);
   const int64_t rows = pack_logit_rows(batch, layout->seqs, x, E);
-  if (rows > 0) linear(pool, trunk_.head, x, rows, logits);
+  if (rows > 0) linear(pool, trunk_.head, x, rows, logits, arena);
   advance_caches(batch);
   return ok_status();
 }

@@ -8,7 +8,7 @@ namespace dseek {
 namespace {
 
 constexpr size_t kAlign = 64;  // a cache line: no two threads' slices share one
-constexpr size_t kMinBlock = size_t{1} << 20;
+constexpr size_t kMinBlock = size_t{64} << 10;  // below malloc's mmap threshold: a small call stays cheap
 
 }  // namespace
 

@@ -12,7 +12,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
+
+#include "kernels/quantized_acts.h"
 
 namespace dseek {
 
@@ -35,6 +38,13 @@ class StepArena {
   void release(Mark m) { block_ = m.block, used_ = m.used; }
   // Releases everything; if the last step grew the arena, one block of the total size replaces the pieces.
   void reset();
+
+  // n int8-activation buffers for one linear call (kernels::QuantizedActs):
+  // the same objects every call, so their storage is reused once grown.
+  std::span<kernels::QuantizedActs> int8_acts(size_t n) {
+    if (int8_acts_.size() < n) int8_acts_.resize(n);
+    return {int8_acts_.data(), n};
+  }
 
   // Gives back what was taken during its lifetime.
   class Scope {
@@ -61,6 +71,7 @@ class StepArena {
 
   std::vector<Block> blocks_;
   size_t block_ = 0, used_ = 0;
+  std::vector<kernels::QuantizedActs> int8_acts_;
 };
 
 // Per-thread scratch for one ThreadPool::parallel_for: `slots` slices of n

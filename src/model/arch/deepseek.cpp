@@ -411,11 +411,11 @@ class DeepseekModel final : public Decoder {
       kernels::rms_norm(row, mtp_->enorm, row, E, dims_.eps);
       kernels::rms_norm(h + i * E, mtp_->hnorm, row + E, E, dims_.eps);
     }
-    linear(pool, mtp_->eh_proj, cat, T - 1, x);
+    linear(pool, mtp_->eh_proj, cat, T - 1, x, arena);
     const AttnSeq mtp_seq{0, T - 1, 0, &cache};
     run_block(mtp_->layer, h_.n_layer, x, LayerStep{pool, {&mtp_seq, 1}, T - 1, AttentionMode::kAbsorbed, arena});
     rms_norm_rows(x, mtp_->head_norm, x, T - 1, E, dims_.eps);
-    linear(pool, trunk_.head, x, T - 1, logits);
+    linear(pool, trunk_.head, x, T - 1, logits, arena);
     return ok_status();
   }
 

@@ -241,7 +241,7 @@ class LlamaModel final : public Decoder {
     float* v = arena.take<float>(T * Dkv);
     float* cs = arena.take<float>(D);
     const LinearJob jobs[] = {{&lw.q, xn, T, q}, {&lw.k, xn, T, k}, {&lw.v, xn, T, v}};
-    linear_many(pool, jobs);
+    linear_many(pool, jobs, arena);
     auto rot = half_split_rope_ ? kernels::rope_half_split : kernels::rope_adjacent;
     for (const Seq& sq : seqs)
       for (int64_t i = 0; i < sq.n_tok; ++i) {
@@ -288,7 +288,7 @@ class LlamaModel final : public Decoder {
         }
       });
     }
-    linear(pool, lw.o, o, T, out);
+    linear(pool, lw.o, o, T, out, arena);
   }
 
   LlamaHParams h_;

@@ -17,6 +17,9 @@ namespace dseek {
 // to int8 blocks of 32 once per call (kernels::matmul_q8), f32/f16/bf16/FP8
 // weights keep f32 activations. Either way a row's value does not depend
 // on T or on the thread count.
+// Scratch (the int8 activations included) comes from `arena`; the overload
+// without one makes its own (benchmarks, one-off calls).
+void linear(ThreadPool& pool, const kernels::MatrixView& w, const float* x, int64_t n_tok, float* y, StepArena& arena);
 void linear(ThreadPool& pool, const kernels::MatrixView& w, const float* x, int64_t n_tok, float* y);
 
 // Several independent linears in one parallel pass (one thread sync instead
@@ -27,7 +30,7 @@ struct LinearJob {
   int64_t n_tok;
   float* y;        // [n_tok x w->rows]
 };
-void linear_many(ThreadPool& pool, std::span<const LinearJob> jobs);
+void linear_many(ThreadPool& pool, std::span<const LinearJob> jobs, StepArena& arena);
 
 struct MlpWeights {
   kernels::MatrixView gate, up, down;  // [F x E], [F x E], [E x F]

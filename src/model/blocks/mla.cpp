@@ -59,12 +59,12 @@ void project(ThreadPool& pool, const MlaDims& d, const MlaWeights& w, const Rope
   if (d.q_lora_rank > 0) {
     float* cq = arena.take<float>(n_tok * d.q_lora_rank);
     const LinearJob jobs[] = {{&w.q_a, xn, n_tok, cq}, {&w.kv_a, xn, n_tok, kv}};
-    linear_many(pool, jobs);
+    linear_many(pool, jobs, arena);
     rms_norm_rows(cq, w.q_a_norm, cq, n_tok, d.q_lora_rank, d.eps);
-    linear(pool, w.q_b, cq, n_tok, q);
+    linear(pool, w.q_b, cq, n_tok, q, arena);
   } else {
     const LinearJob jobs[] = {{&w.q, xn, n_tok, q}, {&w.kv_a, xn, n_tok, kv}};
-    linear_many(pool, jobs);
+    linear_many(pool, jobs, arena);
   }
   float* cs = arena.take<float>(d.d_rope);
   for (const AttnSeq& sq : seqs)
@@ -130,7 +130,7 @@ void mla_forward(ThreadPool& pool, const MlaDims& d, const MlaWeights& w, const 
   } else {
     for (const AttnSeq& sq : seqs) mla_attend_naive(pool, d, w.up, sq, layer, q, o, arena);
   }
-  linear(pool, w.o, o, n_tok, out);
+  linear(pool, w.o, o, n_tok, out, arena);
 }
 
 }  // namespace dseek

@@ -68,7 +68,7 @@ void moe_forward(ThreadPool& pool, const RoutingConfig& routing, const MoeWeight
   float* route_scratch = arena.take<float>(route_scratch_floats(routing));
   int32_t* idx = arena.take<int32_t>(n_tok * K);
   float* w = arena.take<float>(n_tok * K);
-  linear(pool, m.router, xn, n_tok, logits);
+  linear(pool, m.router, xn, n_tok, logits, arena);
   for (int64_t t = 0; t < n_tok; ++t) route_token(routing, logits + t * X, m.bias, route_scratch, idx + t * K, w + t * K);
   if (m.has_shared) swiglu_mlp(pool, m.shared, xn, n_tok, y, arena);
   else std::fill(y, y + n_tok * E, 0.0f);
