@@ -84,7 +84,7 @@ class Converter {
   }
 
   // The split W_UK^T per head ([H][Ckv][Dn]) and W_UV ([H][Dv][Ckv]) from the joint
-  // kv_b_proj [H*(Dn+Dv)][Ckv]; one layer's kv_b is dequantised once and kept.
+  // kv_b [H*(Dn+Dv)][Ckv]; one layer's kv_b is dequantised once and kept.
   Result<RowReader> kv_b_reader(const TensorSpec& spec) {
     const bool is_k = spec.source == SlotSource::kKeyOfJoint;
     const int64_t H = spec.ne[2], Ckv = is_k ? spec.ne[1] : spec.ne[0], Dn_or_Dv = is_k ? spec.ne[0] : spec.ne[1];

@@ -24,7 +24,7 @@ struct DeepseekHParams {
   int64_t n_group = 1, n_group_used = 1, n_dense_lead = 0, n_mtp = 0;
   Gating gating = Gating::kSoftmax;
   bool norm_topk = false;
-  bool expert_bias = false;  // e_score_correction_bias (noaux_tc)
+  bool expert_bias = false;  // the expert score-correction bias (noaux_tc)
   double route_scale = 1.0, rope_theta = 10000.0, rms_eps = 1e-6;
   double yarn_factor = 0.0, yarn_orig_ctx = 0.0, yarn_beta_fast = 32.0, yarn_beta_slow = 1.0, mscale_all_dim = 0.0;
 };

@@ -1,7 +1,7 @@
 // See train_model.h. The forward mirrors model/arch/deepseek.cpp: embedding,
 // layers of [RMSNorm, MLA, residual, RMSNorm, MLP or MoE, residual], output
 // norm, head; MTP: x = eh_proj [enorm(Emb(t+1)) ; hnorm(h_t)] -> one layer ->
-// shared_head_norm -> the shared head (DEEPSEEK_NOTES.md, "MTP").
+// the MTP head norm -> the shared head (DEEPSEEK_NOTES.md, "MTP").
 #include "train/train_model.h"
 
 #include <algorithm>

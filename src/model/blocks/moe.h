@@ -14,7 +14,7 @@ namespace dseek {
 
 struct MoeWeights {
   kernels::MatrixView router;    // [X x E], scores in f32
-  const float* bias = nullptr;   // e_score_correction_bias: selection only
+  const float* bias = nullptr;   // expert score-correction bias: selection only
   std::vector<MlpWeights> experts;
   bool has_shared = false;
   MlpWeights shared;

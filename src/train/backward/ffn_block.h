@@ -45,7 +45,7 @@ struct MoeParams {
   std::vector<MlpParams<T>> experts;     // X routed experts
   bool has_shared = false;
   MlpParams<T> shared;                   // Xs shared experts as one MLP of width Fe * Xs
-  std::vector<float> bias;               // e_score_correction_bias (noaux_tc); empty if unused. Not trained by gradient.
+  std::vector<float> bias;               // expert score-correction bias (noaux_tc); empty if unused. Not trained by gradient.
   void shape(const DeepseekHParams& h, int64_t layer);  // as the DeepSeek tensor table says
   void init(Rng& rng, double out_scale);
   void collect(std::vector<Param<T>*>& out);

@@ -10,7 +10,7 @@
 
 namespace dseek::train {
 
-// "blk.3.ffn_gate_exps.weight", 5 -> "blk.3.ffn_gate_exps.5"
+// "<layer prefix>N.<merged name>.weight", e -> "<layer prefix>N.<merged name>.e"
 inline std::string expert_param_name(const std::string& merged_gguf_name, int64_t e) {
   const std::string stem = merged_gguf_name.substr(0, merged_gguf_name.rfind('.'));
   return stem + "." + std::to_string(e);
