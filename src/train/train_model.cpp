@@ -195,9 +195,13 @@ void TrainModel<T>::run(ThreadPool& pool, std::span<const int32_t> tokens, int64
                         Forward& f) {
   const int64_t n = static_cast<int64_t>(tokens.size()), S = n / n_seq, E = h_.n_embd, V = h_.n_vocab;
   const size_t nE = static_cast<size_t>(n * E);
-  for (int64_t q = 0; q <= n_seq; ++q) f.starts.push_back(q * S);
-  for (int64_t t = 0; t < n; ++t) {
-    f.pos.push_back(static_cast<int32_t>(t % S));
+  if (opt.segment_starts.empty())
+    for (int64_t q = 0; q <= n_seq; ++q) f.starts.push_back(q * S);
+  else
+    f.starts.assign(opt.segment_starts.begin(), opt.segment_starts.end());
+  for (int64_t t = 0, seg = 0; t < n; ++t) {
+    while (f.starts[static_cast<size_t>(seg + 1)] <= t) ++seg;
+    f.pos.push_back(static_cast<int32_t>(t - f.starts[static_cast<size_t>(seg)]));
     f.targets.push_back(t % S + 1 < S ? tokens[static_cast<size_t>(t + 1)] : -1);
   }
   // Trunk.
