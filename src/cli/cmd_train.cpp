@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "train/data.h"
+#include "cli/cmd_train_sft.h"
 #include "cli/load_model.h"
 #include "train/recipes/arithmetic.h"
 #include "train/recipes/distill.h"
@@ -164,7 +165,7 @@ int train_grpo(const TrainArgs& a) {
 }  // namespace
 
 int cmd_train(int argc, char** argv) {
-  CLI::App app("Train: the DeepSeek recipe at small scale. Recipes: tokenizer, pretrain, distill, grpo.", "train");
+  CLI::App app("Train: the DeepSeek recipe at small scale. Recipes: tokenizer, pretrain, distill, grpo, sft.", "train");
   app.require_subcommand(1);
   TrainArgs a;
   CLI::App* tk = add_tokenizer(app, a);
@@ -177,7 +178,10 @@ int cmd_train(int argc, char** argv) {
   add_run_options(ds, a, "config JSON: {\"model\": ..., \"training\": ..., \"distill\": {kd_weight, ce_weight, temperature, samples, sample_tokens, sample_temperature}}",
                   "text files the teacher is distilled on", "output student .gguf (also OUT.log.json, OUT.svg, OUT.ckpt)");
   CLI::App* gr = add_grpo(app, a);
+  SftArgs sft_args;
+  CLI::App* sft = add_sft(app, sft_args);
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
+  if (sft->parsed()) return train_sft(sft_args);
   if (gr->parsed()) return train_grpo(a);
   if (ds->parsed()) return train_distill(a.teacher, a.config_path, a.pt_data, a.pt_out, a.threads, a.resume, a.max_steps);
   if (tk->parsed()) return train_tokenizer(a.vocab, a.data, a.out, a.pre, a.max_bytes);

@@ -125,4 +125,15 @@ size_t pack_documents(const std::vector<SftDocument>& docs, size_t first, int64_
   return d;
 }
 
+PackedBatch single_document(const SftDocument& doc, int64_t seq_len) {
+  PackedBatch b;
+  const int64_t len = std::min<int64_t>(static_cast<int64_t>(doc.ids.size()), seq_len);
+  b.rows = 1;
+  b.tokens.assign(doc.ids.begin(), doc.ids.begin() + len);
+  for (int64_t i = 0; i < len; ++i)
+    b.targets.push_back(i + 1 < len && doc.assistant[static_cast<size_t>(i + 1)] ? doc.ids[static_cast<size_t>(i + 1)] : -1);
+  b.segment_starts = {0, len};
+  return b;
+}
+
 }  // namespace dseek::train

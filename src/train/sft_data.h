@@ -43,4 +43,7 @@ struct PackedBatch {
 size_t pack_documents(const std::vector<SftDocument>& docs, size_t first, int64_t rows, int64_t seq_len,
                       int32_t pad_id, PackedBatch& out);
 
+// One document alone as a batch of one row (cut to seq_len): for evaluation.
+PackedBatch single_document(const SftDocument& doc, int64_t seq_len);
+
 }  // namespace dseek::train

@@ -32,7 +32,7 @@ struct LossOptions {
   // Packed documents (SFT): boundaries in the flattened tokens, 0 first and n
   // last, every row boundary included. Attention and positions restart at
   // each; empty: one document per row. The MTP module still runs per row.
-  std::span<const int64_t> segment_starts;
+  std::span<const int64_t> segment_starts = {};
   // Mixed precision (DeepSeek-V3 §3.3): the projections and experts compute on
   // bfloat16 weights and inputs with f32 accumulation; the f32 master weights
   // are what the optimiser updates. Embedding, output head, router, norms and
