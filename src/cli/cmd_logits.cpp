@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/load_model.h"
 #include "model/model.h"
 
 namespace dseek::cli {
@@ -18,10 +19,12 @@ int cmd_logits(int argc, char** argv) {
   std::string model_path, tokens_arg, out, mode = "auto";
   int threads = 0;
   bool mtp = false;
+  std::vector<std::string> loras;
   app.add_option("-m,--model", model_path, "GGUF file or model directory")->required();
   app.add_option("--tokens", tokens_arg, "token ids separated by spaces, e.g. \"1 403 407\"")->required();
   app.add_option("-o,--output", out, "output file")->required();
   app.add_option("--mode", mode, kAttentionModeHelp)->capture_default_str();
+  app.add_option("--lora", loras, "LoRA adapter GGUF applied at run time without merging, FILE or FILE:SCALE (repeat for several)");
   app.add_option("-t,--threads", threads, "threads (default: all cores)");
   app.add_flag("--mtp", mtp, "write the MTP module's draft logits ([n_tokens-1 x n_vocab]) instead");
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
@@ -42,9 +45,9 @@ int cmd_logits(int argc, char** argv) {
   if (!parse_attention_mode(mode, &opt.mode)) return report("--mode must be naive, absorbed or auto");
   if (threads < 0 || threads > 1024) return report("--threads must be between 1 and 1024");
 
-  auto files = open_model_files(model_path);
+  auto files = open_with_adapters(model_path, {}, loras);
   if (!files.ok()) return report(files.status());
-  auto model = load_model(std::make_shared<const ModelFiles>(std::move(files).value()));
+  auto model = load_model(std::move(files).value());
   if (!model.ok()) return report(model.status());
   const int64_t V = (*model)->n_vocab(), T = static_cast<int64_t>(tokens.size());
   if (T > (*model)->n_ctx())

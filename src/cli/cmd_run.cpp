@@ -78,12 +78,14 @@ struct RunArgs {
   int64_t seed = -1;
   SamplingParams sp;
   MapOptions map;
+  std::vector<std::string> loras;
 };
 
 void add_options(CLI::App& app, RunArgs& a) {
   SamplingParams& sp = a.sp;
   app.add_option("-m,--model", a.model_path, "GGUF file or model directory")->required();
   app.add_option("-p,--prompt", a.prompt, "the prompt")->required();
+  app.add_option("--lora", a.loras, "LoRA adapter GGUF applied at run time without merging, FILE or FILE:SCALE (repeat for several)");
   app.add_option("-n,--n-predict", a.n_predict, "tokens to generate")->capture_default_str();
   app.add_option("--temp", sp.temperature, "temperature (0: greedy)")->capture_default_str();
   app.add_option("--top-k", sp.top_k, "top-k (0: off)")->capture_default_str();
@@ -166,7 +168,7 @@ int cmd_run(int argc, char** argv) {
   if (Status st = check_args(a); !st.ok()) return report(st);
   a.sp.seed = a.seed >= 0 ? static_cast<uint64_t>(a.seed) : std::random_device{}();
 
-  auto loaded = load_model_files(a.model_path, true, a.map);
+  auto loaded = load_model_files(a.model_path, true, a.map, a.loras);
   if (!loaded.ok()) return report(loaded.status());
   auto prompt = prompt_tokens(a, loaded->files->path, *loaded->tokenizer);
   if (!prompt.ok()) return report(prompt.status());

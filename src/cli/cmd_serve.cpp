@@ -37,11 +37,13 @@ struct ServeArgs {
   int64_t max_tokens = 0, max_n = 8;
   double timeout = 600;
   MapOptions map;
+  std::vector<std::string> loras;
 };
 
 void add_options(CLI::App& app, ServeArgs& a) {
   a.eng.n_ctx = 4096;
   app.add_option("-m,--model", a.model_path, "GGUF file or model directory")->required();
+  app.add_option("--lora", a.loras, "LoRA adapter GGUF applied at run time without merging, FILE or FILE:SCALE (repeat for several)");
   app.add_option("--host", a.http.host, "address to bind (127.0.0.1: this machine only)")->capture_default_str();
   app.add_option("--port", a.http.port, "port (0: any free port)")->capture_default_str();
   app.add_option("--api-key", a.http.api_key, "require 'Authorization: Bearer KEY' on /v1 routes");
@@ -138,7 +140,7 @@ int cmd_serve(int argc, char** argv) {
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
   if (std::string bad = out_of_range(a); !bad.empty()) return report(bad);
 
-  auto loaded = load_model_files(a.model_path, true, a.map);
+  auto loaded = load_model_files(a.model_path, true, a.map, a.loras);
   if (!loaded.ok()) return report(loaded.status());
   const std::shared_ptr<const Model>& model = loaded->model;
   if (a.eng.n_ctx > model->n_ctx())

@@ -19,6 +19,7 @@ int cmd_quantize(int argc, char** argv);
 int cmd_serve(int argc, char** argv);
 int cmd_kld(int argc, char** argv);
 int cmd_train(int argc, char** argv);
+int cmd_merge_lora(int argc, char** argv);
 
 struct Command {
   std::string_view name;

@@ -1,13 +1,29 @@
 // See load_model.h.
 #include "cli/load_model.h"
 
+#include "model/lora_adapter.h"
+
 namespace dseek::cli {
 
-Result<LoadedModel> load_model_files(const std::string& path, bool with_tokenizer, const MapOptions& map) {
+Result<std::shared_ptr<const ModelFiles>> open_with_adapters(const std::string& path, const MapOptions& map,
+                                                             const std::vector<std::string>& loras) {
   auto files = open_model_files(path, map);
   if (!files.ok()) return files.status();
+  if (!loras.empty()) {
+    const std::string arch = files->gguf ? files->gguf->get_string("general.architecture").value_or("") : "";
+    auto adapters = LoraAdapters::load(loras, files->weights, arch);
+    if (!adapters.ok()) return adapters.status();
+    files->adapters = std::move(adapters).value();
+  }
+  return std::make_shared<const ModelFiles>(std::move(files).value());
+}
+
+Result<LoadedModel> load_model_files(const std::string& path, bool with_tokenizer, const MapOptions& map,
+                                     const std::vector<std::string>& loras) {
+  auto files = open_with_adapters(path, map, loras);
+  if (!files.ok()) return files.status();
   LoadedModel out;
-  out.files = std::make_shared<const ModelFiles>(std::move(files).value());
+  out.files = std::move(files).value();
   if (with_tokenizer) {
     auto tok = out.files->gguf ? Tokenizer::from_gguf(*out.files->gguf) : Tokenizer::load(path);
     if (!tok.ok()) return Status::error(path + ": no usable tokenizer: " + tok.message());

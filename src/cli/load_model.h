@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "model/model.h"
@@ -18,6 +19,11 @@ struct LoadedModel {
   std::unique_ptr<Tokenizer> tokenizer;  // null when not asked for
 };
 
-Result<LoadedModel> load_model_files(const std::string& path, bool with_tokenizer, const MapOptions& map = {});
+// loras: --lora FILE[:SCALE] arguments, applied at run time without merging.
+Result<LoadedModel> load_model_files(const std::string& path, bool with_tokenizer, const MapOptions& map = {},
+                                     const std::vector<std::string>& loras = {});
+// Opens the model's files with the adapters attached (what load_model then binds).
+Result<std::shared_ptr<const ModelFiles>> open_with_adapters(const std::string& path, const MapOptions& map,
+                                                             const std::vector<std::string>& loras);
 
 }  // namespace dseek::cli

@@ -21,6 +21,7 @@ constexpr Command kCommands[] = {
     {"template", "render a chat template for messages (JSON on stdin)", dseek::cli::cmd_template},
     {"run", "generate text from a prompt (streams to stdout)", dseek::cli::cmd_run},
     {"train", "the DeepSeek training recipe at small scale (tokenizer)", dseek::cli::cmd_train},
+    {"merge-lora", "bake LoRA adapters into a model GGUF", dseek::cli::cmd_merge_lora},
     {"kld", "KL divergence / top-1 agreement / perplexity of a quantised model against its base", dseek::cli::cmd_kld},
     {"serve", "serve a model over an OpenAI-compatible HTTP API with a chat page", dseek::cli::cmd_serve},
     {"quantize", "convert a GGUF or Hugging Face model to GGUF with a given weight type", dseek::cli::cmd_quantize},

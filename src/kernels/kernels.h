@@ -12,6 +12,10 @@
 #include "core/status.h"
 #include "kernels/quantized_acts.h"
 
+namespace dseek {
+struct LoraDelta;
+}  // namespace dseek
+
 namespace dseek::kernels {
 
 // Dequantise `n` elements of type `t` (n a multiple of the block size) from
@@ -38,6 +42,8 @@ struct MatrixView {
   uint64_t row_bytes = 0;
   const float* block_scale = nullptr;  // FP8 only: [ceil(rows/128)][ceil(cols/128)] of the full tensor
   int64_t scale_row_offset = 0;        // this view's first row within the full tensor (for block_scale)
+  // A LoRA correction model/blocks/linear adds after the product (model/lora_adapter.h); kernels ignore it.
+  const ::dseek::LoraDelta* lora = nullptr;
 };
 MatrixView make_matrix(DType dtype, const void* data, int64_t rows, int64_t cols, const float* block_scale = nullptr);
 // Rows [first, first+n) of m as their own matrix (an expert's slice, a head's block).

@@ -131,4 +131,52 @@ Result<LoraArg> parse_lora_arg(const std::string& arg) {
   return out;
 }
 
+void apply_lora(const LoraDelta& d, const float* x, int64_t n_tok, float* y) {
+  for (const auto& term : d.terms) {
+    const LoraPairData& p = *term.pair;
+    std::vector<float> ax(static_cast<size_t>(p.rank));
+    for (int64_t t = 0; t < n_tok; ++t) {
+      const float* xt = x + t * p.cols;
+      for (int64_t k = 0; k < p.rank; ++k) {
+        const float* a = p.a.data() + k * p.cols;
+        double acc = 0;
+        for (int64_t c = 0; c < p.cols; ++c) acc += static_cast<double>(a[c]) * xt[c];
+        ax[static_cast<size_t>(k)] = static_cast<float>(acc);
+      }
+      float* yt = y + t * p.rows;
+      for (int64_t r = 0; r < p.rows; ++r) {
+        const float* b = p.b.data() + r * p.rank;
+        double acc = 0;
+        for (int64_t k = 0; k < p.rank; ++k) acc += static_cast<double>(b[k]) * ax[static_cast<size_t>(k)];
+        yt[r] += static_cast<float>(term.factor * acc);
+      }
+    }
+  }
+}
+
+Result<std::shared_ptr<const LoraAdapters>> LoraAdapters::load(const std::vector<std::string>& args,
+                                                              const WeightSource& base, const std::string& base_arch) {
+  auto out = std::make_shared<LoraAdapters>();
+  for (const std::string& arg : args) {
+    auto la = parse_lora_arg(arg);
+    if (!la.ok()) return la.status();
+    auto f = read_lora_adapter(la->path);
+    if (!f.ok()) return f.status();
+    if (!base_arch.empty() && !f->architecture.empty() && f->architecture != base_arch)
+      return Status::error("LoRA adapter " + la->path + " is for architecture '" + f->architecture +
+                           "', the model is '" + base_arch + "'");
+    if (Status st = check_adapter_against(*f, base, la->path); !st.ok()) return st;
+    out->files_.push_back(std::make_unique<LoraAdapterFile>(std::move(f).value()));
+    const LoraAdapterFile& file = *out->files_.back();
+    for (const auto& p : file.pairs)
+      out->deltas_[p.base].terms.push_back({&p, static_cast<float>(file.factor(p, la->scale))});
+  }
+  return std::shared_ptr<const LoraAdapters>(std::move(out));
+}
+
+const LoraDelta* LoraAdapters::find(const std::string& base_name) const {
+  const auto it = deltas_.find(base_name);
+  return it == deltas_.end() ? nullptr : &it->second;
+}
+
 }  // namespace dseek

@@ -10,6 +10,9 @@
 #include <string>
 #include <vector>
 
+#include <map>
+#include <memory>
+
 #include "core/status.h"
 #include "format/weight_source.h"
 
@@ -49,5 +52,35 @@ struct LoraArg {
   double scale = 1.0;
 };
 Result<LoraArg> parse_lora_arg(const std::string& arg);
+
+// What one base matrix gets at run time: y += sum over adapters of factor * B (A x).
+struct LoraDelta {
+  struct Term {
+    const LoraPairData* pair;
+    float factor;  // user scale * alpha / r
+  };
+  std::vector<Term> terms;
+};
+
+// y[n_tok x rows] += the delta applied to x[n_tok x cols] (f32, a fixed summation order).
+void apply_lora(const LoraDelta& d, const float* x, int64_t n_tok, float* y);
+
+// The adapters given with --lora, checked against the base model, indexed by base tensor name.
+class LoraAdapters {
+ public:
+  // base_arch: the base GGUF's general.architecture ("" to skip that check).
+  static Result<std::shared_ptr<const LoraAdapters>> load(const std::vector<std::string>& args, const WeightSource& base,
+                                                         const std::string& base_arch);
+  const LoraDelta* find(const std::string& base_name) const;
+  const std::map<std::string, LoraDelta>& deltas() const { return deltas_; }
+
+ private:
+  std::vector<std::unique_ptr<LoraAdapterFile>> files_;  // stable addresses for the terms
+  std::map<std::string, LoraDelta> deltas_;
+};
+
+// `dseek merge-lora`: BASE (GGUF) with every adapter's delta added, written
+// to OUT; adapted tensors become F32, everything else is copied as stored.
+Status merge_lora_gguf(const std::string& base, const std::vector<std::string>& loras, const std::string& out);
 
 }  // namespace dseek

@@ -16,6 +16,8 @@
 
 namespace dseek {
 
+class LoraAdapters;
+
 struct ModelFiles {
   enum class Format { kGguf, kSafetensors };
   Format format = Format::kGguf;
@@ -28,6 +30,7 @@ struct ModelFiles {
   WeightSource weights;
   std::unique_ptr<Architecture> arch;               // null for a vocabulary-only GGUF or a bare .safetensors
   std::string arch_error;                           // why arch is null
+  std::shared_ptr<const LoraAdapters> adapters;     // --lora: applied by the forward pass without merging
 };
 
 Result<ModelFiles> open_model_files(const std::string& path, const MapOptions& map = {});

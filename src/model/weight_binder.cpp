@@ -1,6 +1,8 @@
 // See weight_binder.h.
 #include "model/weight_binder.h"
 
+#include "model/lora_adapter.h"
+
 namespace dseek {
 namespace {
 
@@ -53,7 +55,9 @@ kernels::MatrixView WeightBinder::matrix(const std::string& gguf, const std::str
     }
     scale = reinterpret_cast<const float*>(s->data.data());
   }
-  return kernels::make_matrix(w->dtype, w->data.data(), rows, cols, scale);
+  kernels::MatrixView m = kernels::make_matrix(w->dtype, w->data.data(), rows, cols, scale);
+  if (adapters_) m.lora = adapters_->find(gguf);
+  return m;
 }
 
 const float* WeightBinder::vec(const std::string& gguf, const std::string& hf, int64_t n) {

@@ -14,6 +14,8 @@
 
 namespace dseek {
 
+class LoraAdapters;
+
 class WeightBinder {
  public:
   // Converted vectors are stored in `storage`, which the model owns (it must outlive the views).
@@ -27,6 +29,9 @@ class WeightBinder {
   // A vector of n floats (converted from its stored type).
   const float* vec(const std::string& gguf, const std::string& hf, int64_t n);
 
+  // LoRA adapters to attach to the matrices they name (null: none).
+  void set_adapters(const LoraAdapters* a) { adapters_ = a; }
+
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }
 
@@ -39,6 +44,7 @@ class WeightBinder {
   std::string where_;
   Status status_;
   Storage& owned_;  // converted small vectors (stable addresses)
+  const LoraAdapters* adapters_ = nullptr;
 };
 
 }  // namespace dseek

@@ -366,6 +366,7 @@ class DeepseekModel final : public Decoder {
 
   Status bind() {
     WeightBinder b(files_->weights, files_->path, owned_);
+    b.set_adapters(files_->adapters.get());
     const DeepseekTensors& t = deepseek_tensors();
     trunk_.n_embd = h_.n_embd, trunk_.n_vocab = h_.n_vocab, trunk_.n_layer = h_.n_layer;
     trunk_.eps = dims_.eps;

@@ -183,6 +183,7 @@ class LlamaModel final : public Decoder {
   Status bind() {
     using enum LlamaTensor;
     WeightBinder b(files_->weights, files_->path, owned_);
+    b.set_adapters(files_->adapters.get());
     const LlamaTensors& t = llama_tensors();
     trunk_.n_embd = h_.n_embd, trunk_.n_vocab = h_.n_vocab, trunk_.n_layer = h_.n_layer;
     trunk_.eps = static_cast<float>(h_.rms_eps);

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "model/lora_adapter.h"
+
 namespace dseek {
 
 namespace {
@@ -84,6 +86,9 @@ void linear_many(ThreadPool& pool, std::span<const LinearJob> jobs, StepArena& a
         }
       },
       16);
+  // LoRA adapters given at run time (--lora): y += scale * alpha/r * B (A x), after the base product.
+  for (const LinearJob& job : jobs)
+    if (job.w->lora && job.n_tok > 0) apply_lora(*job.w->lora, job.x, job.n_tok, job.y);
 }
 
 void swiglu_mlp(ThreadPool& pool, const MlpWeights& w, const float* x, int64_t n_tok, float* y, StepArena& arena) {
