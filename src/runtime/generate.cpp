@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "model/step_arena.h"
 #include "runtime/cache_budget.h"
 
 namespace dseek {
@@ -19,8 +20,10 @@ Result<GenerateResult> generate(const Model& model, ThreadPool& pool, std::span<
   KvCache cache = model.new_cache(n_ctx);
   std::vector<float> logits(static_cast<size_t>(model.n_vocab()));
   std::vector<int32_t> history(prompt.begin(), prompt.end());
+  StepArena arena;  // one activation arena for the prompt and every decode step
   ForwardOptions last;
   last.all_logits = false;
+  last.arena = &arena;
   GenerateResult res;
   using clock = std::chrono::steady_clock;
   auto t0 = clock::now();
