@@ -5,6 +5,7 @@
 // `--json` prints one object (a contract for other tools).
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -17,6 +18,7 @@
 #include "cli/tools/memory_probe.h"
 #include "model/common_tensors.h"
 #include "model/model.h"
+#include "runtime/cache_budget.h"
 
 namespace dseek::cli {
 namespace {
@@ -281,6 +283,7 @@ int cmd_bench(int argc, char** argv) {
   if (!model.ok()) return report(model.status());
   const Model& m = **model;
   if (a.pp + a.tg > m.n_ctx()) return report("bench: -p + -n exceeds the model's context of " + std::to_string(m.n_ctx()));
+  if (Status st = check_cache_memory(m, std::max(a.pp, a.tg + 1), 1, "-p or -n"); !st.ok()) return report(st);
   auto timings = time_runs(m, pool, a, attention);
   if (!timings.ok()) return report(timings.status());
   probe_again(pool, a, pr);

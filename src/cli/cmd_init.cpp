@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "core/file_identity.h"
 #include "core/progress.h"
 #include "model/arch.h"
 #include "tokenizer/default_vocab.h"
@@ -35,6 +36,8 @@ int cmd_init(int argc, char** argv) {
   if (!dtype || dtype_traits(*dtype).ggml_id < 0 || !dtype_traits(*dtype).is_float || *dtype == DType::kF64)
     return report("--dtype '" + dtype_name_arg + "' is not a weight type GGUF can store (try f32, f16, bf16, q8_0, q4_k)");
 
+  if (!tokenizer.empty())
+    if (Status st = check_output_is_not_input(out, {tokenizer}); !st.ok()) return report(st);
   GgufWriter writer;
   int64_t n_vocab = 0;
   if (!tokenizer.empty()) {

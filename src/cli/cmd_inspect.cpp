@@ -174,6 +174,24 @@ void print_text(const nlohmann::json& r, bool show_tensors) {
                 shape_str(x["shape"].get<std::vector<int64_t>>()).c_str(), human_bytes(x["bytes"].get<uint64_t>()).c_str());
 }
 
+// A GGUF whose hyper-parameters are out of range (or otherwise unusable) is
+// still described, weights and all, with the reason as a warning: inspect is
+// where one looks at a file that will not load.
+Result<ModelFiles> open_for_inspection(const std::string& path) {
+  auto m = open_model_files(path);
+  if (m.ok()) return m;
+  auto gguf = GgufFile::open(path);
+  if (!gguf.ok()) return m.status();
+  std::fprintf(stderr, "dseek: warning: %s\n", m.message().c_str());
+  ModelFiles files;
+  files.path = path;
+  auto shared = std::make_shared<const GgufFile>(std::move(gguf).value());
+  files.gguf = shared;
+  files.weights = WeightSource::from_gguf(shared);
+  files.arch_error = m.message();
+  return files;
+}
+
 }  // namespace
 
 int cmd_inspect(int argc, char** argv) {
@@ -185,7 +203,7 @@ int cmd_inspect(int argc, char** argv) {
   app.add_flag("--no-tensors", no_tensors, "omit the tensor table");
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
 
-  auto m = open_model_files(path);
+  auto m = open_for_inspection(path);
   if (!m.ok()) return report(m.status());
   const nlohmann::json r = build_report(*m);
   if (json) {

@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/load_model.h"
+#include "runtime/cache_budget.h"
 #include "core/progress.h"
 #include "model/model.h"
 #include "cli/tools/kld.h"
@@ -101,6 +102,7 @@ int cmd_kld(int argc, char** argv) {
                   std::to_string(quant->model->n_vocab()) + " tokens): compare a model with its own quantisation");
   const Tokenizer& tok = *base->tokenizer;
   const int64_t ctx = std::min(a.ctx, mb.n_ctx());
+  if (Status st = check_cache_memory(mb, ctx, 2, "--ctx"); !st.ok()) return report(st);  // one cache per model
 
   const std::vector<int32_t> ids = tok.encode(ss.str(), EncodeOptions{false, false});
   const int64_t body = ctx - (tok.add_bos() && tok.bos_id() >= 0 ? 1 : 0);

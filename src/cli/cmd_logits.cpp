@@ -10,6 +10,8 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/load_model.h"
+#include "core/atomic_file.h"
+#include "core/file_identity.h"
 #include "model/model.h"
 
 namespace dseek::cli {
@@ -44,6 +46,7 @@ int cmd_logits(int argc, char** argv) {
   ForwardOptions opt;
   if (!parse_attention_mode(mode, &opt.mode)) return report("--mode must be naive, absorbed or auto");
   if (threads < 0 || threads > 1024) return report("--threads must be between 1 and 1024");
+  if (Status st = check_output_is_not_input(out, {model_path}); !st.ok()) return report(st);
 
   auto files = open_with_adapters(model_path, {}, loras);
   if (!files.ok()) return report(files.status());
@@ -64,14 +67,8 @@ int cmd_logits(int argc, char** argv) {
     st = (*model)->forward(tokens, cache, pool, opt, logits.data());
   }
   if (!st.ok()) return report(st);
-  const std::string tmp = out + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) return report(tmp + ": cannot create");
-  const bool wrote = std::fwrite(logits.data(), sizeof(float), logits.size(), f) == logits.size();
-  if (std::fclose(f) != 0 || !wrote || std::rename(tmp.c_str(), out.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return report(out + ": write failed");
-  }
+  const std::string_view bytes(reinterpret_cast<const char*>(logits.data()), logits.size() * sizeof(float));
+  if (Status w = write_file_atomically(out, bytes); !w.ok()) return report(w);
   return kExitOk;
 }
 

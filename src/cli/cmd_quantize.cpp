@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "core/file_identity.h"
 #include "core/progress.h"
 #include "model/convert.h"
 
@@ -20,7 +21,7 @@ int cmd_quantize(int argc, char** argv) {
   const auto t = dtype_from_name(type);
   if (!t || dtype_traits(*t).ggml_id < 0 || !dtype_traits(*t).is_float || *t == DType::kF64)
     return report("--type '" + type + "' is not a weight type GGUF can store (q8_0, q4_k, q5_k, q6_k, q4_0, bf16, f16, f32)");
-  if (in == out) return report("the output must not be the input");
+  if (Status st = check_output_is_not_input(out, {in}); !st.ok()) return report(st);
   auto files = open_model_files(in);
   if (!files.ok()) return report(files.status());
   ProgressBar bar("quantizing to " + type, 1000);

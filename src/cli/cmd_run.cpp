@@ -4,6 +4,7 @@
 // with --verbose. Exit 2 for bad input (model, prompt, parameters).
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <random>
 #include <thread>
@@ -12,6 +13,7 @@
 #include "cli/common.h"
 #include "cli/load_model.h"
 #include "model/model.h"
+#include "runtime/cache_budget.h"
 #include "runtime/chat_prompt.h"
 #include "runtime/generate.h"
 #include "tokenizer/jinja/chat_template.h"
@@ -98,7 +100,7 @@ void add_options(CLI::App& app, RunArgs& a) {
   app.add_flag("--chat", a.chat, "apply the model's chat template to the prompt");
   app.add_option("--system", a.system, "system message (with --chat)");
   app.add_flag("--think", a.thinking, "with --chat: ask templates that support it to start reasoning");
-  app.add_option("-c,--ctx-size", a.n_ctx, "context size (default: the model's)");
+  app.add_option("-c,--ctx-size", a.n_ctx, "context size (default: the prompt + --n-predict, at most the model's)");
   app.add_option("--mode", a.mode, "MLA attention form: naive | absorbed | auto")->capture_default_str();
   app.add_option("-t,--threads", a.threads, "threads (default: all cores)");
   app.add_flag("-v,--verbose", a.verbose, "timings and the seed on stderr");
@@ -131,11 +133,18 @@ int generate_to_stdout(const Model& model, const Tokenizer& tok, const ChatPromp
   const std::vector<int32_t>& ids = prompt.ids;
   GenerateOptions opt;
   opt.max_new_tokens = a.n_predict;
-  opt.n_ctx = a.n_ctx > 0 ? a.n_ctx : model.n_ctx();
+  // The cache holds what this run can use: the prompt and the tokens asked for, at most
+  // the trained context. Reserving all of a 128K-token context for a short run would
+  // take gigabytes for nothing; generation stops at the same point either way.
+  const int64_t needed = static_cast<int64_t>(ids.size()) + a.n_predict;
+  opt.n_ctx = a.n_ctx > 0 ? a.n_ctx : std::max<int64_t>(1, std::min(model.n_ctx(), needed));
   if (tok.eos_id() >= 0) opt.stop_tokens.push_back(tok.eos_id());
   if (static_cast<int64_t>(ids.size()) > opt.n_ctx)
     return report("the prompt has " + std::to_string(ids.size()) + " tokens, more than the context of " +
                   std::to_string(opt.n_ctx) + " (use a shorter prompt or --ctx-size)");
+  if (Status st = check_cache_memory(model, opt.n_ctx, 1, a.n_ctx > 0 ? "--ctx-size" : "--n-predict or --ctx-size");
+      !st.ok())
+    return report(st);
   ThreadPool pool(a.threads > 0 ? a.threads : static_cast<int>(std::thread::hardware_concurrency()));
   Sampler sampler(a.sp);
   StreamDecoder stream(tok);

@@ -3,10 +3,13 @@
 // BPE), `pretrain`, `distill`, `grpo`. This file parses arguments and reports;
 // the recipes live in src/train/recipes/.
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "core/atomic_file.h"
+#include "core/file_identity.h"
 #include <nlohmann/json.hpp>
 
 #include "train/data.h"
@@ -21,8 +24,23 @@
 namespace dseek::cli {
 namespace {
 
+// A recipe writes OUT and companions named OUT + suffix: none may be one of
+// its inputs (it would be destroyed) or a directory (found now, not after training).
+Status check_outputs(const std::string& out, const std::vector<std::string>& suffixes,
+                     const std::vector<std::string>& inputs) {
+  for (const std::string& suffix : suffixes) {
+    const std::string path = out + suffix;
+    if (std::filesystem::is_directory(path))
+      return Status::error(path + ": is a directory; the training run writes a file there (choose another -o)");
+    if (Status st = check_output_is_not_input(path, inputs); !st.ok()) return st;
+  }
+  return ok_status();
+}
+
+
 int train_tokenizer(int64_t vocab, const std::vector<std::string>& data, const std::string& out, const std::string& pre,
                     size_t max_bytes) {
+  if (Status st = check_outputs(out, {""}, data); !st.ok()) return report(st);
   auto text = train::read_text_files(data, max_bytes);
   if (!text.ok()) return report(text.status());
   auto r = train::train_tokenizer_file(*text, vocab, pre, out);
@@ -55,6 +73,10 @@ void print_summary(const std::string& out, const train::PretrainSummary& r, bool
 int train_distill(const std::string& teacher_path, const std::string& config_path, const std::vector<std::string>& data,
                   const std::string& out, int threads, bool resume, int64_t max_steps) {
   if (threads < 1 || threads > 1024) return report("--threads must be between 1 and 1024");
+  std::vector<std::string> inputs = data;
+  inputs.insert(inputs.end(), {config_path, teacher_path});
+  if (Status st = check_outputs(out, {"", ".log.json", ".svg", ".ckpt", ".samples.txt"}, inputs); !st.ok())
+    return report(st);
   auto cfg = read_config(config_path);
   if (!cfg.ok()) return report(cfg.status());
   auto teacher = load_model_files(teacher_path, false);
@@ -70,6 +92,12 @@ int train_distill(const std::string& teacher_path, const std::string& config_pat
 int train_pretrain(const std::string& config_path, const std::vector<std::string>& data, const std::string& tokenizer,
                    const std::string& out, int threads, bool resume, int64_t max_steps) {
   if (threads < 1 || threads > 1024) return report("--threads must be between 1 and 1024");
+  std::vector<std::string> inputs = data;
+  inputs.push_back(config_path);
+  std::vector<std::string> outputs = {"", ".log.json", ".svg", ".ckpt"};
+  if (tokenizer.empty()) outputs.push_back(".tokenizer.gguf");  // trained here
+  else inputs.push_back(tokenizer);
+  if (Status st = check_outputs(out, outputs, inputs); !st.ok()) return report(st);
   auto cfg = read_config(config_path);
   if (!cfg.ok()) return report(cfg.status());
   auto r = train::run_pretrain(*cfg, train::PretrainRun{.data = data, .tokenizer = tokenizer, .out = out,
@@ -146,13 +174,16 @@ int train_grpo(const TrainArgs& a) {
   if (!a.corpus_out.empty()) {
     if (a.corpus_lines < 1 || a.corpus_lines > 100000000 || !(a.corpus_noise >= 0 && a.corpus_noise <= 1) || g.max_operand < 1)
       return report("--corpus-lines must be positive, --corpus-noise in [0, 1]");
-    std::ofstream(a.corpus_out, std::ios::binary) << train::arithmetic_corpus(a.corpus_lines, g.max_operand, a.corpus_noise, g.seed);
+    if (Status st = check_outputs(a.corpus_out, {""}, {}); !st.ok()) return report(st);
+    const std::string corpus = train::arithmetic_corpus(a.corpus_lines, g.max_operand, a.corpus_noise, g.seed);
+    if (Status st = write_file_atomically(a.corpus_out, corpus); !st.ok()) return report(st);
     std::printf("wrote %s: %lld worked %s problems (%.0f%% with a wrong answer)\n", a.corpus_out.c_str(),
                 static_cast<long long>(a.corpus_lines), g.task.c_str(), 100 * a.corpus_noise);
     return kExitOk;
   }
   if (g.model.empty() || g.out.empty()) return report("grpo needs --model and -o (or --write-corpus)");
   if (g.threads < 1 || g.threads > 1024) return report("--threads must be between 1 and 1024");
+  if (Status st = check_outputs(g.out, {"", ".log.json", ".svg", ".policy.tmp.gguf"}, {g.model}); !st.ok()) return report(st);
   auto r = train::run_grpo(g);
   if (!r.ok()) return report(r.status());
   std::printf("wrote %s (+ .log.json, .svg): %lld steps, held-out accuracy %.1f%% -> %.1f%% greedy, %.1f%% -> %.1f%% "

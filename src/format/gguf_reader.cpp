@@ -184,6 +184,72 @@ Result<GgufFile> GgufFile::open(const std::string& path, const MapOptions& map) 
   return parsed;
 }
 
+namespace {
+
+using Metadata = std::vector<std::pair<std::string, GgufValue>>;
+
+// n_kv metadata entries: key, type, value; keys unique.
+Status read_metadata(Parser& p, uint64_t n_kv, Metadata& kv) {
+  ByteReader& r = p.reader();
+  std::unordered_set<std::string> keys;
+  kv.reserve(static_cast<size_t>(n_kv));
+  for (uint64_t i = 0; i < n_kv; ++i) {
+    std::string key;
+    const uint64_t at = r.pos();
+    if (Status st = p.read_string(&key, "metadata key"); !st.ok()) return st;
+    uint32_t type = 0;
+    if (!r.read(&type)) return p.fail("truncated type of metadata key '" + key + "'");
+    if (!valid_type(type)) return p.fail("metadata key '" + key + "' has unknown value type " + std::to_string(type));
+    GgufValue v;
+    if (Status st = p.read_value(static_cast<GgufType>(type), 0, &v); !st.ok()) return st;
+    if (!keys.insert(key).second) return p.fail_at(at, "duplicate metadata key '" + key + "'");
+    kv.emplace_back(std::move(key), std::move(v));
+  }
+  return ok_status();
+}
+
+// The tensor infos (already sized to the header's count); names unique.
+Status read_tensor_infos(Parser& p, std::vector<GgufTensorInfo>& tensors) {
+  std::unordered_set<std::string> names;
+  for (auto& t : tensors) {
+    const uint64_t at = p.reader().pos();
+    if (Status st = parse_tensor_info(p, &t); !st.ok()) return st;
+    if (!names.insert(t.name).second) return p.fail_at(at, "duplicate tensor name '" + t.name + "'");
+  }
+  return ok_status();
+}
+
+// Tensors must be aligned, inside the data section [data_offset, file_size) and must not overlap.
+Status check_tensor_layout(Parser& p, const std::vector<GgufTensorInfo>& tensors, uint64_t alignment,
+                           uint64_t end_of_infos, uint64_t data_offset, uint64_t file_size) {
+  const uint64_t data_size = data_offset <= file_size ? file_size - data_offset : 0;
+  std::vector<const GgufTensorInfo*> by_offset;
+  for (const auto& t : tensors) {
+    if (t.offset % alignment != 0)
+      return p.fail_at(end_of_infos, "tensor '" + t.name + "' offset " + std::to_string(t.offset) +
+                                         " is not a multiple of the alignment " + std::to_string(alignment));
+    // Kernels read tensors in place: 8-byte alignment keeps every scalar and block load aligned.
+    if ((data_offset + t.offset) % 8 != 0)
+      return p.fail_at(data_offset, "tensor '" + t.name + "' starts at file offset " +
+                                        std::to_string(data_offset + t.offset) + ", which is not 8-byte aligned");
+    if (t.offset > data_size || t.n_bytes > data_size - t.offset)
+      return p.fail_at(data_offset + std::min(t.offset, data_size),
+                       "tensor '" + t.name + "' (" + std::to_string(t.n_bytes) + " bytes at data offset " +
+                           std::to_string(t.offset) + ") runs past the end of the file (truncated?)");
+    by_offset.push_back(&t);
+  }
+  std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
+  for (size_t i = 1; i < by_offset.size(); ++i) {
+    const auto* prev = by_offset[i - 1];
+    if (prev->offset + prev->n_bytes > by_offset[i]->offset)
+      return p.fail_at(data_offset + by_offset[i]->offset,
+                       "tensors '" + prev->name + "' and '" + by_offset[i]->name + "' overlap");
+  }
+  return ok_status();
+}
+
+}  // namespace
+
 Result<GgufFile> GgufFile::parse(std::span<const std::byte> bytes, const std::string& name) {
   Parser p(bytes, name);
   ByteReader& r = p.reader();
@@ -202,23 +268,7 @@ Result<GgufFile> GgufFile::parse(std::span<const std::byte> bytes, const std::st
   // A metadata entry takes at least 8 (key length) + 4 (type) + 1 bytes; a tensor info at least 8+4+8+4+8.
   if (n_kv > r.remaining() / 13) return p.fail_at(16, "header claims " + std::to_string(n_kv) + " metadata entries, more than the file can hold");
   if (n_tensors > r.remaining() / 32) return p.fail_at(8, "header claims " + std::to_string(n_tensors) + " tensors, more than the file can hold");
-
-  std::unordered_set<std::string> keys;
-  f.kv_.reserve(static_cast<size_t>(n_kv));
-  for (uint64_t i = 0; i < n_kv; ++i) {
-    std::string key;
-    const uint64_t at = r.pos();
-    Status st = p.read_string(&key, "metadata key");
-    if (!st.ok()) return st;
-    uint32_t type = 0;
-    if (!r.read(&type)) return p.fail("truncated type of metadata key '" + key + "'");
-    if (!valid_type(type)) return p.fail("metadata key '" + key + "' has unknown value type " + std::to_string(type));
-    GgufValue v;
-    st = p.read_value(static_cast<GgufType>(type), 0, &v);
-    if (!st.ok()) return st;
-    if (!keys.insert(key).second) return p.fail_at(at, "duplicate metadata key '" + key + "'");
-    f.kv_.emplace_back(std::move(key), std::move(v));
-  }
+  if (Status st = read_metadata(p, n_kv, f.kv_); !st.ok()) return st;
 
   if (const GgufValue* a = f.find("general.alignment")) {
     auto al = a->to_int();
@@ -226,45 +276,15 @@ Result<GgufFile> GgufFile::parse(std::span<const std::byte> bytes, const std::st
       return p.fail("general.alignment must be a power of two up to 1 MiB");
     f.alignment_ = static_cast<uint64_t>(*al);
   }
-
-  std::unordered_set<std::string> names;
   f.tensors_.resize(static_cast<size_t>(n_tensors));
-  for (auto& t : f.tensors_) {
-    const uint64_t at = r.pos();
-    Status st = parse_tensor_info(p, &t);
-    if (!st.ok()) return st;
-    if (!names.insert(t.name).second) return p.fail_at(at, "duplicate tensor name '" + t.name + "'");
-  }
+  if (Status st = read_tensor_infos(p, f.tensors_); !st.ok()) return st;
 
   const uint64_t end_of_infos = r.pos();
   f.data_offset_ = (end_of_infos + f.alignment_ - 1) / f.alignment_ * f.alignment_;
   if (n_tensors > 0 && f.data_offset_ > bytes.size())
     return p.fail_at(end_of_infos, "file ends before its tensor data section");
-  const uint64_t data_size = f.data_offset_ <= bytes.size() ? bytes.size() - f.data_offset_ : 0;
-
-  // Tensors must be aligned, inside the data section and must not overlap.
-  std::vector<const GgufTensorInfo*> by_offset;
-  for (const auto& t : f.tensors_) {
-    if (t.offset % f.alignment_ != 0)
-      return p.fail_at(end_of_infos, "tensor '" + t.name + "' offset " + std::to_string(t.offset) +
-                                         " is not a multiple of the alignment " + std::to_string(f.alignment_));
-    // Kernels read tensors in place: 8-byte alignment keeps every scalar and block load aligned.
-    if ((f.data_offset_ + t.offset) % 8 != 0)
-      return p.fail_at(f.data_offset_, "tensor '" + t.name + "' starts at file offset " +
-                                           std::to_string(f.data_offset_ + t.offset) + ", which is not 8-byte aligned");
-    if (t.offset > data_size || t.n_bytes > data_size - t.offset)
-      return p.fail_at(f.data_offset_ + std::min(t.offset, data_size),
-                       "tensor '" + t.name + "' (" + std::to_string(t.n_bytes) + " bytes at data offset " +
-                           std::to_string(t.offset) + ") runs past the end of the file (truncated?)");
-    by_offset.push_back(&t);
-  }
-  std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
-  for (size_t i = 1; i < by_offset.size(); ++i) {
-    const auto* prev = by_offset[i - 1];
-    if (prev->offset + prev->n_bytes > by_offset[i]->offset)
-      return p.fail_at(f.data_offset_ + by_offset[i]->offset,
-                       "tensors '" + prev->name + "' and '" + by_offset[i]->name + "' overlap");
-  }
+  if (Status st = check_tensor_layout(p, f.tensors_, f.alignment_, end_of_infos, f.data_offset_, bytes.size()); !st.ok())
+    return st;
   return f;
 }
 

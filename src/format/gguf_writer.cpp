@@ -6,13 +6,10 @@
 #include <cstring>
 #include <memory>
 
+#include "core/atomic_file.h"
+
 namespace dseek {
 namespace {
-
-struct FileCloser {
-  void operator()(std::FILE* f) const { std::fclose(f); }
-};
-using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
 
 class Out {
  public:
@@ -99,10 +96,9 @@ Status GgufWriter::write(const std::string& path, const FillFn& fill, const Prog
       return Status::error(path + ": tensor '" + t.name + "' has a shape GGUF cannot store as " +
                            std::string(dtype_name(t.dtype)));
   }
-  const std::string tmp = path + ".tmp";
-  FilePtr f(std::fopen(tmp.c_str(), "wb"));
-  if (!f) return Status::error(tmp + ": cannot create: " + std::strerror(errno));
-  Out out(f.get());
+  auto file = AtomicFile::create(path);
+  if (!file.ok()) return file.status();
+  Out out(file->file());
   out.raw("GGUF", 4);
   out.put(uint32_t{3});
   out.put(static_cast<uint64_t>(tensors_.size()));
@@ -134,28 +130,14 @@ Status GgufWriter::write(const std::string& path, const FillFn& fill, const Prog
   for (size_t i = 0; i < tensors_.size(); ++i) {
     const auto& t = tensors_[i];
     buf.assign(static_cast<size_t>(t.n_bytes), std::byte{0});
-    Status st = fill(i, buf);
-    if (!st.ok()) {
-      f.reset();
-      std::remove(tmp.c_str());
-      return st;
-    }
+    if (Status st = fill(i, buf); !st.ok()) return st;  // the temporary file goes with `file`
     out.raw(buf.data(), buf.size());
     if (i + 1 < tensors_.size()) out.pad_to(alignment_);
     if (progress) progress(t.offset + t.n_bytes, total);
     if (!out.ok()) break;
   }
-  const bool flushed = out.ok() && std::fflush(f.get()) == 0;
-  f.reset();
-  if (!flushed) {
-    std::remove(tmp.c_str());
-    return Status::error(tmp + ": write failed (disk full?): " + std::strerror(errno));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return Status::error(path + ": cannot rename from " + tmp + ": " + std::strerror(errno));
-  }
-  return ok_status();
+  if (!out.ok()) return Status::error(temp_path_for(path) + ": write failed (disk full?): " + std::strerror(errno));
+  return file->commit();
 }
 
 }  // namespace dseek

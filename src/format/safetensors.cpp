@@ -28,6 +28,69 @@ int64_t SafetensorsTensor::n_elements() const {
   return n;
 }
 
+namespace {
+
+// A shape array: non-negative integers whose product fits int64 (the element count).
+Result<int64_t> parse_shape(const nlohmann::json& shape, std::vector<int64_t>& out) {
+  int64_t n = 1;
+  for (const auto& d : shape) {
+    if (!d.is_number_unsigned()) return Status::error("shape entries must be non-negative integers");
+    const uint64_t x = d.get<uint64_t>();
+    if (x > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
+        (x != 0 && n > std::numeric_limits<int64_t>::max() / static_cast<int64_t>(x)))
+      return Status::error("shape element count overflows");
+    n *= static_cast<int64_t>(x);
+    out.push_back(static_cast<int64_t>(x));
+  }
+  return n;
+}
+
+// One header entry {dtype, shape, data_offsets} checked against the data section
+// [data_start, data_start + data_size) of `bytes`.
+Result<SafetensorsTensor> parse_entry(const std::string& file, const std::string& key, const nlohmann::json& info,
+                                      std::span<const std::byte> bytes, uint64_t data_start) {
+  const uint64_t data_size = bytes.size() - data_start;
+  const std::string where = "tensor '" + key + "': ";
+  if (!info.is_object()) return header_error(file, where + "entry is not an object");
+  if (!info.contains("dtype") || !info["dtype"].is_string()) return header_error(file, where + "missing dtype");
+  const auto dt = dtype_from_safetensors(info["dtype"].get<std::string>());
+  if (!dt) return header_error(file, where + "unsupported dtype '" + info["dtype"].get<std::string>() + "'");
+  if (!info.contains("shape") || !info["shape"].is_array() || info["shape"].size() > 8)
+    return header_error(file, where + "missing or bad shape");
+  SafetensorsTensor t;
+  t.name = key;
+  t.dtype = *dt;
+  t.file = file;
+  auto n = parse_shape(info["shape"], t.shape);
+  if (!n.ok()) return header_error(file, where + n.message());
+  const auto& off = info.contains("data_offsets") ? info["data_offsets"] : nlohmann::json();
+  if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+    return header_error(file, where + "data_offsets must be [begin, end]");
+  const uint64_t begin = off[0].get<uint64_t>(), end = off[1].get<uint64_t>();
+  if (begin > end || end > data_size)
+    return header_error(file, where + "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
+                                  "] outside the " + std::to_string(data_size) + "-byte data section (truncated file?)");
+  const auto expect = dtype_bytes(t.dtype, *n);
+  if (!expect || *expect != end - begin)
+    return header_error(file, where + "holds " + std::to_string(end - begin) + " bytes but its dtype and shape need " +
+                                  (expect ? std::to_string(*expect) : std::string("an overflowing number of")));
+  t.data = bytes.subspan(data_start + begin, end - begin);
+  return t;
+}
+
+// Tensors of one file must not share bytes.
+Status check_no_overlap(const std::string& file, std::span<const SafetensorsTensor> tensors) {
+  std::vector<const SafetensorsTensor*> by_start;
+  for (const auto& t : tensors) by_start.push_back(&t);
+  std::sort(by_start.begin(), by_start.end(), [](auto* a, auto* b) { return a->data.data() < b->data.data(); });
+  for (size_t i = 1; i < by_start.size(); ++i)
+    if (by_start[i]->data.data() < by_start[i - 1]->data.data() + by_start[i - 1]->data.size())
+      return header_error(file, "tensors '" + by_start[i - 1]->name + "' and '" + by_start[i]->name + "' overlap");
+  return ok_status();
+}
+
+}  // namespace
+
 Status Safetensors::add_file(std::span<const std::byte> bytes, const std::string& name) {
   if (bytes.size() < 8) return Status::error(name + ": offset 0: file too short to be safetensors (" + std::to_string(bytes.size()) + " bytes)");
   uint64_t header_len = 0;
@@ -39,58 +102,18 @@ Status Safetensors::add_file(std::span<const std::byte> bytes, const std::string
   nlohmann::json header = nlohmann::json::parse(hp, hp + header_len, nullptr, /*allow_exceptions=*/false);
   if (header.is_discarded()) return header_error(name, "not valid JSON");
   if (!header.is_object()) return header_error(name, "not a JSON object");
-  const uint64_t data_start = 8 + header_len;
-  const uint64_t data_size = bytes.size() - data_start;
-
-  struct Range { uint64_t begin, end; const std::string* name; };
-  std::vector<Range> ranges;
   const size_t first = tensors_.size();
   for (const auto& [key, info] : header.items()) {
     if (key == "__metadata__") {
       if (!info.is_object()) return header_error(name, "__metadata__ is not an object");
       continue;
     }
-    const std::string where = "tensor '" + key + "': ";
-    if (!info.is_object()) return header_error(name, where + "entry is not an object");
-    if (!info.contains("dtype") || !info["dtype"].is_string()) return header_error(name, where + "missing dtype");
-    const auto dt = dtype_from_safetensors(info["dtype"].get<std::string>());
-    if (!dt) return header_error(name, where + "unsupported dtype '" + info["dtype"].get<std::string>() + "'");
-    if (!info.contains("shape") || !info["shape"].is_array() || info["shape"].size() > 8)
-      return header_error(name, where + "missing or bad shape");
-    SafetensorsTensor t;
-    t.name = key;
-    t.dtype = *dt;
-    t.file = name;
-    int64_t n = 1;
-    for (const auto& d : info["shape"]) {
-      if (!d.is_number_unsigned()) return header_error(name, where + "shape entries must be non-negative integers");
-      const uint64_t x = d.get<uint64_t>();
-      if (x > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
-          (x != 0 && n > std::numeric_limits<int64_t>::max() / static_cast<int64_t>(x)))
-        return header_error(name, where + "shape element count overflows");
-      n *= static_cast<int64_t>(x);
-      t.shape.push_back(static_cast<int64_t>(x));
-    }
-    const auto& off = info.contains("data_offsets") ? info["data_offsets"] : nlohmann::json();
-    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
-      return header_error(name, where + "data_offsets must be [begin, end]");
-    const uint64_t begin = off[0].get<uint64_t>(), end = off[1].get<uint64_t>();
-    if (begin > end || end > data_size)
-      return header_error(name, where + "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
-                                    "] outside the " + std::to_string(data_size) + "-byte data section (truncated file?)");
-    const auto expect = dtype_bytes(t.dtype, n);
-    if (!expect || *expect != end - begin)
-      return header_error(name, where + "holds " + std::to_string(end - begin) + " bytes but its dtype and shape need " +
-                                    (expect ? std::to_string(*expect) : std::string("an overflowing number of")));
-    t.data = bytes.subspan(data_start + begin, end - begin);
-    tensors_.push_back(std::move(t));
-    ranges.push_back({begin, end, nullptr});
+    auto t = parse_entry(name, key, info, bytes, 8 + header_len);
+    if (!t.ok()) return t.status();
+    tensors_.push_back(std::move(t).value());
   }
-  for (size_t i = first; i < tensors_.size(); ++i) ranges[i - first].name = &tensors_[i].name;
-  std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.begin < b.begin; });
-  for (size_t i = 1; i < ranges.size(); ++i)
-    if (ranges[i].begin < ranges[i - 1].end)
-      return header_error(name, "tensors '" + *ranges[i - 1].name + "' and '" + *ranges[i].name + "' overlap");
+  const std::span<const SafetensorsTensor> mine(tensors_.data() + first, tensors_.size() - first);
+  if (Status st = check_no_overlap(name, mine); !st.ok()) return st;
   files_.push_back(name);
   return ok_status();
 }

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.h"
+
 namespace dseek {
 
 void SafetensorsWriter::add(std::string name, DType dtype, std::vector<int64_t> shape, std::vector<std::byte> bytes) {
@@ -26,18 +28,14 @@ Status SafetensorsWriter::write(const std::string& path) const {
   }
   std::string h = header.dump();
   h.append((8 - h.size() % 8) % 8, ' ');  // keep the data 8-byte aligned
-  const std::string tmp = path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) return Status::error(tmp + ": cannot create");
+  auto file = AtomicFile::create(path);
+  if (!file.ok()) return file.status();
+  std::FILE* f = file->file();
   const uint64_t n = h.size();
   bool ok = std::fwrite(&n, 8, 1, f) == 1 && std::fwrite(h.data(), 1, h.size(), f) == h.size();
   for (const auto& e : entries_) ok = ok && std::fwrite(e.bytes.data(), 1, e.bytes.size(), f) == e.bytes.size();
-  ok = std::fclose(f) == 0 && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return Status::error(path + ": write failed");
-  }
-  return ok_status();
+  if (!ok) return Status::error(path + ": write failed (disk full?)");
+  return file->commit();
 }
 
 }  // namespace dseek

@@ -23,6 +23,20 @@ namespace dseek {
 
 enum class ParamType { kU32, kF32, kBool };
 
+// Bounds no real model reaches and a damaged or hostile file may claim. Every
+// size a file declares gets one, so that nothing downstream allocates or
+// loops on a value like a 2^31-token context (terabytes of attention cache).
+namespace hparam_limit {
+inline constexpr double kContext = 1 << 24;   // positions (the longest real contexts: ~10 M)
+inline constexpr double kWidth = 1 << 20;     // embedding, feed-forward and latent sizes
+inline constexpr double kHeads = 4096;        // attention heads
+inline constexpr double kHeadDim = 8192;      // one head's key / value / rope width
+inline constexpr double kLayers = 4096;
+inline constexpr double kExperts = 65536;     // routed experts, groups and those used per token
+inline constexpr double kRopeTheta = 1e12;    // RoPE base frequency
+inline constexpr double kScale = 1e6;         // multipliers (expert weight scale, YaRN factor)
+}  // namespace hparam_limit
+
 template <class H>
 struct HParam {
   std::string_view name;                 // the field's name in messages

@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <chrono>
 
+#include "model/step_arena.h"
+#include "runtime/cache_budget.h"
+
 namespace dseek {
 
 Result<GenerateResult> generate(const Model& model, ThreadPool& pool, std::span<const int32_t> prompt, Sampler& sampler,
@@ -13,11 +16,14 @@ Result<GenerateResult> generate(const Model& model, ThreadPool& pool, std::span<
   if (static_cast<int64_t>(prompt.size()) > n_ctx)
     return Status::error("the prompt has " + std::to_string(prompt.size()) + " tokens, more than the context of " +
                          std::to_string(n_ctx));
+  if (Status st = check_cache_memory(model, n_ctx, 1, "the context size"); !st.ok()) return st;
   KvCache cache = model.new_cache(n_ctx);
   std::vector<float> logits(static_cast<size_t>(model.n_vocab()));
   std::vector<int32_t> history(prompt.begin(), prompt.end());
+  StepArena arena;  // one activation arena for the prompt and every decode step
   ForwardOptions last;
   last.all_logits = false;
+  last.arena = &arena;
   GenerateResult res;
   using clock = std::chrono::steady_clock;
   auto t0 = clock::now();

@@ -31,6 +31,10 @@ class WindowSampler {
   // The k-th of the stream's consecutive non-overlapping windows (evaluation).
   void fixed(int64_t k, std::vector<int32_t>& out) const;
   int64_t n_fixed() const;
+  // The generator's position: a checkpoint stores it so that a resumed run
+  // draws the same windows as an uninterrupted one.
+  uint64_t state() const { return state_; }
+  void set_state(uint64_t s) { state_ = s; }
 
  private:
   std::span<const int32_t> tokens_;

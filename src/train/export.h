@@ -1,7 +1,6 @@
 // Writing what training produced: the model as a GGUF in llama.cpp's
 // `deepseek2` layout (what `dseek run` / `serve` and other engines load), and
-// resumable checkpoints (parameters, AdamW moments, balancing biases, step,
-// config) as a GGUF of f32 tensors.
+// back. Resumable checkpoints are in train/checkpoint.h.
 #pragma once
 
 #include <memory>
@@ -9,6 +8,7 @@
 
 #include "core/dtype.h"
 #include "core/status.h"
+#include "train/checkpoint.h"  // checkpoints lived here; their users still include this header
 #include "train/optimizer.h"
 #include "train/train_model.h"
 
@@ -25,10 +25,5 @@ Status export_gguf(const TrainModel<float>& m, const ExportOptions& opt, const s
 // Loads a DeepSeek-architecture GGUF (any stored dtype, dequantised to f32)
 // as a trainable model: the inverse of export_gguf (GRPO and fine-tuning start here).
 Result<std::unique_ptr<TrainModel<float>>> import_gguf(const std::string& path, int64_t max_seq);
-
-// `config_json` is stored verbatim so a resumed run can check it trains the same model.
-Status save_checkpoint(TrainModel<float>& m, AdamW& opt, const std::string& config_json, const std::string& path);
-// Restores parameters, moments, biases and the step; fails when shapes or the config differ.
-Status load_checkpoint(TrainModel<float>& m, AdamW& opt, const std::string& config_json, const std::string& path);
 
 }  // namespace dseek::train

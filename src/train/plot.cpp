@@ -5,7 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
+
+#include "core/atomic_file.h"
 
 namespace dseek::train {
 namespace {
@@ -59,8 +60,7 @@ Status write_svg_plot(const std::string& path, const std::string& title, const s
     }
   }
   svg += "</svg>\n";
-  std::ofstream out(path, std::ios::binary);
-  if (!out || !(out << svg)) return Status::error(path + ": cannot write the plot");
+  if (Status st = write_file_atomically(path, svg); !st.ok()) return Status::error("cannot write the plot: " + st.message());
   return ok_status();
 }
 

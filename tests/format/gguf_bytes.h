@@ -2,8 +2,11 @@
 // corrupt) header it wants, independent of GgufWriter.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <span>
 #include <string>
 #include <vector>
@@ -60,5 +63,30 @@ class GgufBytes {
  private:
   std::vector<uint8_t> bytes_;
 };
+
+// Rewrites the value of the uint32 metadata key `key` of the GGUF file at
+// `path` in place (same size, so the file stays valid otherwise): the way to
+// make a model that declares absurd hyper-parameters. False if the key is
+// not found as a uint32.
+inline bool set_gguf_u32(const std::string& path, const std::string& key, uint32_t value) {
+  std::vector<char> b;
+  {
+    std::ifstream in(path, std::ios::binary);
+    b.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  std::string needle(8, '\0');
+  const uint64_t len = key.size();
+  std::memcpy(needle.data(), &len, 8);
+  needle += key;
+  const auto it = std::search(b.begin(), b.end(), needle.begin(), needle.end());
+  const size_t at = static_cast<size_t>(it - b.begin()) + needle.size();
+  uint32_t type = 0;
+  if (it == b.end() || at + 8 > b.size()) return false;
+  std::memcpy(&type, b.data() + at, 4);
+  if (type != 4) return false;  // GGUF_TYPE_UINT32
+  std::memcpy(b.data() + at + 4, &value, 4);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  return static_cast<bool>(out.write(b.data(), static_cast<std::streamsize>(b.size())));
+}
 
 }  // namespace dseek::test

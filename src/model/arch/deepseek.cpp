@@ -184,45 +184,52 @@ void read_yarn_hf(const nlohmann::json& c, JsonKeys& k, H& h) {
 }
 
 using P = HParam<H>;
-constexpr double kBig = 1 << 20;
+using namespace hparam_limit;
 // In GGUF writer order (general.architecture first, written by the arch).
 constexpr P kDeepseekParams[] = {
-    {.name = "n_ctx", .gguf = "context_length", .hf = "max_position_embeddings", .i = &H::n_ctx, .def = 4096, .lo = 1},
+    {.name = "n_ctx", .gguf = "context_length", .hf = "max_position_embeddings", .i = &H::n_ctx, .def = 4096, .lo = 1,
+     .hi = kContext},
     {.name = "n_embd", .gguf = "embedding_length", .hf = "hidden_size", .i = &H::n_embd, .gguf_required = true,
-     .hf_required = true, .lo = 1, .hi = kBig},
+     .hf_required = true, .lo = 1, .hi = kWidth},
     {.name = "n_layer", .gguf = "block_count", .hf = "num_hidden_layers", .i = &H::n_layer, .hf_required = true, .lo = 1,
-     .hi = 4096, .read_gguf = read_block_count, .write = write_block_count},
+     .hi = kLayers, .read_gguf = read_block_count, .write = write_block_count},
     {.name = "n_mtp", .gguf = "nextn_predict_layers", .hf = "num_nextn_predict_layers", .i = &H::n_mtp, .lo = 0, .hi = 8},
-    {.name = "n_ff", .gguf = "feed_forward_length", .hf = "intermediate_size", .i = &H::n_ff, .hf_required = true, .lo = 0},
+    {.name = "n_ff", .gguf = "feed_forward_length", .hf = "intermediate_size", .i = &H::n_ff, .hf_required = true, .lo = 0,
+     .hi = kWidth},
     {.name = "n_head", .gguf = "attention.head_count", .hf = "num_attention_heads", .i = &H::n_head,
-     .gguf_required = true, .hf_required = true, .lo = 1, .hi = 4096},
+     .gguf_required = true, .hf_required = true, .lo = 1, .hi = kHeads},
     {.name = "mla as mqa", .gguf = "", .hf = "", .write = write_mla_as_mqa},
     {.name = "d_nope", .gguf = "attention.key_length_mla", .hf = "qk_nope_head_dim", .i = &H::d_nope,
-     .hf_required = true, .lo = 1, .read_gguf = read_head_dims, .write = write_key_length_mla},
+     .hf_required = true, .lo = 1, .hi = kHeadDim, .read_gguf = read_head_dims, .write = write_key_length_mla},
     {.name = "d_v", .gguf = "attention.value_length_mla", .hf = "v_head_dim", .i = &H::d_v, .hf_required = true, .lo = 1,
-     .read_gguf = [](const GgufFile&, GgufKeys&, H&) {}},  // read with d_nope
+     .hi = kHeadDim, .read_gguf = [](const GgufFile&, GgufKeys&, H&) {}},  // read with d_nope
     {.name = "rope_theta", .gguf = "rope.freq_base", .hf = "rope_theta", .r = &H::rope_theta, .def = 10000.0,
-     .type = ParamType::kF32},
+     .lo = 1, .hi = kRopeTheta, .type = ParamType::kF32},
     {.name = "d_rope", .gguf = "rope.dimension_count", .hf = "qk_rope_head_dim", .i = &H::d_rope, .gguf_required = true,
-     .hf_required = true, .lo = 1},
+     .hf_required = true, .lo = 1, .hi = kHeadDim},
     {.name = "rms_eps", .gguf = "attention.layer_norm_rms_epsilon", .hf = "rms_norm_eps", .r = &H::rms_eps, .def = 1e-6,
-     .type = ParamType::kF32},
+     .lo = 0, .hi = 1, .type = ParamType::kF32},
     {.name = "n_vocab", .gguf = "vocab_size", .hf = "vocab_size", .i = &H::n_vocab, .hf_required = true, .lo = 1,
      .hi = 1 << 24, .read_gguf = read_vocab_size},
     {.name = "q_lora_rank", .gguf = "attention.q_lora_rank", .hf = "q_lora_rank", .i = &H::q_lora_rank, .lo = 0,
-     .write_if_positive = true},  // 0 (config.json: null) = no query compression
+     .hi = kWidth, .write_if_positive = true},  // 0 (config.json: null) = no query compression
     {.name = "kv_lora_rank", .gguf = "attention.kv_lora_rank", .hf = "kv_lora_rank", .i = &H::kv_lora_rank,
-     .gguf_required = true, .hf_required = true, .lo = 1},
+     .gguf_required = true, .hf_required = true, .lo = 1, .hi = kWidth},
     {.name = "n_dense_lead", .gguf = "leading_dense_block_count", .hf = "first_k_dense_replace", .i = &H::n_dense_lead,
-     .lo = 0},
-    {.name = "n_expert", .gguf = "expert_count", .hf = "n_routed_experts", .i = &H::n_expert, .lo = 0, .hi = 65536},
-    {.name = "n_expert_shared", .gguf = "expert_shared_count", .hf = "n_shared_experts", .i = &H::n_expert_shared, .lo = 0},
-    {.name = "n_expert_used", .gguf = "expert_used_count", .hf = "num_experts_per_tok", .i = &H::n_expert_used, .lo = 0},
-    {.name = "n_ff_exp", .gguf = "expert_feed_forward_length", .hf = "moe_intermediate_size", .i = &H::n_ff_exp, .lo = 0},
-    {.name = "n_group", .gguf = "expert_group_count", .hf = "n_group", .i = &H::n_group, .def = 1},
-    {.name = "n_group_used", .gguf = "expert_group_used_count", .hf = "topk_group", .i = &H::n_group_used, .def = 1},
+     .lo = 0, .hi = kLayers},
+    {.name = "n_expert", .gguf = "expert_count", .hf = "n_routed_experts", .i = &H::n_expert, .lo = 0, .hi = kExperts},
+    {.name = "n_expert_shared", .gguf = "expert_shared_count", .hf = "n_shared_experts", .i = &H::n_expert_shared, .lo = 0,
+     .hi = kExperts},
+    {.name = "n_expert_used", .gguf = "expert_used_count", .hf = "num_experts_per_tok", .i = &H::n_expert_used, .lo = 0,
+     .hi = kExperts},
+    {.name = "n_ff_exp", .gguf = "expert_feed_forward_length", .hf = "moe_intermediate_size", .i = &H::n_ff_exp, .lo = 0,
+     .hi = kWidth},
+    {.name = "n_group", .gguf = "expert_group_count", .hf = "n_group", .i = &H::n_group, .def = 1, .lo = 0,
+     .hi = kExperts},
+    {.name = "n_group_used", .gguf = "expert_group_used_count", .hf = "topk_group", .i = &H::n_group_used, .def = 1,
+     .lo = 0, .hi = kExperts},
     {.name = "route_scale", .gguf = "expert_weights_scale", .hf = "routed_scaling_factor", .r = &H::route_scale,
-     .def = 1.0, .type = ParamType::kF32},
+     .def = 1.0, .lo = 0, .hi = kScale, .type = ParamType::kF32},
     {.name = "norm_topk", .gguf = "expert_weights_norm", .hf = "norm_topk_prob", .b = &H::norm_topk,
      .type = ParamType::kBool},
     {.name = "gating", .gguf = "expert_gating_func", .hf = "", .read_gguf = read_gating_gguf, .read_hf = read_gating_hf,
@@ -235,6 +242,9 @@ Status validate(const DeepseekHParams& h, const std::string& where) {
   if (Status st = check_hparam_ranges<H>(kDeepseekParams, h, where); !st.ok()) return st;
   auto bad = [&](const std::string& what) { return Status::error(where + ": " + what); };
   if (h.d_rope % 2) return bad("qk_rope_head_dim must be even (RoPE rotates pairs)");
+  if (h.yarn_factor > 0 && !(h.yarn_factor <= kScale && h.yarn_orig_ctx >= 1 && h.yarn_orig_ctx <= kContext &&
+                             std::isfinite(h.mscale_all_dim) && std::abs(h.mscale_all_dim) <= kScale))
+    return bad("YaRN rope scaling: factor, original context length or log multiplier out of range");
   if (h.n_dense_lead > h.n_layer) return bad("leading dense layer count out of range");
   if (h.n_dense_lead > 0 && h.n_ff <= 0) return bad("dense layers need feed_forward_length > 0");
   if (h.n_dense_lead < h.n_layer || h.n_mtp > 0) {

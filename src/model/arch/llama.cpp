@@ -92,25 +92,26 @@ void write_head_dim(const H& h, const std::string& a, GgufWriter& w) {
 }
 
 using P = HParam<H>;
-constexpr double kBig = 1 << 20;
+using namespace hparam_limit;
 // In GGUF writer order (general.architecture first, written by the arch).
 constexpr P kLlamaParams[] = {
-    {.name = "n_ctx", .gguf = "context_length", .hf = "max_position_embeddings", .i = &H::n_ctx, .def = 2048},
+    {.name = "n_ctx", .gguf = "context_length", .hf = "max_position_embeddings", .i = &H::n_ctx, .def = 2048, .lo = 1,
+     .hi = kContext},
     {.name = "n_embd", .gguf = "embedding_length", .hf = "hidden_size", .i = &H::n_embd, .gguf_required = true,
-     .hf_required = true, .lo = 1, .hi = kBig},
+     .hf_required = true, .lo = 1, .hi = kWidth},
     {.name = "n_layer", .gguf = "block_count", .hf = "num_hidden_layers", .i = &H::n_layer, .gguf_required = true,
-     .hf_required = true, .lo = 1, .hi = 4096},
+     .hf_required = true, .lo = 1, .hi = kLayers},
     {.name = "n_ff", .gguf = "feed_forward_length", .hf = "intermediate_size", .i = &H::n_ff, .gguf_required = true,
-     .hf_required = true, .lo = 1},
+     .hf_required = true, .lo = 1, .hi = kWidth},
     {.name = "n_head", .gguf = "attention.head_count", .hf = "num_attention_heads", .i = &H::n_head,
-     .gguf_required = true, .hf_required = true, .lo = 1, .hi = 4096},
-    {.name = "n_head_kv", .gguf = "attention.head_count_kv", .hf = "", .i = &H::n_head_kv, .lo = 1, .read_gguf = read_head_dims_gguf,
+     .gguf_required = true, .hf_required = true, .lo = 1, .hi = kHeads},
+    {.name = "n_head_kv", .gguf = "attention.head_count_kv", .hf = "", .i = &H::n_head_kv, .lo = 1, .hi = kHeads, .read_gguf = read_head_dims_gguf,
      .read_hf = read_head_kv_hf},
-    {.name = "d_head", .gguf = "", .hf = "", .i = &H::d_head, .lo = 2, .write = write_head_dim},
+    {.name = "d_head", .gguf = "", .hf = "", .i = &H::d_head, .lo = 2, .hi = kHeadDim, .write = write_head_dim},
     {.name = "rope_theta", .gguf = "rope.freq_base", .hf = "rope_theta", .r = &H::rope_theta, .def = 10000.0,
-     .type = ParamType::kF32},
+     .lo = 1, .hi = kRopeTheta, .type = ParamType::kF32},
     {.name = "rms_eps", .gguf = "attention.layer_norm_rms_epsilon", .hf = "rms_norm_eps", .r = &H::rms_eps, .def = 1e-5,
-     .type = ParamType::kF32},
+     .lo = 0, .hi = 1, .type = ParamType::kF32},
     {.name = "n_vocab", .gguf = "vocab_size", .hf = "vocab_size", .i = &H::n_vocab, .hf_required = true, .lo = 1,
      .hi = 1 << 24, .read_gguf = read_vocab_gguf},
     {.name = "tied_embeddings", .gguf = "", .hf = "tie_word_embeddings", .b = &H::tied_embeddings, .write_none = true},

@@ -2,8 +2,8 @@
 #include "train/recipes/distill.h"
 
 #include <cstdio>
-#include <fstream>
 
+#include "core/atomic_file.h"
 #include "core/progress.h"
 #include "core/thread_pool.h"
 #include "runtime/generate.h"
@@ -58,7 +58,7 @@ Result<PretrainSummary> run_distill(const PretrainConfig& cfg, PretrainRun run, 
     auto samples = teacher_samples(*teacher, *pool, *tok, ids, cfg.distill, cfg.seed);
     if (!samples.ok()) return samples.status();
     const std::string path = run.out + ".samples.txt";
-    std::ofstream(path, std::ios::binary) << *samples;
+    if (Status st = write_file_atomically(path, *samples); !st.ok()) return st;
     std::fprintf(stderr, "sequence-level distillation: %lld teacher samples (%zu bytes) -> %s\n",
                  static_cast<long long>(cfg.distill.samples), samples->size(), path.c_str());
     run.data.insert(run.data.begin(), path);  // first, so max_bytes never cuts the samples off

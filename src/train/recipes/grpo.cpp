@@ -5,9 +5,10 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
+
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.h"
 #include "core/progress.h"
 #include "core/thread_pool.h"
 #include "model/model.h"
@@ -241,7 +242,8 @@ Status write_outputs(const TrainModel<float>& pi, const GrpoConfig& c, const Grp
                     {"final", {{"initial_accuracy", sum.initial_accuracy}, {"final_accuracy", sum.final_accuracy},
                                {"initial_sampled_accuracy", sum.initial_sampled_accuracy},
                                {"final_sampled_accuracy", sum.final_sampled_accuracy}, {"final_reward", sum.final_reward}}}};
-  std::ofstream(c.out + ".log.json") << log.dump(1) << "\n";
+  if (Status st = write_file_atomically(c.out + ".log.json", log.dump(1) + "\n"); !st.ok())
+    return Status::error("cannot write the training log: " + st.message());
   return write_svg_plot(c.out + ".svg", "dseek train grpo (" + c.task + ")",
                         {{"reward", {h.reward}}, {"held-out accuracy", {h.acc, h.sampled_acc}}});
 }

@@ -9,14 +9,15 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <numeric>
 #include <optional>
 
+#include "core/atomic_file.h"
 #include "core/progress.h"
 #include "core/thread_pool.h"
 #include "tokenizer/tokenizer.h"
 #include "train/data.h"
+#include "train/checkpoint.h"
 #include "train/export.h"
 #include "train/plot.h"
 #include "train/recipes/tokenizer.h"
@@ -221,19 +222,68 @@ struct Trainer {
         val_windows(cor.data.val, c.seq_len, 0), loss(c.loss) {}
 };
 
-// Resumes from the checkpoint when asked, then places the training windows at the step reached.
+// The log so far as a checkpoint keeps it: entries, and expert loads since the last evaluation.
+std::string history_text(const History& h) {
+  return json{{"steps", h.steps}, {"evals", h.evals}, {"window_load", h.window_load}}.dump();
+}
+
+// A JSON number, or NaN for the null that JSON writes for it.
+double number(const json& v) { return v.is_number() ? v.get<double>() : NAN; }
+
+// The inverse of history_text: the entries, and the plot's series rebuilt from them.
+void restore_entries(History& h, const json& j) {
+  h.steps = j.at("steps");
+  h.evals = j.at("evals");
+  if (j.contains("window_load")) h.window_load = j["window_load"].get<std::vector<std::vector<int64_t>>>();
+  for (const json& e : h.steps) {
+    const double x = number(e.value("step", json()));
+    h.loss.x.push_back(x), h.loss.y.push_back(number(e.value("train_ce", json())));
+    h.mtp.x.push_back(x), h.mtp.y.push_back(number(e.value("mtp_ce", json())));
+    if (e.contains("expert_load_max_over_mean"))
+      h.load.x.push_back(x), h.load.y.push_back(number(e["expert_load_max_over_mean"]));
+  }
+  for (const json& e : h.evals) {
+    const double x = number(e.value("step", json()));
+    h.val.x.push_back(x), h.val.y.push_back(number(e.value("val_ce", json())));
+    if (e.contains("val_kd")) h.kd.x.push_back(x), h.kd.y.push_back(number(e["val_kd"]));
+  }
+}
+
+Status restore_history(History& h, const std::string& text, const std::string& ckpt) {
+  if (text.empty()) return ok_status();
+  const json j = json::parse(text, nullptr, false);
+  try {
+    if (!j.is_discarded() && j.is_object()) {
+      restore_entries(h, j);
+      return ok_status();
+    }
+  } catch (const json::exception&) {  // a shape our own writer never produces
+  }
+  return Status::error(ckpt + ": the checkpoint's training history is not valid");
+}
+
+Status save_state(Trainer& t) {
+  return save_checkpoint(t.model, t.adam, t.config_text, t.ckpt,
+                         RecipeState{.sampler = t.train_windows->state(), .history = history_text(t.hist)});
+}
+
+// Resumes from the checkpoint when asked (weights, optimizer, the sampler's
+// position and the log so far), else places the training windows at the start.
 Status start(Trainer& t) {
+  const PretrainConfig& cfg = t.cfg;
+  t.train_windows.emplace(t.corpus.data.train, cfg.seq_len, cfg.seed * 7919);
   if (t.run.resume && std::filesystem::exists(t.ckpt)) {
-    if (Status st = load_checkpoint(t.model, t.adam, t.config_text, t.ckpt); !st.ok()) return st;
+    RecipeState state;
+    if (Status st = load_checkpoint(t.model, t.adam, t.config_text, t.ckpt, &state); !st.ok()) return st;
+    if (Status st = restore_history(t.hist, state.history, t.ckpt); !st.ok()) return st;
+    t.train_windows->set_state(state.sampler);
     std::fprintf(stderr, "resumed from %s at step %lld\n", t.ckpt.c_str(), static_cast<long long>(t.adam.steps_done()));
   }
-  const PretrainConfig& cfg = t.cfg;
   for (const auto* p : t.model.params()) t.n_params += p->size();
   std::fprintf(stderr, "model: %lld parameters, %zu train / %zu val tokens, %lld steps of %lld x %lld x %lld tokens\n",
                static_cast<long long>(t.n_params), t.corpus.data.train.size(), t.corpus.data.val.size(),
                static_cast<long long>(cfg.steps), static_cast<long long>(cfg.grad_accum),
                static_cast<long long>(cfg.batch), static_cast<long long>(cfg.seq_len));
-  t.train_windows.emplace(t.corpus.data.train, cfg.seq_len, cfg.seed * 7919 + static_cast<uint64_t>(t.adam.steps_done()));
   if (t.run.teacher) {
     t.loss.ce_weight = cfg.distill.ce_weight;
     t.loss.kd_weight = cfg.distill.kd_weight;
@@ -331,7 +381,7 @@ Status train_step(Trainer& t, int64_t step, int64_t last, ProgressBar& bar) {
                 t.sum.tokens_per_s, acc->main_ce, t.sum.final_val_ce);
   bar.update(static_cast<uint64_t>(step + 1), status);
   if (cfg.checkpoint_every > 0 && (step + 1) % cfg.checkpoint_every == 0)
-    if (Status st = save_checkpoint(t.model, t.adam, t.config_text, t.ckpt); !st.ok()) return st;
+    if (Status st = save_state(t); !st.ok()) return st;
   return ok_status();
 }
 
@@ -348,7 +398,8 @@ Status write_outputs(const Trainer& t) {
               {"final", {{"steps", sum.steps}, {"train_ce", sum.final_train_ce}, {"val_ce", sum.final_val_ce},
                          {"tokens_per_s", sum.tokens_per_s}, {"expert_load_max_over_mean", sum.load_max_over_mean},
                          {"val_kd", sum.final_val_kd}}}};
-  std::ofstream(run.out + ".log.json") << log.dump(1) << "\n";
+  if (Status st = write_file_atomically(run.out + ".log.json", log.dump(1) + "\n"); !st.ok())
+    return Status::error("cannot write the training log: " + st.message());
   const History& h = t.hist;
   std::vector<Panel> panels = {{"cross-entropy (nats/token)", {h.loss, h.mtp, h.val}}, {"expert load balance", {h.load}}};
   if (run.teacher) panels.push_back({"distillation", {h.kd}});
@@ -369,7 +420,7 @@ Result<PretrainSummary> run_pretrain(const PretrainConfig& cfg_in, const Pretrai
   const int64_t last = run.max_steps >= 0 ? std::min(cfg.steps, first + run.max_steps) : cfg.steps;
   for (int64_t step = first; step < last; ++step)
     if (Status st = train_step(*t, step, last, bar); !st.ok()) return st;
-  if (Status st = save_checkpoint(t->model, t->adam, t->config_text, t->ckpt); !st.ok()) return st;
+  if (Status st = save_state(*t); !st.ok()) return st;
   if (Status st = write_outputs(*t); !st.ok()) return st;
   return t->sum;
 }
