@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "server/http_server.h"
+#include "server/request_guard.h"
 #include "server/request.h"
 #include "server/session.h"
 #include "support/model_helpers.h"
