@@ -47,7 +47,7 @@ void Connection::start() {
 void Connection::shutdown() {
   net::post(stream_.get_executor(), [self = shared_from_this()] {
     self->stopping_ = true;
-    if (self->session_) self->session_->cancel();
+    if (self->session_) self->session_->cancel_with_reason("shutdown");
     else if (!self->writing_) self->close_now();
   });
 }

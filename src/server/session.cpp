@@ -235,6 +235,15 @@ void Session::set_listener(std::function<void()> listener) {
   listener_ = std::move(listener);
 }
 
+void Session::cancel_with_reason(const std::string& finish_reason) {
+  {
+    std::lock_guard lock(mu_);
+    if (cancelled_) return;
+    cancel_reason_ = finish_reason;
+  }
+  cancel();
+}
+
 void Session::push(ChoiceDelta d, bool last) {
   {
     std::lock_guard lock(mu_);
@@ -346,10 +355,12 @@ void Session::on_finish(Choice& c, const FinishEvent& ev) {
       d.finish_reason = late ? "timeout" : "length";
       break;
     }
-    case FinishReason::kCancelled:
-      d.finish_reason = "cancelled";
+    case FinishReason::kCancelled: {
+      std::lock_guard lock(mu_);
+      d.finish_reason = cancel_reason_.empty() ? "cancelled" : cancel_reason_;
       if (c.index == 0) ctx_->metrics->requests_cancelled++;
       break;
+    }
     case FinishReason::kError: d.finish_reason = "error"; d.error = ev.error; break;
   }
   {

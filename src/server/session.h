@@ -65,6 +65,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool poll(std::vector<ChoiceDelta>& out, std::chrono::milliseconds wait);
   // Stops every choice (client gone); pages are freed at the engine's next step.
   void cancel();
+  // Stops every choice for the server's own reason (e.g. "shutdown"): unlike a
+  // client's hang-up, the answer still ends with that finish_reason.
+  void cancel_with_reason(const std::string& finish_reason);
   // Called (on the engine thread, without the session's lock held) after each
   // new delta, so an event-driven front can poll without blocking; empty: none.
   void set_listener(std::function<void()> listener);
@@ -100,6 +103,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::deque<ChoiceDelta> queue_;
   int64_t finished_ = 0, completion_tokens_ = 0, cached_tokens_ = 0;
   bool cancelled_ = false;
+  std::string cancel_reason_;  // set before cancelled_; read on the engine thread under mu_
   std::mutex listener_mu_;  // held while the listener runs, so clearing it waits for a call in flight
   std::function<void()> listener_;
 };
