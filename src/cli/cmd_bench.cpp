@@ -13,9 +13,10 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "model/model.h"
 #include "cli/tools/compute_probe.h"
 #include "cli/tools/memory_probe.h"
+#include "model/common_tensors.h"
+#include "model/model.h"
 
 namespace dseek::cli {
 namespace {
@@ -39,7 +40,7 @@ double weight_bytes_per_token(const ModelFiles& f) {
   double total = 0;
   for (const auto& t : f.weights.tensors()) {
     if (f.arch->is_mtp_tensor(t.name)) continue;
-    if (t.name == "token_embd.weight" || t.name == "model.embed_tokens.weight") {
+    if (common_tensors::is_token_embedding(t.name)) {
       total += static_cast<double>(t.data.size()) / static_cast<double>(t.shape.front());
       continue;
     }
@@ -53,7 +54,7 @@ double weight_bytes_per_token(const ModelFiles& f) {
 double active_matmul_params(const ModelFiles& f) {
   double total = 0;
   for (const auto& t : f.weights.tensors()) {
-    if (f.arch->is_mtp_tensor(t.name) || t.shape.size() < 2 || t.name == "token_embd.weight" || t.name == "model.embed_tokens.weight") continue;
+    if (f.arch->is_mtp_tensor(t.name) || t.shape.size() < 2 || common_tensors::is_token_embedding(t.name)) continue;
     double elems = 1;
     for (int64_t d : t.shape) elems *= static_cast<double>(d);
     total += elems * f.arch->active_fraction(t.name);

@@ -32,13 +32,25 @@ struct ModelFiles;
 // How `dseek init` fills a tensor with random values.
 enum class TensorInit { kMatrix, kOutputHead, kNormWeight, kZero, kEmbedding, kRouter, kBias };
 
+// How a file may hold a tensor in a form other than its own name.
+enum class SlotSource {
+  kSelf,            // stored under its own GGUF or HF name
+  kMergedExperts,   // GGUF [X][rows][cols]; HF one tensor per expert (hf_parts)
+  kKeyOfJoint,      // MLA W_UK^T per head [H][Ckv][Dn], from the joint kv_b [H*(Dn+Dv)][Ckv] (joint_*)
+  kValueOfJoint,    // MLA W_UV per head [H][Dv][Ckv], from the joint kv_b
+  kAlternative,     // never written by us: a layout the loader also accepts (the joint kv_b)
+};
+
 struct TensorSpec {
-  std::string gguf_name;     // e.g. "blk.3.attn_kv_a_mqa.weight"
-  std::string hf_name;       // e.g. "model.layers.3.self_attn.kv_a_proj_with_mqa.weight"; "" if merged in HF
+  std::string gguf_name;     // llama.cpp's name, with "blk.N." in layers
+  std::string hf_name;       // Hugging Face's name; "" if HF stores it otherwise (merged, split)
   std::vector<int64_t> ne;   // GGUF order: ne[0] innermost
   TensorInit init = TensorInit::kMatrix;
   int64_t fan_in = 1;        // for the init scale
   bool quantizable = true;   // false for norms, biases, router (kept f32)
+  SlotSource source = SlotSource::kSelf;
+  std::vector<std::string> hf_parts;    // kMergedExperts: the HF tensor of each expert, in order
+  std::string joint_gguf, joint_hf;     // k*OfJoint: the joint tensor's names
 };
 
 struct ParamCounts {

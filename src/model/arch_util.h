@@ -71,6 +71,10 @@ class JsonKeys {
   }
   bool ok() const { return error_.ok(); }
   const Status& status() const { return error_; }
+  // Records an error found elsewhere (a nested object's reader), unless one is already recorded.
+  void fail_with(const Status& st) {
+    if (error_.ok()) error_ = st;
+  }
 
  private:
   int64_t integer_impl(const std::string& key, bool required, int64_t fallback) {
@@ -104,9 +108,12 @@ inline TensorSpec norm(std::string gguf, std::string hf, int64_t n) {
   return spec(std::move(gguf), std::move(hf), {n}, TensorInit::kNormWeight, 1);
 }
 
-// The layer number in "blk.N." or "model.layers.N." names, -1 if none.
+// Layer tensors are named "<prefix>N.<slot name>" in each format.
+constexpr std::string_view kGgufLayerPrefix = "blk.", kHfLayerPrefix = "model.layers.";
+
+// The layer number in a GGUF or HF layer tensor's name, -1 if none.
 inline int64_t layer_index(std::string_view name) {
-  for (std::string_view prefix : {"blk.", "model.layers."}) {
+  for (std::string_view prefix : {kGgufLayerPrefix, kHfLayerPrefix}) {
     if (name.substr(0, prefix.size()) != prefix) continue;
     int64_t n = -1;
     auto r = std::from_chars(name.data() + prefix.size(), name.data() + name.size(), n);

@@ -60,23 +60,19 @@ class Converter {
       if (!m.ok()) return m.status();
       return RowReader([m = m.value()](int64_t r, float* out) { m.read(r, out); return ok_status(); });
     }
+    if (spec.source == SlotSource::kMergedExperts) return expert_reader(spec);
+    if (spec.source == SlotSource::kKeyOfJoint || spec.source == SlotSource::kValueOfJoint) return kv_b_reader(spec);
     const std::string& g = spec.gguf_name;
-    if (g.find("_exps.weight") != std::string::npos) return expert_reader(spec);
-    if (g.find("attn_k_b") != std::string::npos || g.find("attn_v_b") != std::string::npos) return kv_b_reader(spec);
     return Status::error(in_.path + ": no tensor for '" + g + "'" + (spec.hf_name.empty() ? "" : " ('" + spec.hf_name + "')"));
   }
 
  private:
-  static std::string hf_layer(const std::string& gguf) { return "model.layers." + gguf.substr(4, gguf.find('.', 4) - 4) + "."; }
-
   // Merged experts [X][rows_e][cols] from HF's per-expert tensors.
   Result<RowReader> expert_reader(const TensorSpec& spec) {
-    const std::string& g = spec.gguf_name;
-    const std::string kind = g.find("gate") != std::string::npos ? "gate_proj" : g.find("_up_") != std::string::npos ? "up_proj" : "down_proj";
     const int64_t X = spec.ne[2], rows_e = spec.ne[1];
     std::vector<SourceMatrix> experts;
     for (int64_t e = 0; e < X; ++e) {
-      auto m = source(hf_layer(g) + "mlp.experts." + std::to_string(e) + "." + kind + ".weight", spec.ne[0]);
+      auto m = source(spec.hf_parts[static_cast<size_t>(e)], spec.ne[0]);
       if (!m.ok()) return m.status();
       if (m->rows != rows_e) return Status::error(in_.path + ": expert tensor shape does not match the config");
       experts.push_back(m.value());
@@ -87,14 +83,12 @@ class Converter {
     });
   }
 
-  // attn_k_b (W_UK^T per head, [H][Ckv][Dn]) and attn_v_b ([H][Dv][Ckv]) from
-  // kv_b_proj [H*(Dn+Dv)][Ckv]; one layer's kv_b is dequantised once and kept.
+  // The split W_UK^T per head ([H][Ckv][Dn]) and W_UV ([H][Dv][Ckv]) from the joint
+  // kv_b [H*(Dn+Dv)][Ckv]; one layer's kv_b is dequantised once and kept.
   Result<RowReader> kv_b_reader(const TensorSpec& spec) {
-    const std::string& g = spec.gguf_name;
-    const bool is_k = g.find("attn_k_b") != std::string::npos;
+    const bool is_k = spec.source == SlotSource::kKeyOfJoint;
     const int64_t H = spec.ne[2], Ckv = is_k ? spec.ne[1] : spec.ne[0], Dn_or_Dv = is_k ? spec.ne[0] : spec.ne[1];
-    const std::string name = hf_layer(g) + "self_attn.kv_b_proj.weight";
-    auto m = source(in_.weights.find(name) ? name : g.substr(0, g.find("attn_")) + "attn_kv_b.weight", Ckv);
+    auto m = source(in_.weights.find(spec.joint_hf) ? spec.joint_hf : spec.joint_gguf, Ckv);
     if (!m.ok()) return m.status();
     if (m->rows % H != 0) return Status::error(in_.path + ": kv_b rows are not a multiple of the head count");
     const int64_t per_head = m->rows / H;  // Dn + Dv

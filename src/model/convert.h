@@ -1,7 +1,7 @@
 // Converting a model to GGUF with a chosen weight type (`dseek quantize`):
 // from a GGUF file (re-quantised) or a Hugging Face directory (DeepSeek's
 // names, FP8 block-scaled weights dequantised on the way, per-expert tensors
-// merged, kv_b_proj split into attn_k_b / attn_v_b). Streams row by row, so
+// merged, the joint kv_b split per head). Streams row by row, so
 // memory stays at one tensor row plus one layer's kv_b, whatever the model size.
 #pragma once
 

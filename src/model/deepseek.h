@@ -1,5 +1,5 @@
 // DeepSeek V2 / V2-Lite / V3 / R1 / V3.1 hyper-parameters (shared by the
-// arch spec in arch_deepseek.cpp and the forward pass in deepseek_model.cpp).
+// architecture file model/arch/deepseek.cpp and the trainer).
 #pragma once
 
 #include <cstdint>
@@ -10,6 +10,7 @@
 
 #include "model/arch.h"
 #include "model/model.h"
+#include "model/tensor_table.h"
 
 namespace dseek {
 
@@ -23,10 +24,24 @@ struct DeepseekHParams {
   int64_t n_group = 1, n_group_used = 1, n_dense_lead = 0, n_mtp = 0;
   Gating gating = Gating::kSoftmax;
   bool norm_topk = false;
-  bool expert_bias = false;  // e_score_correction_bias (noaux_tc)
+  bool expert_bias = false;  // the expert score-correction bias (noaux_tc)
   double route_scale = 1.0, rope_theta = 10000.0, rms_eps = 1e-6;
   double yarn_factor = 0.0, yarn_orig_ctx = 0.0, yarn_beta_fast = 32.0, yarn_beta_slow = 1.0, mscale_all_dim = 0.0;
 };
+
+// The DeepSeek tensor slots, in GGUF file order; the table itself (names,
+// dims, conditions) is in model/arch/deepseek.cpp. kKvB is the joint W_UK/W_UV
+// (the HF and older GGUF layout) that files may hold instead of kKB + kVB.
+enum class DsTensor {
+  kTokenEmbd,
+  kMtpENorm, kMtpHNorm, kMtpEhProj, kMtpHeadNorm,  // MTP layers only, before their decoder layer
+  kAttnNorm, kQA, kQANorm, kQB, kQ, kKvA, kKvANorm, kKB, kVB, kKvB, kAttnOut,
+  kFfnNorm, kGate, kDown, kUp,                                       // dense layers
+  kRouter, kExpBias, kGateExps, kDownExps, kUpExps, kGateShexp, kDownShexp, kUpShexp,  // MoE layers
+  kOutputNorm, kOutput,
+};
+using DeepseekTensors = TensorTable<DeepseekHParams, DsTensor>;
+const DeepseekTensors& deepseek_tensors();
 
 // Hyper-parameters from a Hugging Face config.json (validated), and the
 // architecture of given hyper-parameters (what the trainer exports with).

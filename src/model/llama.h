@@ -1,11 +1,12 @@
-// Llama / Qwen2 hyper-parameters (shared by the arch spec in arch_llama.cpp
-// and the forward pass in llama_model.cpp).
+// Llama / Qwen2 hyper-parameters (shared by the architecture file
+// model/arch/llama.cpp and the tests).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 
 #include "model/model.h"
+#include "model/tensor_table.h"
 
 namespace dseek {
 
@@ -15,6 +16,15 @@ struct LlamaHParams {
   bool tied_embeddings = false;
   bool qkv_bias = false;  // Qwen2
 };
+
+// The Llama / Qwen2 tensor slots in GGUF file order (table in model/arch/llama.cpp).
+enum class LlamaTensor {
+  kTokenEmbd,
+  kAttnNorm, kQ, kQBias, kK, kKBias, kV, kVBias, kAttnOut, kFfnNorm, kGate, kDown, kUp,
+  kOutputNorm, kOutput,
+};
+using LlamaTensors = TensorTable<LlamaHParams, LlamaTensor>;
+const LlamaTensors& llama_tensors();
 
 Result<std::unique_ptr<Model>> create_llama_model(const LlamaHParams& h, std::shared_ptr<const ModelFiles> files);
 

@@ -1,5 +1,5 @@
 // See model.h: the input checks and batch layout every architecture's forward
-// shares, the one-sequence-at-a-time forward_batch fallback, and load_model.
+// shares, and load_model.
 #include "model/model.h"
 
 namespace dseek {
@@ -28,37 +28,8 @@ Result<BatchLayout> layout_batch(std::span<const SeqBatch> batch, int64_t n_voca
   return out;
 }
 
-std::vector<float> wanted_last_rows(std::span<const SeqBatch> batch, std::span<const CacheSpan> seqs, const float* x,
-                                    int64_t n_embd) {
-  std::vector<float> rows;
-  for (size_t i = 0; i < batch.size(); ++i)
-    if (batch[i].want_logits) {
-      const float* row = x + (seqs[i].first + seqs[i].n_tok - 1) * n_embd;
-      rows.insert(rows.end(), row, row + n_embd);
-    }
-  return rows;
-}
-
 void advance_caches(std::span<const SeqBatch> batch) {
   for (const SeqBatch& b : batch) b.cache->n_past += static_cast<int64_t>(b.tokens.size());
-}
-
-Status Model::forward_batch(std::span<const SeqBatch> seqs, ThreadPool& pool, const ForwardOptions& opt,
-                            float* logits) const {
-  ForwardOptions one = opt;
-  one.all_logits = false;
-  std::vector<float> scratch;
-  for (const SeqBatch& s : seqs) {
-    if (!s.cache) return Status::error("forward_batch: a sequence has no cache");
-    float* out = logits;
-    if (!s.want_logits) {
-      scratch.resize(static_cast<size_t>(n_vocab()));
-      out = scratch.data();
-    }
-    if (Status st = forward(s.tokens, *s.cache, pool, one, out); !st.ok()) return st;
-    if (s.want_logits) logits += n_vocab();
-  }
-  return ok_status();
 }
 
 Result<std::shared_ptr<const Model>> load_model(std::shared_ptr<const ModelFiles> files) {

@@ -24,18 +24,23 @@ namespace dseek {
 // W_UV after attention. Both read the same cache. Dense models ignore this.
 enum class AttentionMode { kAuto, kNaive, kAbsorbed };
 
+class StepArena;
+
 struct ForwardOptions {
   AttentionMode mode = AttentionMode::kAuto;
   bool all_logits = true;  // forward(): logits for every position ([T x V]) or only the last ([V])
+  // Activation memory to reuse across calls (a serving loop's); null: the call makes its own.
+  StepArena* arena = nullptr;
 };
 
 // One sequence's share of a batched step: its new tokens, its cache, and
-// whether it wants the logits of its last token (a prefill chunk that does not
-// end the prompt does not).
+// which logits it wants: none (a prefill chunk that does not end the prompt),
+// its last token's ([V], the default) or every token's ([n_tok x V]).
 struct SeqBatch {
   std::span<const int32_t> tokens;
   KvCache* cache = nullptr;
   bool want_logits = true;
+  bool all_rows = false;  // with want_logits: every token's logits, not only the last
 };
 
 class Model {
@@ -47,16 +52,20 @@ class Model {
   virtual KvCache new_cache(int64_t n_ctx) const = 0;
   // Runs `tokens` at positions cache.n_past.., appends them to the cache and
   // writes logits to `logits` ([T x V] if opt.all_logits, else [V] for the last token).
-  virtual Status forward(std::span<const int32_t> tokens, KvCache& cache, ThreadPool& pool, const ForwardOptions& opt,
-                         float* logits) const = 0;
+  // One sequence's forward_batch.
+  Status forward(std::span<const int32_t> tokens, KvCache& cache, ThreadPool& pool, const ForwardOptions& opt,
+                 float* logits) const {
+    const SeqBatch one{tokens, &cache, true, opt.all_logits};
+    return forward_batch(std::span<const SeqBatch>(&one, 1), pool, opt, logits);
+  }
   // Several sequences in one step (continuous batching): weights are read once
   // for all their tokens, attention runs per sequence over its own cache.
-  // Writes one [V] row per sequence with want_logits, in order. Each
+  // Writes each sequence's wanted logit rows (see SeqBatch), in order. Each
   // sequence's logits are bit-identical to running it alone (batch-invariant
-  // kernels; kAuto means absorbed MLA here, whose result does not depend on
-  // how a prompt is chunked). The default runs the sequences one by one.
+  // kernels; kAuto means absorbed MLA, whose result does not depend on how a
+  // prompt is chunked).
   virtual Status forward_batch(std::span<const SeqBatch> seqs, ThreadPool& pool, const ForwardOptions& opt,
-                               float* logits) const;
+                               float* logits) const = 0;
   // Multi-token prediction (DeepSeek-V3): draft logits for t_{i+2} from the trunk
   // hidden state h_i and token t_{i+1}. Models without MTP return an error.
   virtual Status forward_mtp(std::span<const int32_t> tokens, ThreadPool& pool, float* logits) const {
@@ -76,10 +85,7 @@ struct BatchLayout {
   std::vector<CacheSpan> seqs;
 };
 Result<BatchLayout> layout_batch(std::span<const SeqBatch> batch, int64_t n_vocab);
-// The final hidden rows (x: [T x n_embd]) of the sequences that want logits,
-// packed in batch order; and, after the step, each cache's n_past advanced.
-std::vector<float> wanted_last_rows(std::span<const SeqBatch> batch, std::span<const CacheSpan> seqs, const float* x,
-                                    int64_t n_embd);
+// After a step: each sequence's cache n_past advanced past its new tokens.
 void advance_caches(std::span<const SeqBatch> batch);
 
 // Loads the runnable model for files opened by open_model_files (which it keeps alive).

@@ -3,6 +3,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
+
+#include <nlohmann/json.hpp>
 
 #include "format/json_file.h"
 
@@ -15,81 +18,93 @@ bool has_gguf_magic(const std::string& path) {
   return in.read(m, 4) && std::string_view(m, 4) == "GGUF";
 }
 
+// An optional JSON file: nullopt when absent, an error when present but unreadable.
+Result<std::optional<nlohmann::json>> read_optional_json(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) return std::optional<nlohmann::json>();
+  auto c = read_json_file(file.string());
+  if (!c.ok()) return c.status();
+  return std::optional<nlohmann::json>(std::move(c).value());
+}
+
+// The weights of one .safetensors file or a (sharded) model directory.
+Status attach_safetensors(ModelFiles& m, const std::string& path, const MapOptions& map) {
+  auto st = Safetensors::open(path, map);
+  if (!st.ok()) return st.status();
+  auto shared = std::make_shared<const Safetensors>(std::move(st).value());
+  m.format = ModelFiles::Format::kSafetensors;
+  m.safetensors = shared;
+  m.weights = WeightSource::from_safetensors(shared);
+  return ok_status();
+}
+
+// A Hugging Face model directory: config.json (required), tokenizer files, safetensors shards.
+Result<ModelFiles> open_hf_directory(ModelFiles m, const std::string& path, const MapOptions& map) {
+  const std::filesystem::path dir = path;
+  auto config = read_optional_json(dir / "config.json");
+  if (!config.ok()) return config.status();
+  if (!*config) return Status::error(path + ": no config.json here: not a Hugging Face model directory");
+  m.hf_config = std::move(**config);
+  auto tok_config = read_optional_json(dir / "tokenizer_config.json");
+  if (!tok_config.ok()) return tok_config.status();
+  m.tokenizer_config = std::move(*tok_config);
+  std::error_code ec;
+  if (std::filesystem::exists(dir / "tokenizer.json", ec)) m.tokenizer_json = (dir / "tokenizer.json").string();
+  if (Status st = attach_safetensors(m, path, map); !st.ok()) return st;
+  auto arch = architecture_from_hf_config(*m.hf_config);
+  if (!arch.ok()) return Status::error(path + "/" + arch.message());
+  m.arch = std::move(arch).value();
+  return m;
+}
+
+Result<ModelFiles> open_gguf(ModelFiles m, const std::string& path, const MapOptions& map) {
+  auto g = GgufFile::open(path, map);
+  if (!g.ok()) return g.status();
+  auto shared = std::make_shared<const GgufFile>(std::move(g).value());
+  m.format = ModelFiles::Format::kGguf;
+  m.gguf = shared;
+  m.weights = WeightSource::from_gguf(shared);
+  if (shared->tensors().empty() && !shared->find("general.architecture")) {
+    m.arch_error = "no weights (a vocabulary-only GGUF)";
+    return m;
+  }
+  auto arch = architecture_from_gguf(*shared);
+  if (!arch.ok()) {
+    if (shared->tensors().empty()) {  // vocabulary-only files carry partial hyper-parameters
+      m.arch_error = arch.message();
+      return m;
+    }
+    return arch.status();
+  }
+  m.arch = std::move(arch).value();
+  return m;
+}
+
+// A bare .safetensors file: runnable only with a config.json beside it.
+Result<ModelFiles> open_safetensors_file(ModelFiles m, const std::string& path, const MapOptions& map) {
+  if (Status st = attach_safetensors(m, path, map); !st.ok()) return st;
+  m.arch_error = "a bare .safetensors file has no config.json beside it";
+  auto config = read_optional_json(std::filesystem::path(path).parent_path() / "config.json");
+  if (!config.ok()) return config.status();
+  if (*config) {
+    m.hf_config = std::move(**config);
+    auto arch = architecture_from_hf_config(*m.hf_config);
+    if (!arch.ok()) return arch.status();
+    m.arch = std::move(arch).value();
+  }
+  return m;
+}
+
 }  // namespace
 
 Result<ModelFiles> open_model_files(const std::string& path, const MapOptions& map) {
-  namespace fs = std::filesystem;
   std::error_code ec;
   ModelFiles m;
   m.path = path;
-  if (!fs::exists(path, ec)) return Status::error(path + ": no such file or directory");
-  if (fs::is_directory(path, ec)) {
-    const fs::path dir = path;
-    m.format = ModelFiles::Format::kSafetensors;
-    if (fs::exists(dir / "config.json", ec)) {
-      auto c = read_json_file((dir / "config.json").string());
-      if (!c.ok()) return c.status();
-      m.hf_config = std::move(c).value();
-    } else {
-      return Status::error(path + ": no config.json here: not a Hugging Face model directory");
-    }
-    if (fs::exists(dir / "tokenizer_config.json", ec)) {
-      auto c = read_json_file((dir / "tokenizer_config.json").string());
-      if (!c.ok()) return c.status();
-      m.tokenizer_config = std::move(c).value();
-    }
-    if (fs::exists(dir / "tokenizer.json", ec)) m.tokenizer_json = (dir / "tokenizer.json").string();
-    auto st = Safetensors::open(path, map);
-    if (!st.ok()) return st.status();
-    auto shared = std::make_shared<const Safetensors>(std::move(st).value());
-    m.safetensors = shared;
-    m.weights = WeightSource::from_safetensors(shared);
-    auto arch = architecture_from_hf_config(*m.hf_config);
-    if (!arch.ok()) return Status::error(path + "/" + arch.message());
-    m.arch = std::move(arch).value();
-    return m;
-  }
-  if (has_gguf_magic(path)) {
-    auto g = GgufFile::open(path, map);
-    if (!g.ok()) return g.status();
-    auto shared = std::make_shared<const GgufFile>(std::move(g).value());
-    m.format = ModelFiles::Format::kGguf;
-    m.gguf = shared;
-    m.weights = WeightSource::from_gguf(shared);
-    if (shared->tensors().empty() && !shared->find("general.architecture")) {
-      m.arch_error = "no weights (a vocabulary-only GGUF)";
-      return m;
-    }
-    auto arch = architecture_from_gguf(*shared);
-    if (!arch.ok()) {
-      if (shared->tensors().empty()) {  // vocabulary-only files carry partial hyper-parameters
-        m.arch_error = arch.message();
-        return m;
-      }
-      return arch.status();
-    }
-    m.arch = std::move(arch).value();
-    return m;
-  }
-  if (path.size() > 12 && path.substr(path.size() - 12) == ".safetensors") {
-    auto st = Safetensors::open(path, map);
-    if (!st.ok()) return st.status();
-    auto shared = std::make_shared<const Safetensors>(std::move(st).value());
-    m.format = ModelFiles::Format::kSafetensors;
-    m.safetensors = shared;
-    m.weights = WeightSource::from_safetensors(shared);
-    m.arch_error = "a bare .safetensors file has no config.json beside it";
-    const fs::path cfg = fs::path(path).parent_path() / "config.json";
-    if (fs::exists(cfg, ec)) {
-      auto c = read_json_file(cfg.string());
-      if (!c.ok()) return c.status();
-      m.hf_config = std::move(c).value();
-      auto arch = architecture_from_hf_config(*m.hf_config);
-      if (!arch.ok()) return arch.status();
-      m.arch = std::move(arch).value();
-    }
-    return m;
-  }
+  if (!std::filesystem::exists(path, ec)) return Status::error(path + ": no such file or directory");
+  if (std::filesystem::is_directory(path, ec)) return open_hf_directory(std::move(m), path, map);
+  if (has_gguf_magic(path)) return open_gguf(std::move(m), path, map);
+  if (path.size() > 12 && path.substr(path.size() - 12) == ".safetensors") return open_safetensors_file(std::move(m), path, map);
   return Status::error(path + ": not a GGUF file (bad magic), a .safetensors file or a model directory");
 }
 

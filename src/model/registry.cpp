@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/arch.h"
+#include "model/common_tensors.h"
 
 namespace dseek {
 
@@ -48,8 +49,7 @@ ParamCounts count_params(const Architecture& arch, const std::vector<std::pair<s
     }
     // The input embedding is a row lookup, not compute: DeepSeek's published
     // "activated parameters" (V2-Lite 2.4B, V3 37B) leave it out, and so do we.
-    const bool embedding = name.rfind("token_embd.", 0) == 0 || name.rfind("model.embed_tokens.", 0) == 0;
-    if (!embedding) active += static_cast<double>(n) * arch.active_fraction(name);
+    if (!common_tensors::is_token_embedding(name)) active += static_cast<double>(n) * arch.active_fraction(name);
   }
   c.active = static_cast<int64_t>(active + 0.5);
   return c;

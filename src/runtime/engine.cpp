@@ -217,6 +217,7 @@ Status Engine::forward(const StepBatch& b, std::vector<float>& logits) {
   logits.assign(static_cast<size_t>(n_logits * model_->n_vocab()), 0.0f);
   ForwardOptions fo;
   fo.mode = AttentionMode::kAbsorbed;
+  fo.arena = &arena_;
   return model_->forward_batch(b.seqs, pool_, fo, logits.data());
 }
 

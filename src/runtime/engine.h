@@ -31,6 +31,7 @@
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "model/model.h"
+#include "model/step_arena.h"
 #include "runtime/page_pool.h"
 #include "runtime/prefix_cache.h"
 #include "runtime/sampler/sampler.h"
@@ -141,6 +142,7 @@ class Engine {
   std::shared_ptr<const Model> model_;
   EngineOptions opt_;
   ThreadPool pool_;
+  StepArena arena_;  // activations, reused across steps: steady-state decode allocates nothing
   PagePool pages_;
   PrefixCache prefix_;
 

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "model/step_arena.h"
+
 namespace dseek {
 
 Result<GenerateResult> generate(const Model& model, ThreadPool& pool, std::span<const int32_t> prompt, Sampler& sampler,
@@ -16,8 +18,10 @@ Result<GenerateResult> generate(const Model& model, ThreadPool& pool, std::span<
   KvCache cache = model.new_cache(n_ctx);
   std::vector<float> logits(static_cast<size_t>(model.n_vocab()));
   std::vector<int32_t> history(prompt.begin(), prompt.end());
+  StepArena arena;  // one activation arena for the prompt and every decode step
   ForwardOptions last;
   last.all_logits = false;
+  last.arena = &arena;
   GenerateResult res;
   using clock = std::chrono::steady_clock;
   auto t0 = clock::now();

@@ -1,7 +1,8 @@
 // See export.h. The trainer keeps kv_b joint ([H*(Dn+Dv) x Ckv], DeepSeek's
-// kv_b_proj) and experts as separate matrices; the GGUF has attn_k_b /
-// attn_v_b split per head (k_b transposed) and experts merged into 3-D
-// tensors, exactly as model/arch_deepseek.cpp declares them.
+// layout) and experts as separate matrices; the GGUF has W_UK / W_UV split
+// per head (W_UK transposed) and experts merged into 3-D tensors, exactly as
+// the DeepSeek tensor table (model/arch/deepseek.cpp) declares them: each
+// TensorSpec's `source` says which conversion applies.
 #include "train/export.h"
 
 #include <cstring>
@@ -10,53 +11,63 @@
 #include "format/gguf_writer.h"
 #include "kernels/kernels.h"
 #include "model/arch.h"
+#include "model/arch_util.h"
 #include "model/random_model.h"
 #include "tokenizer/vocab_import.h"
+#include "train/backward/param_shape.h"
 
 namespace dseek::train {
 namespace {
 
-// The values of GGUF tensor `name` in row-major order of its ne (ne[0] innermost).
-Result<std::vector<float>> gguf_values(const TrainModel<float>& m, const std::string& name) {
+// k_b[h][c][d] = W_UK[h][d][c] and v_b[h][d][c] = W_UV[h][d][c], W = the joint
+// kv_b [H][(Dn+Dv)][C]: index pairs (split, joint) of one per-head layout.
+template <typename Fn>
+void for_each_split_index(const DeepseekHParams& h, bool key, Fn fn) {
+  const int64_t H = h.n_head, C = h.kv_lora_rank, Dn = h.d_nope, Dv = h.d_v, W = Dn + Dv;
+  for (int64_t hh = 0; hh < H; ++hh)
+    for (int64_t a = 0; a < (key ? C : Dv); ++a)
+      for (int64_t b = 0; b < (key ? Dn : C); ++b)
+        fn((hh * (key ? C : Dv) + a) * (key ? Dn : C) + b, key ? (hh * W + b) * C + a : (hh * W + Dn + a) * C + b);
+}
+
+bool is_split_of_joint(const TensorSpec& s) {
+  return s.source == SlotSource::kKeyOfJoint || s.source == SlotSource::kValueOfJoint;
+}
+
+// The trainer keeps the expert-score bias of each MoE layer outside its parameters.
+template <typename Ptr>
+Result<Ptr> expert_bias(const std::vector<Ptr>& biases, const DeepseekHParams& h, const std::string& name) {
+  const int64_t moe_index = layer_index(name) - h.n_dense_lead;
+  if (moe_index < 0 || moe_index >= static_cast<int64_t>(biases.size())) return Status::error("no bias for " + name);
+  return biases[static_cast<size_t>(moe_index)];
+}
+
+// The values of GGUF tensor `s` in row-major order of its ne (ne[0] innermost).
+Result<std::vector<float>> gguf_values(const TrainModel<float>& m, const TensorSpec& s) {
   const DeepseekHParams& h = m.hparams();
+  const std::string& name = s.gguf_name;
   if (const Param<float>* p = m.find(name)) return p->w;
-  std::string stem = name;
-  for (const char* suffix : {".weight", ".bias"})
-    if (stem.ends_with(suffix)) stem.resize(stem.size() - std::char_traits<char>::length(suffix));
-  const auto slash = stem.rfind('.');
-  const std::string block = stem.substr(0, slash + 1), what = stem.substr(slash + 1);
-  if (what == "attn_k_b" || what == "attn_v_b") {
-    const Param<float>* kv = m.find(block + "attn_kv_b.weight");
+  if (is_split_of_joint(s)) {
+    const Param<float>* kv = m.find(s.joint_gguf);
     if (!kv) return Status::error("no kv_b for " + name);
-    const int64_t H = h.n_head, C = h.kv_lora_rank, Dn = h.d_nope, Dv = h.d_v, W = Dn + Dv;
-    std::vector<float> out;
-    if (what == "attn_k_b") {  // [H][C][Dn]: k_b[h][c][d] = W_UK[h][d][c]
-      out.resize(static_cast<size_t>(H * C * Dn));
-      for (int64_t hh = 0; hh < H; ++hh)
-        for (int64_t c = 0; c < C; ++c)
-          for (int64_t d = 0; d < Dn; ++d) out[static_cast<size_t>((hh * C + c) * Dn + d)] = kv->w[static_cast<size_t>((hh * W + d) * C + c)];
-    } else {  // [H][Dv][C]
-      for (int64_t hh = 0; hh < H; ++hh)
-        for (int64_t d = 0; d < Dv; ++d)
-          out.insert(out.end(), kv->w.begin() + (hh * W + Dn + d) * C, kv->w.begin() + (hh * W + Dn + d + 1) * C);
-    }
+    std::vector<float> out(static_cast<size_t>(s.ne[0] * s.ne[1] * s.ne[2]));
+    for_each_split_index(h, s.source == SlotSource::kKeyOfJoint,
+                         [&](int64_t split, int64_t joint) { out[static_cast<size_t>(split)] = kv->w[static_cast<size_t>(joint)]; });
     return out;
   }
-  if (what == "ffn_gate_exps" || what == "ffn_up_exps" || what == "ffn_down_exps") {
+  if (s.source == SlotSource::kMergedExperts) {
     std::vector<float> out;
     for (int64_t e = 0; e < h.n_expert; ++e) {
-      const Param<float>* p = m.find(block + what + "." + std::to_string(e));
+      const Param<float>* p = m.find(expert_param_name(name, e));
       if (!p) return Status::error("no expert " + std::to_string(e) + " for " + name);
       out.insert(out.end(), p->w.begin(), p->w.end());
     }
     return out;
   }
-  if (what == "exp_probs_b") {
-    const int64_t layer = std::stoll(block.substr(4));
-    const auto biases = m.expert_biases();
-    const int64_t moe_index = layer - h.n_dense_lead;
-    if (moe_index < 0 || moe_index >= static_cast<int64_t>(biases.size())) return Status::error("no bias for " + name);
-    return *biases[static_cast<size_t>(moe_index)];
+  if (s.init == TensorInit::kBias) {
+    auto bias = expert_bias(m.expert_biases(), h, name);
+    if (!bias.ok()) return bias.status();
+    return **bias;
   }
   return Status::error("the trained model has no tensor " + name);
 }
@@ -79,7 +90,7 @@ Status export_gguf(const TrainModel<float>& m, const ExportOptions& opt, const s
   const std::vector<TensorSpec> specs = (*arch)->tensor_specs();
   std::vector<std::vector<float>> values;
   for (const TensorSpec& s : specs) {
-    auto v = gguf_values(m, s.gguf_name);
+    auto v = gguf_values(m, s);
     if (!v.ok()) return v.status();
     int64_t n = 1;
     for (int64_t d : s.ne) n *= d;
@@ -108,7 +119,6 @@ Result<std::unique_ptr<TrainModel<float>>> import_gguf(const std::string& path, 
   auto m = std::make_unique<TrainModel<float>>(*h, max_seq, 0);
   auto arch = deepseek_from_hparams(*h);
   if (!arch.ok()) return arch.status();
-  const int64_t H = h->n_head, C = h->kv_lora_rank, Dn = h->d_nope, Dv = h->d_v, W = Dn + Dv;
   for (const TensorSpec& spec : (*arch)->tensor_specs()) {
     const GgufTensorInfo* t = f->find_tensor(spec.gguf_name);
     if (!t) return Status::error(path + ": missing tensor " + spec.gguf_name);
@@ -119,35 +129,25 @@ Result<std::unique_ptr<TrainModel<float>>> import_gguf(const std::string& path, 
     for (int64_t r = 0; r < rows; ++r)
       kernels::dequantize_row(t->dtype, data.data() + static_cast<uint64_t>(r) * row_bytes, v.data() + r * row, row);
     const std::string& name = spec.gguf_name;
-    const auto block_end = name.find('.', 4);
-    const std::string block = name.substr(0, block_end + 1);
     if (Param<float>* p = m->find(name)) {
       if (static_cast<int64_t>(v.size()) != p->size()) return Status::error(path + ": " + name + " has the wrong size");
       p->w = std::move(v);
-    } else if (name.ends_with("attn_k_b.weight") || name.ends_with("attn_v_b.weight")) {
-      Param<float>* kv = m->find(block + "attn_kv_b.weight");
-      const bool k = name.ends_with("attn_k_b.weight");
-      for (int64_t hh = 0; hh < H; ++hh)
-        for (int64_t a = 0; a < (k ? C : Dv); ++a)
-          for (int64_t b = 0; b < (k ? Dn : C); ++b) {
-            const float x = v[static_cast<size_t>((hh * (k ? C : Dv) + a) * (k ? Dn : C) + b)];
-            if (k) kv->w[static_cast<size_t>((hh * W + b) * C + a)] = x;        // k_b[h][c][d] = W_UK[h][d][c]
-            else kv->w[static_cast<size_t>((hh * W + Dn + a) * C + b)] = x;     // v_b[h][d][c]
-          }
-    } else if (name.find("_exps.weight") != std::string::npos) {
-      const std::string what = name.substr(block.size(), name.size() - block.size() - 7);
+    } else if (is_split_of_joint(spec)) {
+      Param<float>* kv = m->find(spec.joint_gguf);
+      if (!kv) return Status::error(path + ": cannot place " + name);
+      for_each_split_index(*h, spec.source == SlotSource::kKeyOfJoint,
+                           [&](int64_t split, int64_t joint) { kv->w[static_cast<size_t>(joint)] = v[static_cast<size_t>(split)]; });
+    } else if (spec.source == SlotSource::kMergedExperts) {
       const int64_t per = static_cast<int64_t>(v.size()) / h->n_expert;
       for (int64_t e = 0; e < h->n_expert; ++e) {
-        Param<float>* p = m->find(block + what + "." + std::to_string(e));
+        Param<float>* p = m->find(expert_param_name(name, e));
         if (!p || p->size() != per) return Status::error(path + ": cannot place " + name);
         p->w.assign(v.begin() + e * per, v.begin() + (e + 1) * per);
       }
-    } else if (name.ends_with("exp_probs_b.bias")) {
-      const int64_t layer = std::stoll(name.substr(4, block_end - 4));
-      auto biases = m->expert_biases();
-      const int64_t index = layer - h->n_dense_lead;
-      if (index < 0 || index >= static_cast<int64_t>(biases.size())) return Status::error(path + ": stray " + name);
-      *biases[static_cast<size_t>(index)] = std::move(v);
+    } else if (spec.init == TensorInit::kBias) {
+      auto bias = expert_bias(m->expert_biases(), *h, name);
+      if (!bias.ok()) return Status::error(path + ": stray " + name);
+      **bias = std::move(v);
     } else {
       return Status::error(path + ": tensor " + name + " has no place in the trainable model");
     }

@@ -1,7 +1,7 @@
-// See train_model.h. The forward mirrors model/deepseek_model.cpp: embedding,
+// See train_model.h. The forward mirrors model/arch/deepseek.cpp: embedding,
 // layers of [RMSNorm, MLA, residual, RMSNorm, MLP or MoE, residual], output
 // norm, head; MTP: x = eh_proj [enorm(Emb(t+1)) ; hnorm(h_t)] -> one layer ->
-// shared_head_norm -> the shared head (DEEPSEEK_NOTES.md, "MTP").
+// the MTP head norm -> the shared head (DEEPSEEK_NOTES.md, "MTP").
 #include "train/train_model.h"
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 
 #include "model/blocks/rope.h"
 #include "train/backward/ops.h"
+#include "train/backward/param_shape.h"
 
 namespace dseek::train {
 
@@ -35,7 +36,7 @@ struct TrainModel<T>::Forward {
 
 template <typename T>
 TrainModel<T>::TrainModel(const DeepseekHParams& h, int64_t max_seq, uint64_t seed) : h_(h), max_seq_(max_seq) {
-  const int64_t E = h.n_embd, V = h.n_vocab;
+  const int64_t E = h.n_embd;
   const RopeTable table(h.d_rope, h.rope_theta, YarnParams{});
   mla_ = MlaConfig{.n_embd = E, .n_head = h.n_head, .q_lora_rank = h.q_lora_rank, .kv_lora_rank = h.kv_lora_rank,
                    .d_nope = h.d_nope, .d_rope = h.d_rope, .d_v = h.d_v, .eps = h.rms_eps,
@@ -49,18 +50,17 @@ TrainModel<T>::TrainModel(const DeepseekHParams& h, int64_t max_seq, uint64_t se
   for (int64_t p = 0; p < max_seq; ++p)
     table.angles(p, rope_.cos.data() + p * rope_.n_pairs, rope_.sin.data() + p * rope_.n_pairs);
 
-  embd_.shape("token_embd.weight", V, E);
-  out_norm_.shape("output_norm.weight", 1, E, false);
-  head_.shape("output.weight", V, E);
+  shape_slot(embd_, DsTensor::kTokenEmbd, h);
+  shape_slot(out_norm_, DsTensor::kOutputNorm, h);
+  shape_slot(head_, DsTensor::kOutput, h);
   layers_.resize(static_cast<size_t>(h.n_layer));
   for (int64_t i = 0; i < h.n_layer; ++i) shape_layer(layers_[static_cast<size_t>(i)], i, i < h.n_dense_lead);
   if (h.n_mtp > 0) {
     mtp_ = std::make_unique<MtpParams<T>>();
-    const std::string b = "blk." + std::to_string(h.n_layer) + ".";
-    mtp_->enorm.shape(b + "nextn.enorm.weight", 1, E, false);
-    mtp_->hnorm.shape(b + "nextn.hnorm.weight", 1, E, false);
-    mtp_->eh_proj.shape(b + "nextn.eh_proj.weight", E, 2 * E);
-    mtp_->head_norm.shape(b + "nextn.shared_head_norm.weight", 1, E, false);
+    shape_slot(mtp_->enorm, DsTensor::kMtpENorm, h, h.n_layer);
+    shape_slot(mtp_->hnorm, DsTensor::kMtpHNorm, h, h.n_layer);
+    shape_slot(mtp_->eh_proj, DsTensor::kMtpEhProj, h, h.n_layer);
+    shape_slot(mtp_->head_norm, DsTensor::kMtpHeadNorm, h, h.n_layer);
     shape_layer(mtp_->layer, h.n_layer, false);
   }
   // Initialisation: unit-variance embeddings (an RMSNorm follows), 1/sqrt(fan_in)
@@ -97,14 +97,13 @@ TrainModel<T>::TrainModel(const DeepseekHParams& h, int64_t max_seq, uint64_t se
 
 template <typename T>
 void TrainModel<T>::shape_layer(LayerParams<T>& l, int64_t index, bool dense) {
-  const std::string b = "blk." + std::to_string(index) + ".";
-  const int64_t E = h_.n_embd;
-  l.attn_norm.shape(b + "attn_norm.weight", 1, E, false);
-  l.ffn_norm.shape(b + "ffn_norm.weight", 1, E, false);
-  l.attn.shape(mla_, b);
+  using enum DsTensor;
+  shape_slot(l.attn_norm, kAttnNorm, h_, index);
+  shape_slot(l.ffn_norm, kFfnNorm, h_, index);
+  l.attn.shape(h_, index);
   l.dense = dense;
-  if (dense) l.mlp.shape(b + "ffn_gate.weight", b + "ffn_up.weight", b + "ffn_down.weight", E, h_.n_ff);
-  else l.moe.shape(routing_, b, E, h_.n_ff_exp, h_.n_expert_shared, h_.expert_bias);
+  if (dense) l.mlp.shape(h_, index, kGate, kUp, kDown);
+  else l.moe.shape(h_, index);
 }
 
 template <typename T>
@@ -248,7 +247,7 @@ template <typename T>
 std::vector<Param<T>*> TrainModel<T>::bf16_params() {
   std::vector<Param<T>*> out;
   for (Param<T>* p : params_)
-    if (p->rows > 1 && p != &embd_ && p != &head_ && p->name.find("ffn_gate_inp") == std::string::npos) out.push_back(p);
+    if (p->rows > 1 && p != &embd_ && p != &head_ && p->name.find(deepseek_tensors().slot(DsTensor::kRouter).gguf) == std::string::npos) out.push_back(p);
   return out;
 }
 

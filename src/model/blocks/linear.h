@@ -8,6 +8,7 @@
 
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
+#include "model/step_arena.h"
 
 namespace dseek {
 
@@ -16,6 +17,9 @@ namespace dseek {
 // to int8 blocks of 32 once per call (kernels::matmul_q8), f32/f16/bf16/FP8
 // weights keep f32 activations. Either way a row's value does not depend
 // on T or on the thread count.
+// Scratch (the int8 activations included) comes from `arena`; the overload
+// without one makes its own (benchmarks, one-off calls).
+void linear(ThreadPool& pool, const kernels::MatrixView& w, const float* x, int64_t n_tok, float* y, StepArena& arena);
 void linear(ThreadPool& pool, const kernels::MatrixView& w, const float* x, int64_t n_tok, float* y);
 
 // Several independent linears in one parallel pass (one thread sync instead
@@ -26,20 +30,19 @@ struct LinearJob {
   int64_t n_tok;
   float* y;        // [n_tok x w->rows]
 };
-void linear_many(ThreadPool& pool, std::span<const LinearJob> jobs);
+void linear_many(ThreadPool& pool, std::span<const LinearJob> jobs, StepArena& arena);
 
 struct MlpWeights {
   kernels::MatrixView gate, up, down;  // [F x E], [F x E], [E x F]
 };
 
-// Y[T x E] = down(silu(gate X) * up X). `scratch` is resized as needed.
-void swiglu_mlp(ThreadPool& pool, const MlpWeights& w, const float* x, int64_t n_tok, float* y,
-                std::vector<float>& scratch);
+// Y[T x E] = down(silu(gate X) * up X); the hidden activations come from `arena`.
+void swiglu_mlp(ThreadPool& pool, const MlpWeights& w, const float* x, int64_t n_tok, float* y, StepArena& arena);
 
 // SwiGLU MLPs of several experts, each over its own tokens, in two parallel
 // passes (all gate/up rows, then all down rows). xs[e] [n[e] x E] -> ys[e] [n[e] x E].
 void swiglu_mlp_many(ThreadPool& pool, std::span<const MlpWeights* const> w, std::span<const float* const> xs,
-                     std::span<const int64_t> n, std::span<float* const> ys, std::vector<float>& scratch);
+                     std::span<const int64_t> n, std::span<float* const> ys, StepArena& arena);
 
 // RMSNorm of each of n_tok rows of width n.
 void rms_norm_rows(const float* x, const float* weight, float* y, int64_t n_tok, int64_t n, float eps);

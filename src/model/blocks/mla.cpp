@@ -1,8 +1,7 @@
-// See mla.h.
+// See mla.h: the up-projection layouts, project, output, and the layer.
 #include "model/blocks/mla.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "model/blocks/linear.h"
 
@@ -10,202 +9,128 @@ namespace dseek {
 namespace {
 
 using kernels::MatrixView;
-using kernels::matrix_rows;
 
-// k_nope = W_UK[h] c   (Dn values)
-void uk_decompress(const MlaDims& d, const MlaWeights& w, int64_t h, const float* c, float* k_nope) {
-  if (w.split) {
-    std::fill(k_nope, k_nope + d.d_nope, 0.0f);
-    kernels::matvec_t_accumulate(matrix_rows(w.k_b, h * d.kv_lora_rank, d.kv_lora_rank), c, k_nope, 0, d.kv_lora_rank);
-  } else {
-    kernels::matvec(matrix_rows(w.kv_b, h * (d.d_nope + d.d_v), d.d_nope), c, k_nope, 0, d.d_nope);
+// y[m.rows] = M x
+void product(const MatrixView& m, const float* x, float* y) { kernels::matvec(m, x, y, 0, m.rows); }
+
+// y[m.cols] = M^T x
+void product_t(const MatrixView& m, const float* x, float* y) {
+  std::fill(y, y + m.cols, 0.0f);
+  kernels::matvec_t_accumulate(m, x, y, 0, m.rows);
+}
+
+// Rows [r0, r1) of the per-head products Y[t][h] = M_h X[t][h] for all tokens
+// at once: each head's weight rows are read once for every token.
+// kernels::matmul gives each (t, row) the bits of matvec on that token alone.
+void per_head_matmul(const PerHeadRows& m, int64_t n_head, const float* x, int64_t x_head_stride, int64_t n_tok,
+                     float* y, int64_t y_head_stride, int64_t r0, int64_t r1) {
+  const int64_t per = m.rows;
+  for (int64_t h = r0 / per; h < n_head && h * per < r1; ++h) {
+    const int64_t b = std::max(r0, h * per) - h * per, e = std::min(r1, (h + 1) * per) - h * per;
+    kernels::matmul(m.head(h), x + h * x_head_stride, n_head * x_head_stride, n_tok, y + h * y_head_stride,
+                    n_head * y_head_stride, b, e);
   }
 }
 
-// q_abs = W_UK[h]^T q_nope   (Ckv values)
-void uk_absorb(const MlaDims& d, const MlaWeights& w, int64_t h, const float* q_nope, float* q_abs) {
-  if (w.split) {
-    kernels::matvec(matrix_rows(w.k_b, h * d.kv_lora_rank, d.kv_lora_rank), q_nope, q_abs, 0, d.kv_lora_rank);
-  } else {
-    std::fill(q_abs, q_abs + d.kv_lora_rank, 0.0f);
-    kernels::matvec_t_accumulate(matrix_rows(w.kv_b, h * (d.d_nope + d.d_v), d.d_nope), q_nope, q_abs, 0, d.d_nope);
-  }
+// Split layout: W_UK^T is stored, so absorbing is a plain product — one matmul per head over all tokens.
+void absorb_split(ThreadPool& pool, const MlaUpProjection& up, int64_t n_head, const float* q, int64_t q_head_stride,
+                  int64_t n_tok, float* q_abs) {
+  const int64_t ckv = up.uk.rows;
+  pool.parallel_for(n_head * ckv, [&](int64_t r0, int64_t r1) {
+    per_head_matmul(up.uk, n_head, q, q_head_stride, n_tok, q_abs, ckv, r0, r1);
+  }, 16);
 }
 
-// v = W_UV[h] c   (Dv values)
-void uv_apply(const MlaDims& d, const MlaWeights& w, int64_t h, const float* c, float* v) {
-  const MatrixView m = w.split ? matrix_rows(w.v_b, h * d.d_v, d.d_v)
-                               : matrix_rows(w.kv_b, h * (d.d_nope + d.d_v) + d.d_nope, d.d_v);
-  kernels::matvec(m, c, v, 0, d.d_v);
+// Joint layout: W_UK is stored, so absorbing is a transposed product per token and head.
+void absorb_joint(ThreadPool& pool, const MlaUpProjection& up, int64_t n_head, const float* q, int64_t q_head_stride,
+                  int64_t n_tok, float* q_abs) {
+  const int64_t ckv = up.uk.all.cols;
+  pool.parallel_for(n_tok * n_head, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) product_t(up.uk.head(i % n_head), q + i * q_head_stride, q_abs + i * ckv);
+  });
 }
 
 // Queries [T x H*(Dn+Dr)] and each token's cache row (latent normalised, rope key rotated).
 void project(ThreadPool& pool, const MlaDims& d, const MlaWeights& w, const RopeTable& rope, const float* xn,
-             int64_t n_tok, std::span<const AttnSeq> seqs, int64_t layer, float* q, std::vector<float>& tmp) {
+             int64_t n_tok, std::span<const AttnSeq> seqs, int64_t layer, float* q, StepArena& arena) {
+  const StepArena::Scope scope(arena);
   const int64_t width = d.kv_lora_rank + d.d_rope, dq = d.d_nope + d.d_rope;
-  std::vector<float> kv(static_cast<size_t>(n_tok * width));
+  float* kv = arena.take<float>(n_tok * width);
   if (d.q_lora_rank > 0) {
-    tmp.resize(static_cast<size_t>(n_tok * d.q_lora_rank));
-    const LinearJob jobs[] = {{&w.q_a, xn, n_tok, tmp.data()}, {&w.kv_a, xn, n_tok, kv.data()}};
-    linear_many(pool, jobs);
-    rms_norm_rows(tmp.data(), w.q_a_norm, tmp.data(), n_tok, d.q_lora_rank, d.eps);
-    linear(pool, w.q_b, tmp.data(), n_tok, q);
+    float* cq = arena.take<float>(n_tok * d.q_lora_rank);
+    const LinearJob jobs[] = {{&w.q_a, xn, n_tok, cq}, {&w.kv_a, xn, n_tok, kv}};
+    linear_many(pool, jobs, arena);
+    rms_norm_rows(cq, w.q_a_norm, cq, n_tok, d.q_lora_rank, d.eps);
+    linear(pool, w.q_b, cq, n_tok, q, arena);
   } else {
-    const LinearJob jobs[] = {{&w.q, xn, n_tok, q}, {&w.kv_a, xn, n_tok, kv.data()}};
-    linear_many(pool, jobs);
+    const LinearJob jobs[] = {{&w.q, xn, n_tok, q}, {&w.kv_a, xn, n_tok, kv}};
+    linear_many(pool, jobs, arena);
   }
-  std::vector<float> cs(static_cast<size_t>(d.d_rope));
+  float* cs = arena.take<float>(d.d_rope);
   for (const AttnSeq& sq : seqs)
     for (int64_t i = 0; i < sq.n_tok; ++i) {
       const int64_t t = sq.first + i, pos = sq.pos0 + i;
       float* row = sq.cache->row(layer, pos);
-      const float* src = kv.data() + t * width;
+      const float* src = kv + t * width;
       kernels::rms_norm(src, w.kv_a_norm, row, d.kv_lora_rank, d.eps);  // the rope part skips the norm
       std::copy(src + d.kv_lora_rank, src + width, row + d.kv_lora_rank);
-      rope.angles(pos, cs.data(), cs.data() + d.d_rope / 2);
-      kernels::rope_adjacent(row + d.kv_lora_rank, d.d_rope, cs.data(), cs.data() + d.d_rope / 2);
+      rope.angles(pos, cs, cs + d.d_rope / 2);
+      kernels::rope_adjacent(row + d.kv_lora_rank, d.d_rope, cs, cs + d.d_rope / 2);
       for (int64_t h = 0; h < d.n_head; ++h)
-        kernels::rope_adjacent(q + t * d.n_head * dq + h * dq + d.d_nope, d.d_rope, cs.data(), cs.data() + d.d_rope / 2);
+        kernels::rope_adjacent(q + t * d.n_head * dq + h * dq + d.d_nope, d.d_rope, cs, cs + d.d_rope / 2);
     }
 }
 
-// Rows [r0, r1) of the per-head products Y[t][h] = M_h X[t][h] for all tokens
-// at once, M_h = rows [h*rows_per_head, ...) of m: each head's weight rows are
-// read once for every token. kernels::matmul gives each (t, row) the bits of
-// matvec on that token alone, so this equals the per-token loop exactly.
-void per_head_matmul(const MatrixView& m, int64_t rows_per_head, int64_t n_head, const float* x, int64_t x_head_stride,
-                     int64_t n_tok, float* y, int64_t y_head_stride, int64_t r0, int64_t r1) {
-  for (int64_t h = r0 / rows_per_head; h < n_head && h * rows_per_head < r1; ++h) {
-    const int64_t b = std::max(r0, h * rows_per_head) - h * rows_per_head;
-    const int64_t e = std::min(r1, (h + 1) * rows_per_head) - h * rows_per_head;
-    kernels::matmul(matrix_rows(m, h * rows_per_head, rows_per_head), x + h * x_head_stride, n_head * x_head_stride,
-                    n_tok, y + h * y_head_stride, n_head * y_head_stride, b, e);
-  }
-}
-
-// Absorbed attention of one sequence over the latent cache. Every head reads
-// the same cached rows [c_kv | k_rope], so heads go in groups that share each
-// row read: scores as one dot_many per group (pairwise the bits of dot()),
-// softmax per head, and the weighted sum of latents as one weighted_sum_rows
-// (the bits of one axpy per key). Per (token, head) the arithmetic is that of
-// a single-head loop, so batch size, grouping and thread count change no bits.
-// Jobs take tokens alternately from the front and the back of the sequence:
-// causal work grows with the position, and contiguous ranges of this order
-// give every thread a similar share.
-void absorbed_attention(ThreadPool& pool, const MlaDims& d, const MlaWeights& w, KvCache& cache, int64_t layer,
-                        const AttnSeq& sq, const float* q, const float* q_abs_all, float* lat_all) {
-  constexpr int64_t kHeadGroup = 8;
-  const int64_t H = d.n_head, Ckv = d.kv_lora_rank, Dn = d.d_nope, Dr = d.d_rope, dq = Dn + Dr;
-  const int64_t S = sq.pos0 + sq.n_tok, G = std::min(H, kHeadGroup), n_groups = (H + G - 1) / G;
-  std::vector<const float*> key_rows(static_cast<size_t>(S)), rope_rows(static_cast<size_t>(S));
-  for (int64_t s = 0; s < S; ++s) {
-    key_rows[static_cast<size_t>(s)] = cache.row(layer, s);
-    rope_rows[static_cast<size_t>(s)] = key_rows[static_cast<size_t>(s)] + Ckv;
-  }
-  pool.parallel_for(sq.n_tok * n_groups, [&](int64_t i0, int64_t i1) {
-    std::vector<float> nope(static_cast<size_t>(S * G)), rope(nope.size()), prob(nope.size());
-    std::vector<float> q_abs(q_abs_all ? 0 : static_cast<size_t>(G * Ckv));
-    std::vector<const float*> qa(static_cast<size_t>(G)), qr(static_cast<size_t>(G));
-    for (int64_t i = i0; i < i1; ++i) {
-      const int64_t k = i / n_groups, h0 = (i % n_groups) * G, gh = std::min(G, H - h0);
-      const int64_t ti = k % 2 == 0 ? k / 2 : sq.n_tok - 1 - k / 2, t = sq.first + ti, n_keys = sq.pos0 + ti + 1;
-      for (int64_t j = 0; j < gh; ++j) {
-        const float* qh = q + (t * H + h0 + j) * dq;
-        qr[static_cast<size_t>(j)] = qh + Dn;
-        if (q_abs_all) {
-          qa[static_cast<size_t>(j)] = q_abs_all + (t * H + h0 + j) * Ckv;
-        } else {
-          uk_absorb(d, w, h0 + j, qh, q_abs.data() + j * Ckv);
-          qa[static_cast<size_t>(j)] = q_abs.data() + j * Ckv;
-        }
-      }
-      kernels::dot_many(key_rows.data(), n_keys, qa.data(), gh, Ckv, nope.data());  // [key][head]
-      kernels::dot_many(rope_rows.data(), n_keys, qr.data(), gh, Dr, rope.data());
-      for (int64_t j = 0; j < gh; ++j) {
-        float* pj = prob.data() + j * n_keys;
-        for (int64_t s = 0; s < n_keys; ++s)
-          pj[s] = (nope[static_cast<size_t>(s * gh + j)] + rope[static_cast<size_t>(s * gh + j)]) * d.softmax_scale;
-        kernels::softmax(pj, n_keys);
-        for (int64_t s = 0; s < n_keys; ++s) nope[static_cast<size_t>(s * gh + j)] = pj[s];  // back to [key][head]
-      }
-      kernels::weighted_sum_rows(nope.data(), n_keys, gh, key_rows.data(), Ckv, lat_all + (t * H + h0) * Ckv);
-    }
-  });
+// Absorbed: q_abs = W_UK[h]^T q_nope for every token and head up front, the
+// attended latents of all sequences collected, then o[t][h] = W_UV[h] lat[t][h]
+// as one matmul per head over all tokens.
+void attend_absorbed(ThreadPool& pool, const MlaDims& d, const MlaUpProjection& up, std::span<const AttnSeq> seqs,
+                     int64_t layer, int64_t n_tok, const float* q, float* o, StepArena& arena) {
+  const StepArena::Scope scope(arena);
+  const int64_t H = d.n_head, Ckv = d.kv_lora_rank, Dv = d.d_v;
+  float* q_abs = arena.take<float>(n_tok * H * Ckv);
+  float* lat = arena.take<float>(n_tok * H * Ckv);
+  up.absorb_queries(pool, up, H, q, d.d_nope + d.d_rope, n_tok, q_abs);
+  for (const AttnSeq& sq : seqs) mla_attend_absorbed(pool, d, sq, layer, q, q_abs, lat, arena);
+  PerHeadRows uv = up.uv;
+  pool.parallel_for(H * Dv, [&](int64_t r0, int64_t r1) { per_head_matmul(uv, H, lat, Ckv, n_tok, o, Dv, r0, r1); }, 16);
 }
 
 }  // namespace
 
+MlaUpProjection mla_split_up_projection(const MatrixView& k_b, const MatrixView& v_b, const MlaDims& d) {
+  MlaUpProjection up;
+  up.uk = {k_b, d.kv_lora_rank, 0, d.kv_lora_rank};
+  up.uv = {v_b, d.d_v, 0, d.d_v};
+  up.key_of_latent = product_t;
+  up.absorb_queries = absorb_split;
+  return up;
+}
+
+MlaUpProjection mla_joint_up_projection(const MatrixView& kv_b, const MlaDims& d) {
+  MlaUpProjection up;
+  up.uk = {kv_b, d.d_nope + d.d_v, 0, d.d_nope};
+  up.uv = {kv_b, d.d_nope + d.d_v, d.d_nope, d.d_v};
+  up.key_of_latent = product;
+  up.absorb_queries = absorb_joint;
+  return up;
+}
+
 void mla_forward(ThreadPool& pool, const MlaDims& d, const MlaWeights& w, const RopeTable& rope, const float* xn,
-                 std::span<const AttnSeq> seqs, int64_t layer, MlaMode mode, float* out, std::vector<float>& scratch) {
-  const int64_t H = d.n_head, Ckv = d.kv_lora_rank, Dn = d.d_nope, Dr = d.d_rope, Dv = d.d_v, dq = Dn + Dr;
+                 std::span<const AttnSeq> seqs, int64_t layer, MlaMode mode, float* out, StepArena& arena) {
+  const StepArena::Scope scope(arena);
   int64_t n_tok = 0;
   for (const AttnSeq& sq : seqs) n_tok += sq.n_tok;
-  // Per-layer activations, every element written before it is read: left
-  // uninitialised (zero-filling them cost ~1 GB of stores per 512-token prefill).
-  using Scratch = kernels::CacheLineScratch<float>;
-  Scratch q(static_cast<size_t>(n_tok * H * dq)), o(static_cast<size_t>(n_tok * H * Dv));
-  project(pool, d, w, rope, xn, n_tok, seqs, layer, q.data(), scratch);
-  const bool absorbed = mode == MlaMode::kAbsorbed;
-  // Absorbed: q_abs = W_UK[h]^T q_nope for every token and head up front (split
-  // k_b layout; the joint layout absorbs per token below), and the attended
-  // latents collected so W_UV runs once per head over all tokens at the end.
-  const size_t n_lat = absorbed ? static_cast<size_t>(n_tok * H * Ckv) : 0;
-  Scratch lat_all(n_lat), q_abs_all(w.split ? n_lat : 0);
-  if (absorbed) {
-    if (w.split) {
-      pool.parallel_for(H * Ckv, [&](int64_t r0, int64_t r1) {
-        per_head_matmul(w.k_b, Ckv, H, q.data(), dq, n_tok, q_abs_all.data(), Ckv, r0, r1);
-      }, 16);
-    }
+  // Every element of q and o is written before it is read: left uninitialised.
+  float* q = arena.take<float>(n_tok * d.n_head * (d.d_nope + d.d_rope));
+  float* o = arena.take<float>(n_tok * d.n_head * d.d_v);
+  project(pool, d, w, rope, xn, n_tok, seqs, layer, q, arena);
+  if (mode == MlaMode::kAbsorbed) {
+    attend_absorbed(pool, d, w.up, seqs, layer, n_tok, q, o, arena);
+  } else {
+    for (const AttnSeq& sq : seqs) mla_attend_naive(pool, d, w.up, sq, layer, q, o, arena);
   }
-
-  std::vector<float> kn, vv;  // naive: one sequence's decompressed K_nope [S][H][Dn] and V [S][H][Dv]
-  for (const AttnSeq& sq : seqs) {
-    KvCache& cache = *sq.cache;
-    const int64_t S = sq.pos0 + sq.n_tok;
-    if (absorbed) {
-      absorbed_attention(pool, d, w, cache, layer, sq, q.data(), w.split ? q_abs_all.data() : nullptr, lat_all.data());
-      continue;
-    }
-    {
-      kn.resize(static_cast<size_t>(S * H * Dn));
-      vv.resize(static_cast<size_t>(S * H * Dv));
-      pool.parallel_for(S, [&](int64_t s0, int64_t s1) {
-        for (int64_t s = s0; s < s1; ++s)
-          for (int64_t h = 0; h < H; ++h) {
-            uk_decompress(d, w, h, cache.row(layer, s), kn.data() + (s * H + h) * Dn);
-            uv_apply(d, w, h, cache.row(layer, s), vv.data() + (s * H + h) * Dv);
-          }
-      });
-    }
-    pool.parallel_for(sq.n_tok * H, [&](int64_t i0, int64_t i1) {
-      std::vector<float> p(static_cast<size_t>(S));
-      for (int64_t i = i0; i < i1; ++i) {
-        const int64_t ti = i / H, h = i % H, t = sq.first + ti, n_keys = sq.pos0 + ti + 1;  // causal
-        const float* qh = q.data() + (t * H + h) * dq;
-        for (int64_t s = 0; s < n_keys; ++s) {
-          const float nope = kernels::dot(qh, kn.data() + (s * H + h) * Dn, Dn);
-          p[static_cast<size_t>(s)] = (nope + kernels::dot(qh + Dn, cache.row(layer, s) + Ckv, Dr)) * d.softmax_scale;
-        }
-        kernels::softmax(p.data(), n_keys);
-        float* oh = o.data() + (t * H + h) * Dv;
-        std::fill(oh, oh + Dv, 0.0f);
-        for (int64_t s = 0; s < n_keys; ++s) kernels::axpy(p[static_cast<size_t>(s)], vv.data() + (s * H + h) * Dv, oh, Dv);
-      }
-    });
-  }
-  if (absorbed) {  // o[t][h] = W_UV[h] lat[t][h]
-    const MatrixView uv = w.split ? w.v_b : w.kv_b;
-    const int64_t per = w.split ? Dv : Dn + Dv, skip = w.split ? 0 : Dn;
-    pool.parallel_for(H * Dv, [&](int64_t r0, int64_t r1) {
-      for (int64_t h = r0 / Dv; h < H && h * Dv < r1; ++h) {
-        const int64_t b = std::max(r0, h * Dv) - h * Dv, e = std::min(r1, (h + 1) * Dv) - h * Dv;
-        kernels::matmul(matrix_rows(uv, h * per + skip, Dv), lat_all.data() + h * Ckv, H * Ckv, n_tok,
-                        o.data() + h * Dv, H * Dv, b, e);
-      }
-    }, 16);
-  }
-  linear(pool, w.o, o.data(), n_tok, out);
+  linear(pool, w.o, o, n_tok, out, arena);
 }
 
 }  // namespace dseek

@@ -1,12 +1,52 @@
 // See moe_routing.h. Ties are broken towards the lower expert/group index.
+// Allocation-free (it runs per token per MoE layer): the best groups and
+// experts are picked by repeated arg-max over the scratch, which picks exactly
+// what a stable sort by descending score followed by taking the first k would.
 #include "model/blocks/moe_routing.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <vector>
 
 namespace dseek {
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+// The index of the largest v[i] not yet taken (taken entries hold NaN), the
+// lowest index among equals; the entry is then marked taken.
+int64_t take_best(float* v, int64_t n) {
+  int64_t best = -1;
+  for (int64_t i = 0; i < n; ++i) {
+    if (std::isnan(v[i])) continue;
+    if (best < 0 || v[i] > v[best]) best = i;
+  }
+  if (best >= 0) v[best] = std::numeric_limits<float>::quiet_NaN();
+  return best;
+}
+
+// Group-limited selection: keep the n_group_used best groups — scored by the sum
+// of their top-2 selection scores with a bias (noaux_tc), else by their maximum —
+// and rule out every other group's experts.
+void limit_groups(const RoutingConfig& cfg, bool with_bias, float* select, float* group) {
+  const int64_t per = cfg.n_expert / cfg.n_group;
+  for (int64_t g = 0; g < cfg.n_group; ++g) {
+    float top1 = kNegInf, top2 = top1;
+    for (int64_t e = g * per; e < (g + 1) * per; ++e) {
+      if (select[e] > top1) top2 = top1, top1 = select[e];
+      else if (select[e] > top2) top2 = select[e];
+    }
+    group[g] = with_bias ? top1 + (per > 1 ? top2 : 0.0f) : top1;
+  }
+  for (int64_t k = 0; k < cfg.n_group_used; ++k) take_best(group, cfg.n_group);
+  for (int64_t g = 0; g < cfg.n_group; ++g)
+    if (!std::isnan(group[g]))  // not kept
+      std::fill(select + g * per, select + (g + 1) * per, kNegInf);
+}
+
+}  // namespace
+
+int64_t route_scratch_floats(const RoutingConfig& cfg) { return 2 * cfg.n_expert + cfg.n_group; }
 
 void route_token(const RoutingConfig& cfg, const float* logits, const float* bias, float* scratch, int32_t* idx,
                  float* w) {
@@ -22,33 +62,12 @@ void route_token(const RoutingConfig& cfg, const float* logits, const float* bia
     for (int64_t e = 0; e < X; ++e) score[e] = static_cast<float>(score[e] / sum);
   }
   for (int64_t e = 0; e < X; ++e) select[e] = score[e] + (bias ? bias[e] : 0.0f);
-
-  if (cfg.n_group > 1) {
-    // Group score: sum of the group's top-2 when a bias is used (noaux_tc), else its max.
-    const int64_t per = X / cfg.n_group;
-    std::vector<std::pair<float, int64_t>> groups;
-    for (int64_t g = 0; g < cfg.n_group; ++g) {
-      float top1 = -std::numeric_limits<float>::infinity(), top2 = top1;
-      for (int64_t e = g * per; e < (g + 1) * per; ++e) {
-        if (select[e] > top1) top2 = top1, top1 = select[e];
-        else if (select[e] > top2) top2 = select[e];
-      }
-      groups.emplace_back(bias ? top1 + (per > 1 ? top2 : 0.0f) : top1, g);
-    }
-    std::stable_sort(groups.begin(), groups.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-    for (int64_t k = cfg.n_group_used; k < cfg.n_group; ++k) {
-      const int64_t g = groups[static_cast<size_t>(k)].second;
-      for (int64_t e = g * per; e < (g + 1) * per; ++e) select[e] = -std::numeric_limits<float>::infinity();
-    }
-  }
-  // Top-k by selection score (stable: lower index wins ties), reported in index order.
-  std::vector<int32_t> order(static_cast<size_t>(X));
-  for (int64_t e = 0; e < X; ++e) order[static_cast<size_t>(e)] = static_cast<int32_t>(e);
-  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return select[a] > select[b]; });
-  std::sort(order.begin(), order.begin() + cfg.n_used);
+  if (cfg.n_group > 1) limit_groups(cfg, bias != nullptr, select, scratch + 2 * X);
+  // Top-k by selection score, reported in index order.
+  for (int64_t k = 0; k < cfg.n_used; ++k) idx[k] = static_cast<int32_t>(take_best(select, X));
+  std::sort(idx, idx + cfg.n_used);
   double sum = 0;
   for (int64_t k = 0; k < cfg.n_used; ++k) {
-    idx[k] = order[static_cast<size_t>(k)];
     w[k] = score[idx[k]];
     sum += w[k];
   }

@@ -15,8 +15,12 @@ struct RoutingConfig {
   float scale = 1.0f;       // routed_scaling_factor
 };
 
+// Floats of scratch route_token needs: 2 * n_expert + n_group.
+int64_t route_scratch_floats(const RoutingConfig& cfg);
+
 // logits[n_expert] -> idx[n_used] (ascending expert index) and weights w[n_used].
-// `bias` (nullable) is e_score_correction_bias. `scratch` holds 2*n_expert floats.
+// `bias` (nullable) is the expert-score correction bias (selection only).
+// `scratch` holds route_scratch_floats(cfg) floats. Allocates nothing.
 void route_token(const RoutingConfig& cfg, const float* logits, const float* bias, float* scratch, int32_t* idx,
                  float* w);
 

@@ -5,14 +5,22 @@
 #include <cmath>
 
 #include "train/backward/ops.h"
+#include "train/backward/param_shape.h"
 
 namespace dseek::train {
 
 template <typename T>
-void MlpParams<T>::shape(const std::string& gn, const std::string& un, const std::string& dn, int64_t E, int64_t F) {
-  gate.shape(gn, F, E);
-  up.shape(un, F, E);
-  down.shape(dn, E, F);
+void MlpParams<T>::shape(const DeepseekHParams& h, int64_t layer, DsTensor gate_id, DsTensor up_id, DsTensor down_id) {
+  shape_slot(gate, gate_id, h, layer);
+  shape_slot(up, up_id, h, layer);
+  shape_slot(down, down_id, h, layer);
+}
+
+template <typename T>
+void MlpParams<T>::shape_expert(const DeepseekHParams& h, int64_t layer, int64_t e) {
+  train::shape_expert(gate, DsTensor::kGateExps, h, layer, e);
+  train::shape_expert(up, DsTensor::kUpExps, h, layer, e);
+  train::shape_expert(down, DsTensor::kDownExps, h, layer, e);
 }
 
 template <typename T>
@@ -53,18 +61,14 @@ void mlp_bwd(ThreadPool& pool, MlpParams<T>& p, const T* x, int64_t n, const Mlp
 }
 
 template <typename T>
-void MoeParams<T>::shape(const RoutingConfig& r, const std::string& b, int64_t E, int64_t Fe, int64_t n_shared,
-                         bool with_bias) {
-  router.shape(b + "ffn_gate_inp.weight", r.n_expert, E);
-  experts.resize(static_cast<size_t>(r.n_expert));
-  for (int64_t e = 0; e < r.n_expert; ++e) {
-    const std::string x = "." + std::to_string(e);
-    experts[static_cast<size_t>(e)].shape(b + "ffn_gate_exps" + x, b + "ffn_up_exps" + x, b + "ffn_down_exps" + x, E, Fe);
-  }
-  has_shared = n_shared > 0;
-  if (has_shared)
-    shared.shape(b + "ffn_gate_shexp.weight", b + "ffn_up_shexp.weight", b + "ffn_down_shexp.weight", E, Fe * n_shared);
-  bias.assign(with_bias ? static_cast<size_t>(r.n_expert) : 0, 0.0f);
+void MoeParams<T>::shape(const DeepseekHParams& h, int64_t layer) {
+  using enum DsTensor;
+  shape_slot(router, kRouter, h, layer);
+  experts.resize(static_cast<size_t>(h.n_expert));
+  for (int64_t e = 0; e < h.n_expert; ++e) experts[static_cast<size_t>(e)].shape_expert(h, layer, e);
+  has_shared = deepseek_tensors().present(kGateShexp, h, layer);
+  if (has_shared) shared.shape(h, layer, kGateShexp, kUpShexp, kDownShexp);
+  bias.assign(deepseek_tensors().present(kExpBias, h, layer) ? static_cast<size_t>(h.n_expert) : 0, 0.0f);
 }
 
 template <typename T>
@@ -120,7 +124,7 @@ void moe_fwd(ThreadPool& pool, const RoutingConfig& r, const MoeParams<T>& p, co
   s.rows.assign(static_cast<size_t>(X), {});
   s.load.assign(static_cast<size_t>(X), 0);
   linear_fwd(pool, x, n, E, p.router.w.data(), X, s.logits.data());  // gating stays f32 (V3 §3.3.1)
-  std::vector<float> lf(static_cast<size_t>(X)), scratch(static_cast<size_t>(2 * X)), wf(static_cast<size_t>(K));
+  std::vector<float> lf(static_cast<size_t>(X)), scratch(static_cast<size_t>(route_scratch_floats(r))), wf(static_cast<size_t>(K));
   for (int64_t t = 0; t < n; ++t) {
     T* sc = s.score.data() + t * X;
     scores(r, s.logits.data() + t * X, sc);

@@ -11,6 +11,7 @@
 
 #include "core/thread_pool.h"
 #include "model/blocks/moe_routing.h"
+#include "model/deepseek.h"
 #include "train/param.h"
 
 namespace dseek::train {
@@ -18,7 +19,9 @@ namespace dseek::train {
 template <typename T>
 struct MlpParams {
   Param<T> gate, up, down;  // [F x E], [F x E], [E x F]
-  void shape(const std::string& gate_name, const std::string& up_name, const std::string& down_name, int64_t E, int64_t F);
+  // A dense layer's MLP or the shared experts (gate, up, down slots), or routed expert e of the merged slots.
+  void shape(const DeepseekHParams& h, int64_t layer, DsTensor gate_id, DsTensor up_id, DsTensor down_id);
+  void shape_expert(const DeepseekHParams& h, int64_t layer, int64_t e);
   void init(Rng& rng, double out_scale);
   void collect(std::vector<Param<T>*>& out);
 };
@@ -42,8 +45,8 @@ struct MoeParams {
   std::vector<MlpParams<T>> experts;     // X routed experts
   bool has_shared = false;
   MlpParams<T> shared;                   // Xs shared experts as one MLP of width Fe * Xs
-  std::vector<float> bias;               // e_score_correction_bias (noaux_tc); empty if unused. Not trained by gradient.
-  void shape(const RoutingConfig& r, const std::string& prefix, int64_t E, int64_t Fe, int64_t n_shared, bool with_bias);
+  std::vector<float> bias;               // expert score-correction bias (noaux_tc); empty if unused. Not trained by gradient.
+  void shape(const DeepseekHParams& h, int64_t layer);  // as the DeepSeek tensor table says
   void init(Rng& rng, double out_scale);
   void collect(std::vector<Param<T>*>& out);
 };

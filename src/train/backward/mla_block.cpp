@@ -5,23 +5,24 @@
 #include <cmath>
 
 #include "train/backward/ops.h"
+#include "train/backward/param_shape.h"
 
 namespace dseek::train {
 
 template <typename T>
-void MlaParams<T>::shape(const MlaConfig& c, const std::string& b) {
-  const int64_t E = c.n_embd, H = c.n_head, Dq = c.d_nope + c.d_rope;
-  if (c.q_lora_rank > 0) {
-    q_a.shape(b + "attn_q_a.weight", c.q_lora_rank, E);
-    q_a_norm.shape(b + "attn_q_a_norm.weight", 1, c.q_lora_rank, false);
-    q_b.shape(b + "attn_q_b.weight", H * Dq, c.q_lora_rank);
+void MlaParams<T>::shape(const DeepseekHParams& h, int64_t layer) {
+  using enum DsTensor;
+  if (h.q_lora_rank > 0) {
+    shape_slot(q_a, kQA, h, layer);
+    shape_slot(q_a_norm, kQANorm, h, layer);
+    shape_slot(q_b, kQB, h, layer);
   } else {
-    q.shape(b + "attn_q.weight", H * Dq, E);
+    shape_slot(q, kQ, h, layer);
   }
-  kv_a.shape(b + "attn_kv_a_mqa.weight", c.kv_lora_rank + c.d_rope, E);
-  kv_a_norm.shape(b + "attn_kv_a_norm.weight", 1, c.kv_lora_rank, false);
-  kv_b.shape(b + "attn_kv_b.weight", H * (c.d_nope + c.d_v), c.kv_lora_rank);
-  o.shape(b + "attn_output.weight", E, H * c.d_v);
+  shape_slot(kv_a, kKvA, h, layer);
+  shape_slot(kv_a_norm, kKvANorm, h, layer);
+  shape_slot(kv_b, kKvB, h, layer);  // trained joint; export splits it per head
+  shape_slot(o, kAttnOut, h, layer);
 }
 
 template <typename T>

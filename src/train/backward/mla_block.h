@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "model/deepseek.h"
 #include "train/backward/attention.h"
 #include "train/param.h"
 
@@ -30,7 +31,7 @@ struct RopeAngles {
 template <typename T>
 struct MlaParams {
   Param<T> q, q_a, q_a_norm, q_b, kv_a, kv_a_norm, kv_b, o;
-  void shape(const MlaConfig& c, const std::string& prefix);
+  void shape(const DeepseekHParams& h, int64_t layer);  // as the DeepSeek tensor table says
   void init(const MlaConfig& c, Rng& rng, double out_scale);
   void collect(std::vector<Param<T>*>& out);
 };

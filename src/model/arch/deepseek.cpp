@@ -1,0 +1,571 @@
+// DeepSeek V2 / V2-Lite / V3 / R1 / V3.1 (MLA attention + DeepSeekMoE), as
+// one architecture file: the tensor table (llama.cpp's `deepseek2` GGUF names
+// and DeepSeek's HF names), the hyper-parameter table (GGUF `deepseek2.*`
+// keys, HF config.json), presets for `dseek init`, parameter accounting, and
+// the layer the decoder skeleton (decoder.h) runs: MLA then a dense or MoE
+// feed-forward, plus the V3 multi-token-prediction module. Behaviour is keyed
+// on config fields: q_lora_rank == 0 means no query compression.
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "model/arch.h"
+#include "model/arch_util.h"
+#include "model/blocks/linear.h"
+#include "model/blocks/mla.h"
+#include "model/blocks/moe.h"
+#include "model/blocks/rope.h"
+#include "model/common_tensors.h"
+#include "model/decoder.h"
+#include "model/deepseek.h"
+#include "model/hparam_table.h"
+#include "model/weight_binder.h"
+
+namespace dseek {
+namespace {
+
+namespace ct = common_tensors;
+using H = DeepseekHParams;
+using Slot = TensorSlot<H>;
+constexpr SlotScope kGlobal = SlotScope::kGlobal;
+
+// Dimensions (arch.h glossary) as functions of the hyper-parameters.
+int64_t E(const H& h) { return h.n_embd; }
+int64_t E2(const H& h) { return 2 * h.n_embd; }
+int64_t V(const H& h) { return h.n_vocab; }
+int64_t Hd(const H& h) { return h.n_head; }
+int64_t Cq(const H& h) { return h.q_lora_rank; }
+int64_t Ckv(const H& h) { return h.kv_lora_rank; }
+int64_t CkvDr(const H& h) { return h.kv_lora_rank + h.d_rope; }
+int64_t Dn(const H& h) { return h.d_nope; }
+int64_t Dv(const H& h) { return h.d_v; }
+int64_t HDq(const H& h) { return h.n_head * (h.d_nope + h.d_rope); }
+int64_t HDv(const H& h) { return h.n_head * h.d_v; }
+int64_t HDnv(const H& h) { return h.n_head * (h.d_nope + h.d_v); }
+int64_t F(const H& h) { return h.n_ff; }
+int64_t Fe(const H& h) { return h.n_ff_exp; }
+int64_t X(const H& h) { return h.n_expert; }
+int64_t FeXs(const H& h) { return h.n_ff_exp * h.n_expert_shared; }
+
+// Which layers hold a slot.
+bool mtp(const H& h, int64_t l) { return l >= h.n_layer; }
+bool q_lora(const H& h, int64_t) { return h.q_lora_rank > 0; }
+bool no_q_lora(const H& h, int64_t) { return h.q_lora_rank == 0; }
+bool dense(const H& h, int64_t l) { return l < h.n_dense_lead; }
+bool moe(const H& h, int64_t l) { return l >= h.n_dense_lead; }
+bool moe_bias(const H& h, int64_t l) { return moe(h, l) && h.expert_bias; }
+bool moe_shared(const H& h, int64_t l) { return moe(h, l) && h.n_expert_shared > 0; }
+
+constexpr Slot mat(std::string_view gguf, std::string_view hf, HDim<H> ne0, HDim<H> ne1, bool (*when)(const H&, int64_t) = nullptr) {
+  return {.gguf = gguf, .hf = hf, .ne = {ne0, ne1, nullptr}, .when = when};
+}
+constexpr Slot norm(std::string_view gguf, std::string_view hf, HDim<H> n, bool (*when)(const H&, int64_t) = nullptr) {
+  return {.gguf = gguf, .hf = hf, .ne = {n, nullptr, nullptr}, .init = TensorInit::kNormWeight, .quantizable = false, .when = when};
+}
+constexpr Slot experts(std::string_view gguf, std::string_view hf, HDim<H> ne0, HDim<H> ne1) {
+  return {.gguf = gguf, .hf = hf, .ne = {ne0, ne1, X}, .when = moe, .source = SlotSource::kMergedExperts};
+}
+
+// GGUF names are llama.cpp's `deepseek2` ones; W_UK / W_UV are written split
+// per head (attn_k_b stored transposed [H][Ckv][Dn], attn_v_b [H][Dv][Ckv]).
+constexpr Slot kDeepseekSlots[] = {
+    {.gguf = ct::kTokenEmbd.gguf, .hf = ct::kTokenEmbd.hf, .scope = kGlobal, .ne = {E, V, nullptr},
+     .init = TensorInit::kEmbedding},
+    // MTP module extras (DeepSeek-V3 §2.2): x = eh_proj([enorm(emb) ; hnorm(h)]), then a decoder layer.
+    norm("nextn.enorm.weight", "enorm.weight", E, mtp),
+    norm("nextn.hnorm.weight", "hnorm.weight", E, mtp),
+    mat("nextn.eh_proj.weight", "eh_proj.weight", E2, E, mtp),
+    norm("nextn.shared_head_norm.weight", "shared_head.norm.weight", E, mtp),
+    norm(ct::kAttnNorm.gguf, ct::kAttnNorm.hf, E),
+    mat("attn_q_a.weight", "self_attn.q_a_proj.weight", E, Cq, q_lora),
+    norm("attn_q_a_norm.weight", "self_attn.q_a_layernorm.weight", Cq, q_lora),
+    mat("attn_q_b.weight", "self_attn.q_b_proj.weight", Cq, HDq, q_lora),
+    mat(ct::kAttnQ.gguf, ct::kAttnQ.hf, E, HDq, no_q_lora),
+    mat("attn_kv_a_mqa.weight", "self_attn.kv_a_proj_with_mqa.weight", E, CkvDr),
+    norm("attn_kv_a_norm.weight", "self_attn.kv_a_layernorm.weight", Ckv),
+    {.gguf = "attn_k_b.weight", .hf = "", .ne = {Dn, Ckv, Hd}, .source = SlotSource::kKeyOfJoint, .fan_in = Ckv},
+    {.gguf = "attn_v_b.weight", .hf = "", .ne = {Ckv, Dv, Hd}, .source = SlotSource::kValueOfJoint},
+    {.gguf = "attn_kv_b.weight", .hf = "self_attn.kv_b_proj.weight", .ne = {Ckv, HDnv, nullptr},
+     .source = SlotSource::kAlternative},
+    mat(ct::kAttnOut.gguf, ct::kAttnOut.hf, HDv, E),
+    norm(ct::kFfnNorm.gguf, ct::kFfnNorm.hf, E),
+    mat(ct::kFfnGate.gguf, ct::kFfnGate.hf, E, F, dense),
+    mat(ct::kFfnDown.gguf, ct::kFfnDown.hf, F, E, dense),
+    mat(ct::kFfnUp.gguf, ct::kFfnUp.hf, E, F, dense),
+    {.gguf = "ffn_gate_inp.weight", .hf = "mlp.gate.weight", .ne = {E, X, nullptr}, .init = TensorInit::kRouter,
+     .quantizable = false, .when = moe},
+    {.gguf = "exp_probs_b.bias", .hf = "mlp.gate.e_score_correction_bias", .ne = {X, nullptr, nullptr},
+     .init = TensorInit::kBias, .quantizable = false, .when = moe_bias},
+    experts("ffn_gate_exps.weight", "mlp.experts.*.gate_proj.weight", E, Fe),
+    experts("ffn_down_exps.weight", "mlp.experts.*.down_proj.weight", Fe, E),
+    experts("ffn_up_exps.weight", "mlp.experts.*.up_proj.weight", E, Fe),
+    mat("ffn_gate_shexp.weight", "mlp.shared_experts.gate_proj.weight", E, FeXs, moe_shared),
+    mat("ffn_down_shexp.weight", "mlp.shared_experts.down_proj.weight", FeXs, E, moe_shared),
+    mat("ffn_up_shexp.weight", "mlp.shared_experts.up_proj.weight", E, FeXs, moe_shared),
+    {.gguf = ct::kOutputNorm.gguf, .hf = ct::kOutputNorm.hf, .scope = kGlobal, .ne = {E, nullptr, nullptr},
+     .init = TensorInit::kNormWeight, .quantizable = false},
+    {.gguf = ct::kOutput.gguf, .hf = ct::kOutput.hf, .scope = kGlobal, .ne = {E, V, nullptr},
+     .init = TensorInit::kOutputHead},
+};
+static_assert(std::size(kDeepseekSlots) == static_cast<size_t>(DsTensor::kOutput) + 1, "one slot per DsTensor, in order");
+
+// ---- Hyper-parameters ------------------------------------------------------
+
+// GGUF block_count counts the nextn (MTP) layers too (llama.cpp's convention).
+void write_block_count(const H& h, const std::string& a, GgufWriter& w) {
+  w.set(a + "block_count", GgufValue::u32(static_cast<uint32_t>(h.n_layer + h.n_mtp)));
+}
+void read_block_count(const GgufFile&, GgufKeys& k, H& h) { h.n_layer = k.integer("block_count") - h.n_mtp; }
+
+// MLA written as MQA over the latent (llama.cpp's convention for split k_b/v_b
+// files), with the per-head sizes in the *_mla keys; older files have only the former.
+void write_mla_as_mqa(const H& h, const std::string& a, GgufWriter& w) {
+  w.set(a + "attention.head_count_kv", GgufValue::u32(1));
+  w.set(a + "attention.key_length", GgufValue::u32(static_cast<uint32_t>(h.kv_lora_rank + h.d_rope)));
+  w.set(a + "attention.value_length", GgufValue::u32(static_cast<uint32_t>(h.kv_lora_rank)));
+}
+void write_key_length_mla(const H& h, const std::string& a, GgufWriter& w) {
+  w.set(a + "attention.key_length_mla", GgufValue::u32(static_cast<uint32_t>(h.d_nope + h.d_rope)));
+}
+void read_head_dims(const GgufFile& f, GgufKeys& k, H& h) {
+  const bool mla = f.find("deepseek2.attention.key_length_mla") != nullptr;
+  h.d_nope = k.integer(mla ? "attention.key_length_mla" : "attention.key_length") - h.d_rope;
+  h.d_v = k.integer(mla ? "attention.value_length_mla" : "attention.value_length");
+}
+
+// A vocabulary size left out of the metadata is the embedding's row count.
+void read_vocab_size(const GgufFile& f, GgufKeys& k, H& h) {
+  h.n_vocab = k.integer("vocab_size", 0);
+  if (const auto* tok = f.find_tensor(deepseek_tensors().gguf_name(DsTensor::kTokenEmbd)); h.n_vocab == 0 && tok && tok->ne.size() == 2)
+    h.n_vocab = tok->ne[1];
+}
+
+void write_gating(const H& h, const std::string& a, GgufWriter& w) {
+  w.set(a + "expert_gating_func", GgufValue::u32(static_cast<uint32_t>(h.gating)));
+}
+void read_gating_gguf(const GgufFile& f, GgufKeys& k, H& h) {
+  h.gating = k.integer("expert_gating_func", 1) == 2 ? Gating::kSigmoid : Gating::kSoftmax;
+  h.variant = h.gating == Gating::kSigmoid ? "deepseek-v3" : "deepseek-v2";
+  h.expert_bias = false;  // noaux_tc: GGUF says so only by having the bias tensors
+  for (const auto& t : f.tensors())
+    if (t.name.find(deepseek_tensors().slot(DsTensor::kExpBias).gguf) != std::string::npos) h.expert_bias = true;
+}
+void read_gating_hf(const nlohmann::json&, JsonKeys& k, H& h) {
+  h.variant = k.string("model_type", "deepseek_v3") == "deepseek_v2" ? "deepseek-v2" : "deepseek-v3";
+  h.gating = k.string("scoring_func", "softmax") == "sigmoid" ? Gating::kSigmoid : Gating::kSoftmax;
+  h.expert_bias = k.string("topk_method", "") == "noaux_tc";
+}
+
+// YaRN context extension: GGUF rope.scaling.*, HF's rope_scaling object.
+void write_yarn(const H& h, const std::string& a, GgufWriter& w) {
+  if (h.yarn_factor <= 0) return;
+  w.set(a + "rope.scaling.type", GgufValue::str("yarn"));
+  w.set(a + "rope.scaling.factor", GgufValue::f32(static_cast<float>(h.yarn_factor)));
+  w.set(a + "rope.scaling.original_context_length", GgufValue::u32(static_cast<uint32_t>(h.yarn_orig_ctx)));
+  w.set(a + "rope.scaling.yarn_log_multiplier", GgufValue::f32(static_cast<float>(0.1 * h.mscale_all_dim)));
+}
+void read_yarn_gguf(const GgufFile&, GgufKeys& k, H& h) {
+  if (k.string("rope.scaling.type") != "yarn") return;
+  h.yarn_factor = k.real("rope.scaling.factor", 1.0);
+  h.yarn_orig_ctx = k.real("rope.scaling.original_context_length", 4096.0);
+  h.mscale_all_dim = k.real("rope.scaling.yarn_log_multiplier", 0.0) / 0.1;
+}
+void read_yarn_hf(const nlohmann::json& c, JsonKeys& k, H& h) {
+  if (!c.contains("rope_scaling") || !c["rope_scaling"].is_object()) return;
+  JsonKeys r(c["rope_scaling"], "config.json rope_scaling");
+  if (r.string("type", r.string("rope_type", "")) == "yarn") {
+    h.yarn_factor = r.real("factor", 1.0);
+    h.yarn_orig_ctx = r.real("original_max_position_embeddings", 4096.0);
+    h.yarn_beta_fast = r.real("beta_fast", 32.0);
+    h.yarn_beta_slow = r.real("beta_slow", 1.0);
+    h.mscale_all_dim = r.real("mscale_all_dim", 0.0);
+  }
+  if (!r.ok()) k.fail_with(r.status());
+}
+
+using P = HParam<H>;
+constexpr double kBig = 1 << 20;
+// In GGUF writer order (general.architecture first, written by the arch).
+constexpr P kDeepseekParams[] = {
+    {.name = "n_ctx", .gguf = "context_length", .hf = "max_position_embeddings", .i = &H::n_ctx, .def = 4096, .lo = 1},
+    {.name = "n_embd", .gguf = "embedding_length", .hf = "hidden_size", .i = &H::n_embd, .gguf_required = true,
+     .hf_required = true, .lo = 1, .hi = kBig},
+    {.name = "n_layer", .gguf = "block_count", .hf = "num_hidden_layers", .i = &H::n_layer, .hf_required = true, .lo = 1,
+     .hi = 4096, .read_gguf = read_block_count, .write = write_block_count},
+    {.name = "n_mtp", .gguf = "nextn_predict_layers", .hf = "num_nextn_predict_layers", .i = &H::n_mtp, .lo = 0, .hi = 8},
+    {.name = "n_ff", .gguf = "feed_forward_length", .hf = "intermediate_size", .i = &H::n_ff, .hf_required = true, .lo = 0},
+    {.name = "n_head", .gguf = "attention.head_count", .hf = "num_attention_heads", .i = &H::n_head,
+     .gguf_required = true, .hf_required = true, .lo = 1, .hi = 4096},
+    {.name = "mla as mqa", .gguf = "", .hf = "", .write = write_mla_as_mqa},
+    {.name = "d_nope", .gguf = "attention.key_length_mla", .hf = "qk_nope_head_dim", .i = &H::d_nope,
+     .hf_required = true, .lo = 1, .read_gguf = read_head_dims, .write = write_key_length_mla},
+    {.name = "d_v", .gguf = "attention.value_length_mla", .hf = "v_head_dim", .i = &H::d_v, .hf_required = true, .lo = 1,
+     .read_gguf = [](const GgufFile&, GgufKeys&, H&) {}},  // read with d_nope
+    {.name = "rope_theta", .gguf = "rope.freq_base", .hf = "rope_theta", .r = &H::rope_theta, .def = 10000.0,
+     .type = ParamType::kF32},
+    {.name = "d_rope", .gguf = "rope.dimension_count", .hf = "qk_rope_head_dim", .i = &H::d_rope, .gguf_required = true,
+     .hf_required = true, .lo = 1},
+    {.name = "rms_eps", .gguf = "attention.layer_norm_rms_epsilon", .hf = "rms_norm_eps", .r = &H::rms_eps, .def = 1e-6,
+     .type = ParamType::kF32},
+    {.name = "n_vocab", .gguf = "vocab_size", .hf = "vocab_size", .i = &H::n_vocab, .hf_required = true, .lo = 1,
+     .hi = 1 << 24, .read_gguf = read_vocab_size},
+    {.name = "q_lora_rank", .gguf = "attention.q_lora_rank", .hf = "q_lora_rank", .i = &H::q_lora_rank, .lo = 0,
+     .write_if_positive = true},  // 0 (config.json: null) = no query compression
+    {.name = "kv_lora_rank", .gguf = "attention.kv_lora_rank", .hf = "kv_lora_rank", .i = &H::kv_lora_rank,
+     .gguf_required = true, .hf_required = true, .lo = 1},
+    {.name = "n_dense_lead", .gguf = "leading_dense_block_count", .hf = "first_k_dense_replace", .i = &H::n_dense_lead,
+     .lo = 0},
+    {.name = "n_expert", .gguf = "expert_count", .hf = "n_routed_experts", .i = &H::n_expert, .lo = 0, .hi = 65536},
+    {.name = "n_expert_shared", .gguf = "expert_shared_count", .hf = "n_shared_experts", .i = &H::n_expert_shared, .lo = 0},
+    {.name = "n_expert_used", .gguf = "expert_used_count", .hf = "num_experts_per_tok", .i = &H::n_expert_used, .lo = 0},
+    {.name = "n_ff_exp", .gguf = "expert_feed_forward_length", .hf = "moe_intermediate_size", .i = &H::n_ff_exp, .lo = 0},
+    {.name = "n_group", .gguf = "expert_group_count", .hf = "n_group", .i = &H::n_group, .def = 1},
+    {.name = "n_group_used", .gguf = "expert_group_used_count", .hf = "topk_group", .i = &H::n_group_used, .def = 1},
+    {.name = "route_scale", .gguf = "expert_weights_scale", .hf = "routed_scaling_factor", .r = &H::route_scale,
+     .def = 1.0, .type = ParamType::kF32},
+    {.name = "norm_topk", .gguf = "expert_weights_norm", .hf = "norm_topk_prob", .b = &H::norm_topk,
+     .type = ParamType::kBool},
+    {.name = "gating", .gguf = "expert_gating_func", .hf = "", .read_gguf = read_gating_gguf, .read_hf = read_gating_hf,
+     .write = write_gating},
+    {.name = "yarn", .gguf = "", .hf = "", .read_gguf = read_yarn_gguf, .read_hf = read_yarn_hf, .write = write_yarn},
+};
+
+// What one field's range cannot say.
+Status validate(const DeepseekHParams& h, const std::string& where) {
+  if (Status st = check_hparam_ranges<H>(kDeepseekParams, h, where); !st.ok()) return st;
+  auto bad = [&](const std::string& what) { return Status::error(where + ": " + what); };
+  if (h.d_rope % 2) return bad("qk_rope_head_dim must be even (RoPE rotates pairs)");
+  if (h.n_dense_lead > h.n_layer) return bad("leading dense layer count out of range");
+  if (h.n_dense_lead > 0 && h.n_ff <= 0) return bad("dense layers need feed_forward_length > 0");
+  if (h.n_dense_lead < h.n_layer || h.n_mtp > 0) {
+    if (h.n_expert <= 0 || h.n_ff_exp <= 0) return bad("MoE layers need expert_count and expert_feed_forward_length > 0");
+    if (h.n_expert_used <= 0 || h.n_expert_used > h.n_expert) return bad("expert_used_count must be in 1..expert_count");
+    if (h.n_group <= 0 || h.n_expert % h.n_group) return bad("expert_count must be a multiple of expert_group_count");
+    if (h.n_group_used <= 0 || h.n_group_used > h.n_group) return bad("expert_group_used_count must be in 1..expert_group_count");
+  }
+  return ok_status();
+}
+
+class DeepseekArch final : public Architecture {
+ public:
+  explicit DeepseekArch(DeepseekHParams h) : h_(std::move(h)) {}
+
+  std::string_view name() const override { return h_.variant; }
+  std::string_view gguf_arch() const override { return "deepseek2"; }
+  int64_t vocab_size() const override { return h_.n_vocab; }
+  int64_t context_length() const override { return h_.n_ctx; }
+
+  std::vector<std::pair<std::string, std::string>> describe() const override {
+    auto s = [](auto x) { std::ostringstream o; o << x; return o.str(); };
+    std::vector<std::pair<std::string, std::string>> d = {
+        {"n_vocab", s(h_.n_vocab)}, {"n_embd", s(h_.n_embd)}, {"n_layer", s(h_.n_layer)},
+        {"n_head", s(h_.n_head)}, {"n_ctx", s(h_.n_ctx)},
+        {"q_lora_rank", h_.q_lora_rank ? s(h_.q_lora_rank) : "0 (no query compression)"},
+        {"kv_lora_rank", s(h_.kv_lora_rank)}, {"d_head_nope", s(h_.d_nope)}, {"d_head_rope", s(h_.d_rope)},
+        {"d_head_v", s(h_.d_v)}, {"n_dense_lead", s(h_.n_dense_lead)}, {"n_ff", s(h_.n_ff)},
+        {"n_expert", s(h_.n_expert)}, {"n_expert_shared", s(h_.n_expert_shared)},
+        {"n_expert_used", s(h_.n_expert_used)}, {"n_ff_exp", s(h_.n_ff_exp)},
+        {"expert_groups", s(h_.n_group) + " (use " + s(h_.n_group_used) + ")"},
+        {"gating", h_.gating == Gating::kSigmoid ? "sigmoid" : "softmax"},
+        {"expert_weights_norm", h_.norm_topk ? "true" : "false"},
+        {"expert_bias", h_.expert_bias ? "true (noaux_tc)" : "false"},
+        {"routed_scaling_factor", s(h_.route_scale)}, {"rope_theta", s(h_.rope_theta)},
+        {"rms_norm_eps", s(h_.rms_eps)}, {"n_mtp (nextn layers)", s(h_.n_mtp)},
+        {"kv cache / token / layer", s(h_.kv_lora_rank + h_.d_rope) + " values (latent + rope key)"},
+    };
+    if (h_.yarn_factor > 0)
+      d.push_back({"rope_scaling", "yarn factor " + s(h_.yarn_factor) + ", original ctx " + s(h_.yarn_orig_ctx) +
+                                       ", mscale_all_dim " + s(h_.mscale_all_dim)});
+    return d;
+  }
+
+  std::vector<TensorSpec> tensor_specs() const override { return deepseek_tensors().specs(h_, h_.n_layer + h_.n_mtp); }
+
+  void write_gguf_metadata(GgufWriter& w) const override {
+    w.set("general.architecture", GgufValue::str(std::string(gguf_arch())));
+    write_gguf_hparams<H>(kDeepseekParams, std::string(gguf_arch()) + ".", h_, w);
+  }
+
+  double active_fraction(std::string_view name) const override {
+    const bool routed = name.find("_exps.") != std::string_view::npos || name.find(".mlp.experts.") != std::string_view::npos;
+    return routed && h_.n_expert > 0 ? static_cast<double>(h_.n_expert_used) / static_cast<double>(h_.n_expert) : 1.0;
+  }
+
+  bool is_mtp_tensor(std::string_view name) const override {
+    const int64_t layer = layer_index(name);
+    return layer >= h_.n_layer;
+  }
+
+  Result<std::unique_ptr<Model>> create_model(std::shared_ptr<const ModelFiles> files) const override {
+    return create_deepseek_model(h_, std::move(files));
+  }
+
+ private:
+  DeepseekHParams h_;
+};
+
+DeepseekHParams preset_hparams(std::string_view arch, std::string_view preset) {
+  DeepseekHParams h;
+  h.variant = std::string(arch);
+  const bool v3 = arch == "deepseek-v3";
+  if (preset == "v2-lite") {  // DeepSeek-V2-Lite's real shapes (inference/configs/config_16B.json)
+    h.n_embd = 2048; h.n_layer = 27; h.n_head = 16; h.q_lora_rank = 0; h.kv_lora_rank = 512;
+    h.d_nope = 128; h.d_rope = 64; h.d_v = 128; h.n_dense_lead = 1; h.n_ff = 10944; h.n_ff_exp = 1408;
+    h.n_expert = 64; h.n_expert_shared = 2; h.n_expert_used = 6; h.n_group = 1; h.n_group_used = 1;
+    h.gating = Gating::kSoftmax; h.norm_topk = false; h.route_scale = 1.0; h.n_ctx = 163840;
+    h.yarn_factor = 40; h.yarn_orig_ctx = 4096; h.mscale_all_dim = 0.707;
+    return h;
+  }
+  const bool small = preset == "small";
+  h.n_embd = small ? 256 : 64; h.n_layer = small ? 4 : 2; h.n_head = small ? 8 : 4;
+  h.q_lora_rank = v3 ? (small ? 96 : 32) : 0;  // V2-Lite style: no query compression
+  h.kv_lora_rank = small ? 64 : 32; h.d_nope = small ? 32 : 16; h.d_rope = small ? 16 : 8; h.d_v = h.d_nope;
+  h.n_dense_lead = 1; h.n_ff = small ? 768 : 192; h.n_ff_exp = small ? 128 : 32;
+  h.n_expert = small ? 16 : 8; h.n_expert_shared = v3 ? 1 : 2; h.n_expert_used = small ? 4 : 2;
+  h.n_group = v3 ? 4 : 1; h.n_group_used = v3 ? 2 : 1;
+  h.gating = v3 ? Gating::kSigmoid : Gating::kSoftmax; h.norm_topk = v3; h.expert_bias = v3;
+  h.route_scale = v3 ? 2.5 : 1.0; h.n_mtp = v3 ? 1 : 0; h.n_ctx = 4096;
+  h.yarn_factor = 4; h.yarn_orig_ctx = 1024; h.mscale_all_dim = v3 ? 1.0 : 0.707;
+  return h;
+}
+
+
+// ---- The layer ------------------------------------------------------------
+
+
+using kernels::MatrixView;
+
+struct LayerWeights {
+  const float* attn_norm = nullptr;
+  const float* ffn_norm = nullptr;
+  MlaWeights attn;
+  bool dense = true;
+  MlpWeights mlp;
+  MoeWeights moe;
+};
+
+struct MtpWeights {
+  const float *enorm = nullptr, *hnorm = nullptr, *head_norm = nullptr;
+  MatrixView eh_proj;  // [E x 2E]
+  LayerWeights layer;
+};
+
+class DeepseekModel final : public Decoder {
+ public:
+  DeepseekModel(const DeepseekHParams& h, std::shared_ptr<const ModelFiles> files)
+      : h_(h), files_(std::move(files)),
+        rope_(h.d_rope, h.rope_theta, YarnParams{h.yarn_factor, h.yarn_orig_ctx, h.yarn_beta_fast, h.yarn_beta_slow, h.mscale_all_dim}) {
+    dims_ = MlaDims{.n_embd = h.n_embd, .n_head = h.n_head, .q_lora_rank = h.q_lora_rank, .kv_lora_rank = h.kv_lora_rank,
+                    .d_nope = h.d_nope, .d_rope = h.d_rope, .d_v = h.d_v, .eps = static_cast<float>(h.rms_eps),
+                    .softmax_scale = static_cast<float>(std::pow(static_cast<double>(h.d_nope + h.d_rope), -0.5) *
+                                                        rope_.softmax_scale_factor())};
+    routing_ = RoutingConfig{.n_expert = h.n_expert, .n_used = h.n_expert_used, .n_group = h.n_group,
+                             .n_group_used = h.n_group_used, .sigmoid = h.gating == Gating::kSigmoid,
+                             .normalize = h.norm_topk, .scale = static_cast<float>(h.route_scale)};
+  }
+
+  Status bind() {
+    WeightBinder b(files_->weights, files_->path, owned_);
+    const DeepseekTensors& t = deepseek_tensors();
+    trunk_.n_embd = h_.n_embd, trunk_.n_vocab = h_.n_vocab, trunk_.n_layer = h_.n_layer;
+    trunk_.eps = dims_.eps;
+    trunk_.embd = t.matrix(b, DsTensor::kTokenEmbd, h_);
+    trunk_.out_norm = t.vec(b, DsTensor::kOutputNorm, h_);
+    trunk_.head = t.matrix(b, DsTensor::kOutput, h_);
+    layers_.resize(static_cast<size_t>(h_.n_layer));
+    for (int64_t i = 0; i < h_.n_layer; ++i) bind_layer(b, i, layers_[static_cast<size_t>(i)]);
+    if (h_.n_mtp > 0) {
+      const int64_t L = h_.n_layer;
+      mtp_ = std::make_unique<MtpWeights>();
+      mtp_->enorm = t.vec(b, DsTensor::kMtpENorm, h_, L);
+      mtp_->hnorm = t.vec(b, DsTensor::kMtpHNorm, h_, L);
+      mtp_->head_norm = t.vec(b, DsTensor::kMtpHeadNorm, h_, L);
+      mtp_->eh_proj = t.matrix(b, DsTensor::kMtpEhProj, h_, L);
+      bind_layer(b, L, mtp_->layer);
+    }
+    return b.status();
+  }
+
+  const Architecture& arch() const override { return *files_->arch; }
+  int64_t n_ctx() const override { return h_.n_ctx; }
+  KvCache new_cache(int64_t n_ctx) const override {
+    return KvCache(h_.n_layer + h_.n_mtp, n_ctx, h_.kv_lora_rank + h_.d_rope);
+  }
+
+  Status forward_mtp(std::span<const int32_t> tokens, ThreadPool& pool, float* logits) const override {
+    if (!mtp_) return Status::error("this model has no multi-token-prediction layer");
+    const int64_t T = static_cast<int64_t>(tokens.size()), E = h_.n_embd;
+    if (T < 2) return Status::error("MTP needs at least two tokens");
+    KvCache cache = new_cache(T);
+    if (Status st = check_forward_input(tokens, cache, h_.n_vocab); !st.ok()) return st;
+    StepArena arena;
+    float* h = arena.take<float>(T * E);
+    const AttnSeq trunk_seq{0, T, 0, &cache};
+    run_trunk(tokens, LayerStep{pool, {&trunk_seq, 1}, T, AttentionMode::kAbsorbed, arena}, h);  // h_i after the output norm
+    // x_i = eh_proj [enorm(Emb(t_{i+1})) ; hnorm(h_i)], i = 0..T-2
+    float* cat = arena.take<float>((T - 1) * 2 * E);
+    float* x = arena.take<float>((T - 1) * E);
+    for (int64_t i = 0; i + 1 < T; ++i) {
+      float* row = cat + i * 2 * E;
+      embed_row(tokens[static_cast<size_t>(i + 1)], row);
+      kernels::rms_norm(row, mtp_->enorm, row, E, dims_.eps);
+      kernels::rms_norm(h + i * E, mtp_->hnorm, row + E, E, dims_.eps);
+    }
+    linear(pool, mtp_->eh_proj, cat, T - 1, x, arena);
+    const AttnSeq mtp_seq{0, T - 1, 0, &cache};
+    run_block(mtp_->layer, h_.n_layer, x, LayerStep{pool, {&mtp_seq, 1}, T - 1, AttentionMode::kAbsorbed, arena});
+    rms_norm_rows(x, mtp_->head_norm, x, T - 1, E, dims_.eps);
+    linear(pool, trunk_.head, x, T - 1, logits, arena);
+    return ok_status();
+  }
+
+ private:
+  static MlaMode mla_mode(AttentionMode m) {
+    // Auto is absorbed at every length: with heads sharing each cached-row read
+    // it is faster than naive even where naive does fewer FLOPs per key
+    // (v2-lite q4_k, 2 cores, pp2048: 36.7 vs 17.3 tok/s), it never expands
+    // K/V for all positions (naive's S x heads x (d_nope + d_v) floats: 4.3 GB
+    // at 32K tokens for V3), and its per-token result does not depend on
+    // chunking, so `run` and `serve` agree bit for bit at any prompt length.
+    return m == AttentionMode::kNaive ? MlaMode::kNaive : MlaMode::kAbsorbed;
+  }
+
+  void run_layer(int64_t layer, float* x, const LayerStep& step) const override {
+    run_block(layers_[static_cast<size_t>(layer)], layer, x, step);
+  }
+
+  // x += MLA(norm(x)); x += FFN(norm(x)), the FFN dense or DeepSeekMoE.
+  void run_block(const LayerWeights& lw, int64_t l, float* x, const LayerStep& s) const {
+    const StepArena::Scope scope(s.arena);
+    const int64_t T = s.n_tok, E = h_.n_embd;
+    float* xn = s.arena.take<float>(T * E);
+    float* y = s.arena.take<float>(T * E);
+    rms_norm_rows(x, lw.attn_norm, xn, T, E, dims_.eps);
+    mla_forward(s.pool, dims_, lw.attn, rope_, xn, s.seqs, l, mla_mode(s.mode), y, s.arena);
+    add_residual(x, y, T * E);
+    rms_norm_rows(x, lw.ffn_norm, xn, T, E, dims_.eps);
+    if (lw.dense) swiglu_mlp(s.pool, lw.mlp, xn, T, y, s.arena);
+    else moe_forward(s.pool, routing_, lw.moe, xn, T, E, y, s.arena);
+    add_residual(x, y, T * E);
+  }
+
+  void bind_layer(WeightBinder& b, int64_t i, LayerWeights& lw) const {
+    using enum DsTensor;
+    const DeepseekTensors& t = deepseek_tensors();
+    lw.attn_norm = t.vec(b, kAttnNorm, h_, i);
+    lw.ffn_norm = t.vec(b, kFfnNorm, h_, i);
+    MlaWeights& a = lw.attn;
+    if (t.present(kQA, h_, i)) {
+      a.q_a = t.matrix(b, kQA, h_, i);
+      a.q_a_norm = t.vec(b, kQANorm, h_, i);
+      a.q_b = t.matrix(b, kQB, h_, i);
+    } else {
+      a.q = t.matrix(b, kQ, h_, i);
+    }
+    a.kv_a = t.matrix(b, kKvA, h_, i);
+    a.kv_a_norm = t.vec(b, kKvANorm, h_, i);
+    a.up = t.has(b, kKB, i) ? mla_split_up_projection(t.matrix(b, kKB, h_, i), t.matrix(b, kVB, h_, i), dims_)
+                            : mla_joint_up_projection(t.matrix(b, kKvB, h_, i), dims_);
+    a.o = t.matrix(b, kAttnOut, h_, i);
+    lw.dense = t.present(kGate, h_, i);
+    if (lw.dense) {
+      lw.mlp = {t.matrix(b, kGate, h_, i), t.matrix(b, kUp, h_, i), t.matrix(b, kDown, h_, i)};
+      return;
+    }
+    MoeWeights& m = lw.moe;
+    m.router = t.matrix(b, kRouter, h_, i);
+    if (t.present(kExpBias, h_, i)) m.bias = t.vec(b, kExpBias, h_, i);
+    m.experts.resize(static_cast<size_t>(h_.n_expert));
+    if (t.has(b, kGateExps, i)) {  // GGUF: experts merged into [X][Fe][E] / [X][E][Fe]
+      const MatrixView gate = t.matrix(b, kGateExps, h_, i), up = t.matrix(b, kUpExps, h_, i);
+      const MatrixView down = t.matrix(b, kDownExps, h_, i);
+      const int64_t Fe = t.per_expert_rows(kGateExps, h_), E = t.per_expert_rows(kDownExps, h_);
+      for (int64_t e = 0; e < h_.n_expert; ++e)
+        m.experts[static_cast<size_t>(e)] = {kernels::matrix_rows(gate, e * Fe, Fe), kernels::matrix_rows(up, e * Fe, Fe),
+                                             kernels::matrix_rows(down, e * E, E)};
+    } else {  // Hugging Face: one tensor per expert
+      auto one = [&](DsTensor id, int64_t e) {
+        return b.matrix(t.gguf_name(id, i), t.hf_expert_name(id, i, e), t.per_expert_rows(id, h_), t.cols(id, h_));
+      };
+      for (int64_t e = 0; e < h_.n_expert; ++e)
+        m.experts[static_cast<size_t>(e)] = {one(kGateExps, e), one(kUpExps, e), one(kDownExps, e)};
+    }
+    m.has_shared = t.present(kGateShexp, h_, i);
+    if (m.has_shared) m.shared = {t.matrix(b, kGateShexp, h_, i), t.matrix(b, kUpShexp, h_, i), t.matrix(b, kDownShexp, h_, i)};
+  }
+
+  DeepseekHParams h_;
+  std::shared_ptr<const ModelFiles> files_;
+  WeightBinder::Storage owned_;  // f32 copies of norms and biases
+  RopeTable rope_;
+  MlaDims dims_;
+  RoutingConfig routing_;
+  std::vector<LayerWeights> layers_;
+  std::unique_ptr<MtpWeights> mtp_;
+};
+
+}  // namespace
+
+
+const DeepseekTensors& deepseek_tensors() {
+  static const DeepseekTensors table{kDeepseekSlots};
+  return table;
+}
+
+Result<std::unique_ptr<Architecture>> deepseek_preset(std::string_view arch, std::string_view preset, int64_t n_vocab,
+                                                       int64_t n_mtp) {
+  if (preset != "tiny" && preset != "small" && preset != "v2-lite")
+    return Status::error("unknown preset '" + std::string(preset) + "' (tiny, small, v2-lite)");
+  if (preset == "v2-lite" && arch != "deepseek-v2")
+    return Status::error("preset v2-lite is DeepSeek-V2-Lite: use --arch deepseek-v2");
+  DeepseekHParams h = preset_hparams(arch, preset);
+  h.n_vocab = n_vocab;
+  if (n_mtp >= 0) h.n_mtp = n_mtp;
+  Status st = validate(h, "preset " + std::string(preset));
+  if (!st.ok()) return st;
+  return std::unique_ptr<Architecture>(new DeepseekArch(h));
+}
+
+Result<std::unique_ptr<Architecture>> deepseek_from_gguf(const GgufFile& f) {
+  auto h = deepseek_hparams_from_gguf(f);
+  if (!h.ok()) return h.status();
+  return std::unique_ptr<Architecture>(new DeepseekArch(*h));
+}
+
+Result<DeepseekHParams> deepseek_hparams_from_gguf(const GgufFile& f) {
+  GgufKeys k(f, "deepseek2.");
+  DeepseekHParams h;
+  read_gguf_hparams<H>(kDeepseekParams, f, k, h);
+  if (!k.ok()) return k.status();
+  Status st = validate(h, f.path());
+  if (!st.ok()) return st;
+  return h;
+}
+
+Result<std::unique_ptr<Architecture>> deepseek_from_hf_config(const nlohmann::json& c) {
+  auto h = deepseek_hparams_from_hf_config(c);
+  if (!h.ok()) return h.status();
+  return deepseek_from_hparams(*h);
+}
+
+Result<std::unique_ptr<Architecture>> deepseek_from_hparams(const DeepseekHParams& h) {
+  Status st = validate(h, "hyper-parameters");
+  if (!st.ok()) return st;
+  return std::unique_ptr<Architecture>(new DeepseekArch(h));
+}
+
+Result<DeepseekHParams> deepseek_hparams_from_hf_config(const nlohmann::json& c) {
+  JsonKeys k(c, "config.json");
+  DeepseekHParams h;
+  read_hf_hparams<H>(kDeepseekParams, c, k, h);
+  if (!k.ok()) return k.status();
+  Status st = validate(h, "config.json");
+  if (!st.ok()) return st;
+  return h;
+}
+
+Result<std::unique_ptr<Model>> create_deepseek_model(const DeepseekHParams& h, std::shared_ptr<const ModelFiles> files) {
+  return make_bound_model<DeepseekModel>(h, std::move(files));
+}
+
+}  // namespace dseek

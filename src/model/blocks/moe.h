@@ -1,0 +1,44 @@
+// The DeepSeekMoE feed-forward (DeepSeek-V2 §2.2, V3 §2.1.2): shared experts
+// over every token, plus each token's routed experts (moe_routing.h) weighted
+// by their routing scores.
+#pragma once
+
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "model/blocks/linear.h"
+#include "model/blocks/moe_routing.h"
+#include "model/step_arena.h"
+
+namespace dseek {
+
+struct MoeWeights {
+  kernels::MatrixView router;    // [X x E], scores in f32
+  const float* bias = nullptr;   // expert score-correction bias: selection only
+  std::vector<MlpWeights> experts;
+  bool has_shared = false;
+  MlpWeights shared;
+};
+
+// A step's routed rows grouped by expert: the a-th active expert (ascending
+// expert index) owns rows [offset[a], offset[a+1]), each row a (token, weight)
+// pair in increasing token order. Memory from the step arena.
+struct ExpertBatch {
+  int64_t n_active = 0;
+  int32_t* expert = nullptr;  // [n_active]
+  int64_t* offset = nullptr;  // [n_active + 1]
+  int32_t* token = nullptr;   // [rows]
+  float* weight = nullptr;    // [rows]
+};
+
+// Groups the routing choices idx/w [n_tok x n_used] by expert.
+ExpertBatch group_by_expert(const int32_t* idx, const float* w, int64_t n_tok, int64_t n_used, int64_t n_expert,
+                            StepArena& arena);
+
+// y[T x E] = shared(xn) + sum over each token's routed experts of weight * expert(xn),
+// added per token in increasing expert index (a fixed order: a token's result
+// does not depend on which other tokens share the batch).
+void moe_forward(ThreadPool& pool, const RoutingConfig& routing, const MoeWeights& m, const float* xn, int64_t n_tok,
+                 int64_t n_embd, float* y, StepArena& arena);
+
+}  // namespace dseek

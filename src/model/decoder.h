@@ -1,0 +1,66 @@
+// The decoder skeleton every architecture shares: token embedding -> the
+// architecture's layers -> final RMSNorm -> output head, over a batch of
+// sequences in one step. An architecture derives from Decoder, binds the
+// trunk weights and supplies run_layer(); forward and forward_batch are
+// written once, here.
+#pragma once
+
+#include <memory>
+#include <span>
+
+#include "core/thread_pool.h"
+#include "kernels/kernels.h"
+#include "model/model.h"
+#include "model/step_arena.h"
+
+namespace dseek {
+
+// What a layer gets besides its activations: the step's sequences (rows of x
+// and their caches), the attention mode, the pool and the activation arena.
+struct LayerStep {
+  ThreadPool& pool;
+  std::span<const CacheSpan> seqs;
+  int64_t n_tok = 0;  // rows of x: all sequences' tokens
+  AttentionMode mode = AttentionMode::kAuto;
+  StepArena& arena;
+};
+
+// The weights around the layers.
+struct TrunkWeights {
+  kernels::MatrixView embd, head;  // [V x E] each (the same matrix when tied)
+  const float* out_norm = nullptr;
+  int64_t n_embd = 0, n_vocab = 0, n_layer = 0;
+  float eps = 1e-6f;
+};
+
+class Decoder : public Model {
+ public:
+  int64_t n_vocab() const final { return trunk_.n_vocab; }
+  Status forward_batch(std::span<const SeqBatch> seqs, ThreadPool& pool, const ForwardOptions& opt,
+                       float* logits) const final;
+
+ protected:
+  // Layer `layer` in place over x [n_tok x E] (the residual stream).
+  virtual void run_layer(int64_t layer, float* x, const LayerStep& step) const = 0;
+
+  void embed_row(int32_t token, float* out) const;
+  // Embedding + all layers + output norm: x [T x E] = normalised final hidden states.
+  void run_trunk(std::span<const int32_t> tokens, const LayerStep& step, float* x) const;
+
+  TrunkWeights trunk_;
+};
+
+// Constructs an architecture's Decoder and binds its weights (M::bind()).
+template <class M, class H>
+Result<std::unique_ptr<Model>> make_bound_model(const H& hparams, std::shared_ptr<const ModelFiles> files) {
+  auto m = std::make_unique<M>(hparams, std::move(files));
+  if (Status st = m->bind(); !st.ok()) return st;
+  return std::unique_ptr<Model>(std::move(m));
+}
+
+// x[i] += y[i] for n values (a residual connection).
+inline void add_residual(float* x, const float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] += y[i];
+}
+
+}  // namespace dseek
