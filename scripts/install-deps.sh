@@ -10,7 +10,7 @@ packages=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libpcre2-dev libcli11-dev
   clang libclang-rt-14-dev
-  libcpp-httplib-dev chromium
+  libcpp-httplib-dev libboost-dev chromium
 )
 
 missing=()

@@ -57,6 +57,14 @@ void add_options(CLI::App& app, ServeArgs& a) {
   app.add_option("--max-n", a.max_n, "largest n (choices per request)")->capture_default_str();
   app.add_option("--timeout", a.timeout, "wall-time limit per request, seconds")->capture_default_str();
   app.add_option("--prefill-chunk", a.eng.prefill_chunk, "prompt tokens per batched step")->capture_default_str();
+  app.add_option("--metrics-key", a.http.metrics_key, "serve /metrics to 'Authorization: Bearer KEY' (default: loopback clients only)");
+  app.add_option("--cors-origin", a.http.cors_origins, "a browser origin allowed besides the server's own, e.g. https://app.example (repeatable; * allows any)");
+  app.add_option("--max-connections", a.http.max_connections, "open connections; beyond it: 503 and close")->capture_default_str();
+  app.add_option("--http-threads", a.http.io_threads, "HTTP event-loop threads")->capture_default_str();
+  app.add_option("--header-timeout", a.http.header_timeout, "seconds a client has to send a request's headers")->capture_default_str();
+  app.add_option("--body-timeout", a.http.body_timeout, "seconds a client has to send a request's body")->capture_default_str();
+  app.add_option("--idle-timeout", a.http.idle_timeout, "seconds a keep-alive connection may wait for its next request")->capture_default_str();
+  app.add_option("--write-timeout", a.http.write_timeout, "seconds a client may take to read one write of an answer")->capture_default_str();
   app.add_flag("--mlock", a.map.lock, "lock the weights in RAM so they are never paged out");
   app.add_flag("--no-mmap", a.map.read_into_memory, "read the weights into memory at start instead of mapping the file");
 }
@@ -71,6 +79,10 @@ std::string out_of_range(const ServeArgs& a) {
   if (eng.prefill_chunk < 1 || eng.prefill_chunk > 65536) return "--prefill-chunk must be between 1 and 65536";
   if (a.http.port < 0 || a.http.port > 65535) return "--port must be between 0 and 65535";
   if (a.http.max_body < 1024 || a.http.max_body > (size_t{1} << 30)) return "--max-body must be between 1024 and 1073741824";
+  if (a.http.max_connections < 1 || a.http.max_connections > 1000000) return "--max-connections must be between 1 and 1000000";
+  if (a.http.io_threads < 1 || a.http.io_threads > 64) return "--http-threads must be between 1 and 64";
+  for (double t : {a.http.header_timeout, a.http.body_timeout, a.http.idle_timeout, a.http.write_timeout})
+    if (!(t > 0 && t <= 86400)) return "--header-timeout, --body-timeout, --idle-timeout and --write-timeout must be between 0 and 86400 seconds";
   if (a.max_tokens < 0) return "--max-tokens must be positive";
   if (a.max_n < 1 || a.max_n > 128) return "--max-n must be between 1 and 128";
   if (!(a.timeout > 0)) return "--timeout must be positive";
@@ -111,7 +123,6 @@ int serve(const std::shared_ptr<const Model>& model, ServeArgs& a, server::Serve
 
   Engine engine(model, a.eng);
   ctx.engine = &engine;
-  a.http.threads = static_cast<int>(std::min<int64_t>(a.eng.parallel + a.eng.queue_limit + 8, 1024));
   server::HttpServer srv(ctx, a.http);
   if (Status st = srv.bind(); !st.ok()) return report(st);
   std::thread watcher([&] {

@@ -1,25 +1,20 @@
-// The HTTP front of `dseek serve` (cpp-httplib): OpenAI-compatible routes,
-// Bearer-key check on /v1, body-size limit, Server-Sent Events for streams,
-// the embedded chat page at /, /health and /metrics. Every error is an
-// OpenAI-style JSON body. Binds 127.0.0.1 unless told otherwise and never
-// opens an outbound connection.
+// The HTTP front of `dseek serve`, event-driven on Boost.Beast / Asio: a few
+// io threads run every connection (see http_connection.h); generation runs on
+// the engine's thread and never blocks them. Open connections are capped (the
+// excess gets 503 and is closed at once); each one's time and memory are
+// bounded (HttpOptions). Binds 127.0.0.1 unless told otherwise and never opens
+// an outbound connection.
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "core/status.h"
+#include "server/http_options.h"
+#include "server/request_guard.h"
 #include "server/session.h"
 
 namespace dseek::server {
-
-struct HttpOptions {
-  std::string host = "127.0.0.1";
-  int port = 8080;           // 0: any free port
-  std::string api_key;       // empty: no key needed
-  size_t max_body = 1 << 20;
-  int threads = 32;          // connection handlers (streams hold one each)
-};
 
 class HttpServer {
  public:
@@ -33,15 +28,16 @@ class HttpServer {
   int port() const { return port_; }
   // Serves until stop() (from another thread or a signal watcher).
   void run();
+  // Graceful: stops accepting, closes idle connections, ends every generation
+  // (streams get their final event and [DONE]); run() returns once all are
+  // gone, or after a grace period.
   void stop();
+  size_t open_connections() const;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
   int port_ = 0;
 };
-
-// Constant-time comparison of the presented and expected API keys.
-bool keys_match(const std::string& presented, const std::string& expected);
 
 }  // namespace dseek::server

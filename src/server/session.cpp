@@ -174,7 +174,7 @@ EngineRequest Session::engine_request(Choice* c, const std::vector<int32_t>& pro
   req.stop_tokens = ctx.end_tokens;
   req.logprobs = params_.logprobs;
   req.top_logprobs = params_.logprobs ? params_.top_logprobs : 0;
-  req.deadline = t0_ + std::chrono::milliseconds(static_cast<int64_t>(ctx.timeout_seconds * 1000));
+  req.deadline = deadline_;
   if (c->json) {
     const ServerContext* cx = &ctx;
     req.logit_filter = [c, cx](float* logits, int64_t) { mask_logits(*c->json, cx->token_bytes, cx->end_tokens, logits); };
@@ -208,6 +208,7 @@ std::variant<std::shared_ptr<Session>, ApiError> Session::start(ServerContext& c
   s->id_ = (params.chat ? "chatcmpl-" : "cmpl-") + random_hex(24);
   s->created_ = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   s->t0_ = std::chrono::steady_clock::now();
+  s->deadline_ = s->t0_ + std::chrono::milliseconds(static_cast<int64_t>(ctx.timeout_seconds * 1000));
   auto planned = prompt_plan(ctx, params);
   if (auto* e = std::get_if<ApiError>(&planned)) return *e;
   const PromptPlan& plan = std::get<PromptPlan>(planned);
@@ -229,6 +230,20 @@ void Session::cancel() {
   for (auto& h : handles_) h->cancel();
 }
 
+void Session::set_listener(std::function<void()> listener) {
+  std::lock_guard lock(listener_mu_);
+  listener_ = std::move(listener);
+}
+
+void Session::cancel_with_reason(const std::string& finish_reason) {
+  {
+    std::lock_guard lock(mu_);
+    if (cancelled_) return;
+    cancel_reason_ = finish_reason;
+  }
+  cancel();
+}
+
 void Session::push(ChoiceDelta d, bool last) {
   {
     std::lock_guard lock(mu_);
@@ -236,6 +251,8 @@ void Session::push(ChoiceDelta d, bool last) {
     queue_.push_back(std::move(d));
   }
   cv_.notify_all();
+  std::lock_guard lock(listener_mu_);
+  if (listener_) listener_();
 }
 
 bool Session::poll(std::vector<ChoiceDelta>& out, std::chrono::milliseconds wait) {
@@ -331,11 +348,19 @@ void Session::on_finish(Choice& c, const FinishEvent& ev) {
   const bool tools = c.parser && !c.parser->tool_calls().empty();
   switch (ev.reason) {
     case FinishReason::kStop: d.finish_reason = tools ? "tool_calls" : "stop"; break;
-    case FinishReason::kLength: d.finish_reason = "length"; break;
-    case FinishReason::kCancelled:
-      d.finish_reason = "cancelled";
+    case FinishReason::kLength: {
+      // The engine ends a request past its --timeout deadline as it ends one at max_tokens; tell them apart.
+      const int64_t cap = params_.max_tokens > 0 ? params_.max_tokens : ctx_->limits.max_tokens;
+      const bool late = std::chrono::steady_clock::now() >= deadline_ && ev.completion_tokens < cap;
+      d.finish_reason = late ? "timeout" : "length";
+      break;
+    }
+    case FinishReason::kCancelled: {
+      std::lock_guard lock(mu_);
+      d.finish_reason = cancel_reason_.empty() ? "cancelled" : cancel_reason_;
       if (c.index == 0) ctx_->metrics->requests_cancelled++;
       break;
+    }
     case FinishReason::kError: d.finish_reason = "error"; d.error = ev.error; break;
   }
   {

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -64,6 +65,12 @@ class Session : public std::enable_shared_from_this<Session> {
   bool poll(std::vector<ChoiceDelta>& out, std::chrono::milliseconds wait);
   // Stops every choice (client gone); pages are freed at the engine's next step.
   void cancel();
+  // Stops every choice for the server's own reason (e.g. "shutdown"): unlike a
+  // client's hang-up, the answer still ends with that finish_reason.
+  void cancel_with_reason(const std::string& finish_reason);
+  // Called (on the engine thread, without the session's lock held) after each
+  // new delta, so an event-driven front can poll without blocking; empty: none.
+  void set_listener(std::function<void()> listener);
   nlohmann::json usage() const;
 
   const std::string& id() const { return id_; }
@@ -86,7 +93,7 @@ class Session : public std::enable_shared_from_this<Session> {
   CompletionParams params_;
   std::string id_;
   int64_t created_ = 0;
-  std::chrono::steady_clock::time_point t0_;
+  std::chrono::steady_clock::time_point t0_, deadline_;
   int64_t prompt_tokens_ = 0;
   std::vector<std::unique_ptr<Choice>> choices_;
   std::vector<std::shared_ptr<Engine::Handle>> handles_;
@@ -96,6 +103,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::deque<ChoiceDelta> queue_;
   int64_t finished_ = 0, completion_tokens_ = 0, cached_tokens_ = 0;
   bool cancelled_ = false;
+  std::string cancel_reason_;  // set before cancelled_; read on the engine thread under mu_
+  std::mutex listener_mu_;  // held while the listener runs, so clearing it waits for a call in flight
+  std::function<void()> listener_;
 };
 
 // For tool_choice "required" or a named function: the text that opens a tool

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "server/http_server.h"
+#include "server/request_guard.h"
 #include "server/request.h"
 #include "server/session.h"
 #include "support/model_helpers.h"
@@ -91,6 +92,32 @@ TEST(ServerRequest, ApiKeysCompareExactly) {
   EXPECT_FALSE(keys_match("sk-ab", "sk-abc"));
   EXPECT_FALSE(keys_match("sk-abcd", "sk-abc"));
   EXPECT_FALSE(keys_match("", "sk-abc"));
+}
+
+TEST(ServerGuard, HostOriginAndBearer) {
+  HttpOptions o;  // bound to 127.0.0.1
+  RequestGuard g(o);
+  g.set_port(8080);
+  EXPECT_TRUE(g.host_allowed("127.0.0.1:8080"));
+  EXPECT_TRUE(g.host_allowed("LOCALHOST:8080"));
+  EXPECT_TRUE(g.host_allowed("[::1]:8080"));
+  EXPECT_TRUE(g.host_allowed(""));  // HTTP/1.0 tools send none
+  EXPECT_FALSE(g.host_allowed("localhost:8081"));
+  EXPECT_FALSE(g.host_allowed("attacker.example:8080"));  // DNS rebinding
+  EXPECT_FALSE(g.host_allowed("localhost"));              // port 80
+  EXPECT_TRUE(g.origin_allowed("", "localhost:8080"));
+  EXPECT_TRUE(g.origin_allowed("http://localhost:8080", "localhost:8080"));
+  EXPECT_FALSE(g.origin_allowed("https://attacker.example", "localhost:8080"));
+  o.cors_origins = {"https://app.example"};
+  RequestGuard listed(o);
+  listed.set_port(8080);
+  EXPECT_TRUE(listed.origin_allowed("https://app.example", "localhost:8080"));
+  EXPECT_FALSE(listed.origin_allowed("https://app.example.evil", "localhost:8080"));
+  RequestHead h;
+  h.set(boost::beast::http::field::authorization, "bEaReR  sk-1 ");
+  EXPECT_EQ(bearer_token(h), "sk-1");
+  h.set(boost::beast::http::field::authorization, "Basic sk-1");
+  EXPECT_EQ(bearer_token(h), "");
 }
 
 // A tiny model served in-process on a free port.
