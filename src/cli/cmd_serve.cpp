@@ -11,6 +11,7 @@
 #include "cli/common.h"
 #include "cli/load_model.h"
 #include "model/model.h"
+#include "runtime/cache_budget.h"
 #include "runtime/chat_prompt.h"
 #include "runtime/engine.h"
 #include "server/http_server.h"
@@ -121,6 +122,8 @@ int serve(const std::shared_ptr<const Model>& model, ServeArgs& a, server::Serve
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   std::signal(SIGPIPE, SIG_IGN);  // a client that hangs up must not kill the server
 
+  // The page pool holds --parallel full contexts: check it fits before allocating it.
+  if (Status st = check_cache_memory(*model, a.eng.n_ctx, a.eng.parallel, "--ctx or --parallel"); !st.ok()) return report(st);
   Engine engine(model, a.eng);
   ctx.engine = &engine;
   server::HttpServer srv(ctx, a.http);

@@ -61,6 +61,16 @@ TEST(CliFileSafety, RunSizesItsCacheToTheRequest) {
   EXPECT_NE(big.err.find("--ctx-size"), std::string::npos) << big.err;
 }
 
+TEST(CliFileSafety, ServeChecksItsPagePoolBeforeAllocating) {
+  test::TempDir dir;
+  const fs::path m = model_with_context(dir, "m.gguf", 2048);
+  // 256 slots of 2^20 positions: far more cache than any test machine holds. The
+  // server must refuse before allocating (or binding), naming the flags to lower.
+  auto r = run_dseek("serve -m " + q(m) + " --port 1 --parallel 256 --ctx 1048576");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--ctx or --parallel"), std::string::npos) << r.err;
+}
+
 TEST(CliFileSafety, QuantizeNeverReplacesItsInput) {
   test::TempDir dir;
   const fs::path m = dir / "m.gguf";
