@@ -91,7 +91,10 @@ Engine::Submitted Engine::submit(EngineRequest req) {
   out.handle = seq->handle;
   {
     std::lock_guard lock(mu_);
-    if (static_cast<int64_t>(waiting_.size()) >= opt_.queue_limit)
+    // A request that a free slot will take at the next admission is not waiting
+    // for a slot: only requests beyond the free slots count against --queue.
+    const int64_t free_slots = std::max<int64_t>(0, opt_.parallel - n_active_);
+    if (static_cast<int64_t>(waiting_.size()) >= opt_.queue_limit + free_slots)
       return {nullptr, SubmitError::kBusy, "the server is busy: " + std::to_string(waiting_.size()) + " requests are already waiting"};
     waiting_.push_back(std::move(seq));
   }
@@ -126,6 +129,7 @@ void Engine::loop() {
         if (waiting_.empty()) break;
         s = std::move(waiting_.front());
         waiting_.pop_front();
+        n_active_ = static_cast<int64_t>(active_.size()) + 1;  // submit() sees the slot taken at once
       }
       if (admit(*s)) active_.push_back(std::move(s));
     }

@@ -160,6 +160,39 @@ TEST(Engine, PrefixReuseIsExactAndReported) {
   EXPECT_EQ(run_all(cold, {request(longer, 0, 0, 6)})[0].tokens, third.tokens);
 }
 
+// A burst that arrives before the engine has admitted anything: the free slot
+// and the queue each take one request, whatever the engine thread's timing
+// (counting the one a free slot is about to take as "waiting" refused it).
+TEST(Engine, BurstFillsTheFreeSlotAndTheQueue) {
+  auto m = tiny_model("f32");
+  ASSERT_TRUE(m);
+  std::mt19937 rng(5);
+  EngineOptions o;
+  o.parallel = 1;
+  o.queue_limit = 1;
+  o.n_ctx = 512;
+  o.threads = 1;
+  std::vector<std::unique_ptr<Collector>> collectors;  // outlive the engine, which may call them as it stops
+  std::vector<std::shared_ptr<Engine::Handle>> handles;
+  Engine e(m, o);
+  int busy = 0;
+  for (int i = 0; i < 8; ++i) {
+    collectors.push_back(std::make_unique<Collector>());
+    auto s = e.submit(collectors.back()->wrap(request(random_prompt(rng, m->n_vocab(), 10), 0, 0, 300)));
+    if (s.error == Engine::SubmitError::kBusy) {
+      ++busy;
+      collectors.pop_back();
+    } else {
+      EXPECT_EQ(s.error, Engine::SubmitError::kNone);
+      handles.push_back(s.handle);
+    }
+  }
+  EXPECT_EQ(busy, 6);
+  EXPECT_EQ(handles.size(), 2u);
+  for (auto& h : handles) h->cancel();
+  for (auto& c : collectors) EXPECT_EQ(c->wait().finish.reason, FinishReason::kCancelled);
+}
+
 TEST(Engine, CancelFreesPagesAndQueueRefusesWhenFull) {
   auto m = tiny_model("f32");
   ASSERT_TRUE(m);
