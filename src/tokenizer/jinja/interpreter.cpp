@@ -11,6 +11,9 @@
 namespace dseek::jinja {
 namespace {
 
+// Nested eval() calls allowed in one render (each costs a few stack frames).
+constexpr int kMaxEvalNesting = 256;
+
 struct BreakSignal {};
 struct ContinueSignal {};
 
@@ -181,6 +184,15 @@ class Interpreter final : public CallContext {
 
   Value eval(const Expr& e) {
     step(e.line);
+    // Expression nesting adds up across macro calls (a macro calling itself inside a
+    // deep expression): bound the total so the C++ stack holds it.
+    struct Nesting {
+      int& d;
+      Nesting(int& depth, int line) : d(depth) {
+        if (++d > kMaxEvalNesting) --d, throw RenderError(line, "expressions nested too deeply (over " + std::to_string(kMaxEvalNesting) + " levels, macro calls included)");
+      }
+      ~Nesting() { --d; }
+    } nesting(eval_nesting_, e.line);
     switch (e.kind) {
       case Expr::Kind::kLiteral: return e.literal;
       case Expr::Kind::kName: {
@@ -303,6 +315,7 @@ class Interpreter final : public CallContext {
   std::vector<std::unordered_map<std::string, Value>> scopes_;
   int64_t steps_ = 0;
   int depth_ = 0;
+  int eval_nesting_ = 0;  // eval() calls in progress
 };
 
 }  // namespace

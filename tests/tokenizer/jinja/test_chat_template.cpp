@@ -104,6 +104,10 @@ TEST(ChatTemplate, BrokenAndHostileTemplatesAreErrors) {
   std::string deep;
   for (int i = 0; i < 500; ++i) deep += "(";
   expect_error("{{ " + deep + " }}", "too deeply");
+  // A macro that calls itself inside a deep expression: each level is legal on its
+  // own, the total overflowed the stack (found by fuzzing); now a render error.
+  const std::string negs(60, '-');
+  expect_error("{% macro f(x) %}{{ " + negs + "f(" + negs + "1) }}{% endmacro %}{{ f(1) }}", "nested too deeply");
   EXPECT_FALSE(ChatTemplate::parse("{% if %}").ok());
   // 64-bit integer limits: an error naming the overflow, never a wrapped value (found by fuzzing).
   expect_error("{{ 27777777777777777777777777 }}", "out of the 64-bit range");
