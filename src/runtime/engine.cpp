@@ -175,6 +175,14 @@ void Engine::finish(Sequence& s, FinishReason reason, const std::string& error) 
   s.cache.pages().clear();
   FinishEvent ev{reason, error, s.n_prompt, s.cached, s.generated};
   s.done = true;
+  {
+    // The slot and its pages are free before the client hears of it: /metrics read
+    // right after a response must not still count them (admission counted the slot).
+    std::lock_guard lock(mu_);
+    n_active_ = std::max<int64_t>(0, n_active_ - 1);
+    stat_pages_used_ = pages_.n_pages() - pages_.n_free();
+    stat_cached_pages_ = prefix_.n_cached_pages();
+  }
   if (s.req.on_finish) s.req.on_finish(ev);
 }
 
