@@ -144,6 +144,30 @@ TEST(Dsa, BatchCompositionDoesNotChangeASequence) {
   EXPECT_EQ(max_abs_diff(alone, batched), 0.0);
 }
 
+// The engine's paged cache: pages taken out of order from a shared store give
+// the same logits as one self-owned page (the key records live in the rows).
+TEST(Dsa, PagedCacheEqualsOneOwnedPage) {
+  test::TempDir dir;
+  auto m = load_model_or_fail(init_v32(dir));
+  ASSERT_TRUE(m);
+  const auto toks = tokens(40, m->n_vocab());
+  const auto owned = logits(*m, toks, AttentionMode::kAbsorbed, 2);
+  const KvCache shape = m->new_cache(1);
+  constexpr int64_t kPageTokens = 16;
+  std::vector<float> store(static_cast<size_t>(4 * shape.n_layer() * kPageTokens * shape.width()), 0.0f);
+  KvCache paged(store.data(), shape.n_layer(), shape.width(), kPageTokens);
+  paged.pages() = {3, 0, 2};
+  ThreadPool pool(2);
+  std::vector<float> out(toks.size() * static_cast<size_t>(m->n_vocab()));
+  ForwardOptions opt;
+  opt.mode = AttentionMode::kAbsorbed;
+  for (size_t i = 0; i < toks.size(); i += 7) {  // in chunks that straddle page boundaries
+    const size_t n = std::min<size_t>(7, toks.size() - i);
+    ASSERT_TRUE(m->forward(std::span<const int32_t>(&toks[i], n), paged, pool, opt, out.data() + i * m->n_vocab()).ok());
+  }
+  EXPECT_EQ(max_abs_diff(owned, out), 0.0);
+}
+
 TEST(Dsa, HfConfigAndDescription) {
   const char* base = R"({"model_type":"deepseek_v32","vocab_size":512,"hidden_size":64,"num_hidden_layers":2,
     "num_attention_heads":4,"intermediate_size":192,"moe_intermediate_size":32,"n_routed_experts":8,
