@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/kernels.h"
+#include "kernels/ref/reference.h"
 
 namespace dseek::kernels {
 namespace {
@@ -90,6 +91,35 @@ TEST(DsaKernels, IndexScoreIsTheReluWeightedSumTimesKeyScale) {
   dsa_index_scores(q, w, H, D, keys, 2, out);
   EXPECT_FLOAT_EQ(out[0], 0.25f * (2.0f * 0.5f + 0.0f));       // head 1: -0.5 -> ReLU 0
   EXPECT_FLOAT_EQ(out[1], 4.0f * (0.0f + 2.0f * 2.0f));         // head 0: -2 -> 0; head 1: 2
+}
+
+// The entry point (dot_many over decoded keys) against the scalar reference
+// on realistic shapes: the same sums in another order, so float-close.
+TEST(DsaKernels, IndexScoresMatchTheScalarReference) {
+  constexpr int64_t H = 64, D = 128, S = 37;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::vector<float> q(H * D), w(H), keys(S * (1 + D / 4));
+  std::vector<uint8_t> q8(D);
+  for (int64_t h = 0; h < H; ++h) {
+    std::vector<float> v(D);
+    for (float& x : v) x = g(rng);
+    quantize_fp8_block_ue8m0(v.data(), D, q8.data());
+    for (int64_t d = 0; d < D; ++d) q[h * D + d] = fp8_e4m3_to_float(q8[d]);
+    w[h] = g(rng) * 1e-3f;
+  }
+  std::vector<const float*> rec(S);
+  for (int64_t s = 0; s < S; ++s) {
+    std::vector<float> v(D);
+    for (float& x : v) x = g(rng);
+    float* r = keys.data() + s * (1 + D / 4);
+    r[0] = quantize_fp8_block_ue8m0(v.data(), D, reinterpret_cast<uint8_t*>(r + 1));
+    rec[s] = r;
+  }
+  std::vector<float> got(S), want(S);
+  dsa_index_scores(q.data(), w.data(), H, D, rec.data(), S, got.data());
+  dsa_index_scores_ref(q.data(), w.data(), H, D, rec.data(), S, want.data());
+  for (int64_t s = 0; s < S; ++s) EXPECT_NEAR(got[s], want[s], 1e-5 * (std::fabs(want[s]) + 1e-3)) << s;
 }
 
 TEST(DsaKernels, TopKPositionsAscendingAndEarlierWinsTies) {

@@ -26,10 +26,6 @@ std::array<float, 256> make_fp8_table() {
   return t;
 }
 
-const std::array<float, 256>& fp8_table() {
-  static const std::array<float, 256> table = make_fp8_table();
-  return table;
-}
 
 // 2^ceil(log2(x)) for a positive normal float, read off its bits as kernel.py's
 // fast_round_scale does (exponent, plus one unless the mantissa is zero).
@@ -41,6 +37,11 @@ float pow2_ceil(float x) {
 }
 
 }  // namespace
+
+const std::array<float, 256>& fp8_table() {
+  static const std::array<float, 256> table = make_fp8_table();
+  return table;
+}
 
 void hadamard_rotate_ref(float* x, int64_t n) {
   // In-place butterflies give the Sylvester matrix H_{2m} = [[H_m, H_m], [H_m, -H_m]] in natural order.

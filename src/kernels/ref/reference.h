@@ -6,6 +6,7 @@
 // references too: they are the only implementation (ref/dequantize.cpp).
 #pragma once
 
+#include <array>
 #include <cstdint>
 
 #include "kernels/kernels.h"
@@ -47,6 +48,8 @@ void silu_mul_ref(const float* gate, const float* up, float* out, int64_t n);
 void exp_shift_ref(float* x, float shift, int64_t n);
 
 // The lightning-indexer kernels (kernels.h "Sparse attention"; ref/dsa.cpp).
+// fp8_table()[code] = the E4M3 code's value (NaN for 0x7F / 0xFF).
+const std::array<float, 256>& fp8_table();
 void hadamard_rotate_ref(float* x, int64_t n);
 uint8_t fp8_e4m3_from_float_ref(float x);
 float fp8_e4m3_to_float_ref(uint8_t v);
