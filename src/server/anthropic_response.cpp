@@ -36,8 +36,8 @@ json tool_input(const ToolCall& t) {
 
 }  // namespace
 
-AnthropicFormatter::AnthropicFormatter(std::string model, const Session& s)
-    : model_(std::move(model)), id_("msg_" + random_hex(24)), start_usage_(anthropic_usage(s.usage())) {}
+AnthropicFormatter::AnthropicFormatter(std::string model, const json& session_usage)
+    : model_(std::move(model)), id_("msg_" + random_hex(24)), start_usage_(anthropic_usage(session_usage)) {}
 
 json AnthropicFormatter::error_body(const ApiError& e) const { return anthropic_error_body(e); }
 

@@ -24,7 +24,8 @@ nlohmann::json anthropic_usage(const nlohmann::json& usage);
 
 class AnthropicFormatter : public ResponseFormatter {
  public:
-  AnthropicFormatter(std::string model, const Session& s);
+  // session_usage: the session's usage at its start (its prompt and cache counts), for message_start.
+  AnthropicFormatter(std::string model, const nlohmann::json& session_usage);
 
   void add(const ChoiceDelta& d) override;
   nlohmann::json whole(const nlohmann::json& usage) const override;

@@ -107,7 +107,7 @@ Reply ApiRoutes::start(const CompletionParams& p, bool anthropic) {
   Reply r;
   r.session = std::get<std::shared_ptr<Session>>(started);
   const std::string model = p.model.empty() ? ctx_.alias : p.model;
-  if (anthropic) r.builder = std::make_shared<AnthropicFormatter>(model, *r.session);
+  if (anthropic) r.builder = std::make_shared<AnthropicFormatter>(model, r.session->usage());
   else r.builder = std::make_shared<ResponseBuilder>(model, p, *r.session);
   r.stream = p.stream;
   if (r.stream) {
