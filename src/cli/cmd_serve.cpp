@@ -48,7 +48,7 @@ void add_options(CLI::App& app, ServeArgs& a) {
   app.add_option("--lora", a.loras, "LoRA adapter GGUF applied at run time without merging, FILE or FILE:SCALE (repeat for several)");
   app.add_option("--host", a.http.host, "address to bind (127.0.0.1: this machine only)")->capture_default_str();
   app.add_option("--port", a.http.port, "port (0: any free port)")->capture_default_str();
-  app.add_option("--api-key", a.http.api_key, "require 'Authorization: Bearer KEY' on /v1 routes");
+  app.add_option("--api-key", a.http.api_key, "require 'Authorization: Bearer KEY' (or 'x-api-key: KEY') on the API routes");
   app.add_option("--parallel", a.eng.parallel, "requests decoded together")->capture_default_str();
   app.add_option("-c,--ctx", a.eng.n_ctx, "context per request (prompt + output), tokens")->capture_default_str();
   app.add_option("--model-alias", a.aliases, "a model id clients use, e.g. deepseek-chat (repeatable; default: the file name without extension)");
