@@ -161,10 +161,10 @@ TEST(AnthropicRequest, ErrorsAndErrorShape) {
   auto image = anthropic_to_openai({{"max_tokens", 1}, {"messages", json::array({{{"role", "user"}, {"content", json::array({{{"type", "image"}}})}}})}}, false);
   EXPECT_TRUE(std::holds_alternative<ApiError>(image));
   EXPECT_EQ(anthropic_error_body(invalid("m")), json({{"type", "error"}, {"error", {{"type", "invalid_request_error"}, {"message", "m"}}}}));
-  EXPECT_EQ(anthropic_error_body(ApiError{401, "x", "k"})["error"]["type"], "authentication_error");
-  EXPECT_EQ(anthropic_error_body(ApiError{404, "x", "k"})["error"]["type"], "not_found_error");
-  EXPECT_EQ(anthropic_error_body(ApiError{429, "x", "k"})["error"]["type"], "rate_limit_error");
-  EXPECT_EQ(anthropic_error_body(ApiError{500, "x", "k"})["error"]["type"], "api_error");
+  EXPECT_EQ(anthropic_error_body(ApiError{401, "x", "k", "", ""})["error"]["type"], "authentication_error");
+  EXPECT_EQ(anthropic_error_body(ApiError{404, "x", "k", "", ""})["error"]["type"], "not_found_error");
+  EXPECT_EQ(anthropic_error_body(ApiError{429, "x", "k", "", ""})["error"]["type"], "rate_limit_error");
+  EXPECT_EQ(anthropic_error_body(ApiError{500, "x", "k", "", ""})["error"]["type"], "api_error");
 }
 
 TEST(AnthropicResponse, StopReasonsUsageAndEvents) {
