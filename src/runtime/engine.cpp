@@ -137,8 +137,7 @@ void Engine::loop() {
     std::erase_if(active_, [](const std::unique_ptr<Sequence>& s) { return s->done; });
     std::lock_guard lock(mu_);
     n_active_ = static_cast<int64_t>(active_.size());
-    stat_pages_used_ = pages_.n_pages() - pages_.n_free();
-    stat_cached_pages_ = prefix_.n_cached_pages();
+    publish_page_stats();
     ++steps_;
   }
 }
@@ -167,6 +166,11 @@ bool Engine::ensure_pages(Sequence& s, int64_t n_new) {
   return true;
 }
 
+void Engine::publish_page_stats() {
+  stat_pages_used_ = pages_.n_pages() - pages_.n_free();
+  stat_cached_pages_ = prefix_.n_cached_pages();
+}
+
 void Engine::finish(Sequence& s, FinishReason reason, const std::string& error) {
   // Keep what this request computed for the next one (its conversation's next turn).
   const auto computed = std::span<const int32_t>(s.history).first(static_cast<size_t>(s.cache.n_past));
@@ -180,8 +184,7 @@ void Engine::finish(Sequence& s, FinishReason reason, const std::string& error) 
     // right after a response must not still count them (admission counted the slot).
     std::lock_guard lock(mu_);
     n_active_ = std::max<int64_t>(0, n_active_ - 1);
-    stat_pages_used_ = pages_.n_pages() - pages_.n_free();
-    stat_cached_pages_ = prefix_.n_cached_pages();
+    publish_page_stats();
   }
   if (s.req.on_finish) s.req.on_finish(ev);
 }

@@ -138,6 +138,8 @@ class Engine {
   // Samples each sequence that got logits, reports its token, finishes it on a stop / limit.
   void sample_and_emit(const StepBatch& b, std::vector<float>& logits);
   void emit(Sequence& s, float* logits);
+  // Copies the page counts into the stats() mirrors; mu_ must be held.
+  void publish_page_stats();
 
   std::shared_ptr<const Model> model_;
   EngineOptions opt_;

@@ -160,6 +160,33 @@ TEST(Engine, PrefixReuseIsExactAndReported) {
   EXPECT_EQ(run_all(cold, {request(longer, 0, 0, 6)})[0].tokens, third.tokens);
 }
 
+// Requests submitted back to back: those the engine took (their collectors and
+// handles) and how many it refused as busy. Declared before the Engine so the
+// collectors outlive it (the engine may call them as it stops).
+struct Burst {
+  int busy = 0;
+  std::vector<std::unique_ptr<Collector>> collectors;
+  std::vector<std::shared_ptr<Engine::Handle>> handles;
+
+  void submit(Engine& e, std::mt19937& rng, int32_t n_vocab, int count, int32_t max_tokens) {
+    for (int i = 0; i < count; ++i) {
+      collectors.push_back(std::make_unique<Collector>());
+      auto s = e.submit(collectors.back()->wrap(request(random_prompt(rng, n_vocab, 10), 0, 0, max_tokens)));
+      if (s.error == Engine::SubmitError::kBusy) {
+        ++busy;
+        collectors.pop_back();
+      } else {
+        EXPECT_EQ(s.error, Engine::SubmitError::kNone);
+        handles.push_back(s.handle);
+      }
+    }
+  }
+  void cancel_and_expect_cancelled() {
+    for (auto& h : handles) h->cancel();
+    for (auto& c : collectors) EXPECT_EQ(c->wait().finish.reason, FinishReason::kCancelled);
+  }
+};
+
 // A burst that arrives before the engine has admitted anything: the free slot
 // and the queue each take one request, whatever the engine thread's timing
 // (counting the one a free slot is about to take as "waiting" refused it).
@@ -172,25 +199,12 @@ TEST(Engine, BurstFillsTheFreeSlotAndTheQueue) {
   o.queue_limit = 1;
   o.n_ctx = 512;
   o.threads = 1;
-  std::vector<std::unique_ptr<Collector>> collectors;  // outlive the engine, which may call them as it stops
-  std::vector<std::shared_ptr<Engine::Handle>> handles;
+  Burst burst;
   Engine e(m, o);
-  int busy = 0;
-  for (int i = 0; i < 8; ++i) {
-    collectors.push_back(std::make_unique<Collector>());
-    auto s = e.submit(collectors.back()->wrap(request(random_prompt(rng, m->n_vocab(), 10), 0, 0, 300)));
-    if (s.error == Engine::SubmitError::kBusy) {
-      ++busy;
-      collectors.pop_back();
-    } else {
-      EXPECT_EQ(s.error, Engine::SubmitError::kNone);
-      handles.push_back(s.handle);
-    }
-  }
-  EXPECT_EQ(busy, 6);
-  EXPECT_EQ(handles.size(), 2u);
-  for (auto& h : handles) h->cancel();
-  for (auto& c : collectors) EXPECT_EQ(c->wait().finish.reason, FinishReason::kCancelled);
+  burst.submit(e, rng, m->n_vocab(), 8, 300);
+  EXPECT_EQ(burst.busy, 6);
+  EXPECT_EQ(burst.handles.size(), 2u);
+  burst.cancel_and_expect_cancelled();
 }
 
 TEST(Engine, CancelFreesPagesAndQueueRefusesWhenFull) {
@@ -202,28 +216,20 @@ TEST(Engine, CancelFreesPagesAndQueueRefusesWhenFull) {
   o.queue_limit = 1;
   o.n_ctx = 512;
   o.threads = 2;
-  Engine e(m, o);
   Collector c;
+  Burst burst;
+  Engine e(m, o);
   auto sub = e.submit(c.wrap(request(random_prompt(rng, m->n_vocab(), 40), 0, 0, 400)));
   ASSERT_EQ(sub.error, Engine::SubmitError::kNone);
   while (c.n_tokens() < 2) std::this_thread::yield();
   // Running: 1, waiting: up to 1; a burst beyond that is refused.
-  int busy = 0;
-  std::vector<std::unique_ptr<Collector>> others;
-  std::vector<std::shared_ptr<Engine::Handle>> handles;
-  for (int i = 0; i < 4; ++i) {
-    others.push_back(std::make_unique<Collector>());
-    auto s = e.submit(others.back()->wrap(request(random_prompt(rng, m->n_vocab(), 10), 0, 0, 400)));
-    if (s.error == Engine::SubmitError::kBusy) ++busy, others.pop_back();
-    else handles.push_back(s.handle);
-  }
-  EXPECT_EQ(busy, 3);
+  burst.submit(e, rng, m->n_vocab(), 4, 400);
+  EXPECT_EQ(burst.busy, 3);
   sub.handle->cancel();
   const Outcome o1 = c.wait();
   EXPECT_EQ(o1.finish.reason, FinishReason::kCancelled);
   EXPECT_LT(o1.tokens.size(), 400u);
-  for (auto& h : handles) h->cancel();
-  for (auto& oc : others) EXPECT_EQ(oc->wait().finish.reason, FinishReason::kCancelled);
+  burst.cancel_and_expect_cancelled();
   for (int i = 0; i < 200 && e.stats().active > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   const EngineStats st = e.stats();
   EXPECT_EQ(st.active, 0);

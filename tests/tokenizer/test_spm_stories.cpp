@@ -27,12 +27,17 @@ std::vector<int32_t> ids_after(const std::string& text, const std::string& key) 
   return {};
 }
 
+// The SentencePiece tokenizer of llama2.c's stories260K model.
+Result<Tokenizer> stories_tokenizer(const std::filesystem::path& testdata) {
+  auto f = GgufFile::open((testdata / "llama2c/stories260K.gguf").string());
+  if (!f.ok()) return f.status();
+  return Tokenizer::from_gguf(*f);
+}
+
 TEST(SpmStories260K, PromptIdsAndDecodedGenerations) {
   const auto dir = test::testdata_dir();
   if (dir.empty()) GTEST_SKIP() << "../shared/testdata is missing";
-  auto f = GgufFile::open((dir / "llama2c/stories260K.gguf").string());
-  ASSERT_TRUE(f.ok()) << f.message();
-  auto tok = Tokenizer::from_gguf(*f);
+  auto tok = stories_tokenizer(dir);
   ASSERT_TRUE(tok.ok()) << tok.message();
   EXPECT_EQ(tok->info().model, "llama");
   EXPECT_EQ(tok->bos_id(), 1);
@@ -74,9 +79,7 @@ TEST(SpmStories260K, PromptIdsAndDecodedGenerations) {
 TEST(SpmStories260K, RoundTripWithByteFallback) {
   const auto dir = test::testdata_dir();
   if (dir.empty()) GTEST_SKIP() << "../shared/testdata is missing";
-  auto f = GgufFile::open((dir / "llama2c/stories260K.gguf").string());
-  ASSERT_TRUE(f.ok()) << f.message();
-  auto tok = Tokenizer::from_gguf(*f);
+  auto tok = stories_tokenizer(dir);
   ASSERT_TRUE(tok.ok()) << tok.message();
   for (const std::string text : {"Hello, wörld! 你好 🦙\n\ttab", "  two leading spaces", "x", "\xff\xfe bytes"}) {
     const auto ids = tok->encode(text);

@@ -160,14 +160,7 @@ TEST(V3Oracle, HfWhitespaceNotJavaScripts) {
   ASSERT_TRUE(spec.ok());
   auto pre = PreTokenizer::compile(*spec);
   ASSERT_TRUE(pre.ok()) << pre.message();
-  auto split = [&](const std::string& text) {
-    PreTokenizer::Scratch s;
-    std::vector<Span> spans;
-    pre->split(text, spans, s);
-    std::vector<std::string> out;
-    for (auto sp : spans) out.push_back(text.substr(sp.begin, sp.len));
-    return out;
-  };
+  auto split = [&](const std::string& text) { return test::split_pieces(*pre, text); };
   using V = std::vector<std::string>;
   EXPECT_EQ(split("  \xC2\x85x"), (V{"  ", "\xC2\x85x"}));          // NEL: whitespace
   EXPECT_EQ(split("  \xEF\xBB\xBFx"), (V{" ", " ", "\xEF\xBB\xBFx"}));  // BOM: not whitespace

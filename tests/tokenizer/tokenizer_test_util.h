@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "tokenizer/pretokenizer.h"
 #include "tokenizer/tokenizer.h"
 
 namespace dseek::test {
@@ -31,6 +32,16 @@ inline std::string pieces_str(const Tokenizer& t, std::span<const int32_t> ids) 
   std::string s;
   for (int32_t id : ids) s += "[" + std::string(t.token_text(id)) + "]";
   return s;
+}
+
+// The pieces a pre-tokenizer splits text into.
+inline std::vector<std::string> split_pieces(const PreTokenizer& pre, const std::string& text) {
+  PreTokenizer::Scratch scratch;
+  std::vector<Span> spans;
+  pre.split(text, spans, scratch);
+  std::vector<std::string> out;
+  for (auto sp : spans) out.push_back(text.substr(sp.begin, sp.len));
+  return out;
 }
 
 }  // namespace dseek::test
