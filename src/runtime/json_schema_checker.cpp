@@ -370,7 +370,10 @@ bool GrammarState::step_string(Thread& t, uint8_t c) const {
     return true;
   }
   if (c == '"') return f.count >= n.min_length && (finish_top(t), true);
-  if (c == '\\') return f.phase = kEscape, true;
+  if (c == '\\') {  // the escape is one more character: refuse it where none fits (no dead end inside it)
+    if (counting && n.max_length >= 0 && f.count >= n.max_length) return false;
+    return f.phase = kEscape, true;
+  }
   if (c < 0x20) return false;
   if (c >= 0x80) {  // a UTF-8 lead byte (RFC 3629 §4 ranges)
     if (c >= 0xC2 && c <= 0xDF) f.utf8_left = 1;

@@ -171,6 +171,15 @@ TEST(JsonSchema, RejectsAtTheFirstImpossibleByte) {
   EXPECT_TRUE(st.complete());
 }
 
+TEST(JsonSchema, NoDeadEndAtAStringsMaxLength) {
+  auto g = compile_json_schema(json::parse(R"({"type":"string","maxLength":2})"), SchemaOptions{true});
+  ASSERT_TRUE(g.ok());
+  GrammarState st(*g);
+  ASSERT_TRUE(st.feed("\"ab"));
+  EXPECT_FALSE(st.accepts("\\"));  // an escape would be a third character
+  EXPECT_TRUE(st.accepts("\""));
+}
+
 TEST(JsonSchema, RefusesWhatItCannotEnforce) {
   for (const char* bad : {R"({"type":"string","pattern":"a+"})", R"({"type":"integer","minimum":1})",
                           R"({"oneOf":[{"type":"string"}]})", R"({"$ref":"#/$defs/missing"})",
