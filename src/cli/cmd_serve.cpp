@@ -105,6 +105,7 @@ void fill_context(const ServeArgs& a, const Tokenizer& tok, server::Metrics& met
   ctx.token_bytes.resize(tok.vocab_size());
   for (size_t i = 0; i < ctx.token_bytes.size(); ++i)  // control tokens have no JSON text: masked in json_object mode
     if (!tok.is_control(static_cast<int32_t>(i))) ctx.token_bytes[i] = std::string(tok.token_bytes(static_cast<int32_t>(i)));
+  ctx.constraint_vocab = std::make_shared<const ConstraintVocab>(tok);
   if (auto src = load_chat_template(a.model_path); src.ok()) {
     auto f = ChatFormat::parse(*src, tok);
     if (f.ok()) ctx.chat_format = std::move(f).value();

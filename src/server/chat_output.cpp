@@ -149,8 +149,8 @@ std::string call_id(uint64_t seed, int index) {
 
 }  // namespace
 
-ChatOutputParser::ChatOutputParser(bool starts_in_reasoning, uint64_t id_seed)
-    : starts_in_reasoning_(starts_in_reasoning), id_seed_(id_seed) {}
+ChatOutputParser::ChatOutputParser(bool starts_in_reasoning, uint64_t id_seed, ToolParsing tools)
+    : starts_in_reasoning_(starts_in_reasoning), id_seed_(id_seed), tools_(std::move(tools)) {}
 
 ChatOutputDelta ChatOutputParser::feed(std::string_view text) {
   ChatOutputDelta out;
@@ -212,7 +212,7 @@ bool ChatOutputParser::step_text(bool eof, ChatOutputDelta& out) {
     strip_newlines_ = false;
   }
   const std::string_view marker = reasoning ? kThinkClose : kCallsBegin;
-  const size_t at = pending_.find(marker);
+  const size_t at = reasoning || tools_.enabled ? pending_.find(marker) : std::string::npos;
   if (at != std::string::npos) {
     const std::string_view before = std::string_view(pending_).substr(0, at);
     if (reasoning) {
@@ -228,7 +228,8 @@ bool ChatOutputParser::step_text(bool eof, ChatOutputDelta& out) {
     pending_.erase(0, at + marker.size());
     return true;
   }
-  const size_t keep = eof ? 0 : std::max(marker_tail(pending_, marker), utf8_tail(pending_));
+  const size_t tail = reasoning || tools_.enabled ? marker_tail(pending_, marker) : 0;
+  const size_t keep = eof ? 0 : std::max(tail, utf8_tail(pending_));
   const std::string_view ready = std::string_view(pending_).substr(0, pending_.size() - keep);
   if (reasoning) emit_reasoning(ready, out);
   else emit_content(ready, out);
@@ -301,6 +302,9 @@ bool ChatOutputParser::step_call(bool eof, ChatOutputDelta& out) {
 void ChatOutputParser::end_call(ChatOutputDelta& out) {
   std::optional<ParsedCall> parsed = parse_call(body_);
   body_.clear();
+  const auto& names = tools_.names;
+  if (parsed && !names.empty() && std::find(names.begin(), names.end(), parsed->name) == names.end()) parsed.reset();
+  if (tool_calls_.size() >= tools_.max_calls) parsed.reset();  // parallel_tool_calls false: one call only
   if (!parsed) {
     degrade(out);
     return;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,15 @@ struct ChatOutputDelta {
   std::string content;
   std::vector<ToolCall> tool_calls;
   bool empty() const { return reasoning.empty() && content.empty() && tool_calls.empty(); }
+};
+
+// Which tool calls a response may contain (from the request's tools,
+// tool_choice and parallel_tool_calls). A call block that breaks these rules
+// is given back as content, byte-exact, like any malformed block.
+struct ToolParsing {
+  bool enabled = true;             // false (no tools, tool_choice "none"): markup stays content
+  std::vector<std::string> names;  // callable functions; empty: any valid name
+  size_t max_calls = SIZE_MAX;     // 1 with parallel_tool_calls false
 };
 
 // Recognised markup (the bars are U+FF5C, the '▁' U+2581):
@@ -58,7 +68,7 @@ class ChatOutputParser {
  public:
   // id_seed makes tool-call ids unique per response (pass a per-request random
   // number) yet reproducible in tests.
-  explicit ChatOutputParser(bool starts_in_reasoning = false, uint64_t id_seed = 0);
+  explicit ChatOutputParser(bool starts_in_reasoning = false, uint64_t id_seed = 0, ToolParsing tools = {});
 
   ChatOutputDelta feed(std::string_view text);
   // End of stream: flushes everything held back. Further feed() calls after
@@ -87,6 +97,7 @@ class ChatOutputParser {
   bool starts_in_reasoning_;
   bool strip_newlines_ = false;  // drop '\n'/'\r' at the start of the current reasoning/content run
   uint64_t id_seed_;
+  ToolParsing tools_;
   std::string pending_;          // input not yet classified
   std::string raw_;              // current block's text not yet turned into calls (for degrading)
   std::string body_;             // current call between <｜tool▁call▁begin｜> and <｜tool▁call▁end｜>

@@ -183,6 +183,7 @@ std::variant<json, ApiError> parse_body(const std::string& body_text, const Requ
 Step parse_chat_fields(const json& body, Reader& r, CompletionParams& p) {
   if (auto e = parse_messages(body, p.messages)) return e;
   if (auto e = parse_tools(body, p)) return e;
+  r.boolean("parallel_tool_calls", p.parallel_tool_calls);
   if (const json* k = r.get("chat_template_kwargs")) {
     if (!k->is_object()) return invalid("'chat_template_kwargs' must be an object", "chat_template_kwargs");
     p.template_kwargs = *k;
@@ -263,6 +264,20 @@ Step parse_stop(Reader& r, const RequestLimits& limits, CompletionParams& p) {
   return std::nullopt;
 }
 
+// {"type": "json_schema", "json_schema": {"name", "schema", "strict"}}; the schema is compiled (and refused) at submit.
+Step parse_json_schema_format(const json& rf, CompletionParams& p) {
+  const json* js = rf.contains("json_schema") ? &rf["json_schema"] : nullptr;
+  if (!js || !js->is_object() || !js->contains("name") || !(*js)["name"].is_string())
+    return invalid("'response_format.json_schema' must be an object with a 'name'", "response_format");
+  const json schema = js->value("schema", json::object());
+  if (!schema.is_object() && !schema.is_boolean()) return invalid("'response_format.json_schema.schema' must be an object", "response_format");
+  const json strict = js->value("strict", json(false));
+  if (!strict.is_boolean()) return invalid("'response_format.json_schema.strict' must be a boolean", "response_format");
+  p.json_schema = schema;
+  p.json_schema_strict = strict.get<bool>();
+  return std::nullopt;
+}
+
 Step parse_response_format(Reader& r, CompletionParams& p) {
   const json* rf = r.get("response_format");
   if (!rf) return std::nullopt;
@@ -270,8 +285,9 @@ Step parse_response_format(Reader& r, CompletionParams& p) {
     return invalid("'response_format' must be {\"type\": \"text\" | \"json_object\"}", "response_format");
   const std::string t = (*rf)["type"].get<std::string>();
   if (t == "json_object") p.json_object = true;
+  else if (t == "json_schema") return parse_json_schema_format(*rf, p);
   else if (t != "text")
-    return invalid("'response_format' type '" + t + "' is not supported (use text or json_object)", "response_format");
+    return invalid("'response_format' type '" + t + "' is not supported (use text, json_object or json_schema)", "response_format");
   return std::nullopt;
 }
 

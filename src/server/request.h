@@ -47,6 +47,9 @@ struct CompletionParams {
   bool logprobs = false;
   int32_t top_logprobs = 0;
   bool json_object = false;
+  nlohmann::json json_schema;         // response_format json_schema: the schema (null: none)
+  bool json_schema_strict = false;    // its "strict" (objects refuse undeclared keys)
+  bool parallel_tool_calls = true;
   nlohmann::json tools;               // null or the tools array as sent
   bool tools_enabled = false;         // tools present and tool_choice != "none"
   std::string tool_choice = "auto";   // none | auto | required | function (then forced_tool names it)

@@ -8,6 +8,7 @@
 #include "server/deepseek_rules.h"
 #include "server/prompt_plan.h"
 #include "runtime/json_constraint.h"
+#include "server/tool_constraint.h"
 #include "tokenizer/stream_decoder.h"
 
 namespace dseek::server {
@@ -21,6 +22,7 @@ struct Session::Choice {
   std::string matched_stop;  // the stop string that ended the choice
   std::optional<ChatOutputParser> parser;
   std::optional<JsonPrefixChecker> json;
+  std::optional<ChoiceConstraint> grammar;  // json_schema or tool calls
   bool stopped_by_string = false, any_tool_call = false;
   std::chrono::steady_clock::time_point last;
   int64_t n_tokens = 0;
@@ -68,29 +70,13 @@ size_t stop_prefix_len(const std::string& text, const std::vector<std::string>& 
 
 }  // namespace
 
+// The opening markup of a call, up to the function name: the grammar holds the rest.
 std::variant<std::string, ApiError> forced_tool_prefix(const ServerContext& ctx, const CompletionParams& p) {
   if (p.tool_choice != "required" && p.tool_choice != "function") return std::string();
-  const std::string kName = "dseek_tool_name_sentinel", kArgs = "dseek_tool_args_sentinel";
-  const json probe = {
-      {"messages",
-       json::array({{{"role", "user"}, {"content", "x"}},
-                    {{"role", "assistant"},
-                     {"content", ""},
-                     {"tool_calls", json::array({{{"type", "function"}, {"id", "call_0"},
-                                                  {"function", {{"name", kName}, {"arguments", kArgs}}}}})}}})},
-      {"add_generation_prompt", false}};
-  auto r = ctx.chat_format ? ctx.chat_format->render(probe) : Result<std::string>(Status::error("no chat template"));
-  const std::string calls_begin = "<｜tool▁calls▁begin｜>";
-  const size_t start = r.ok() ? r->find(calls_begin) : std::string::npos;
-  const size_t name_at = start == std::string::npos ? start : r->find(kName, start);
-  const size_t args_at = name_at == std::string::npos ? name_at : r->find(kArgs, name_at);
-  if (args_at == std::string::npos)
+  const ToolMarkup* m = ctx.chat_format ? detect_tool_markup(*ctx.chat_format) : nullptr;
+  if (!m)
     return invalid("tool_choice '" + p.tool_choice + "' needs a chat template with DeepSeek tool-call markup; this model's has none (use 'auto')", "tool_choice");
-  std::string prefix = r->substr(start, name_at - start);
-  if (p.tool_choice == "required") return prefix;
-  std::string after_name = r->substr(name_at + kName.size(), args_at - name_at - kName.size());
-  if (!after_name.empty() && after_name.back() == '"') after_name.pop_back();  // tojson quoted the probe's string
-  return prefix + p.forced_tool + after_name;
+  return std::string(m->calls_begin) + std::string(m->call_begin);
 }
 
 std::variant<std::vector<int32_t>, ApiError> chat_prompt_tokens(const ServerContext& ctx, const CompletionParams& p,
@@ -100,6 +86,10 @@ std::variant<std::vector<int32_t>, ApiError> chat_prompt_tokens(const ServerCont
   in.messages = p.messages;
   in.template_kwargs = p.template_kwargs;
   if (p.tools_enabled) in.tools = p.tools;
+  if (p.tools_enabled && !template_renders_tools(*ctx.chat_format)) {  // DeepSeek's system-prompt form instead
+    const ToolMarkup* m = detect_tool_markup(*ctx.chat_format);
+    in.messages = with_tool_system_prompt(p.messages, p.tools, m ? *m : default_tool_markup());
+  }
   in.text = MessageText::kPlainText;
   auto prompt = build_chat_prompt(*ctx.chat_format, *ctx.tokenizer, in);
   if (!prompt.ok()) return invalid(prompt.message(), "messages");
@@ -182,16 +172,17 @@ void Session::push_echo(const PromptPlan& plan) {
   }
 }
 
-void Session::add_choices(bool reasoning, const std::string& forced_text) {
+void Session::add_choices(bool reasoning, const std::string& forced_text, const OutputConstraint& constraint) {
   const uint64_t tool_seed = std::random_device{}();
   for (int64_t i = 0; i < params_.n * n_prompts_; ++i) {
     auto c = std::make_unique<Choice>(*ctx_->tokenizer);
     c->index = static_cast<int>(i);
     if (params_.chat) {
-      c->parser.emplace(reasoning, tool_seed + static_cast<uint64_t>(i) * 1000);
+      c->parser.emplace(reasoning, tool_seed + static_cast<uint64_t>(i) * 1000, tool_parsing(params_));
       if (!forced_text.empty()) (void)c->parser->feed(forced_text);  // the call is open: only its rest is generated
     }
     if (params_.json_object) c->json.emplace(true);
+    if (constraint.masker) c->grammar.emplace(constraint);
     c->opened_think = reasoning;
     c->last = t0_;
     choices_.push_back(std::move(c));
@@ -209,13 +200,14 @@ EngineRequest Session::engine_request(Choice* c, const std::vector<int32_t>& pro
   req.logprobs = params_.logprobs;
   req.top_logprobs = params_.logprobs ? params_.top_logprobs : 0;
   req.deadline = deadline_;
-  if (c->json || !params_.logit_bias.empty()) {
+  if (c->json || c->grammar || !params_.logit_bias.empty()) {
     const ServerContext* cx = &ctx;
     const auto bias = params_.logit_bias;  // OpenAI's logit_bias: added to the logits, before any constraint
     req.logit_filter = [c, cx, bias](float* logits, int64_t n_vocab) {
       for (const auto& [id, b] : bias)
         if (id < n_vocab) logits[id] += b;
       if (c->json) mask_logits(*c->json, cx->token_bytes, cx->end_tokens, logits);
+      else if (c->grammar) c->grammar->mask(cx->end_tokens, logits);
     };
   }
   std::shared_ptr<Session> s = shared_from_this();
@@ -255,7 +247,13 @@ std::variant<std::shared_ptr<Session>, ApiError> Session::start(ServerContext& c
   if (auto e = check_model_fields(ctx, params)) return *e;
   s->n_prompts_ = static_cast<int64_t>(plan.n_prompts());
   for (size_t i = 0; i < plan.n_prompts(); ++i) s->prompt_tokens_ += static_cast<int64_t>(plan.prompt(i).size());
-  s->add_choices(plan.reasoning, plan.forced_text);
+  OutputConstraint constraint;
+  if (params.chat) {
+    auto planned_constraint = plan_output_constraint(ctx, params, plan.reasoning, !plan.forced_text.empty());
+    if (auto* e = std::get_if<ApiError>(&planned_constraint)) return *e;
+    constraint = std::get<OutputConstraint>(planned_constraint);
+  }
+  s->add_choices(plan.reasoning, plan.forced_text, constraint);
   s->push_echo(plan);
   if (auto e = s->submit_choices(plan)) return *e;
   ctx.metrics->prompt_tokens += static_cast<uint64_t>(s->prompt_tokens_);
@@ -341,6 +339,7 @@ bool Session::on_token(Choice& c, const TokenEvent& ev) {
   ctx_->metrics->generated_tokens++;
   const Tokenizer& tok = *ctx_->tokenizer;
   if (c.json) c.json->feed(ctx_->token_bytes[static_cast<size_t>(ev.token)]);  // allowed by the mask
+  if (c.grammar) c.grammar->on_token(ev.token);
 
   ChoiceDelta d;
   d.index = c.index;

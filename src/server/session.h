@@ -25,6 +25,7 @@
 #include "server/chat_output.h"
 #include "runtime/chat_prompt.h"
 #include "runtime/engine.h"
+#include "runtime/token_trie.h"
 #include "server/api_error.h"
 #include "server/metrics.h"
 #include "server/prompt_plan.h"
@@ -34,6 +35,8 @@
 namespace dseek::server {
 
 // What every request needs, fixed when the server starts.
+struct OutputConstraint;
+
 struct ServerContext {
   Engine* engine = nullptr;
   const Tokenizer* tokenizer = nullptr;
@@ -44,6 +47,7 @@ struct ServerContext {
   std::string arch;                           // the model's architecture name: DeepSeek's rules per generation
   std::vector<std::string> token_bytes;       // id -> bytes (JSON-constrained output)
   std::vector<int32_t> end_tokens;            // EOS and end-of-turn tokens
+  std::shared_ptr<const ConstraintVocab> constraint_vocab;  // json_schema / tool-call grammars (built at start)
   Metrics* metrics = nullptr;
   RequestLimits limits;
   double timeout_seconds = 600;
@@ -85,7 +89,7 @@ class Session : public std::enable_shared_from_this<Session> {
   struct Choice;
   Session() = default;
   // start()'s steps after the prompt is built: one Choice per n, then one engine request each.
-  void add_choices(bool reasoning, const std::string& forced_text);
+  void add_choices(bool reasoning, const std::string& forced_text, const OutputConstraint& constraint);
   EngineRequest engine_request(Choice* c, const std::vector<int32_t>& prompt, int64_t i);
   std::optional<ApiError> submit_choices(const PromptPlan& plan);
   void push_echo(const PromptPlan& plan);  // completions with echo: each choice's text begins with its prompt

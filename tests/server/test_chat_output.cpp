@@ -339,3 +339,44 @@ TEST(ChatOutputSplits, EveryPositionGivesTheSameTotals) {
 
 }  // namespace
 }  // namespace dseek
+
+namespace dseek {
+namespace {
+
+// Issue 16, failure 3: what the request allows decides what becomes a tool call.
+std::vector<ToolCall> calls_with(const ToolParsing& t, const std::string& text, std::string* content) {
+  ChatOutputParser p(false, 1, t);
+  (void)p.feed(text);
+  (void)p.finish();
+  *content = p.content();
+  return p.tool_calls();
+}
+
+const std::string kBlock = "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>f<｜tool▁sep｜>{}<｜tool▁call▁end｜>"
+                           "<｜tool▁call▁begin｜>g<｜tool▁sep｜>{\"a\":1}<｜tool▁call▁end｜><｜tool▁calls▁end｜>";
+
+TEST(ChatOutputToolParsing, NoToolsLeavesMarkupAsContent) {
+  std::string content;
+  EXPECT_TRUE(calls_with(ToolParsing{false, {}, SIZE_MAX}, "x" + kBlock, &content).empty());
+  EXPECT_EQ(content, "x" + kBlock);
+}
+
+TEST(ChatOutputToolParsing, UndeclaredNamesAreNotCalls) {
+  std::string content;
+  const auto calls = calls_with(ToolParsing{true, {"g"}, SIZE_MAX}, kBlock, &content);
+  EXPECT_TRUE(calls.empty());  // the block breaks at the undeclared "f": all of it is text
+  EXPECT_EQ(content, kBlock);
+  const auto only_g = calls_with(ToolParsing{true, {"f", "g"}, SIZE_MAX}, kBlock, &content);
+  EXPECT_EQ(only_g.size(), 2u);
+}
+
+TEST(ChatOutputToolParsing, ParallelFalseKeepsOneCall) {
+  std::string content;
+  const auto calls = calls_with(ToolParsing{true, {}, 1}, kBlock, &content);
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].name, "f");
+  EXPECT_NE(content.find("g<｜tool▁sep｜>"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace dseek

@@ -218,7 +218,8 @@ TEST_F(LiveServer, ForcedToolCallsOpenWithTheTemplatesOwnMarkup) {
       "tool_choice":{"type":"function","function":{"name":"get_weather"}}})");
   auto named = forced_tool_prefix(ctx_, p);
   ASSERT_TRUE(std::holds_alternative<std::string>(named));
-  EXPECT_EQ(std::get<std::string>(named), "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n");
+  // The prompt ends where the function name starts; the tool-call grammar holds the name (and the rest).
+  EXPECT_EQ(std::get<std::string>(named), "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>");
   p.tool_choice = "required";
   EXPECT_EQ(std::get<std::string>(forced_tool_prefix(ctx_, p)), "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>");
   p.tool_choice = "auto";
@@ -231,7 +232,7 @@ TEST_F(LiveServer, ForcedToolCallsOpenWithTheTemplatesOwnMarkup) {
     ServerContext c31 = ctx_;
     c31.chat_format->tmpl = std::move(v31).value();
     p.tool_choice = "function";
-    EXPECT_EQ(std::get<std::string>(forced_tool_prefix(c31, p)), "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>");
+    EXPECT_EQ(std::get<std::string>(forced_tool_prefix(c31, p)), "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>");
   }
   // Over HTTP the request runs; a name not in tools is refused.
   int st = 0;

@@ -1,0 +1,56 @@
+// DeepSeek tool-call markup as data (one ToolMarkup per model generation, so
+// V3.2's DSML or V4 are one more table entry), and what the server derives
+// from it: the system-prompt text that shows tools to a model whose chat
+// template does not render `tools`, and the grammar that holds a tool-call
+// block to declared functions and (strict) their parameter schemas.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+#include "runtime/chat_prompt.h"
+#include "runtime/json_schema.h"
+
+namespace dseek {
+
+struct ToolMarkup {
+  std::string_view generation;   // "v3" (also R1), "v3.1"
+  std::string_view calls_begin;  // opens the block of calls
+  std::string_view call_begin;   // opens each call, up to the function name
+  std::string_view name_suffix;  // between the name and the JSON arguments
+  std::string_view call_end;     // after the arguments
+  std::string_view calls_end;    // closes the block
+};
+
+// The markup this chat template renders for an assistant tool call, found by
+// rendering a probe call; nullptr when it renders none of the known forms.
+const ToolMarkup* detect_tool_markup(const ChatFormat& format);
+// The V3/R1 entry (used to describe tools when a template has no markup).
+const ToolMarkup& default_tool_markup();
+// Whether the template renders the request's `tools` itself.
+bool template_renders_tools(const ChatFormat& format);
+
+// The "## Tools" system-prompt section of DeepSeek's model cards (see the .cpp).
+std::string tool_system_prompt(const nlohmann::json& tools, const ToolMarkup& markup);
+// messages with that section appended to the first system message (or a new one first).
+nlohmann::json with_tool_system_prompt(const nlohmann::json& messages, const nlohmann::json& tools, const ToolMarkup& markup);
+
+struct ToolGrammarSpec {
+  nlohmann::json tools;                 // the request's tools array
+  std::vector<std::string> names;       // callable functions (all, or the one tool_choice names)
+  bool parallel = true;                 // more than one call allowed
+  bool opened = false;                  // the text so far ends inside call_begin (the name comes next)
+};
+
+// A grammar for the rest of a tool-call block: from the name (opened) or from
+// right after calls_begin. Arguments are always a JSON object; a tool with
+// "strict": true holds them to its "parameters" schema (an error if that
+// schema cannot be enforced).
+Result<std::shared_ptr<const Grammar>> tool_call_grammar(const ToolGrammarSpec& spec, const ToolMarkup& markup);
+
+}  // namespace dseek

@@ -1,0 +1,77 @@
+// Tool-call grammars from the markup table: the V3 and V3.1 forms, declared
+// names only, strict parameter schemas, parallel_tool_calls; and the
+// system-prompt section for templates that do not render tools.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/json_schema_checker.h"
+#include "server/tool_markup.h"
+
+namespace dseek {
+namespace {
+
+using nlohmann::json;
+
+const json kTools = json::parse(R"([
+  {"type":"function","function":{"name":"get_weather","strict":true,"parameters":{"type":"object",
+    "properties":{"city":{"type":"string"},"unit":{"enum":["c","f"]}},"required":["city","unit"],"additionalProperties":false}}},
+  {"type":"function","function":{"name":"search","parameters":{"type":"object","properties":{"q":{"type":"string"}}}}}])");
+
+const ToolMarkup& v31() {
+  static const ToolMarkup m{"v3.1", "<｜tool▁calls▁begin｜>", "<｜tool▁call▁begin｜>", "<｜tool▁sep｜>", "<｜tool▁call▁end｜>", "<｜tool▁calls▁end｜>"};
+  return m;
+}
+
+bool accepts(const Grammar& g, const std::string& text) {
+  GrammarState s(g);
+  return s.feed(text) && s.complete();
+}
+
+TEST(ToolGrammar, V31CallsHoldNamesAndStrictArguments) {
+  auto g = tool_call_grammar(ToolGrammarSpec{kTools, {"get_weather", "search"}, true, true}, v31());
+  ASSERT_TRUE(g.ok()) << g.message();
+  const std::string end = "<｜tool▁call▁end｜><｜tool▁calls▁end｜>";
+  EXPECT_TRUE(accepts(**g, "get_weather<｜tool▁sep｜>{\"city\":\"Paris\",\"unit\":\"c\"}" + end));
+  EXPECT_FALSE(accepts(**g, "get_weather<｜tool▁sep｜>{\"city\":\"Paris\"}" + end));  // strict: unit required
+  EXPECT_TRUE(accepts(**g, "search<｜tool▁sep｜>{\"q\":1,\"other\":[]}" + end));       // not strict: any object
+  EXPECT_FALSE(accepts(**g, "lookup<｜tool▁sep｜>{}" + end));                           // undeclared
+  EXPECT_TRUE(accepts(**g, "search<｜tool▁sep｜>{}<｜tool▁call▁end｜><｜tool▁call▁begin｜>search<｜tool▁sep｜>{}" + end));
+}
+
+TEST(ToolGrammar, ParallelFalseAllowsOneCall) {
+  auto g = tool_call_grammar(ToolGrammarSpec{kTools, {"search"}, false, true}, v31());
+  ASSERT_TRUE(g.ok());
+  EXPECT_TRUE(accepts(**g, "search<｜tool▁sep｜>{}<｜tool▁call▁end｜><｜tool▁calls▁end｜>"));
+  GrammarState s(**g);
+  ASSERT_TRUE(s.feed("search<｜tool▁sep｜>{}<｜tool▁call▁end｜>"));
+  EXPECT_FALSE(s.accepts("<｜tool▁call▁begin｜>"));
+}
+
+TEST(ToolGrammar, V3FormWithFence) {
+  const ToolMarkup& v3 = default_tool_markup();
+  auto g = tool_call_grammar(ToolGrammarSpec{kTools, {"search"}, false, false}, v3);
+  ASSERT_TRUE(g.ok());
+  EXPECT_TRUE(accepts(**g, "<｜tool▁call▁begin｜>function<｜tool▁sep｜>search\n```json\n{\"q\":\"x\"}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>"));
+}
+
+TEST(ToolGrammar, UnenforceableStrictSchemaIsAnError) {
+  json tools = kTools;
+  tools[0]["function"]["parameters"]["properties"]["city"]["pattern"] = "^[A-Z]";
+  EXPECT_FALSE(tool_call_grammar(ToolGrammarSpec{tools, {"get_weather"}, true, true}, v31()).ok());
+}
+
+TEST(ToolPrompt, SectionNamesEveryToolAndTheFormat) {
+  const json msgs = json::array({{{"role", "user"}, {"content", "hi"}}});
+  const json out = with_tool_system_prompt(msgs, kTools, v31());
+  ASSERT_EQ(out.size(), 2u);
+  const std::string sys = out[0]["content"];
+  EXPECT_EQ(out[0]["role"], "system");
+  EXPECT_NE(sys.find("### get_weather"), std::string::npos);
+  EXPECT_NE(sys.find("### search"), std::string::npos);
+  EXPECT_NE(sys.find("\"enum\":[\"c\",\"f\"]"), std::string::npos);
+  EXPECT_NE(sys.find("tool_call_name<｜tool▁sep｜>tool_call_arguments"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace dseek
