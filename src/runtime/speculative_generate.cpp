@@ -61,17 +61,19 @@ Status SpecLoop::run_trunk(std::span<const int32_t> tokens, bool all_rows) {
 // Emits one token with generate()'s stop rules; false when generation ends.
 bool SpecLoop::emit(int32_t tok) {
   using Stop = GenerateResult::Stop;
-  if (std::find(opt_.stop_tokens.begin(), opt_.stop_tokens.end(), tok) != opt_.stop_tokens.end()) {
-    res_.stop = Stop::kStopToken;
+  auto end = [&](Stop why) {
+    res_.stop = why;
     return false;
-  }
+  };
+  if (std::find(opt_.stop_tokens.begin(), opt_.stop_tokens.end(), tok) != opt_.stop_tokens.end())
+    return end(Stop::kStopToken);
   res_.tokens.push_back(tok);
   history_.push_back(tok);
   const int64_t emitted = static_cast<int64_t>(res_.tokens.size());
-  if (on_token_ && !on_token_(tok)) return res_.stop = Stop::kCallback, false;
-  if (emitted >= opt_.max_new_tokens) return res_.stop = Stop::kMaxTokens, false;
+  if (on_token_ && !on_token_(tok)) return end(Stop::kCallback);
+  if (emitted >= opt_.max_new_tokens) return end(Stop::kMaxTokens);
   // The plain loop's test before running the token: is there a cache position for it?
-  if (n_prompt_ + emitted - 1 >= n_ctx_) return res_.stop = Stop::kContextFull, false;
+  if (n_prompt_ + emitted - 1 >= n_ctx_) return end(Stop::kContextFull);
   return true;
 }
 
@@ -95,7 +97,10 @@ Status SpecLoop::step(int32_t& pending, bool& more) {
       pending = v.token;
       break;
     }
-    if (!emit(v.token)) return more = false, ok_status();
+    if (!emit(v.token)) {
+      more = false;
+      return ok_status();
+    }
   }
   if (accepted == drafts_.size())
     pending = sampler_.sample(std::span<const float>(logits_).subspan(accepted * V, static_cast<size_t>(V)), history_);

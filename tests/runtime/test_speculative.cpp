@@ -4,6 +4,7 @@
 // and the n-gram lookup and --spec parsing on their own.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "runtime/generate.h"
@@ -126,6 +127,38 @@ TEST(Speculative, DefaultModelMtpIsLosslessAndAccepted) {
                 s.tokens.size());
     for (size_t i = 0; i < s.spec.proposed.size(); ++i) std::printf(" %.2f", s.spec.acceptance(i));
     std::printf("\n");
+  }
+}
+
+// Stop tokens and a callback that ends generation cut a speculative run
+// where they cut the plain one, also inside a run of accepted drafts.
+TEST(Speculative, StopsWhereThePlainLoopStops) {
+  auto m = load_model_or_fail(kDefaultModel.string());
+  ASSERT_TRUE(m);
+  const std::vector<int32_t> prompt = {1, 300, 301, 302, 303, 304};
+  const auto plain = run_greedy(*m, prompt, "", 40);
+  ASSERT_EQ(plain.tokens.size(), 40u);
+  ThreadPool pool(2);
+  for (const char* spec : {"", "mtp:3", "ngram:4"}) {
+    SamplingParams p;
+    p.temperature = 0;
+    Sampler s(p);
+    GenerateOptions opt;
+    opt.max_new_tokens = 40;
+    opt.stop_tokens = {plain.tokens[25]};
+    opt.spec = parse_spec(spec).value();
+    auto r = generate(*m, pool, prompt, s, opt, nullptr);
+    ASSERT_TRUE(r.ok());
+    const auto first = std::find(plain.tokens.begin(), plain.tokens.end(), plain.tokens[25]);
+    EXPECT_EQ(r->tokens, std::vector<int32_t>(plain.tokens.begin(), first)) << spec;
+    EXPECT_EQ(r->stop, GenerateResult::Stop::kStopToken) << spec;
+    opt.stop_tokens.clear();
+    Sampler s2(p);
+    int calls = 0;
+    r = generate(*m, pool, prompt, s2, opt, [&](int32_t) { return ++calls < 13; });
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->tokens, std::vector<int32_t>(plain.tokens.begin(), plain.tokens.begin() + 13)) << spec;
+    EXPECT_EQ(r->stop, GenerateResult::Stop::kCallback) << spec;
   }
 }
 
