@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Runs every build-fuzz/bin/fuzz_* for a fixed time over its seed corpus
+# Runs every <build>/bin/fuzz_* (build-asan in make test) for a fixed time over its seed corpus
 # (fuzz/corpus/<name>, copied to a scratch dir so runs never modify the repo).
 # Prints the executions each target ran; fails if any target found a crash.
 set -euo pipefail
-dir=${1:-build-fuzz}; seconds=${2:-20}
+dir=${1:-build-asan}; seconds=${2:-20}
 cd "$(dirname "$0")/.."
 total=0
 for bin in "$dir"/bin/fuzz_*; do

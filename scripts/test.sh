@@ -2,7 +2,7 @@
 # Everything `make test` runs, in order; stops at the first failure.
 #  1. unit + CLI + parity tests (ctest, release build)
 #  2. the unit tests again under ASan+UBSan (clang)
-#  3. each libFuzzer target for a fixed time budget
+#  3. each libFuzzer target (same build) for a fixed time budget
 set -euo pipefail
 build=${1:-build}; jobs=${2:-2}; fuzz_seconds=${3:-20}
 cd "$(dirname "$0")/.."
@@ -10,16 +10,15 @@ cd "$(dirname "$0")/.."
 echo "== unit, CLI and parity tests (release) =="
 (cd "$build" && ctest --output-on-failure -j"$jobs")
 
+# One clang build serves steps 2 and 3 (libraries compiled once, with ASan+UBSan and
+# fuzzing coverage); -O1 keeps both the sanitized tests and the fuzzers fast.
 echo "== unit tests under ASan+UBSan =="
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-  -DDSEEK_SANITIZE=ON -DDSEEK_BENCH=OFF >/dev/null
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" -DCMAKE_C_FLAGS_DEBUG="-O1 -g" \
+  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DDSEEK_SANITIZE=ON -DDSEEK_FUZZ=ON -DDSEEK_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure -j"$jobs" -E '^layering$')
 
 echo "== fuzzing (${fuzz_seconds}s per target) =="
-cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-  -DDSEEK_FUZZ=ON -DDSEEK_TESTS=OFF -DDSEEK_BENCH=OFF >/dev/null
-cmake --build build-fuzz -j"$jobs"
-scripts/fuzz.sh build-fuzz "$fuzz_seconds"
+scripts/fuzz.sh build-asan "$fuzz_seconds"
 echo "make test: all passed"

@@ -32,7 +32,8 @@ std::vector<int32_t> end_tokens(const Tokenizer& tok) {
 }
 
 struct ServeArgs {
-  std::string model_path, alias;
+  std::string model_path;
+  std::vector<std::string> aliases;
   server::HttpOptions http;
   EngineOptions eng;
   int64_t max_tokens = 0, max_n = 8;
@@ -47,10 +48,10 @@ void add_options(CLI::App& app, ServeArgs& a) {
   app.add_option("--lora", a.loras, "LoRA adapter GGUF applied at run time without merging, FILE or FILE:SCALE (repeat for several)");
   app.add_option("--host", a.http.host, "address to bind (127.0.0.1: this machine only)")->capture_default_str();
   app.add_option("--port", a.http.port, "port (0: any free port)")->capture_default_str();
-  app.add_option("--api-key", a.http.api_key, "require 'Authorization: Bearer KEY' on /v1 routes");
+  app.add_option("--api-key", a.http.api_key, "require 'Authorization: Bearer KEY' (or 'x-api-key: KEY') on the API routes");
   app.add_option("--parallel", a.eng.parallel, "requests decoded together")->capture_default_str();
   app.add_option("-c,--ctx", a.eng.n_ctx, "context per request (prompt + output), tokens")->capture_default_str();
-  app.add_option("--model-alias", a.alias, "model id clients use (default: the file name without extension)");
+  app.add_option("--model-alias", a.aliases, "a model id clients use, e.g. deepseek-chat (repeatable; default: the file name without extension)");
   app.add_option("-t,--threads", a.eng.threads, "compute threads (default: all cores)");
   app.add_option("--queue", a.eng.queue_limit, "requests allowed to wait for a slot; beyond it: 429")->capture_default_str();
   app.add_option("--max-body", a.http.max_body, "largest request body, bytes")->capture_default_str();
@@ -94,7 +95,9 @@ std::string out_of_range(const ServeArgs& a) {
 void fill_context(const ServeArgs& a, const Tokenizer& tok, server::Metrics& metrics, server::ServerContext& ctx) {
   ctx.tokenizer = &tok;
   ctx.metrics = &metrics;
-  ctx.alias = a.alias.empty() ? std::filesystem::path(a.model_path).stem().string() : a.alias;
+  ctx.aliases = a.aliases;
+  if (ctx.aliases.empty()) ctx.aliases.push_back(std::filesystem::path(a.model_path).stem().string());
+  ctx.alias = ctx.aliases.front();
   ctx.limits.max_tokens = a.max_tokens > 0 ? a.max_tokens : a.eng.n_ctx;
   ctx.limits.max_n = a.max_n;
   ctx.timeout_seconds = a.timeout;
@@ -126,6 +129,7 @@ int serve(const std::shared_ptr<const Model>& model, ServeArgs& a, server::Serve
   if (Status st = check_cache_memory(*model, a.eng.n_ctx, a.eng.parallel, "--ctx or --parallel"); !st.ok()) return report(st);
   Engine engine(model, a.eng);
   ctx.engine = &engine;
+  ctx.arch = std::string(model->arch().name());
   server::HttpServer srv(ctx, a.http);
   if (Status st = srv.bind(); !st.ok()) return report(st);
   std::thread watcher([&] {

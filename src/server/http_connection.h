@@ -80,7 +80,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string out_;  // the write in flight
   std::array<char, 4096> sink_;  // what linger_close discards
   std::shared_ptr<Session> session_;
-  std::shared_ptr<ResponseBuilder> builder_;
+  std::shared_ptr<ResponseFormatter> builder_;
   std::shared_ptr<Connection> hold_;  // keeps this alive while a generation has no socket operation pending
 };
 

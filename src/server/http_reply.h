@@ -16,7 +16,7 @@
 namespace dseek::server {
 
 class Session;
-class ResponseBuilder;
+class ResponseFormatter;
 
 struct Reply {
   int status = 200;
@@ -27,7 +27,7 @@ struct Reply {
 
   // A generation instead of a ready body.
   std::shared_ptr<Session> session;
-  std::shared_ptr<ResponseBuilder> builder;
+  std::shared_ptr<ResponseFormatter> builder;
   bool stream = false;
 
   void set(const std::string& name, const std::string& value) { headers.emplace_back(name, value); }

@@ -1,6 +1,8 @@
 // See request.h.
 #include "server/request.h"
 
+#include "server/request_deepseek.h"
+
 #include <cmath>
 
 namespace dseek::server {
@@ -185,28 +187,8 @@ Step parse_chat_fields(const json& body, Reader& r, CompletionParams& p) {
     if (!k->is_object()) return invalid("'chat_template_kwargs' must be an object", "chat_template_kwargs");
     p.template_kwargs = *k;
   }
-  return std::nullopt;
-}
-
-Step parse_prompt(Reader& r, CompletionParams& p) {
-  const json* pr = r.get("prompt");
-  if (!pr) return invalid("'prompt' is required", "prompt");
-  if (pr->is_string()) {
-    p.prompt = pr->get<std::string>();
-  } else if (pr->is_array() && pr->size() == 1 && (*pr)[0].is_string()) {
-    p.prompt = (*pr)[0].get<std::string>();
-  } else if (pr->is_array() && !pr->empty() && (*pr)[0].is_number_integer()) {
-    for (const json& t : *pr) {
-      if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() > INT32_MAX)
-        return invalid("'prompt' token ids must be non-negative integers", "prompt");
-      p.prompt_ids.push_back(static_cast<int32_t>(t.get<int64_t>()));
-    }
-    p.prompt_is_ids = true;
-  } else {
-    return invalid("'prompt' must be a string, one string in an array, or an array of token ids", "prompt");
-  }
-  if (p.prompt.empty() && !p.prompt_is_ids) return invalid("'prompt' is empty", "prompt");
-  return std::nullopt;
+  if (auto e = parse_reasoning_switch(body, p)) return e;
+  return parse_prefix_message(p);
 }
 
 Step parse_stream(Reader& r, CompletionParams& p) {
@@ -305,7 +287,9 @@ std::variant<CompletionParams, ApiError> parse_request_unchecked(const std::stri
     if (!m->is_string()) return invalid("'model' must be a string", "model");
     p.model = m->get<std::string>();
   }
-  if (auto e = chat ? parse_chat_fields(body, r, p) : parse_prompt(r, p)) return *e;
+  if (auto e = chat ? parse_chat_fields(body, r, p) : parse_prompts(body, p)) return *e;
+  if (auto e = chat ? std::nullopt : parse_completion_extras(body, p)) return *e;
+  if (auto e = parse_bias_and_user(body, p)) return *e;
   if (auto e = parse_stream(r, p)) return *e;
   if (auto e = parse_sampling(r, limits, p)) return *e;
   if (auto e = parse_choices(r, chat, limits, p)) return *e;

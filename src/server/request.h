@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -20,7 +21,7 @@ struct RequestLimits {
   int64_t max_tokens = 4096;  // per choice
   int64_t max_n = 8;
   int max_json_depth = 64;
-  size_t max_stop = 4;
+  size_t max_stop = 16;  // DeepSeek's limit
 };
 
 struct CompletionParams {
@@ -30,6 +31,14 @@ struct CompletionParams {
   std::string prompt;                 // completions: text prompt
   std::vector<int32_t> prompt_ids;    // completions: a prompt given as token ids
   bool prompt_is_ids = false;
+  // completions: every prompt of a legacy prompt array (each gets n choices); [0] is prompt / prompt_ids
+  std::vector<std::string> prompt_list;
+  std::vector<std::vector<int32_t>> prompt_id_list;
+  bool fim = false;                   // completions: `suffix` given (fill-in-the-middle)
+  std::string suffix;
+  bool echo = false;                  // completions: the prompt text leads each choice's text
+  bool prefix_completion = false;     // chat: the last (assistant, "prefix": true) message is continued
+  std::vector<std::pair<int32_t, float>> logit_bias;  // token id -> added to its logit
   bool stream = false, include_usage = false;
   int64_t max_tokens = -1;            // -1: until the context or the server's limit
   SamplingParams sampling;

@@ -71,6 +71,24 @@ std::string bearer_token(const RequestHead& head) {
   return trim(h.substr(7));
 }
 
+namespace {
+
+// The routes the API key guards: everything but the chat page, /health and /metrics (its own key).
+bool needs_api_key(const std::string& path) {
+  for (const char* prefix : {"/v1/", "/beta/", "/anthropic/", "/models"})
+    if (path.rfind(prefix, 0) == 0) return true;
+  return path == "/chat/completions" || path == "/completions";
+}
+
+// The key a client presented: OpenAI's 'Authorization: Bearer KEY' or Anthropic's 'x-api-key: KEY'.
+bool api_key_ok(const RequestHead& head, const std::string& key) {
+  if (keys_match(bearer_token(head), key)) return true;
+  const auto it = head.find("x-api-key");
+  return it != head.end() && keys_match(trim(std::string(it->value())), key);
+}
+
+}  // namespace
+
 bool RequestGuard::host_allowed(const std::string& host) const {
   if (host.empty() || is_wildcard(opt_.host)) return true;  // HTTP/1.0 tools send none; a browser always does
   if (std::find(opt_.cors_origins.begin(), opt_.cors_origins.end(), "*") != opt_.cors_origins.end()) return true;
@@ -111,9 +129,8 @@ std::optional<Reply> RequestGuard::admit(const RequestHead& head, bool peer_is_l
     if (!ok) return refuse(403, opt_.metrics_key.empty() ? "/metrics is served to loopback clients only (or start the server with --metrics-key)"
                                                          : "send 'Authorization: Bearer <metrics key>' for /metrics", "forbidden");
   }
-  if (path.rfind("/v1/", 0) == 0 && !opt_.api_key.empty() && !keys_match(bearer_token(head), opt_.api_key) &&
-      head.method() != http::verb::options)
-    return refuse(401, "missing or wrong API key: send the header 'Authorization: Bearer <key>' with the key the server was started with", "invalid_api_key");
+  if (needs_api_key(path) && !opt_.api_key.empty() && !api_key_ok(head, opt_.api_key) && head.method() != http::verb::options)
+    return refuse(401, "missing or wrong API key: send the header 'Authorization: Bearer <key>' (or 'x-api-key: <key>') with the key the server was started with", "invalid_api_key");
   const std::string coding = lower(trim(field(head, http::field::content_encoding)));
   if (!coding.empty() && coding != "identity")
     return refuse(415, "Content-Encoding '" + coding + "' is not accepted; send the body uncompressed", "unsupported_content_encoding");
@@ -141,7 +158,7 @@ Reply RequestGuard::preflight(const RequestHead& head) const {
   r.content_type.clear();
   add_cors(head, r);
   r.set("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
-  r.set("Access-Control-Allow-Headers", "Authorization, Content-Type");
+  r.set("Access-Control-Allow-Headers", "Authorization, Content-Type, x-api-key, anthropic-version, anthropic-beta");
   r.set("Access-Control-Max-Age", "600");
   return r;
 }

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/request.h"
+#include "server/response_formatter.h"
 #include "server/session.h"
 
 namespace dseek::server {
@@ -21,20 +22,20 @@ inline std::string dump_json(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-class ResponseBuilder {
+class ResponseBuilder : public ResponseFormatter {
  public:
   ResponseBuilder(std::string model, const CompletionParams& p, const Session& s);
 
   // Non-streaming: gather deltas, then whole().
-  void add(const ChoiceDelta& d);
-  nlohmann::json whole(const nlohmann::json& usage) const;
-  const std::string& error() const { return error_; }
+  void add(const ChoiceDelta& d) override;
+  nlohmann::json whole(const nlohmann::json& usage) const override;
+  const std::string& error() const override { return error_; }
 
   // Streaming.
-  bool started() const { return started_; }
-  std::string first_chunks();
-  std::string chunk(const ChoiceDelta& d);
-  std::string last_chunks(const nlohmann::json& usage);
+  bool started() const override { return started_; }
+  std::string first_chunks() override;
+  std::string chunk(const ChoiceDelta& d) override;
+  std::string last_chunks(const nlohmann::json& usage) override;
 
  private:
   struct Acc {

@@ -5,6 +5,8 @@
 #include <random>
 
 #include "core/random_id.h"
+#include "server/deepseek_rules.h"
+#include "server/prompt_plan.h"
 #include "runtime/json_constraint.h"
 #include "tokenizer/stream_decoder.h"
 
@@ -16,11 +18,15 @@ struct Session::Choice {
   int index = 0;
   StreamDecoder decoder;
   std::string held;  // decoded text not yet emitted: it may begin a stop string
+  std::string matched_stop;  // the stop string that ended the choice
   std::optional<ChatOutputParser> parser;
   std::optional<JsonPrefixChecker> json;
   bool stopped_by_string = false, any_tool_call = false;
   std::chrono::steady_clock::time_point last;
   int64_t n_tokens = 0;
+  // usage.completion_tokens_details.reasoning_tokens: tokens until the content (or a tool call) begins
+  bool reasoning_over = false, opened_think = false;
+  int64_t reasoning_tokens = 0;
 
   // Control tokens are decoded to their text: the output parser needs <think> and the tool-call markers.
   explicit Choice(const Tokenizer& tok) : decoder(tok, DecodeOptions{false}) {}
@@ -103,13 +109,6 @@ std::variant<std::vector<int32_t>, ApiError> chat_prompt_tokens(const ServerCont
 
 namespace {
 
-// A request's prompt tokens, and what its output parser must know of them.
-struct PromptPlan {
-  std::vector<int32_t> ids;
-  std::string forced_text;  // a forced tool call's opening markup, already in the prompt
-  bool reasoning = false;   // the prompt ends inside an opened <think> block
-};
-
 std::variant<PromptPlan, ApiError> chat_prompt_plan(const ServerContext& ctx, const CompletionParams& params) {
   PromptPlan plan;
   auto r = chat_prompt_tokens(ctx, params, &plan.reasoning);
@@ -126,32 +125,66 @@ std::variant<PromptPlan, ApiError> chat_prompt_plan(const ServerContext& ctx, co
   return plan;
 }
 
+}  // namespace
+
+// A chat request's messages with DeepSeek's reasoning_content rules of the model's generation applied.
+std::variant<CompletionParams, ApiError> with_reasoning_rules(const ServerContext& ctx, const CompletionParams& params) {
+  CompletionParams q = params;
+  const GenerationRules& g = generation_rules(ctx.arch);
+  const json& t = q.template_kwargs.contains("thinking") ? q.template_kwargs["thinking"] : json(nullptr);
+  const bool thinking = t.is_boolean() ? t.get<bool>() : g.tool_turns_need_reasoning;  // V3.2 / V4 think by default
+  if (auto e = apply_reasoning_rules(g, thinking, q.messages)) return *e;
+  return q;
+}
+
 std::variant<PromptPlan, ApiError> prompt_plan(const ServerContext& ctx, const CompletionParams& params) {
   std::variant<PromptPlan, ApiError> out = PromptPlan{};
   if (params.chat) {
-    out = chat_prompt_plan(ctx, params);
-  } else if (params.prompt_is_ids) {
-    std::get<PromptPlan>(out).ids = params.prompt_ids;
+    auto q = with_reasoning_rules(ctx, params);
+    if (auto* e = std::get_if<ApiError>(&q)) return *e;
+    const CompletionParams& cp = std::get<CompletionParams>(q);
+    out = cp.prefix_completion ? prefix_chat_plan(ctx, cp) : chat_prompt_plan(ctx, cp);
   } else {
-    const Tokenizer& tok = *ctx.tokenizer;
-    std::get<PromptPlan>(out).ids = tok.encode(params.prompt, EncodeOptions{false, tok.add_bos()});  // the prompt is text, never markup
+    out = completion_prompt_plan(ctx, params);
   }
   if (auto* plan = std::get_if<PromptPlan>(&out)) {
-    const int64_t n = static_cast<int64_t>(plan->ids.size()), n_ctx = ctx.engine->options().n_ctx;
-    if (n >= n_ctx)
-      return ApiError{400, "invalid_request_error",
-                      "the prompt has " + std::to_string(n) + " tokens; this server's context holds " +
-                          std::to_string(n_ctx) + " tokens including the output",
-                      params.chat ? "messages" : "prompt", "context_length_exceeded"};
+    const int64_t n_ctx = ctx.engine->options().n_ctx;
+    for (size_t i = 0; i < plan->n_prompts(); ++i)
+      if (const auto n = static_cast<int64_t>(plan->prompt(i).size()); n >= n_ctx)
+        return ApiError{400, "invalid_request_error",
+                        "the prompt has " + std::to_string(n) + " tokens; this server's context holds " +
+                            std::to_string(n_ctx) + " tokens including the output",
+                        params.chat ? "messages" : "prompt", "context_length_exceeded"};
   }
   return out;
 }
 
+namespace {
+
+// logit_bias ids must be in the vocabulary; echo has no prompt log-probabilities to go with it.
+std::optional<ApiError> check_model_fields(const ServerContext& ctx, const CompletionParams& p) {
+  for (const auto& [id, b] : p.logit_bias)
+    if (static_cast<size_t>(id) >= ctx.tokenizer->vocab_size())
+      return invalid("'logit_bias' token id " + std::to_string(id) + " is not in the vocabulary (" + std::to_string(ctx.tokenizer->vocab_size()) + " tokens)", "logit_bias");
+  if (p.echo && p.logprobs) return invalid("'echo' with 'logprobs' is not supported (the prompt's log-probabilities are not computed)", "echo");
+  return std::nullopt;
+}
+
 }  // namespace
+
+void Session::push_echo(const PromptPlan& plan) {
+  if (plan.echo.empty()) return;
+  for (int64_t i = 0; i < n_choices(); ++i) {
+    ChoiceDelta d;
+    d.index = static_cast<int>(i);
+    d.content = plan.echo[static_cast<size_t>(i / params_.n)];
+    push(std::move(d), false);
+  }
+}
 
 void Session::add_choices(bool reasoning, const std::string& forced_text) {
   const uint64_t tool_seed = std::random_device{}();
-  for (int64_t i = 0; i < params_.n; ++i) {
+  for (int64_t i = 0; i < params_.n * n_prompts_; ++i) {
     auto c = std::make_unique<Choice>(*ctx_->tokenizer);
     c->index = static_cast<int>(i);
     if (params_.chat) {
@@ -159,6 +192,7 @@ void Session::add_choices(bool reasoning, const std::string& forced_text) {
       if (!forced_text.empty()) (void)c->parser->feed(forced_text);  // the call is open: only its rest is generated
     }
     if (params_.json_object) c->json.emplace(true);
+    c->opened_think = reasoning;
     c->last = t0_;
     choices_.push_back(std::move(c));
   }
@@ -175,9 +209,14 @@ EngineRequest Session::engine_request(Choice* c, const std::vector<int32_t>& pro
   req.logprobs = params_.logprobs;
   req.top_logprobs = params_.logprobs ? params_.top_logprobs : 0;
   req.deadline = deadline_;
-  if (c->json) {
+  if (c->json || !params_.logit_bias.empty()) {
     const ServerContext* cx = &ctx;
-    req.logit_filter = [c, cx](float* logits, int64_t) { mask_logits(*c->json, cx->token_bytes, cx->end_tokens, logits); };
+    const auto bias = params_.logit_bias;  // OpenAI's logit_bias: added to the logits, before any constraint
+    req.logit_filter = [c, cx, bias](float* logits, int64_t n_vocab) {
+      for (const auto& [id, b] : bias)
+        if (id < n_vocab) logits[id] += b;
+      if (c->json) mask_logits(*c->json, cx->token_bytes, cx->end_tokens, logits);
+    };
   }
   std::shared_ptr<Session> s = shared_from_this();
   req.on_token = [s, c](const TokenEvent& ev) { return s->on_token(*c, ev); };
@@ -185,9 +224,10 @@ EngineRequest Session::engine_request(Choice* c, const std::vector<int32_t>& pro
   return req;
 }
 
-std::optional<ApiError> Session::submit_choices(const std::vector<int32_t>& prompt) {
-  for (int64_t i = 0; i < params_.n; ++i) {
-    auto sub = ctx_->engine->submit(engine_request(choices_[static_cast<size_t>(i)].get(), prompt, i));
+std::optional<ApiError> Session::submit_choices(const PromptPlan& plan) {
+  for (int64_t i = 0; i < n_choices(); ++i) {  // OpenAI's order: every choice of prompt 0, then of prompt 1, ...
+    const auto& prompt = plan.prompt(static_cast<size_t>(i / params_.n));
+    auto sub = ctx_->engine->submit(engine_request(choices_[static_cast<size_t>(i)].get(), prompt, i % params_.n));
     if (sub.error != Engine::SubmitError::kNone) {
       for (auto& h : handles_) h->cancel();
       if (sub.error == Engine::SubmitError::kBusy) {
@@ -212,9 +252,12 @@ std::variant<std::shared_ptr<Session>, ApiError> Session::start(ServerContext& c
   auto planned = prompt_plan(ctx, params);
   if (auto* e = std::get_if<ApiError>(&planned)) return *e;
   const PromptPlan& plan = std::get<PromptPlan>(planned);
-  s->prompt_tokens_ = static_cast<int64_t>(plan.ids.size());
+  if (auto e = check_model_fields(ctx, params)) return *e;
+  s->n_prompts_ = static_cast<int64_t>(plan.n_prompts());
+  for (size_t i = 0; i < plan.n_prompts(); ++i) s->prompt_tokens_ += static_cast<int64_t>(plan.prompt(i).size());
   s->add_choices(plan.reasoning, plan.forced_text);
-  if (auto e = s->submit_choices(plan.ids)) return *e;
+  s->push_echo(plan);
+  if (auto e = s->submit_choices(plan)) return *e;
   ctx.metrics->prompt_tokens += static_cast<uint64_t>(s->prompt_tokens_);
   return s;
 }
@@ -272,7 +315,8 @@ json Session::usage() const {
           {"total_tokens", prompt_tokens_ + completion_tokens_},
           {"prompt_cache_hit_tokens", cached_tokens_},
           {"prompt_cache_miss_tokens", prompt_tokens_ - cached_tokens_},
-          {"prompt_tokens_details", {{"cached_tokens", cached_tokens_}}}};
+          {"prompt_tokens_details", {{"cached_tokens", cached_tokens_}}},
+          {"completion_tokens_details", {{"reasoning_tokens", reasoning_tokens_}}}};
 }
 
 void Session::emit_text(Choice& c, const std::string& text, ChoiceDelta& d) {
@@ -312,7 +356,8 @@ bool Session::on_token(Choice& c, const TokenEvent& ev) {
   c.held += c.decoder.push(ev.token);
   bool more = true;
   size_t cut = std::string::npos;
-  for (const auto& s : params_.stop) cut = std::min(cut, c.held.find(s));
+  for (const auto& s : params_.stop)
+    if (const size_t at = c.held.find(s); at < cut) cut = at, c.matched_stop = s;
   std::string out;
   if (cut != std::string::npos) {
     out = c.held.substr(0, cut);
@@ -325,17 +370,29 @@ bool Session::on_token(Choice& c, const TokenEvent& ev) {
     c.held.erase(0, c.held.size() - keep);
   }
   emit_text(c, out, d);
+  count_reasoning(c);
   if (!d.content.empty() || !d.reasoning.empty() || !d.tool_calls.empty() || !d.logprobs.empty()) push(std::move(d), false);
   return more;
+}
+
+void Session::count_reasoning(Choice& c) {
+  if (c.reasoning_over || !c.parser) return;
+  if (!c.parser->content().empty() || !c.parser->tool_calls().empty()) c.reasoning_over = true;
+  else if (c.opened_think || !c.parser->reasoning().empty()) ++c.reasoning_tokens;
 }
 
 void Session::on_finish(Choice& c, const FinishEvent& ev) {
   ChoiceDelta d;
   d.index = c.index;
   if (!c.stopped_by_string) {
-    c.held += c.decoder.flush();
+    // A character cut short by the length limit is dropped (its bytes are in
+    // the token log-probabilities), so the text never ends in U+FFFD.
+    std::string tail = c.decoder.flush();
+    tail.resize(complete_utf8_prefix(tail));
+    c.held += tail;
     size_t cut = std::string::npos;
-    for (const auto& s : params_.stop) cut = std::min(cut, c.held.find(s));
+    for (const auto& s : params_.stop)
+      if (const size_t at = c.held.find(s); at < cut) cut = at, c.matched_stop = s;
     emit_text(c, c.held.substr(0, cut), d);
   }
   c.held.clear();
@@ -346,6 +403,7 @@ void Session::on_finish(Choice& c, const FinishEvent& ev) {
     for (auto& t : o.tool_calls) d.tool_calls.push_back(std::move(t));
   }
   const bool tools = c.parser && !c.parser->tool_calls().empty();
+  d.stop_string = c.matched_stop;
   switch (ev.reason) {
     case FinishReason::kStop: d.finish_reason = tools ? "tool_calls" : "stop"; break;
     case FinishReason::kLength: {
@@ -366,6 +424,7 @@ void Session::on_finish(Choice& c, const FinishEvent& ev) {
   {
     std::lock_guard lock(mu_);
     completion_tokens_ += ev.completion_tokens;
+    reasoning_tokens_ += c.reasoning_tokens;
     if (c.index == 0) {
       cached_tokens_ = ev.cached_tokens;
       ctx_->metrics->cache_hit_tokens += static_cast<uint64_t>(ev.cached_tokens);

@@ -27,6 +27,7 @@
 #include "runtime/engine.h"
 #include "server/api_error.h"
 #include "server/metrics.h"
+#include "server/prompt_plan.h"
 #include "server/request.h"
 #include "tokenizer/tokenizer.h"
 
@@ -38,7 +39,9 @@ struct ServerContext {
   const Tokenizer* tokenizer = nullptr;
   std::optional<ChatFormat> chat_format;  // absent: /v1/chat/completions answers 400
   std::string template_error;             // why it is absent
-  std::string alias;                          // the model id clients use
+  std::string alias;                          // the model id clients use (the first of aliases)
+  std::vector<std::string> aliases;           // every model id accepted and listed (--model-alias, repeatable)
+  std::string arch;                           // the model's architecture name: DeepSeek's rules per generation
   std::vector<std::string> token_bytes;       // id -> bytes (JSON-constrained output)
   std::vector<int32_t> end_tokens;            // EOS and end-of-turn tokens
   Metrics* metrics = nullptr;
@@ -52,6 +55,7 @@ struct ChoiceDelta {
   std::vector<ToolCall> tool_calls;
   nlohmann::json logprobs = nlohmann::json::array();  // per-token entries (chat format)
   std::string finish_reason;                          // set on a choice's last delta
+  std::string stop_string;                            // with it: the stop string that ended the choice, if one did
   std::string error;                                  // the engine failed this choice
 };
 
@@ -83,7 +87,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // start()'s steps after the prompt is built: one Choice per n, then one engine request each.
   void add_choices(bool reasoning, const std::string& forced_text);
   EngineRequest engine_request(Choice* c, const std::vector<int32_t>& prompt, int64_t i);
-  std::optional<ApiError> submit_choices(const std::vector<int32_t>& prompt);
+  std::optional<ApiError> submit_choices(const PromptPlan& plan);
+  void push_echo(const PromptPlan& plan);  // completions with echo: each choice's text begins with its prompt
+  void count_reasoning(Choice& c);
   void push(ChoiceDelta d, bool last);
   void emit_text(Choice& c, const std::string& text, ChoiceDelta& d);
   bool on_token(Choice& c, const TokenEvent& ev);
@@ -95,13 +101,14 @@ class Session : public std::enable_shared_from_this<Session> {
   int64_t created_ = 0;
   std::chrono::steady_clock::time_point t0_, deadline_;
   int64_t prompt_tokens_ = 0;
+  int64_t n_prompts_ = 1;  // completions with a prompt array: n choices per prompt
   std::vector<std::unique_ptr<Choice>> choices_;
   std::vector<std::shared_ptr<Engine::Handle>> handles_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<ChoiceDelta> queue_;
-  int64_t finished_ = 0, completion_tokens_ = 0, cached_tokens_ = 0;
+  int64_t finished_ = 0, completion_tokens_ = 0, cached_tokens_ = 0, reasoning_tokens_ = 0;
   bool cancelled_ = false;
   std::string cancel_reason_;  // set before cancelled_; read on the engine thread under mu_
   std::mutex listener_mu_;  // held while the listener runs, so clearing it waits for a call in flight

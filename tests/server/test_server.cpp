@@ -73,7 +73,7 @@ TEST(ServerRequest, BadRequestsNameTheField) {
   EXPECT_EQ(parse_error("{" + ok_msgs + R"(,"n":0})").param, "n");
   EXPECT_EQ(parse_error("{" + ok_msgs + R"(,"n":1000})").param, "n");
   EXPECT_EQ(parse_error("{" + ok_msgs + R"(,"top_logprobs":3})").param, "top_logprobs");
-  EXPECT_EQ(parse_error("{" + ok_msgs + R"(,"stop":["a","b","c","d","e"]})").param, "stop");
+  EXPECT_EQ(parse_error("{" + ok_msgs + R"(,"stop":["a","b","c","d","e","f","g","h","i","j","k","l","m","n","o","p","q"]})").param, "stop");
   EXPECT_EQ(parse_error("{" + ok_msgs + R"(,"stop":[""]})").param, "stop");
   EXPECT_EQ(parse_error("{" + ok_msgs + R"(,"stream":"yes"})").param, "stream");
   EXPECT_EQ(parse_error("{" + ok_msgs + R"(,"response_format":{"type":"json_schema"}})").param, "response_format");
