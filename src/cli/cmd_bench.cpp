@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "cli/bench_spec.h"
@@ -95,7 +96,7 @@ uint64_t peak_rss_bytes() {
 
 struct BenchArgs {
   std::string model_path;
-  int pp = 512, tg = 128, threads = 0, reps = 3;
+  int pp = 512, tg = 128, threads = 0, reps = 3, depth = 0;
   double probe_gib = 2.0;
   std::string mode = "auto", spec;
   bool json = false, memory_only = false;
@@ -108,6 +109,8 @@ void add_options(CLI::App& app, BenchArgs& a) {
   app.add_option("-n,--gen", a.tg, "generated tokens per tg run (0: skip)")->capture_default_str();
   app.add_option("-t,--threads", a.threads, "threads (default: all cores)");
   app.add_option("-r,--reps", a.reps, "repetitions")->capture_default_str();
+  app.add_option("--depth", a.depth, "tokens already cached before each pp and tg run (filled once, untimed): "
+                                     "attention cost at long context")->capture_default_str();
   app.add_option("--probe-gib", a.probe_gib, "size of the bandwidth probe's array in GiB")->capture_default_str();
   app.add_flag("--memory", a.memory_only, "only probe the machine: read bandwidth and int8 peak");
   app.add_flag("--json", a.json, "one JSON object on stdout");
@@ -135,13 +138,36 @@ int print_probes_only(const BenchArgs& a, int n_threads, nlohmann::json& out, co
   return kExitOk;
 }
 
+// Fills the first `depth` positions of `cache` with a varied prompt, untimed.
+Status fill_depth(const Model& m, ThreadPool& pool, const ForwardOptions& opt, int depth, KvCache& cache,
+                  std::vector<float>& logits) {
+  constexpr int kChunk = 512;
+  std::vector<int32_t> toks(kChunk);
+  for (int done = 0; done < depth; done += kChunk) {
+    const int n = std::min(kChunk, depth - done);
+    for (int i = 0; i < n; ++i) toks[static_cast<size_t>(i)] = static_cast<int32_t>(((done + i) * 104729 + 3) % m.n_vocab());
+    if (Status st = m.forward(std::span<const int32_t>(toks.data(), static_cast<size_t>(n)), cache, pool, opt, logits.data());
+        !st.ok())
+      return st;
+  }
+  return ok_status();
+}
+
+// The cache a run starts from: the shared one rewound to its depth, or a fresh one.
+KvCache& start_cache(const Model& m, KvCache* at_depth, int depth, int64_t n_ctx, std::optional<KvCache>& own) {
+  if (!at_depth) return own.emplace(m.new_cache(n_ctx));
+  at_depth->n_past = depth;  // the run overwrites the rows after the depth
+  return *at_depth;
+}
+
 // One prompt of `pp` tokens (varied per repetition), timed.
 Result<double> time_prefill(const Model& m, ThreadPool& pool, const ForwardOptions& opt, int pp, int rep,
-                            std::vector<float>& logits) {
+                            std::vector<float>& logits, KvCache* at_depth, int depth) {
   const int64_t V = m.n_vocab();
   std::vector<int32_t> toks(static_cast<size_t>(pp));
   for (int i = 0; i < pp; ++i) toks[static_cast<size_t>(i)] = static_cast<int32_t>((i * 7919 + rep) % V);
-  KvCache cache = m.new_cache(pp);
+  std::optional<KvCache> own;
+  KvCache& cache = start_cache(m, at_depth, depth, pp, own);
   const auto t0 = std::chrono::steady_clock::now();
   if (Status st = m.forward(toks, cache, pool, opt, logits.data()); !st.ok()) return st;
   return pp / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -149,8 +175,9 @@ Result<double> time_prefill(const Model& m, ThreadPool& pool, const ForwardOptio
 
 // `tg` greedy decode steps from one token, timed.
 Result<double> time_decode(const Model& m, ThreadPool& pool, const ForwardOptions& opt, int tg,
-                           std::vector<float>& logits) {
-  KvCache cache = m.new_cache(tg + 1);
+                           std::vector<float>& logits, KvCache* at_depth, int depth) {
+  std::optional<KvCache> own;
+  KvCache& cache = start_cache(m, at_depth, depth, tg + 1, own);
   int32_t tok = 1 % static_cast<int32_t>(m.n_vocab());
   const auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < tg; ++i) {
@@ -170,15 +197,21 @@ Result<Timings> time_runs(const Model& m, ThreadPool& pool, const BenchArgs& a, 
   ForwardOptions last_only;
   last_only.all_logits = false;
   last_only.mode = attention;
+  std::optional<KvCache> deep;
+  if (a.depth > 0) {
+    deep.emplace(m.new_cache(a.depth + std::max(a.pp, a.tg + 1)));
+    if (Status st = fill_depth(m, pool, last_only, a.depth, *deep, logits); !st.ok()) return st;
+  }
+  KvCache* at_depth = deep ? &*deep : nullptr;
   Timings t;
   for (int r = 0; r < a.reps; ++r) {
     if (a.pp > 0) {
-      auto tps = time_prefill(m, pool, last_only, a.pp, r, logits);
+      auto tps = time_prefill(m, pool, last_only, a.pp, r, logits, at_depth, a.depth);
       if (!tps.ok()) return tps.status();
       t.pp_tps.push_back(*tps);
     }
     if (a.tg > 0) {
-      auto tps = time_decode(m, pool, last_only, a.tg, logits);
+      auto tps = time_decode(m, pool, last_only, a.tg, logits, at_depth, a.depth);
       if (!tps.ok()) return tps.status();
       t.tg_tps.push_back(*tps);
     }
@@ -232,10 +265,13 @@ void add_results(nlohmann::json& out, const BenchArgs& a, const Probes& pr, cons
   out["peak_rss_bytes"] = pr.peak_rss;
   out["model"] = a.model_path;
   out["mode"] = a.mode;
+  out["depth"] = a.depth;
 }
 
 void print_text(const BenchArgs& a, int n_threads, const Probes& pr, const Figures& g, double weight_bytes) {
-  std::printf("model %s, %d threads, %d reps\n", a.model_path.c_str(), n_threads, a.reps);
+  std::printf("model %s, %d threads, %d reps", a.model_path.c_str(), n_threads, a.reps);
+  if (a.depth > 0) std::printf(", after %d cached tokens", a.depth);
+  std::printf("\n");
   if (a.pp > 0) {
     std::printf("pp%-5d %10.2f ± %.2f tokens/s = %.0f GFLOP/s (nominal %.2f GFLOP per token)\n", a.pp, g.pp.mean,
                 g.pp.stdev, g.pp_gflops, g.flops_per_token / 1e9);
@@ -263,8 +299,8 @@ int cmd_bench(int argc, char** argv) {
   add_options(app, a);
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
   if (a.threads < 0 || a.threads > 1024 || a.reps < 1 || a.reps > 1000 || a.pp < 0 || a.tg < 0 || a.pp > 1 << 20 ||
-      a.tg > 1 << 20 || !(a.probe_gib > 0.01 && a.probe_gib <= 64))
-    return report("bench: parameter out of range (threads 1..1024, reps 1..1000, -p/-n 0..1048576, --probe-gib 0.01..64)");
+      a.tg > 1 << 20 || a.depth < 0 || a.depth > 1 << 24 || !(a.probe_gib > 0.01 && a.probe_gib <= 64))
+    return report("bench: parameter out of range (threads 1..1024, reps 1..1000, -p/-n 0..1048576, --depth 0..16777216, --probe-gib 0.01..64)");
   if (a.model_path.empty() && !a.memory_only) return report("bench: -m MODEL is required (or --memory)");
   AttentionMode attention = AttentionMode::kAuto;
   if (!parse_attention_mode(a.mode, &attention)) return report("bench: --mode must be naive, absorbed or auto");
@@ -287,7 +323,10 @@ int cmd_bench(int argc, char** argv) {
   if (!model.ok()) return report(model.status());
   const Model& m = **model;
   if (a.pp + a.tg > m.n_ctx()) return report("bench: -p + -n exceeds the model's context of " + std::to_string(m.n_ctx()));
-  if (Status st = check_cache_memory(m, std::max(a.pp, a.tg + 1), 1, "-p or -n"); !st.ok()) return report(st);
+  const int64_t cache_len = static_cast<int64_t>(a.depth) + std::max(a.pp, a.tg + 1);
+  if (a.depth > 0 && cache_len > m.n_ctx())
+    return report("bench: --depth + -p (or -n) exceeds the model's context of " + std::to_string(m.n_ctx()));
+  if (Status st = check_cache_memory(m, cache_len, 1, "--depth, -p or -n"); !st.ok()) return report(st);
   auto timings = time_runs(m, pool, a, attention);
   if (!timings.ok()) return report(timings.status());
   probe_again(pool, a, pr);

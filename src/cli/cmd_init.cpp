@@ -19,8 +19,8 @@ int cmd_init(int argc, char** argv) {
   std::string arch_name, preset = "tiny", dtype_name_arg = "f32", out, tokenizer, pre = "deepseek-v3";
   uint64_t seed = 42;
   int64_t vocab = 0, n_mtp = -1;
-  app.add_option("--arch", arch_name, "deepseek-v3 | deepseek-v2 | llama | qwen2")->required();
-  app.add_option("--preset", preset, "tiny | small | v2-lite (DeepSeek-V2-Lite's real shapes, ~31 GiB in bf16)")
+  app.add_option("--arch", arch_name, "deepseek-v3 | deepseek-v2 | deepseek-v32 | llama | qwen2")->required();
+  app.add_option("--preset", preset, "tiny | small | v2-lite (DeepSeek-V2-Lite's real shapes, ~31 GiB in bf16) | v32 (--arch deepseek-v32: DeepSeek-V3.2's real shapes, 671B parameters)")
       ->capture_default_str();
   app.add_option("--dtype", dtype_name_arg, "f32 | f16 | bf16 | q8_0 | q4_0 | q4_k | q5_k | q6_k (matrices; norms stay f32)")
       ->capture_default_str();
@@ -45,7 +45,7 @@ int cmd_init(int argc, char** argv) {
     if (!n.ok()) return report(n.status());
     n_vocab = *n;
   } else {
-    n_vocab = vocab > 0 ? vocab : preset == "v2-lite" ? 102400 : preset == "small" ? 4096 : 512;
+    n_vocab = vocab > 0 ? vocab : preset == "v2-lite" ? 102400 : preset == "v32" ? 129280 : preset == "small" ? 4096 : 512;
     if (n_vocab < generated_vocab_min_size() || n_vocab > (1 << 22))
       return report("--vocab must be between " + std::to_string(generated_vocab_min_size()) + " and 4194304");
     write_vocab_metadata(generate_vocab(n_vocab), writer);

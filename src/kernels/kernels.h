@@ -110,4 +110,24 @@ void silu_mul(const float* gate, const float* up, float* out, int64_t n);
 void rope_adjacent(float* x, int64_t n_dims, const float* cos, const float* sin);
 void rope_half_split(float* x, int64_t n_dims, const float* cos, const float* sin);
 
+// ---- Sparse attention: DeepSeek-V3.2's lightning indexer (kernels/dsa.cpp) ----
+// x = H_n x / sqrt(n) in place, H_n the Sylvester Hadamard matrix (n a power of two).
+void hadamard_rotate(float* x, int64_t n);
+// FP8 E4M3 ("fn": no infinities, largest 448), round to nearest even, |x| clamped to 448.
+uint8_t fp8_e4m3_from_float(float x);
+float fp8_e4m3_to_float(uint8_t v);
+// One block quantised as DeepSeek's act_quant with scale_fmt "ue8m0": returns
+// scale = 2^ceil(log2(max(amax, 1e-4) / 448)) and writes q[i] = e4m3(x[i] / scale).
+float quantize_fp8_block_ue8m0(const float* x, int64_t n, uint8_t* q);
+// Index scores of one query against n_keys cached keys. A key record is one
+// f32 scale followed by `dim` E4M3 bytes; q [n_head][dim] holds the query's
+// E4M3 values (decoded, unscaled) and w[h] folds in everything per head
+// (weights_proj, q's scale, the 1/sqrt scalings):
+//   out[s] = scale_s · Σ_h max(0, Σ_d q[h][d]·k_s[d]) · w[h]   (fp8_index's order)
+void dsa_index_scores(const float* q, const float* w, int64_t n_head, int64_t dim, const float* const* keys,
+                      int64_t n_keys, float* out);
+// The positions of the min(k, n) largest scores, in ascending position order;
+// of equal scores the earlier position wins. scratch: n int32.
+void top_k_positions(const float* scores, int64_t n, int64_t k, int32_t* out, int32_t* scratch);
+
 }  // namespace dseek::kernels

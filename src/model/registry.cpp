@@ -24,18 +24,19 @@ Result<std::unique_ptr<Architecture>> architecture_from_hf_config(const nlohmann
   if (type == "deepseek_v3" || type == "deepseek_v2" || type == "deepseek_v32") return deepseek_from_hf_config(c);
   if (type == "llama") return llama_from_hf_config(c, false);
   if (type == "qwen2") return llama_from_hf_config(c, true);
-  return Status::error("config.json: model_type '" + type + "' is not supported (deepseek_v2, deepseek_v3, llama, qwen2 are)");
+  return Status::error("config.json: model_type '" + type + "' is not supported (deepseek_v2, deepseek_v3, deepseek_v32, llama, qwen2 are)");
 }
 
-std::vector<std::string_view> architecture_names() { return {"deepseek-v3", "deepseek-v2", "llama", "qwen2"}; }
+std::vector<std::string_view> architecture_names() { return {"deepseek-v3", "deepseek-v2", "deepseek-v32", "llama", "qwen2"}; }
 
 Result<std::unique_ptr<Architecture>> architecture_preset(std::string_view arch, std::string_view preset,
                                                            int64_t vocab_size, int64_t n_mtp) {
-  if (arch == "deepseek-v3" || arch == "deepseek-v2") return deepseek_preset(arch, preset, vocab_size, n_mtp);
+  if (arch == "deepseek-v3" || arch == "deepseek-v2" || arch == "deepseek-v32")
+    return deepseek_preset(arch, preset, vocab_size, n_mtp);
   if (n_mtp > 0) return Status::error("--mtp: only DeepSeek architectures have multi-token-prediction layers");
   if (arch == "llama") return llama_preset(preset, vocab_size, false);
   if (arch == "qwen2") return llama_preset(preset, vocab_size, true);
-  return Status::error("unknown architecture '" + std::string(arch) + "' (deepseek-v3, deepseek-v2, llama, qwen2)");
+  return Status::error("unknown architecture '" + std::string(arch) + "' (deepseek-v3, deepseek-v2, deepseek-v32, llama, qwen2)");
 }
 
 ParamCounts count_params(const Architecture& arch, const std::vector<std::pair<std::string, int64_t>>& tensors) {

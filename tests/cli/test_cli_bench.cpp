@@ -66,6 +66,26 @@ TEST(CliBench, MemoryModeProbesBandwidthAndInt8Peak) {
   EXPECT_FALSE(j.contains("pp"));
 }
 
+// --depth: pp and tg measured after that many cached tokens (V3.2 tiny: index_topk 8,
+// so the runs are sparse); a depth past the context is an error.
+TEST(CliBench, DepthRunsAfterCachedTokens) {
+  test::TempDir dir;
+  const std::string path = (dir / "v32.gguf").string();
+  ASSERT_EQ(run_dseek("init --arch deepseek-v32 --preset tiny -o '" + path + "'").exit_code, 0);
+  auto r = run_dseek("bench -m '" + path + "' --depth 40 -p 8 -n 4 -r 2 -t 2 --probe-gib 0.02 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["depth"], 40);
+  EXPECT_GT(j["pp"]["tps"].get<double>(), 0);
+  EXPECT_GT(j["tg"]["tps"].get<double>(), 0);
+  auto text = run_dseek("bench -m '" + path + "' --depth 16 -p 4 -n 2 -r 1 -t 1 --probe-gib 0.02");
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("after 16 cached tokens"), std::string::npos) << text.out;
+  auto past = run_dseek("bench -m '" + path + "' --depth 4095 -p 8 -n 4 --probe-gib 0.02");
+  EXPECT_EQ(past.exit_code, 2);
+  EXPECT_NE(past.err.find("--depth"), std::string::npos) << past.err;
+}
+
 TEST(CliBench, BadParametersAreErrors) {
   for (const char* args : {"bench --memory --probe-gib 1000", "bench --memory -r 0", "bench -p 5", "bench --memory -t -3",
                            "bench --memory --mode flash"}) {

@@ -157,6 +157,7 @@ TEST_P(ForwardInvariance, ModesStepsAndThreadsAgree) {
 
 INSTANTIATE_TEST_SUITE_P(Tiny, ForwardInvariance,
                          ::testing::Values(ArchCase{"deepseek-v3", "f32"}, ArchCase{"deepseek-v2", "f32"},
+                                           ArchCase{"deepseek-v32", "f32"}, ArchCase{"deepseek-v32", "q8_0"},
                                            ArchCase{"deepseek-v3", "q8_0"}, ArchCase{"deepseek-v3", "q4_k", "small"},
                                            ArchCase{"deepseek-v2", "q6_k", "small"}, ArchCase{"llama", "f32"},
                                            ArchCase{"llama", "q8_0"}, ArchCase{"qwen2", "bf16"}),

@@ -1,7 +1,9 @@
 // Loading a Hugging Face checkpoint (config.json + safetensors with DeepSeek's
 // own names, FP8-E4M3 weights with 128x128 weight_scale_inv blocks, BF16
 // embeddings, one tensor per expert, joint kv_b_proj, MTP as layer L) gives
-// the same logits as a GGUF holding the very same weight values.
+// the same logits as a GGUF holding the very same weight values. For V3.2 the
+// indexer too: wq_b and wk in FP8, weights_proj in BF16, k_norm weight and
+// bias in f32, as released.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -84,10 +86,14 @@ std::vector<float> logits_of(const std::string& path, const std::vector<int32_t>
   return out;
 }
 
-TEST(HfCheckpoint, Fp8DeepSeekV3MatchesGgufWithTheSameValues) {
+class HfCheckpoint : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(HfCheckpoint, Fp8MatchesGgufWithTheSameValues) {
+  const std::string arch = GetParam();
+  const bool v32 = arch == "deepseek-v32";
   test::TempDir dir;
   const auto src_path = (dir / "src.gguf").string();
-  ASSERT_EQ(test::run_dseek("init --arch deepseek-v3 --preset small -o '" + src_path + "'").exit_code, 0);
+  ASSERT_EQ(test::run_dseek("init --arch " + arch + " --preset small -o '" + src_path + "'").exit_code, 0);
   auto src = GgufFile::open(src_path);
   ASSERT_TRUE(src.ok());
   const auto key = [&](const std::string& k) { return *src->get_int("deepseek2." + k); };
@@ -124,7 +130,8 @@ TEST(HfCheckpoint, Fp8DeepSeekV3MatchesGgufWithTheSameValues) {
           {"attn_norm.weight", "input_layernorm.weight"}, {"ffn_norm.weight", "post_attention_layernorm.weight"},
           {"attn_q_a_norm.weight", "self_attn.q_a_layernorm.weight"}, {"attn_kv_a_norm.weight", "self_attn.kv_a_layernorm.weight"},
           {"exp_probs_b.bias", "mlp.gate.e_score_correction_bias"}, {"nextn.enorm.weight", "enorm.weight"},
-          {"nextn.hnorm.weight", "hnorm.weight"}, {"nextn.shared_head_norm.weight", "shared_head.norm.weight"}};
+          {"nextn.hnorm.weight", "hnorm.weight"}, {"nextn.shared_head_norm.weight", "shared_head.norm.weight"},
+          {"indexer.k_norm.weight", "self_attn.indexer.k_norm.weight"}, {"indexer.k_norm.bias", "self_attn.indexer.k_norm.bias"}};
       const std::string tail = n == "output_norm.weight" ? "" : n.substr(n.find('.', 4) + 1);
       add_f32(st, n == "output_norm.weight" ? "model.norm.weight" : hf + kNames.at(tail), w);
       same[n] = w;
@@ -135,9 +142,12 @@ TEST(HfCheckpoint, Fp8DeepSeekV3MatchesGgufWithTheSameValues) {
           {"ffn_gate.weight", "mlp.gate_proj.weight"}, {"ffn_up.weight", "mlp.up_proj.weight"}, {"ffn_down.weight", "mlp.down_proj.weight"},
           {"ffn_gate_shexp.weight", "mlp.shared_experts.gate_proj.weight"}, {"ffn_up_shexp.weight", "mlp.shared_experts.up_proj.weight"},
           {"ffn_down_shexp.weight", "mlp.shared_experts.down_proj.weight"}, {"ffn_gate_inp.weight", "mlp.gate.weight"},
-          {"nextn.eh_proj.weight", "eh_proj.weight"}};
+          {"nextn.eh_proj.weight", "eh_proj.weight"}, {"indexer.attn_q_b.weight", "self_attn.indexer.wq_b.weight"},
+          {"indexer.attn_k.weight", "self_attn.indexer.wk.weight"}};
       const std::string tail = n.substr(n.find('.', 4) + 1);
-      if (tail == "ffn_gate_inp.weight") {  // the router stays in high precision (as in the release)
+      if (tail == "indexer.proj.weight") {  // the indexer's head weights are BF16 in the release
+        same[n] = add_bf16(st, hf + "self_attn.indexer.weights_proj.weight", w, {rows, cols});
+      } else if (tail == "ffn_gate_inp.weight") {  // the router stays in high precision (as in the release)
         st.add(hf + kNames.at(tail), DType::kF32, {rows, cols}, bytes_of(w.data(), w.size() * 4));
         same[n] = w;
       } else {
@@ -159,7 +169,7 @@ TEST(HfCheckpoint, Fp8DeepSeekV3MatchesGgufWithTheSameValues) {
     same[g + "attn_kv_b.weight"] = add_fp8(st, "model.layers." + std::to_string(l) + ".self_attn.kv_b_proj.weight", kv, H * (Dn + Dv), Ckv);
   }
   ASSERT_TRUE(st.write((dir / "hf/model.safetensors").string()).ok());
-  nlohmann::json cfg = {{"model_type", "deepseek_v3"}, {"vocab_size", V}, {"hidden_size", E}, {"num_hidden_layers", L},
+  nlohmann::json cfg = {{"model_type", v32 ? "deepseek_v32" : "deepseek_v3"}, {"vocab_size", V}, {"hidden_size", E}, {"num_hidden_layers", L},
                         {"num_attention_heads", H}, {"q_lora_rank", key("attention.q_lora_rank")}, {"kv_lora_rank", Ckv},
                         {"qk_nope_head_dim", Dn}, {"qk_rope_head_dim", Dr}, {"v_head_dim", Dv},
                         {"intermediate_size", key("feed_forward_length")}, {"moe_intermediate_size", Fe},
@@ -174,6 +184,11 @@ TEST(HfCheckpoint, Fp8DeepSeekV3MatchesGgufWithTheSameValues) {
                                           {"original_max_position_embeddings", key("rope.scaling.original_context_length")},
                                           {"beta_fast", 32}, {"beta_slow", 1}, {"mscale", 1.0}, {"mscale_all_dim", 1.0}}},
                         {"quantization_config", {{"quant_method", "fp8"}, {"fmt", "e4m3"}, {"weight_block_size", {128, 128}}}}};
+  if (v32) {
+    cfg["index_n_heads"] = key("attention.indexer.head_count");
+    cfg["index_head_dim"] = key("attention.indexer.key_length");
+    cfg["index_topk"] = key("attention.indexer.top_k");
+  }
   test::write_file(dir / "hf/config.json", cfg.dump(2));
 
   // GGUF with the same values (f32), in the older joint attn_kv_b layout.
@@ -198,11 +213,12 @@ TEST(HfCheckpoint, Fp8DeepSeekV3MatchesGgufWithTheSameValues) {
                }).ok());
 
   const auto j = nlohmann::json::parse(test::run_dseek("inspect --json '" + (dir / "hf").string() + "'").out);
-  EXPECT_EQ(j["architecture"], "deepseek-v3");
+  EXPECT_EQ(j["architecture"], arch);
   EXPECT_TRUE(j["bytes_by_dtype"].contains("f8_e4m3"));
 
   std::vector<int32_t> toks;
-  for (int i = 0; i < 20; ++i) toks.push_back((i * 131 + 7) % static_cast<int32_t>(V));
+  const int n_tok = v32 ? 48 : 20;  // V3.2 small: index_topk 32, so the last 16 queries are sparse
+  for (int i = 0; i < n_tok; ++i) toks.push_back((i * 131 + 7) % static_cast<int32_t>(V));
   const auto a = logits_of(same_path, toks), b = logits_of((dir / "hf").string(), toks);
   ASSERT_EQ(a.size(), b.size());
   double diff = 0, scale = 0;
@@ -247,6 +263,9 @@ TEST(HfCheckpoint, Fp8DeepSeekV3MatchesGgufWithTheSameValues) {
   }
   EXPECT_GT(quantised, 20);
 }
+
+INSTANTIATE_TEST_SUITE_P(DeepSeek, HfCheckpoint, ::testing::Values("deepseek-v3", "deepseek-v32"),
+                         [](const auto& info) { return info.param == "deepseek-v3" ? std::string("V3") : std::string("V32"); });
 
 }  // namespace
 }  // namespace dseek

@@ -153,7 +153,7 @@ TEST_P(ReferenceCompare, LogitsMatchFloat64Reference) {
     EXPECT_EQ(e.argmax_mismatch, 0) << v.name << " " << mode_name;
     EXPECT_GT(e.scale, 1.0);
   }
-  if (std::string(v.init_args).find("deepseek-v3") != std::string::npos && !v.joint_kv_b) {
+  if (std::string(v.init_args).find("deepseek-v3") != std::string::npos && !v.joint_kv_b) {  // -v32 too
     auto ref_mtp = reference::mtp_logits(path, toks);
     ASSERT_TRUE(ref_mtp.ok()) << ref_mtp.message();
     ThreadPool pool(1);
@@ -172,6 +172,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Variant{"deepseek_v3_f32", "--arch deepseek-v3 --preset tiny"},
                       Variant{"deepseek_v3_small_f32", "--arch deepseek-v3 --preset small --vocab 600"},
                       Variant{"deepseek_v2_f32", "--arch deepseek-v2 --preset tiny"},
+                      Variant{"deepseek_v32_f32", "--arch deepseek-v32 --preset tiny"},
+                      Variant{"deepseek_v32_q8_0", "--arch deepseek-v32 --preset tiny --dtype q8_0"},
                       Variant{"deepseek_v3_joint_kv_b", "--arch deepseek-v3 --preset tiny", true},
                       Variant{"deepseek_v3_q8_0", "--arch deepseek-v3 --preset tiny --dtype q8_0"},
                       Variant{"deepseek_v2_small_q4_k", "--arch deepseek-v2 --preset small --dtype q4_k --vocab 600"},

@@ -1,10 +1,12 @@
 // Float64 reference forward for `deepseek2` GGUF files (DeepSeek V2, V2-Lite, V3,
-// R1, V3.1): MLA attention in its naive (decompressed) form, DeepSeekMoE with
-// group-limited routing, YaRN, and the V3 multi-token-prediction module.
+// R1, V3.1, V3.2): MLA attention in its naive (decompressed) form, V3.2's
+// sparse attention (dsa_ref.h), DeepSeekMoE with group-limited routing, YaRN,
+// and the V3 multi-token-prediction module.
 // Written from DeepSeek-V3's paper (arXiv 2412.19437 §2.1-2.2), DeepSeek-V2's
 // (arXiv 2405.04434 §2.1) and DEEPSEEK_NOTES.md; shares no code with src/model.
 #include <cmath>
 
+#include "reference/dsa_ref.h"
 #include "reference/ref_math.h"
 
 namespace dseek::reference {
@@ -12,6 +14,7 @@ namespace {
 
 struct Hp {
   int64_t E, V, n_layer, n_mtp, H, q_lora, c_kv, d_nope, d_rope, d_v, n_dense, n_ff, X, n_shared, n_ff_exp;
+  int64_t idx_heads, idx_dim, idx_topk;  // V3.2's indexer (0: none)
   RouteParams route;
   double theta, eps;
   bool yarn = false;
@@ -41,6 +44,9 @@ Hp read_hparams(WeightReader& r, const RefOptions& opt) {
              .n_used = r.integer("expert_used_count", 0),
              .norm = r.boolean("expert_weights_norm", false),
              .scale = r.real("expert_weights_scale", 1.0)};
+  h.idx_heads = r.integer("attention.indexer.head_count", 0);
+  h.idx_dim = r.integer("attention.indexer.key_length", 0);
+  h.idx_topk = r.integer("attention.indexer.top_k", 0);
   h.theta = r.real("rope.freq_base", 10000.0);
   h.eps = r.real("attention.layer_norm_rms_epsilon", 1e-6);
   if (opt.use_yarn && r.string("rope.scaling.type", "") == "yarn") {
@@ -59,7 +65,17 @@ Hp read_hparams(WeightReader& r, const RefOptions& opt) {
 
 struct Mla {
   Tensor q_a, q_a_norm, q_b, q, kv_a, kv_a_norm, k_b, v_b, kv_b, out;
+  DsaRef dsa;
 };
+
+void load_indexer(WeightReader& r, const Hp& h, const std::string& b, DsaRef& w) {
+  w.n_head = h.idx_heads, w.dim = h.idx_dim, w.topk = h.idx_topk, w.d_rope = h.d_rope;
+  w.wq_b = r.tensor(b + "indexer.attn_q_b.weight", {h.q_lora, h.idx_heads * h.idx_dim});
+  w.wk = r.tensor(b + "indexer.attn_k.weight", {h.E, h.idx_dim});
+  w.k_norm = r.tensor(b + "indexer.k_norm.weight", {h.idx_dim});
+  w.k_norm_bias = r.tensor(b + "indexer.k_norm.bias", {h.idx_dim});
+  w.proj = r.tensor(b + "indexer.proj.weight", {h.E, h.idx_heads});
+}
 
 Mla load_mla(WeightReader& r, const Hp& h, const std::string& b) {
   Mla w;
@@ -80,6 +96,7 @@ Mla load_mla(WeightReader& r, const Hp& h, const std::string& b) {
     w.v_b = r.tensor(b + "attn_v_b.weight", {h.c_kv, h.d_v, h.H});
   }
   w.out = r.tensor(b + "attn_output.weight", {h.H * h.d_v, h.E});
+  if (h.idx_heads > 0) load_indexer(r, h, b, w.dsa);
   return w;
 }
 
@@ -109,8 +126,10 @@ std::vector<Vec> mla(const Mla& w, const Hp& h, const std::vector<Vec>& xn) {
   const double m = h.yarn ? yarn_mscale(h.y) : 1.0;
   const double scale = m * m / std::sqrt(static_cast<double>(Dq));
   std::vector<std::vector<Vec>> q(static_cast<size_t>(h.H)), k(q.size()), v(q.size());  // [head][t]
+  std::vector<Vec> q_lora(T);  // the normalised compressed queries (the indexer's input too)
   for (size_t t = 0; t < T; ++t) {
-    const Vec qt = h.q_lora > 0 ? linear(w.q_b, rms_norm(linear(w.q_a, xn[t]), w.q_a_norm, h.eps)) : linear(w.q, xn[t]);
+    if (h.q_lora > 0) q_lora[t] = rms_norm(linear(w.q_a, xn[t]), w.q_a_norm, h.eps);
+    const Vec qt = h.q_lora > 0 ? linear(w.q_b, q_lora[t]) : linear(w.q, xn[t]);
     const Vec kv = linear(w.kv_a, xn[t]);
     const Vec c = rms_norm(Vec(kv.begin(), kv.begin() + h.c_kv), w.kv_a_norm, h.eps);  // rope part not normalised
     Vec k_rope(kv.begin() + h.c_kv, kv.end());  // one rope key shared by all heads
@@ -127,8 +146,13 @@ std::vector<Vec> mla(const Mla& w, const Hp& h, const std::vector<Vec>& xn) {
     }
   }
   std::vector<Vec> concat(T);
+  // V3.2: every head attends to the keys the indexer selects (all causal keys up to index_topk of them).
+  const auto selected = w.dsa.n_head > 0 ? dsa_select(w.dsa, xn, q_lora, freqs) : std::vector<std::vector<int64_t>>{};
   for (int64_t hd = 0; hd < h.H; ++hd) {
-    const auto o = causal_attention(q[static_cast<size_t>(hd)], k[static_cast<size_t>(hd)], v[static_cast<size_t>(hd)], scale);
+    const auto& qh = q[static_cast<size_t>(hd)];
+    const auto& kh = k[static_cast<size_t>(hd)];
+    const auto& vh = v[static_cast<size_t>(hd)];
+    const auto o = selected.empty() ? causal_attention(qh, kh, vh, scale) : selected_attention(qh, kh, vh, scale, selected);
     for (size_t t = 0; t < T; ++t) concat[t].insert(concat[t].end(), o[t].begin(), o[t].end());
   }
   std::vector<Vec> out(T);

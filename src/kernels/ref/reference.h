@@ -6,6 +6,7 @@
 // references too: they are the only implementation (ref/dequantize.cpp).
 #pragma once
 
+#include <array>
 #include <cstdint>
 
 #include "kernels/kernels.h"
@@ -45,5 +46,16 @@ double stream_sum_ref(const double* a, int64_t n);
 void silu_mul_ref(const float* gate, const float* up, float* out, int64_t n);
 // x[i] = std::exp(x[i] - shift) (softmax's numerators).
 void exp_shift_ref(float* x, float shift, int64_t n);
+
+// The lightning-indexer kernels (kernels.h "Sparse attention"; ref/dsa.cpp).
+// fp8_table()[code] = the E4M3 code's value (NaN for 0x7F / 0xFF).
+const std::array<float, 256>& fp8_table();
+void hadamard_rotate_ref(float* x, int64_t n);
+uint8_t fp8_e4m3_from_float_ref(float x);
+float fp8_e4m3_to_float_ref(uint8_t v);
+float quantize_fp8_block_ue8m0_ref(const float* x, int64_t n, uint8_t* q);
+void dsa_index_scores_ref(const float* q, const float* w, int64_t n_head, int64_t dim, const float* const* keys,
+                          int64_t n_keys, float* out);
+void top_k_positions_ref(const float* scores, int64_t n, int64_t k, int32_t* out, int32_t* scratch);
 
 }  // namespace dseek::kernels

@@ -1,15 +1,17 @@
-// DeepSeek V2 / V2-Lite / V3 / R1 / V3.1 (MLA attention + DeepSeekMoE), as
-// one architecture file: the tensor table (llama.cpp's `deepseek2` GGUF names
-// and DeepSeek's HF names), the hyper-parameter table (GGUF `deepseek2.*`
-// keys, HF config.json), presets for `dseek init`, parameter accounting, and
-// the layer the decoder skeleton (decoder.h) runs: MLA then a dense or MoE
-// feed-forward, plus the V3 multi-token-prediction module. Behaviour is keyed
-// on config fields: q_lora_rank == 0 means no query compression.
+// DeepSeek V2 / V2-Lite / V3 / R1 / V3.1 / V3.2 (MLA attention + DeepSeekMoE,
+// V3.2 adding sparse attention), as one architecture: the tensor table
+// (llama.cpp's `deepseek2` GGUF names and DeepSeek's HF names), parameter
+// accounting, and the layer the decoder skeleton (decoder.h) runs: MLA then a
+// dense or MoE feed-forward, plus the V3 multi-token-prediction module. The
+// hyper-parameter table and presets are in arch/deepseek_hparams.cpp.
+// Behaviour is keyed on config fields: q_lora_rank == 0 means no query
+// compression, index_n_heads > 0 adds V3.2's indexer (blocks/dsa_indexer.h).
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "model/arch.h"
+#include "model/arch/deepseek_hparams.h"
 #include "model/arch_util.h"
 #include "model/blocks/linear.h"
 #include "model/blocks/mla.h"
@@ -47,6 +49,9 @@ int64_t F(const H& h) { return h.n_ff; }
 int64_t Fe(const H& h) { return h.n_ff_exp; }
 int64_t X(const H& h) { return h.n_expert; }
 int64_t FeXs(const H& h) { return h.n_ff_exp * h.n_expert_shared; }
+int64_t Hi(const H& h) { return h.index_n_heads; }
+int64_t Di(const H& h) { return h.index_head_dim; }
+int64_t HiDi(const H& h) { return h.index_n_heads * h.index_head_dim; }
 
 // Which layers hold a slot.
 bool mtp(const H& h, int64_t l) { return l >= h.n_layer; }
@@ -56,6 +61,7 @@ bool dense(const H& h, int64_t l) { return l < h.n_dense_lead; }
 bool moe(const H& h, int64_t l) { return l >= h.n_dense_lead; }
 bool moe_bias(const H& h, int64_t l) { return moe(h, l) && h.expert_bias; }
 bool moe_shared(const H& h, int64_t l) { return moe(h, l) && h.n_expert_shared > 0; }
+bool indexer(const H& h, int64_t) { return h.index_n_heads > 0; }  // every layer, the MTP one too
 
 constexpr Slot mat(std::string_view gguf, std::string_view hf, HDim<H> ne0, HDim<H> ne1, bool (*when)(const H&, int64_t) = nullptr) {
   return {.gguf = gguf, .hf = hf, .ne = {ne0, ne1, nullptr}, .when = when};
@@ -89,6 +95,13 @@ constexpr Slot kDeepseekSlots[] = {
     {.gguf = "attn_kv_b.weight", .hf = "self_attn.kv_b_proj.weight", .ne = {Ckv, HDnv, nullptr},
      .source = SlotSource::kAlternative},
     mat(ct::kAttnOut.gguf, ct::kAttnOut.hf, HDv, E),
+    // V3.2's lightning indexer (GGUF names as llama.cpp's DSA models use).
+    mat("indexer.attn_q_b.weight", "self_attn.indexer.wq_b.weight", Cq, HiDi, indexer),
+    mat("indexer.attn_k.weight", "self_attn.indexer.wk.weight", E, Di, indexer),
+    norm("indexer.k_norm.weight", "self_attn.indexer.k_norm.weight", Di, indexer),
+    {.gguf = "indexer.k_norm.bias", .hf = "self_attn.indexer.k_norm.bias", .ne = {Di, nullptr, nullptr},
+     .init = TensorInit::kBias, .quantizable = false, .when = indexer},
+    mat("indexer.proj.weight", "self_attn.indexer.weights_proj.weight", E, Hi, indexer),
     norm(ct::kFfnNorm.gguf, ct::kFfnNorm.hf, E),
     mat(ct::kFfnGate.gguf, ct::kFfnGate.hf, E, F, dense),
     mat(ct::kFfnDown.gguf, ct::kFfnDown.hf, F, E, dense),
@@ -109,153 +122,6 @@ constexpr Slot kDeepseekSlots[] = {
      .init = TensorInit::kOutputHead},
 };
 static_assert(std::size(kDeepseekSlots) == static_cast<size_t>(DsTensor::kOutput) + 1, "one slot per DsTensor, in order");
-
-// ---- Hyper-parameters ------------------------------------------------------
-
-// GGUF block_count counts the nextn (MTP) layers too (llama.cpp's convention).
-void write_block_count(const H& h, const std::string& a, GgufWriter& w) {
-  w.set(a + "block_count", GgufValue::u32(static_cast<uint32_t>(h.n_layer + h.n_mtp)));
-}
-void read_block_count(const GgufFile&, GgufKeys& k, H& h) { h.n_layer = k.integer("block_count") - h.n_mtp; }
-
-// MLA written as MQA over the latent (llama.cpp's convention for split k_b/v_b
-// files), with the per-head sizes in the *_mla keys; older files have only the former.
-void write_mla_as_mqa(const H& h, const std::string& a, GgufWriter& w) {
-  w.set(a + "attention.head_count_kv", GgufValue::u32(1));
-  w.set(a + "attention.key_length", GgufValue::u32(static_cast<uint32_t>(h.kv_lora_rank + h.d_rope)));
-  w.set(a + "attention.value_length", GgufValue::u32(static_cast<uint32_t>(h.kv_lora_rank)));
-}
-void write_key_length_mla(const H& h, const std::string& a, GgufWriter& w) {
-  w.set(a + "attention.key_length_mla", GgufValue::u32(static_cast<uint32_t>(h.d_nope + h.d_rope)));
-}
-void read_head_dims(const GgufFile& f, GgufKeys& k, H& h) {
-  const bool mla = f.find("deepseek2.attention.key_length_mla") != nullptr;
-  h.d_nope = k.integer(mla ? "attention.key_length_mla" : "attention.key_length") - h.d_rope;
-  h.d_v = k.integer(mla ? "attention.value_length_mla" : "attention.value_length");
-}
-
-// A vocabulary size left out of the metadata is the embedding's row count.
-void read_vocab_size(const GgufFile& f, GgufKeys& k, H& h) {
-  h.n_vocab = k.integer("vocab_size", 0);
-  if (const auto* tok = f.find_tensor(deepseek_tensors().gguf_name(DsTensor::kTokenEmbd)); h.n_vocab == 0 && tok && tok->ne.size() == 2)
-    h.n_vocab = tok->ne[1];
-}
-
-void write_gating(const H& h, const std::string& a, GgufWriter& w) {
-  w.set(a + "expert_gating_func", GgufValue::u32(static_cast<uint32_t>(h.gating)));
-}
-void read_gating_gguf(const GgufFile& f, GgufKeys& k, H& h) {
-  h.gating = k.integer("expert_gating_func", 1) == 2 ? Gating::kSigmoid : Gating::kSoftmax;
-  h.variant = h.gating == Gating::kSigmoid ? "deepseek-v3" : "deepseek-v2";
-  h.expert_bias = false;  // noaux_tc: GGUF says so only by having the bias tensors
-  for (const auto& t : f.tensors())
-    if (t.name.find(deepseek_tensors().slot(DsTensor::kExpBias).gguf) != std::string::npos) h.expert_bias = true;
-}
-void read_gating_hf(const nlohmann::json&, JsonKeys& k, H& h) {
-  h.variant = k.string("model_type", "deepseek_v3") == "deepseek_v2" ? "deepseek-v2" : "deepseek-v3";
-  h.gating = k.string("scoring_func", "softmax") == "sigmoid" ? Gating::kSigmoid : Gating::kSoftmax;
-  h.expert_bias = k.string("topk_method", "") == "noaux_tc";
-}
-
-// YaRN context extension: GGUF rope.scaling.*, HF's rope_scaling object.
-void write_yarn(const H& h, const std::string& a, GgufWriter& w) {
-  if (h.yarn_factor <= 0) return;
-  w.set(a + "rope.scaling.type", GgufValue::str("yarn"));
-  w.set(a + "rope.scaling.factor", GgufValue::f32(static_cast<float>(h.yarn_factor)));
-  w.set(a + "rope.scaling.original_context_length", GgufValue::u32(static_cast<uint32_t>(h.yarn_orig_ctx)));
-  w.set(a + "rope.scaling.yarn_log_multiplier", GgufValue::f32(static_cast<float>(0.1 * h.mscale_all_dim)));
-}
-void read_yarn_gguf(const GgufFile&, GgufKeys& k, H& h) {
-  if (k.string("rope.scaling.type") != "yarn") return;
-  h.yarn_factor = k.real("rope.scaling.factor", 1.0);
-  h.yarn_orig_ctx = k.real("rope.scaling.original_context_length", 4096.0);
-  h.mscale_all_dim = k.real("rope.scaling.yarn_log_multiplier", 0.0) / 0.1;
-}
-void read_yarn_hf(const nlohmann::json& c, JsonKeys& k, H& h) {
-  if (!c.contains("rope_scaling") || !c["rope_scaling"].is_object()) return;
-  JsonKeys r(c["rope_scaling"], "config.json rope_scaling");
-  if (r.string("type", r.string("rope_type", "")) == "yarn") {
-    h.yarn_factor = r.real("factor", 1.0);
-    h.yarn_orig_ctx = r.real("original_max_position_embeddings", 4096.0);
-    h.yarn_beta_fast = r.real("beta_fast", 32.0);
-    h.yarn_beta_slow = r.real("beta_slow", 1.0);
-    h.mscale_all_dim = r.real("mscale_all_dim", 0.0);
-  }
-  if (!r.ok()) k.fail_with(r.status());
-}
-
-using P = HParam<H>;
-using namespace hparam_limit;
-// In GGUF writer order (general.architecture first, written by the arch).
-constexpr P kDeepseekParams[] = {
-    {.name = "n_ctx", .gguf = "context_length", .hf = "max_position_embeddings", .i = &H::n_ctx, .def = 4096, .lo = 1,
-     .hi = kContext},
-    {.name = "n_embd", .gguf = "embedding_length", .hf = "hidden_size", .i = &H::n_embd, .gguf_required = true,
-     .hf_required = true, .lo = 1, .hi = kWidth},
-    {.name = "n_layer", .gguf = "block_count", .hf = "num_hidden_layers", .i = &H::n_layer, .hf_required = true, .lo = 1,
-     .hi = kLayers, .read_gguf = read_block_count, .write = write_block_count},
-    {.name = "n_mtp", .gguf = "nextn_predict_layers", .hf = "num_nextn_predict_layers", .i = &H::n_mtp, .lo = 0, .hi = 8},
-    {.name = "n_ff", .gguf = "feed_forward_length", .hf = "intermediate_size", .i = &H::n_ff, .hf_required = true, .lo = 0,
-     .hi = kWidth},
-    {.name = "n_head", .gguf = "attention.head_count", .hf = "num_attention_heads", .i = &H::n_head,
-     .gguf_required = true, .hf_required = true, .lo = 1, .hi = kHeads},
-    {.name = "mla as mqa", .gguf = "", .hf = "", .write = write_mla_as_mqa},
-    {.name = "d_nope", .gguf = "attention.key_length_mla", .hf = "qk_nope_head_dim", .i = &H::d_nope,
-     .hf_required = true, .lo = 1, .hi = kHeadDim, .read_gguf = read_head_dims, .write = write_key_length_mla},
-    {.name = "d_v", .gguf = "attention.value_length_mla", .hf = "v_head_dim", .i = &H::d_v, .hf_required = true, .lo = 1,
-     .hi = kHeadDim, .read_gguf = [](const GgufFile&, GgufKeys&, H&) {}},  // read with d_nope
-    {.name = "rope_theta", .gguf = "rope.freq_base", .hf = "rope_theta", .r = &H::rope_theta, .def = 10000.0,
-     .lo = 1, .hi = kRopeTheta, .type = ParamType::kF32},
-    {.name = "d_rope", .gguf = "rope.dimension_count", .hf = "qk_rope_head_dim", .i = &H::d_rope, .gguf_required = true,
-     .hf_required = true, .lo = 1, .hi = kHeadDim},
-    {.name = "rms_eps", .gguf = "attention.layer_norm_rms_epsilon", .hf = "rms_norm_eps", .r = &H::rms_eps, .def = 1e-6,
-     .lo = 0, .hi = 1, .type = ParamType::kF32},
-    {.name = "n_vocab", .gguf = "vocab_size", .hf = "vocab_size", .i = &H::n_vocab, .hf_required = true, .lo = 1,
-     .hi = 1 << 24, .read_gguf = read_vocab_size},
-    {.name = "q_lora_rank", .gguf = "attention.q_lora_rank", .hf = "q_lora_rank", .i = &H::q_lora_rank, .lo = 0,
-     .hi = kWidth, .write_if_positive = true},  // 0 (config.json: null) = no query compression
-    {.name = "kv_lora_rank", .gguf = "attention.kv_lora_rank", .hf = "kv_lora_rank", .i = &H::kv_lora_rank,
-     .gguf_required = true, .hf_required = true, .lo = 1, .hi = kWidth},
-    {.name = "n_dense_lead", .gguf = "leading_dense_block_count", .hf = "first_k_dense_replace", .i = &H::n_dense_lead,
-     .lo = 0, .hi = kLayers},
-    {.name = "n_expert", .gguf = "expert_count", .hf = "n_routed_experts", .i = &H::n_expert, .lo = 0, .hi = kExperts},
-    {.name = "n_expert_shared", .gguf = "expert_shared_count", .hf = "n_shared_experts", .i = &H::n_expert_shared, .lo = 0,
-     .hi = kExperts},
-    {.name = "n_expert_used", .gguf = "expert_used_count", .hf = "num_experts_per_tok", .i = &H::n_expert_used, .lo = 0,
-     .hi = kExperts},
-    {.name = "n_ff_exp", .gguf = "expert_feed_forward_length", .hf = "moe_intermediate_size", .i = &H::n_ff_exp, .lo = 0,
-     .hi = kWidth},
-    {.name = "n_group", .gguf = "expert_group_count", .hf = "n_group", .i = &H::n_group, .def = 1, .lo = 0,
-     .hi = kExperts},
-    {.name = "n_group_used", .gguf = "expert_group_used_count", .hf = "topk_group", .i = &H::n_group_used, .def = 1,
-     .lo = 0, .hi = kExperts},
-    {.name = "route_scale", .gguf = "expert_weights_scale", .hf = "routed_scaling_factor", .r = &H::route_scale,
-     .def = 1.0, .lo = 0, .hi = kScale, .type = ParamType::kF32},
-    {.name = "norm_topk", .gguf = "expert_weights_norm", .hf = "norm_topk_prob", .b = &H::norm_topk,
-     .type = ParamType::kBool},
-    {.name = "gating", .gguf = "expert_gating_func", .hf = "", .read_gguf = read_gating_gguf, .read_hf = read_gating_hf,
-     .write = write_gating},
-    {.name = "yarn", .gguf = "", .hf = "", .read_gguf = read_yarn_gguf, .read_hf = read_yarn_hf, .write = write_yarn},
-};
-
-// What one field's range cannot say.
-Status validate(const DeepseekHParams& h, const std::string& where) {
-  if (Status st = check_hparam_ranges<H>(kDeepseekParams, h, where); !st.ok()) return st;
-  auto bad = [&](const std::string& what) { return Status::error(where + ": " + what); };
-  if (h.d_rope % 2) return bad("qk_rope_head_dim must be even (RoPE rotates pairs)");
-  if (h.yarn_factor > 0 && !(h.yarn_factor <= kScale && h.yarn_orig_ctx >= 1 && h.yarn_orig_ctx <= kContext &&
-                             std::isfinite(h.mscale_all_dim) && std::abs(h.mscale_all_dim) <= kScale))
-    return bad("YaRN rope scaling: factor, original context length or log multiplier out of range");
-  if (h.n_dense_lead > h.n_layer) return bad("leading dense layer count out of range");
-  if (h.n_dense_lead > 0 && h.n_ff <= 0) return bad("dense layers need feed_forward_length > 0");
-  if (h.n_dense_lead < h.n_layer || h.n_mtp > 0) {
-    if (h.n_expert <= 0 || h.n_ff_exp <= 0) return bad("MoE layers need expert_count and expert_feed_forward_length > 0");
-    if (h.n_expert_used <= 0 || h.n_expert_used > h.n_expert) return bad("expert_used_count must be in 1..expert_count");
-    if (h.n_group <= 0 || h.n_expert % h.n_group) return bad("expert_count must be a multiple of expert_group_count");
-    if (h.n_group_used <= 0 || h.n_group_used > h.n_group) return bad("expert_group_used_count must be in 1..expert_group_count");
-  }
-  return ok_status();
-}
 
 class DeepseekArch final : public Architecture {
  public:
@@ -284,6 +150,11 @@ class DeepseekArch final : public Architecture {
         {"rms_norm_eps", s(h_.rms_eps)}, {"n_mtp (nextn layers)", s(h_.n_mtp)},
         {"kv cache / token / layer", s(h_.kv_lora_rank + h_.d_rope) + " values (latent + rope key)"},
     };
+    if (h_.index_n_heads > 0) {
+      d.push_back({"sparse attention (DSA)", "indexer " + s(h_.index_n_heads) + " heads x " + s(h_.index_head_dim) +
+                                                 ", top-k " + s(h_.index_topk) + " keys per query"});
+      d.push_back({"indexer cache / token / layer", s(h_.index_head_dim + 4) + " bytes (FP8 E4M3 key + f32 scale)"});
+    }
     if (h_.yarn_factor > 0)
       d.push_back({"rope_scaling", "yarn factor " + s(h_.yarn_factor) + ", original ctx " + s(h_.yarn_orig_ctx) +
                                        ", mscale_all_dim " + s(h_.mscale_all_dim)});
@@ -294,7 +165,7 @@ class DeepseekArch final : public Architecture {
 
   void write_gguf_metadata(GgufWriter& w) const override {
     w.set("general.architecture", GgufValue::str(std::string(gguf_arch())));
-    write_gguf_hparams<H>(kDeepseekParams, std::string(gguf_arch()) + ".", h_, w);
+    write_gguf_hparams<H>(deepseek_hparam_table(), std::string(gguf_arch()) + ".", h_, w);
   }
 
   double active_fraction(std::string_view name) const override {
@@ -314,31 +185,6 @@ class DeepseekArch final : public Architecture {
  private:
   DeepseekHParams h_;
 };
-
-DeepseekHParams preset_hparams(std::string_view arch, std::string_view preset) {
-  DeepseekHParams h;
-  h.variant = std::string(arch);
-  const bool v3 = arch == "deepseek-v3";
-  if (preset == "v2-lite") {  // DeepSeek-V2-Lite's real shapes (inference/configs/config_16B.json)
-    h.n_embd = 2048; h.n_layer = 27; h.n_head = 16; h.q_lora_rank = 0; h.kv_lora_rank = 512;
-    h.d_nope = 128; h.d_rope = 64; h.d_v = 128; h.n_dense_lead = 1; h.n_ff = 10944; h.n_ff_exp = 1408;
-    h.n_expert = 64; h.n_expert_shared = 2; h.n_expert_used = 6; h.n_group = 1; h.n_group_used = 1;
-    h.gating = Gating::kSoftmax; h.norm_topk = false; h.route_scale = 1.0; h.n_ctx = 163840;
-    h.yarn_factor = 40; h.yarn_orig_ctx = 4096; h.mscale_all_dim = 0.707;
-    return h;
-  }
-  const bool small = preset == "small";
-  h.n_embd = small ? 256 : 64; h.n_layer = small ? 4 : 2; h.n_head = small ? 8 : 4;
-  h.q_lora_rank = v3 ? (small ? 96 : 32) : 0;  // V2-Lite style: no query compression
-  h.kv_lora_rank = small ? 64 : 32; h.d_nope = small ? 32 : 16; h.d_rope = small ? 16 : 8; h.d_v = h.d_nope;
-  h.n_dense_lead = 1; h.n_ff = small ? 768 : 192; h.n_ff_exp = small ? 128 : 32;
-  h.n_expert = small ? 16 : 8; h.n_expert_shared = v3 ? 1 : 2; h.n_expert_used = small ? 4 : 2;
-  h.n_group = v3 ? 4 : 1; h.n_group_used = v3 ? 2 : 1;
-  h.gating = v3 ? Gating::kSigmoid : Gating::kSoftmax; h.norm_topk = v3; h.expert_bias = v3;
-  h.route_scale = v3 ? 2.5 : 1.0; h.n_mtp = v3 ? 1 : 0; h.n_ctx = 4096;
-  h.yarn_factor = 4; h.yarn_orig_ctx = 1024; h.mscale_all_dim = v3 ? 1.0 : 0.707;
-  return h;
-}
 
 // ---- The layer ------------------------------------------------------------
 
@@ -397,8 +243,10 @@ class DeepseekModel final : public Decoder {
 
   const Architecture& arch() const override { return *files_->arch; }
   int64_t n_ctx() const override { return h_.n_ctx; }
+  // A row per token and layer: [c_kv | k_rope], then V3.2's indexer key record.
   KvCache new_cache(int64_t n_ctx) const override {
-    return KvCache(h_.n_layer + h_.n_mtp, n_ctx, h_.kv_lora_rank + h_.d_rope);
+    const int64_t index = h_.index_n_heads > 0 ? dsa_cache_floats(h_.index_head_dim) : 0;
+    return KvCache(h_.n_layer + h_.n_mtp, n_ctx, h_.kv_lora_rank + h_.d_rope + index);
   }
 
   Status forward_mtp(std::span<const int32_t> tokens, ThreadPool& pool, float* logits) const override {
@@ -420,7 +268,7 @@ class DeepseekModel final : public Decoder {
 
   bool has_mtp() const override { return mtp_ != nullptr; }
   // The MTP layer alone: one cache layer (index 0 in forward_mtp_step).
-  KvCache new_mtp_cache(int64_t n_ctx) const override { return KvCache(1, n_ctx, h_.kv_lora_rank + h_.d_rope); }
+  KvCache new_mtp_cache(int64_t n_ctx) const override { return KvCache(1, n_ctx, new_cache(1).width()); }
 
   Status forward_mtp_step(const float* hidden, std::span<const int32_t> next, KvCache& mtp_cache, ThreadPool& pool,
                           float* logits, float* hidden_out) const override {
@@ -495,6 +343,7 @@ class DeepseekModel final : public Decoder {
     a.up = t.has(b, kKB, i) ? mla_split_up_projection(t.matrix(b, kKB, h_, i), t.matrix(b, kVB, h_, i), dims_)
                             : mla_joint_up_projection(t.matrix(b, kKvB, h_, i), dims_);
     a.o = t.matrix(b, kAttnOut, h_, i);
+    if (t.present(kIdxQB, h_, i)) bind_indexer(b, i, a.dsa);
     lw.dense = t.present(kGate, h_, i);
     if (lw.dense) {
       lw.mlp = {t.matrix(b, kGate, h_, i), t.matrix(b, kUp, h_, i), t.matrix(b, kDown, h_, i)};
@@ -522,6 +371,18 @@ class DeepseekModel final : public Decoder {
     if (m.has_shared) m.shared = {t.matrix(b, kGateShexp, h_, i), t.matrix(b, kUpShexp, h_, i), t.matrix(b, kDownShexp, h_, i)};
   }
 
+  void bind_indexer(WeightBinder& b, int64_t i, DsaWeights& w) const {
+    using enum DsTensor;
+    const DeepseekTensors& t = deepseek_tensors();
+    w.n_head = h_.index_n_heads, w.head_dim = h_.index_head_dim, w.topk = h_.index_topk;
+    w.d_rope = h_.d_rope, w.cache_offset = h_.kv_lora_rank + h_.d_rope;
+    w.wq_b = t.matrix(b, kIdxQB, h_, i);
+    w.wk = t.matrix(b, kIdxK, h_, i);
+    w.k_norm = t.vec(b, kIdxKNorm, h_, i);
+    w.k_norm_bias = t.vec(b, kIdxKNormBias, h_, i);
+    w.proj = t.matrix(b, kIdxProj, h_, i);
+  }
+
   DeepseekHParams h_;
   std::shared_ptr<const ModelFiles> files_;
   WeightBinder::Storage owned_;  // f32 copies of norms and biases
@@ -541,14 +402,16 @@ const DeepseekTensors& deepseek_tensors() {
 
 Result<std::unique_ptr<Architecture>> deepseek_preset(std::string_view arch, std::string_view preset, int64_t n_vocab,
                                                        int64_t n_mtp) {
-  if (preset != "tiny" && preset != "small" && preset != "v2-lite")
-    return Status::error("unknown preset '" + std::string(preset) + "' (tiny, small, v2-lite)");
+  if (preset != "tiny" && preset != "small" && preset != "v2-lite" && preset != "v32")
+    return Status::error("unknown preset '" + std::string(preset) + "' (tiny, small, v2-lite, v32)");
   if (preset == "v2-lite" && arch != "deepseek-v2")
     return Status::error("preset v2-lite is DeepSeek-V2-Lite: use --arch deepseek-v2");
-  DeepseekHParams h = preset_hparams(arch, preset);
+  if (preset == "v32" && arch != "deepseek-v32")
+    return Status::error("preset v32 is DeepSeek-V3.2: use --arch deepseek-v32");
+  DeepseekHParams h = deepseek_preset_hparams(arch, preset);
   h.n_vocab = n_vocab;
   if (n_mtp >= 0) h.n_mtp = n_mtp;
-  Status st = validate(h, "preset " + std::string(preset));
+  Status st = deepseek_validate(h, "preset " + std::string(preset));
   if (!st.ok()) return st;
   return std::unique_ptr<Architecture>(new DeepseekArch(h));
 }
@@ -562,9 +425,9 @@ Result<std::unique_ptr<Architecture>> deepseek_from_gguf(const GgufFile& f) {
 Result<DeepseekHParams> deepseek_hparams_from_gguf(const GgufFile& f) {
   GgufKeys k(f, "deepseek2.");
   DeepseekHParams h;
-  read_gguf_hparams<H>(kDeepseekParams, f, k, h);
+  read_gguf_hparams<H>(deepseek_hparam_table(), f, k, h);
   if (!k.ok()) return k.status();
-  Status st = validate(h, f.path());
+  Status st = deepseek_validate(h, f.path());
   if (!st.ok()) return st;
   return h;
 }
@@ -576,7 +439,7 @@ Result<std::unique_ptr<Architecture>> deepseek_from_hf_config(const nlohmann::js
 }
 
 Result<std::unique_ptr<Architecture>> deepseek_from_hparams(const DeepseekHParams& h) {
-  Status st = validate(h, "hyper-parameters");
+  Status st = deepseek_validate(h, "hyper-parameters");
   if (!st.ok()) return st;
   return std::unique_ptr<Architecture>(new DeepseekArch(h));
 }
@@ -584,9 +447,9 @@ Result<std::unique_ptr<Architecture>> deepseek_from_hparams(const DeepseekHParam
 Result<DeepseekHParams> deepseek_hparams_from_hf_config(const nlohmann::json& c) {
   JsonKeys k(c, "config.json");
   DeepseekHParams h;
-  read_hf_hparams<H>(kDeepseekParams, c, k, h);
+  read_hf_hparams<H>(deepseek_hparam_table(), c, k, h);
   if (!k.ok()) return k.status();
-  Status st = validate(h, "config.json");
+  Status st = deepseek_validate(h, "config.json");
   if (!st.ok()) return st;
   return h;
 }

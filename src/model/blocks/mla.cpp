@@ -50,14 +50,14 @@ void absorb_joint(ThreadPool& pool, const MlaUpProjection& up, int64_t n_head, c
   });
 }
 
-// Queries [T x H*(Dn+Dr)] and each token's cache row (latent normalised, rope key rotated).
+// Queries [T x H*(Dn+Dr)] and each token's cache row (latent normalised, rope
+// key rotated); cq [T x Cq] gets the normalised compressed queries (q_lora_rank > 0).
 void project(ThreadPool& pool, const MlaDims& d, const MlaWeights& w, const RopeTable& rope, const float* xn,
-             int64_t n_tok, std::span<const AttnSeq> seqs, int64_t layer, float* q, StepArena& arena) {
+             int64_t n_tok, std::span<const AttnSeq> seqs, int64_t layer, float* q, float* cq, StepArena& arena) {
   const StepArena::Scope scope(arena);
   const int64_t width = d.kv_lora_rank + d.d_rope, dq = d.d_nope + d.d_rope;
   float* kv = arena.take<float>(n_tok * width);
   if (d.q_lora_rank > 0) {
-    float* cq = arena.take<float>(n_tok * d.q_lora_rank);
     const LinearJob jobs[] = {{&w.q_a, xn, n_tok, cq}, {&w.kv_a, xn, n_tok, kv}};
     linear_many(pool, jobs, arena);
     rms_norm_rows(cq, w.q_a_norm, cq, n_tok, d.q_lora_rank, d.eps);
@@ -85,13 +85,13 @@ void project(ThreadPool& pool, const MlaDims& d, const MlaWeights& w, const Rope
 // attended latents of all sequences collected, then o[t][h] = W_UV[h] lat[t][h]
 // as one matmul per head over all tokens.
 void attend_absorbed(ThreadPool& pool, const MlaDims& d, const MlaUpProjection& up, std::span<const AttnSeq> seqs,
-                     int64_t layer, int64_t n_tok, const float* q, float* o, StepArena& arena) {
+                     int64_t layer, int64_t n_tok, const float* q, const DsaSelection& sel, float* o, StepArena& arena) {
   const StepArena::Scope scope(arena);
   const int64_t H = d.n_head, Ckv = d.kv_lora_rank, Dv = d.d_v;
   float* q_abs = arena.take<float>(n_tok * H * Ckv);
   float* lat = arena.take<float>(n_tok * H * Ckv);
   up.absorb_queries(pool, up, H, q, d.d_nope + d.d_rope, n_tok, q_abs);
-  for (const AttnSeq& sq : seqs) mla_attend_absorbed(pool, d, sq, layer, q, q_abs, lat, arena);
+  for (const AttnSeq& sq : seqs) mla_attend_absorbed(pool, d, sq, layer, q, q_abs, sel, lat, arena);
   PerHeadRows uv = up.uv;
   pool.parallel_for(H * Dv, [&](int64_t r0, int64_t r1) { per_head_matmul(uv, H, lat, Ckv, n_tok, o, Dv, r0, r1); }, 16);
 }
@@ -124,11 +124,14 @@ void mla_forward(ThreadPool& pool, const MlaDims& d, const MlaWeights& w, const 
   // Every element of q and o is written before it is read: left uninitialised.
   float* q = arena.take<float>(n_tok * d.n_head * (d.d_nope + d.d_rope));
   float* o = arena.take<float>(n_tok * d.n_head * d.d_v);
-  project(pool, d, w, rope, xn, n_tok, seqs, layer, q, arena);
+  float* cq = d.q_lora_rank > 0 ? arena.take<float>(n_tok * d.q_lora_rank) : nullptr;
+  project(pool, d, w, rope, xn, n_tok, seqs, layer, q, cq, arena);
+  // V3.2: the indexer writes its keys beside the latents and picks each row's keys (MLA's query latent feeds it).
+  const DsaSelection sel = w.dsa.enabled() ? dsa_index(pool, w.dsa, rope, xn, cq, seqs, layer, arena) : DsaSelection{};
   if (mode == MlaMode::kAbsorbed) {
-    attend_absorbed(pool, d, w.up, seqs, layer, n_tok, q, o, arena);
+    attend_absorbed(pool, d, w.up, seqs, layer, n_tok, q, sel, o, arena);
   } else {
-    for (const AttnSeq& sq : seqs) mla_attend_naive(pool, d, w.up, sq, layer, q, o, arena);
+    for (const AttnSeq& sq : seqs) mla_attend_naive(pool, d, w.up, sq, layer, q, sel, o, arena);
   }
   linear(pool, w.o, o, n_tok, out, arena);
 }

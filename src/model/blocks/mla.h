@@ -13,6 +13,7 @@
 
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
+#include "model/blocks/dsa_indexer.h"
 #include "model/blocks/rope.h"
 #include "model/kv_cache.h"
 #include "model/step_arena.h"
@@ -59,6 +60,7 @@ struct MlaWeights {
   const float* kv_a_norm = nullptr;
   MlaUpProjection up;
   kernels::MatrixView o;                 // [E x H*Dv]
+  DsaWeights dsa;                        // DeepSeek-V3.2's indexer (n_head 0: dense MLA)
 };
 
 enum class MlaMode { kNaive, kAbsorbed };
@@ -68,16 +70,18 @@ using AttnSeq = CacheSpan;
 // xn: normalised inputs [T x E] (T = all sequences' tokens). Writes each
 // token's cache row for `layer` and out [T x E]. Projections run once over all
 // T rows; attention runs per sequence over its own cache, causally. A token's
-// result depends only on its own sequence (batch-invariant).
+// result depends only on its own sequence (batch-invariant). With an indexer
+// (w.dsa) each row attends only to the keys it selects.
 void mla_forward(ThreadPool& pool, const MlaDims& d, const MlaWeights& w, const RopeTable& rope, const float* xn,
                  std::span<const AttnSeq> seqs, int64_t layer, MlaMode mode, float* out, StepArena& arena);
 
 // The two attention forms (mla_attend.cpp). q: [T][H][Dn+Dr] with rope applied;
-// both write o [T][H][Dv] for the sequence's rows.
+// both write o [T][H][Dv] for the sequence's rows, attending to the keys `sel`
+// names for each row (all causal keys where it says dense).
 void mla_attend_naive(ThreadPool& pool, const MlaDims& d, const MlaUpProjection& up, const AttnSeq& sq, int64_t layer,
-                      const float* q, float* o, StepArena& arena);
+                      const float* q, const DsaSelection& sel, float* o, StepArena& arena);
 // Absorbed: q_abs [T][H][Ckv] in, the attended latents lat [T][H][Ckv] out (W_UV is applied by the caller).
 void mla_attend_absorbed(ThreadPool& pool, const MlaDims& d, const AttnSeq& sq, int64_t layer, const float* q,
-                         const float* q_abs, float* lat, StepArena& arena);
+                         const float* q_abs, const DsaSelection& sel, float* lat, StepArena& arena);
 
 }  // namespace dseek
