@@ -103,6 +103,7 @@ INSTANTIATE_TEST_SUITE_P(Tiny, SpecGreedy,
                          ::testing::Values(SpecCase{"deepseek-v3", "f32"}, SpecCase{"deepseek-v3", "bf16"},
                                            SpecCase{"deepseek-v3", "q8_0"}, SpecCase{"deepseek-v3", "q4_k", "small"},
                                            SpecCase{"deepseek-v2", "f32"}, SpecCase{"deepseek-v2", "q8_0"},
+                                           SpecCase{"deepseek-v32", "f32"}, SpecCase{"deepseek-v32", "q8_0"},
                                            SpecCase{"llama", "f32"}, SpecCase{"llama", "q4_k", "small"},
                                            SpecCase{"qwen2", "bf16"}, SpecCase{"qwen2", "q8_0"}),
                          [](const auto& info) {
@@ -166,9 +167,9 @@ TEST(Speculative, StopsWhereThePlainLoopStops) {
 // logits of forward_mtp bit for bit.
 TEST(Speculative, MtpStepMatchesForwardMtp) {
   test::TempDir dir;
-  for (const char* dtype : {"f32", "q8_0"}) {
-    const std::string path = (dir / (std::string(dtype) + ".gguf")).string();
-    ASSERT_EQ(test::run_dseek(std::string("init --arch deepseek-v3 --dtype ") + dtype + " -o '" + path + "'").exit_code, 0);
+  for (const auto& [arch, dtype] : {std::pair{"deepseek-v3", "f32"}, {"deepseek-v3", "q8_0"}, {"deepseek-v32", "f32"}}) {
+    const std::string path = (dir / (std::string(arch) + dtype + ".gguf")).string();
+    ASSERT_EQ(test::run_dseek(std::string("init --arch ") + arch + " --dtype " + dtype + " -o '" + path + "'").exit_code, 0);
     auto m = load_model_or_fail(path);
     ASSERT_TRUE(m && m->has_mtp());
     ThreadPool pool(2);
@@ -189,7 +190,7 @@ TEST(Speculative, MtpStepMatchesForwardMtp) {
         const auto next = std::span<const int32_t>(toks).subspan(static_cast<size_t>(i + 1), static_cast<size_t>(n));
         ASSERT_TRUE(m->forward_mtp_step(hidden.data() + i * E, next, mtp, pool, got.data(), nullptr).ok());
         const float* row = want.data() + (i + n - 1) * V;
-        ASSERT_EQ(std::vector<float>(row, row + V), got) << dtype << " chunk " << chunk << " row " << i + n - 1;
+        ASSERT_EQ(std::vector<float>(row, row + V), got) << arch << "/" << dtype << " chunk " << chunk << " row " << i + n - 1;
       }
     }
   }
