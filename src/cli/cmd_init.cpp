@@ -18,7 +18,7 @@ int cmd_init(int argc, char** argv) {
   CLI::App app("Write a random model (weights from a seeded generator) as GGUF.", "init");
   std::string arch_name, preset = "tiny", dtype_name_arg = "f32", out, tokenizer, pre = "deepseek-v3";
   uint64_t seed = 42;
-  int64_t vocab = 0, n_mtp = -1;
+  int64_t vocab = 0, n_mtp = -1, n_layer = -1;
   app.add_option("--arch", arch_name, "deepseek-v3 | deepseek-v2 | deepseek-v32 | llama | qwen2")->required();
   app.add_option("--preset", preset, "tiny | small | v2-lite (DeepSeek-V2-Lite's real shapes, ~31 GiB in bf16) | v32 (--arch deepseek-v32: DeepSeek-V3.2's real shapes, 671B parameters)")
       ->capture_default_str();
@@ -29,6 +29,7 @@ int cmd_init(int argc, char** argv) {
   app.add_option("--tokenizer", tokenizer, "copy a real tokenizer: a GGUF vocabulary or a tokenizer.json");
   app.add_option("--tokenizer-pre", pre, "pre-tokenizer name for an imported tokenizer.json")->capture_default_str();
   app.add_option("--mtp", n_mtp, "multi-token-prediction layers (deepseek-v3 presets have 1; 0 drops them, e.g. for engines that reject them)");
+  app.add_option("--layers", n_layer, "number of layers (default: the preset's; e.g. v32 with 4 layers for benchmarks on a small disk)");
   app.add_option("-o,--output", out, "output .gguf file")->required();
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
 
@@ -51,7 +52,7 @@ int cmd_init(int argc, char** argv) {
     write_vocab_metadata(generate_vocab(n_vocab), writer);
   }
   if (n_mtp > 8) return report("--mtp must be between 0 and 8");
-  auto arch = architecture_preset(arch_name, preset, n_vocab, n_mtp);
+  auto arch = architecture_preset(arch_name, preset, n_vocab, n_mtp, n_layer);
   if (!arch.ok()) return report(arch.status());
 
   RandomModelOptions opt{.dtype = *dtype, .seed = seed, .name = "dseek-" + arch_name + "-" + preset + "-random"};

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -74,6 +75,22 @@ Status write_file_atomically(const std::string& path, std::string_view bytes) {
   if (!bytes.empty() && std::fwrite(bytes.data(), 1, bytes.size(), f->file()) != bytes.size())
     return Status::error(temp_path_for(path) + ": write failed (disk full?): " + reason());
   return f->commit();
+}
+
+Status check_free_space(const std::string& path, uint64_t bytes) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  std::error_code ec;
+  const fs::space_info info = fs::space(dir, ec);
+  if (ec || bytes <= info.available) return ok_status();
+  auto gib = [](uint64_t b) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f GiB", static_cast<double>(b) / (1ull << 30));
+    return std::string(buf);
+  };
+  return Status::error(path + ": needs " + gib(bytes) + " but only " + gib(info.available) + " is free on " +
+                       dir.string() + ": free some space or write it elsewhere");
 }
 
 }  // namespace dseek

@@ -42,4 +42,10 @@ class AtomicFile {
 // The whole of `bytes` written to `path` as above.
 Status write_file_atomically(const std::string& path, std::string_view bytes);
 
+// Refuses, before anything is written, a file of `bytes` that the filesystem
+// holding `path` has no room for: a disk filled to the last byte breaks other
+// programs too, and the write would fail anyway after minutes of work.
+// (Unknown free space, e.g. an unreadable directory, is not an error here.)
+Status check_free_space(const std::string& path, uint64_t bytes);
+
 }  // namespace dseek

@@ -96,6 +96,8 @@ Status GgufWriter::write(const std::string& path, const FillFn& fill, const Prog
       return Status::error(path + ": tensor '" + t.name + "' has a shape GGUF cannot store as " +
                            std::string(dtype_name(t.dtype)));
   }
+  // The header is a few MiB at most (vocabularies); the tensors are known to the byte.
+  if (Status st = check_free_space(path, total_tensor_bytes() + (16ull << 20)); !st.ok()) return st;
   auto file = AtomicFile::create(path);
   if (!file.ok()) return file.status();
   Out out(file->file());

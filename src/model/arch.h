@@ -81,20 +81,24 @@ class Architecture {
 // Registry (model/registry.cpp): the explicit list of architectures.
 Result<std::unique_ptr<Architecture>> architecture_from_gguf(const GgufFile& f);
 Result<std::unique_ptr<Architecture>> architecture_from_hf_config(const nlohmann::json& config);
-// `arch` as on the `dseek init` command line; preset: tiny | small | v2-lite.
-// n_mtp >= 0 overrides the preset's number of multi-token-prediction layers.
+// `arch` as on the `dseek init` command line; preset: tiny | small | v2-lite | v32.
+// n_mtp >= 0 overrides the preset's number of multi-token-prediction layers;
+// n_layer > 0 its number of layers (real shapes, fewer layers: benchmarks of
+// big models on small disks).
 Result<std::unique_ptr<Architecture>> architecture_preset(std::string_view arch, std::string_view preset,
-                                                           int64_t vocab_size, int64_t n_mtp = -1);
+                                                           int64_t vocab_size, int64_t n_mtp = -1,
+                                                           int64_t n_layer = -1);
 std::vector<std::string_view> architecture_names();
 
 // Per-family factories (one arch file each).
 Result<std::unique_ptr<Architecture>> deepseek_from_gguf(const GgufFile& f);
 Result<std::unique_ptr<Architecture>> deepseek_from_hf_config(const nlohmann::json& c);
 Result<std::unique_ptr<Architecture>> deepseek_preset(std::string_view arch, std::string_view preset, int64_t n_vocab,
-                                                       int64_t n_mtp);
+                                                       int64_t n_mtp, int64_t n_layer);
 Result<std::unique_ptr<Architecture>> llama_from_gguf(const GgufFile& f, bool qkv_bias);
 Result<std::unique_ptr<Architecture>> llama_from_hf_config(const nlohmann::json& c, bool qkv_bias);
-Result<std::unique_ptr<Architecture>> llama_preset(std::string_view preset, int64_t n_vocab, bool qkv_bias);
+Result<std::unique_ptr<Architecture>> llama_preset(std::string_view preset, int64_t n_vocab, bool qkv_bias,
+                                                    int64_t n_layer);
 
 // Sums parameters over actual tensors (name, element count) using `arch`'s accounting.
 ParamCounts count_params(const Architecture& arch, const std::vector<std::pair<std::string, int64_t>>& tensors);

@@ -30,12 +30,13 @@ Result<std::unique_ptr<Architecture>> architecture_from_hf_config(const nlohmann
 std::vector<std::string_view> architecture_names() { return {"deepseek-v3", "deepseek-v2", "deepseek-v32", "llama", "qwen2"}; }
 
 Result<std::unique_ptr<Architecture>> architecture_preset(std::string_view arch, std::string_view preset,
-                                                           int64_t vocab_size, int64_t n_mtp) {
+                                                           int64_t vocab_size, int64_t n_mtp, int64_t n_layer) {
+  if (n_layer != -1 && (n_layer < 1 || n_layer > 1024)) return Status::error("--layers must be between 1 and 1024");
   if (arch == "deepseek-v3" || arch == "deepseek-v2" || arch == "deepseek-v32")
-    return deepseek_preset(arch, preset, vocab_size, n_mtp);
+    return deepseek_preset(arch, preset, vocab_size, n_mtp, n_layer);
   if (n_mtp > 0) return Status::error("--mtp: only DeepSeek architectures have multi-token-prediction layers");
-  if (arch == "llama") return llama_preset(preset, vocab_size, false);
-  if (arch == "qwen2") return llama_preset(preset, vocab_size, true);
+  if (arch == "llama") return llama_preset(preset, vocab_size, false, n_layer);
+  if (arch == "qwen2") return llama_preset(preset, vocab_size, true, n_layer);
   return Status::error("unknown architecture '" + std::string(arch) + "' (deepseek-v3, deepseek-v2, deepseek-v32, llama, qwen2)");
 }
 

@@ -8,6 +8,8 @@
 
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
+
 #include "format/gguf_bytes.h"
 #include "support/test_support.h"
 
@@ -100,6 +102,41 @@ TEST(CliFileSafety, QuantizeNeverReplacesItsInput) {
   auto logits = run_dseek("logits -m " + q(m) + " --tokens '1 2' -o " + q(dir / "link.gguf"));
   EXPECT_EQ(logits.exit_code, 2);
   EXPECT_TRUE(test::read_file(m) == before) << "the input changed";
+}
+
+// A file larger than the disk's free space is refused before a byte is
+// written (V3.2's real shapes in f32 are 2.7 TB): the old binary wrote until
+// the disk was full. With --layers the same shapes fit for benchmarks.
+TEST(CliFileSafety, InitRefusesAFileTheDiskCannotHold) {
+  test::TempDir dir;
+  const fs::path out = dir / "v32.gguf";
+  auto r = run_dseek("init --arch deepseek-v32 --preset v32 -o " + q(out));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("is free on"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_FALSE(fs::exists(out.string() + ".tmp"));
+}
+
+TEST(CliFileSafety, InitLayersOverridesThePreset) {
+  test::TempDir dir;
+  const fs::path out = dir / "v3-1layer.gguf";
+  auto r = run_dseek("init --arch deepseek-v3 --preset small --layers 1 --mtp 0 -o " + q(out));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto inspect = run_dseek("inspect --json --no-tensors " + q(out));
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  const auto j = nlohmann::json::parse(inspect.out);
+  bool seen = false;
+  for (const auto& kv : j["hyper_parameters"])
+    if (kv[0] == "n_layer") {
+      seen = true;
+      EXPECT_EQ(kv[1], "1");
+    }
+  EXPECT_TRUE(seen) << inspect.out;
+  for (const char* bad : {"0", "-3", "5000"}) {
+    auto b = run_dseek(std::string("init --arch llama --preset tiny --layers ") + bad + " -o " + q(dir / "bad.gguf"));
+    EXPECT_EQ(b.exit_code, 2) << bad;
+    EXPECT_NE(b.err.find("--layers"), std::string::npos) << b.err;
+  }
 }
 
 }  // namespace

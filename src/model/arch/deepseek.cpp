@@ -401,7 +401,7 @@ const DeepseekTensors& deepseek_tensors() {
 }
 
 Result<std::unique_ptr<Architecture>> deepseek_preset(std::string_view arch, std::string_view preset, int64_t n_vocab,
-                                                       int64_t n_mtp) {
+                                                       int64_t n_mtp, int64_t n_layer) {
   if (preset != "tiny" && preset != "small" && preset != "v2-lite" && preset != "v32")
     return Status::error("unknown preset '" + std::string(preset) + "' (tiny, small, v2-lite, v32)");
   if (preset == "v2-lite" && arch != "deepseek-v2")
@@ -411,6 +411,12 @@ Result<std::unique_ptr<Architecture>> deepseek_preset(std::string_view arch, std
   DeepseekHParams h = deepseek_preset_hparams(arch, preset);
   h.n_vocab = n_vocab;
   if (n_mtp >= 0) h.n_mtp = n_mtp;
+  if (n_layer > 0) {
+    // Fewer layers of the real shapes: keep at least one MoE layer when there are
+    // two or more, so a cut-down V3 still measures what V3 spends its time on.
+    h.n_layer = n_layer;
+    h.n_dense_lead = std::min(h.n_dense_lead, n_layer > 1 ? n_layer - 1 : n_layer);
+  }
   Status st = deepseek_validate(h, "preset " + std::string(preset));
   if (!st.ok()) return st;
   return std::unique_ptr<Architecture>(new DeepseekArch(h));

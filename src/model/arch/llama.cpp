@@ -304,7 +304,8 @@ class LlamaModel final : public Decoder {
 }  // namespace
 
 
-Result<std::unique_ptr<Architecture>> llama_preset(std::string_view preset, int64_t n_vocab, bool qkv_bias) {
+Result<std::unique_ptr<Architecture>> llama_preset(std::string_view preset, int64_t n_vocab, bool qkv_bias,
+                                                    int64_t n_layer) {
   LlamaHParams h;
   h.n_vocab = n_vocab;
   h.qkv_bias = qkv_bias;
@@ -315,6 +316,7 @@ Result<std::unique_ptr<Architecture>> llama_preset(std::string_view preset, int6
   } else {
     return Status::error("unknown preset '" + std::string(preset) + "' for " + (qkv_bias ? "qwen2" : "llama") + " (tiny, small)");
   }
+  if (n_layer > 0) h.n_layer = n_layer;
   h.d_head = h.n_embd / h.n_head;
   h.rope_theta = qkv_bias ? 1000000.0 : 500000.0;
   h.rms_eps = qkv_bias ? 1e-6 : 1e-5;
