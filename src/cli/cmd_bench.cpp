@@ -13,6 +13,7 @@
 #include <optional>
 #include <thread>
 
+#include "cli/bench_spec.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/tools/compute_probe.h"
@@ -97,7 +98,7 @@ struct BenchArgs {
   std::string model_path;
   int pp = 512, tg = 128, threads = 0, reps = 3, depth = 0;
   double probe_gib = 2.0;
-  std::string mode = "auto";
+  std::string mode = "auto", spec;
   bool json = false, memory_only = false;
   MapOptions map;
 };
@@ -113,6 +114,7 @@ void add_options(CLI::App& app, BenchArgs& a) {
   app.add_option("--probe-gib", a.probe_gib, "size of the bandwidth probe's array in GiB")->capture_default_str();
   app.add_flag("--memory", a.memory_only, "only probe the machine: read bandwidth and int8 peak");
   app.add_flag("--json", a.json, "one JSON object on stdout");
+  app.add_option("--spec", a.spec, "also time -n tokens with speculative decoding, ngram[:N] or mtp[:N], against plain greedy");
   app.add_option("--mode", a.mode, kAttentionModeHelp)->capture_default_str();
   app.add_flag("--mlock", a.map.lock, "lock the weights in RAM so they are never paged out");
   app.add_flag("--no-mmap", a.map.read_into_memory, "read the weights into memory at start instead of mapping the file");
@@ -302,6 +304,8 @@ int cmd_bench(int argc, char** argv) {
   if (a.model_path.empty() && !a.memory_only) return report("bench: -m MODEL is required (or --memory)");
   AttentionMode attention = AttentionMode::kAuto;
   if (!parse_attention_mode(a.mode, &attention)) return report("bench: --mode must be naive, absorbed or auto");
+  auto spec = parse_spec(a.spec);
+  if (!spec.ok()) return report(spec.status());
   const int n_threads = a.threads > 0 ? a.threads : static_cast<int>(std::thread::hardware_concurrency());
   ThreadPool pool(n_threads);
   nlohmann::json out = {{"threads", n_threads}};
@@ -328,11 +332,18 @@ int cmd_bench(int argc, char** argv) {
   probe_again(pool, a, pr);
   const Figures g = figures(*shared_files, *timings, pr);
   add_results(out, a, pr, g);
+  Result<SpecBench> sb = Status::error("no --spec");
+  if (spec->method != SpecConfig::Method::kNone) {
+    sb = bench_speculative(m, pool, *spec, std::max(a.tg, 1), a.reps);
+    if (!sb.ok()) return report(sb.status());
+    out["spec"] = spec_json(*sb);
+  }
   if (a.json) {
     std::printf("%s\n", out.dump().c_str());
     return kExitOk;
   }
   print_text(a, n_threads, pr, g, tensor_bytes(*shared_files));
+  if (sb.ok()) print_spec(*sb);
   return kExitOk;
 }
 

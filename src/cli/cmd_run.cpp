@@ -73,7 +73,7 @@ Result<ChatPrompt> chat_prompt(const std::string& model_path, const Tokenizer& t
 }
 
 struct RunArgs {
-  std::string model_path, prompt, system, mode = "auto";
+  std::string model_path, prompt, system, mode = "auto", spec;
   int64_t n_predict = 128, n_ctx = 0;
   int threads = 0;
   bool chat = false, verbose = false, thinking = false;
@@ -103,6 +103,7 @@ void add_options(CLI::App& app, RunArgs& a) {
   app.add_option("-c,--ctx-size", a.n_ctx, "context size (default: the prompt + --n-predict, at most the model's)");
   app.add_option("--mode", a.mode, "MLA attention form: naive | absorbed | auto")->capture_default_str();
   app.add_option("-t,--threads", a.threads, "threads (default: all cores)");
+  app.add_option("--spec", a.spec, "speculative decoding, same output: ngram[:N] (prompt lookup) or mtp[:N] (the model's MTP layer), N drafts per step");
   app.add_flag("-v,--verbose", a.verbose, "timings and the seed on stderr");
   app.add_flag("--mlock", a.map.lock, "lock the weights in RAM so they are never paged out");
   app.add_flag("--no-mmap", a.map.read_into_memory, "read the weights into memory at start instead of mapping the file");
@@ -113,7 +114,7 @@ Status check_args(const RunArgs& a) {
   if (a.n_predict < 0 || a.n_predict > (1 << 24)) return Status::error("--n-predict must be between 0 and 16777216");
   if (a.threads < 0 || a.threads > 1024) return Status::error("--threads must be between 1 and 1024");
   if (a.n_ctx < 0) return Status::error("--ctx-size must be positive");
-  return ok_status();
+  return parse_spec(a.spec).status();
 }
 
 // The prompt's tokens: the chat template's rendering with --chat, else the text as it is.
@@ -133,6 +134,7 @@ int generate_to_stdout(const Model& model, const Tokenizer& tok, const ChatPromp
   const std::vector<int32_t>& ids = prompt.ids;
   GenerateOptions opt;
   opt.max_new_tokens = a.n_predict;
+  opt.spec = parse_spec(a.spec).value();  // checked in check_args
   // The cache holds what this run can use: the prompt and the tokens asked for, at most
   // the trained context. Reserving all of a 128K-token context for a short run would
   // take gigabytes for nothing; generation stops at the same point either way.
@@ -161,6 +163,13 @@ int generate_to_stdout(const Model& model, const Tokenizer& tok, const ChatPromp
                  ids.size(), r.prefill_seconds, ids.size() / std::max(r.prefill_seconds, 1e-9), r.tokens.size(),
                  r.decode_seconds, r.tokens.size() / std::max(r.decode_seconds, 1e-9),
                  static_cast<unsigned long long>(a.sp.seed));
+    if (opt.spec.method != SpecConfig::Method::kNone) {
+      std::fprintf(stderr, "speculative (%s:%lld): %lld verifying forwards; acceptance per draft position:",
+                   spec_method_name(opt.spec.method), static_cast<long long>(opt.spec.draft),
+                   static_cast<long long>(r.spec.steps));
+      for (size_t i = 0; i < r.spec.proposed.size(); ++i) std::fprintf(stderr, " %.2f", r.spec.acceptance(i));
+      std::fprintf(stderr, "\n");
+    }
   }
   if (result->stop == GenerateResult::Stop::kContextFull)
     std::fprintf(stderr, "\ndseek: stopped: the context of %lld tokens is full\n", static_cast<long long>(opt.n_ctx));

@@ -48,6 +48,7 @@ Status Decoder::forward_batch(std::span<const SeqBatch> batch, ThreadPool& pool,
   float* x = arena.take<float>(T * E);
   const LayerStep step{pool, layout->seqs, T, opt.mode, arena};
   run_trunk(layout->tokens, step, x);
+  if (opt.hidden) std::memcpy(opt.hidden, x, static_cast<size_t>(T * E) * sizeof(float));
   const int64_t rows = pack_logit_rows(batch, layout->seqs, x, E);
   if (rows > 0) linear(pool, trunk_.head, x, rows, logits, arena);
   advance_caches(batch);

@@ -36,6 +36,7 @@ struct TrunkWeights {
 class Decoder : public Model {
  public:
   int64_t n_vocab() const final { return trunk_.n_vocab; }
+  int64_t n_embd() const final { return trunk_.n_embd; }
   Status forward_batch(std::span<const SeqBatch> seqs, ThreadPool& pool, const ForwardOptions& opt,
                        float* logits) const final;
 

@@ -31,6 +31,9 @@ struct ForwardOptions {
   bool all_logits = true;  // forward(): logits for every position ([T x V]) or only the last ([V])
   // Activation memory to reuse across calls (a serving loop's); null: the call makes its own.
   StepArena* arena = nullptr;
+  // If set: every new token's final hidden state (after the output norm, what
+  // the head and the MTP module read), [T x n_embd()] for all T tokens of the step.
+  float* hidden = nullptr;
 };
 
 // One sequence's share of a batched step: its new tokens, its cache, and
@@ -69,6 +72,22 @@ class Model {
   // Multi-token prediction (DeepSeek-V3): draft logits for t_{i+2} from the trunk
   // hidden state h_i and token t_{i+1}. Models without MTP return an error.
   virtual Status forward_mtp(std::span<const int32_t> tokens, ThreadPool& pool, float* logits) const {
+    return Status::error("this model has no multi-token-prediction layer");
+  }
+  virtual int64_t n_embd() const { return 0; }
+
+  // Incremental MTP (speculative drafting). The MTP layer gets a cache of its
+  // own: its position i holds (hidden_i, token_{i+1}), one behind the trunk's.
+  virtual bool has_mtp() const { return false; }
+  virtual KvCache new_mtp_cache(int64_t n_ctx) const { return KvCache(1, 1, 1); }
+  // Runs the MTP module over rows i = 0..n-1 of `hidden` ([n x E]: the trunk's
+  // final hidden state at a position, or the module's own output when chaining)
+  // with `next[i]` (the token after that position), at mtp_cache.n_past..,
+  // appending to the cache. Writes the last row's draft logits [V] and, when
+  // hidden_out is set, the last row's output hidden state [E] (the next link's
+  // input). Row by row or in chunks, the logits are those of forward_mtp().
+  virtual Status forward_mtp_step(const float* hidden, std::span<const int32_t> next, KvCache& mtp_cache,
+                                  ThreadPool& pool, float* logits, float* hidden_out) const {
     return Status::error("this model has no multi-token-prediction layer");
   }
 };

@@ -17,6 +17,7 @@ Result<GenerateResult> generate(const Model& model, ThreadPool& pool, std::span<
     return Status::error("the prompt has " + std::to_string(prompt.size()) + " tokens, more than the context of " +
                          std::to_string(n_ctx));
   if (Status st = check_cache_memory(model, n_ctx, 1, "the context size"); !st.ok()) return st;
+  if (opt.spec.method != SpecConfig::Method::kNone) return generate_speculative(model, pool, prompt, sampler, opt, on_token);
   KvCache cache = model.new_cache(n_ctx);
   std::vector<float> logits(static_cast<size_t>(model.n_vocab()));
   std::vector<int32_t> history(prompt.begin(), prompt.end());

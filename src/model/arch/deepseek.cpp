@@ -16,6 +16,7 @@
 #include "model/blocks/linear.h"
 #include "model/blocks/mla.h"
 #include "model/blocks/moe.h"
+#include "model/blocks/mtp_input.h"
 #include "model/blocks/rope.h"
 #include "model/common_tensors.h"
 #include "model/decoder.h"
@@ -187,7 +188,6 @@ class DeepseekArch final : public Architecture {
 
 // ---- The layer ------------------------------------------------------------
 
-
 using kernels::MatrixView;
 
 struct LayerWeights {
@@ -200,8 +200,8 @@ struct LayerWeights {
 };
 
 struct MtpWeights {
-  const float *enorm = nullptr, *hnorm = nullptr, *head_norm = nullptr;
-  MatrixView eh_proj;  // [E x 2E]
+  MtpInputWeights in;
+  const float* head_norm = nullptr;
   LayerWeights layer;
 };
 
@@ -233,10 +233,9 @@ class DeepseekModel final : public Decoder {
     if (h_.n_mtp > 0) {
       const int64_t L = h_.n_layer;
       mtp_ = std::make_unique<MtpWeights>();
-      mtp_->enorm = t.vec(b, DsTensor::kMtpENorm, h_, L);
-      mtp_->hnorm = t.vec(b, DsTensor::kMtpHNorm, h_, L);
+      mtp_->in = {t.vec(b, DsTensor::kMtpENorm, h_, L), t.vec(b, DsTensor::kMtpHNorm, h_, L),
+                  t.matrix(b, DsTensor::kMtpEhProj, h_, L)};
       mtp_->head_norm = t.vec(b, DsTensor::kMtpHeadNorm, h_, L);
-      mtp_->eh_proj = t.matrix(b, DsTensor::kMtpEhProj, h_, L);
       bind_layer(b, L, mtp_->layer);
     }
     return b.status();
@@ -260,24 +259,43 @@ class DeepseekModel final : public Decoder {
     float* h = arena.take<float>(T * E);
     const AttnSeq trunk_seq{0, T, 0, &cache};
     run_trunk(tokens, LayerStep{pool, {&trunk_seq, 1}, T, AttentionMode::kAbsorbed, arena}, h);  // h_i after the output norm
-    // x_i = eh_proj [enorm(Emb(t_{i+1})) ; hnorm(h_i)], i = 0..T-2
-    float* cat = arena.take<float>((T - 1) * 2 * E);
     float* x = arena.take<float>((T - 1) * E);
-    for (int64_t i = 0; i + 1 < T; ++i) {
-      float* row = cat + i * 2 * E;
-      embed_row(tokens[static_cast<size_t>(i + 1)], row);
-      kernels::rms_norm(row, mtp_->enorm, row, E, dims_.eps);
-      kernels::rms_norm(h + i * E, mtp_->hnorm, row + E, E, dims_.eps);
-    }
-    linear(pool, mtp_->eh_proj, cat, T - 1, x, arena);
     const AttnSeq mtp_seq{0, T - 1, 0, &cache};
-    run_block(mtp_->layer, h_.n_layer, x, LayerStep{pool, {&mtp_seq, 1}, T - 1, AttentionMode::kAbsorbed, arena});
-    rms_norm_rows(x, mtp_->head_norm, x, T - 1, E, dims_.eps);
+    run_mtp(h, tokens.subspan(1), mtp_seq, h_.n_layer, pool, arena, x);
     linear(pool, trunk_.head, x, T - 1, logits, arena);
     return ok_status();
   }
 
+  bool has_mtp() const override { return mtp_ != nullptr; }
+  // The MTP layer alone: one cache layer (index 0 in forward_mtp_step).
+  KvCache new_mtp_cache(int64_t n_ctx) const override { return KvCache(1, n_ctx, new_cache(1).width()); }
+
+  Status forward_mtp_step(const float* hidden, std::span<const int32_t> next, KvCache& mtp_cache, ThreadPool& pool,
+                          float* logits, float* hidden_out) const override {
+    if (!mtp_) return Status::error("this model has no multi-token-prediction layer");
+    if (Status st = check_forward_input(next, mtp_cache, h_.n_vocab); !st.ok()) return st;
+    const int64_t n = static_cast<int64_t>(next.size()), E = h_.n_embd;
+    StepArena arena;
+    float* x = arena.take<float>(n * E);  // the rows' outputs; the last feeds the head
+    run_mtp(hidden, next, AttnSeq{0, n, mtp_cache.n_past, &mtp_cache}, 0, pool, arena, x);
+    const float* last = x + (n - 1) * E;
+    if (hidden_out) std::copy(last, last + E, hidden_out);
+    linear(pool, trunk_.head, last, 1, logits, arena);
+    mtp_cache.n_past += n;
+    return ok_status();
+  }
+
  private:
+  // The MTP module over n = seq.n_tok rows: x_i = eh_proj [enorm(Emb(next_i)) ;
+  // hnorm(h_i)], then its decoder layer (cache layer `cache_layer`), then the
+  // shared head norm; x [n x E] is ready for the output head.
+  void run_mtp(const float* h, std::span<const int32_t> next, const AttnSeq& seq, int64_t cache_layer,
+               ThreadPool& pool, StepArena& arena, float* x) const {
+    mtp_input(pool, mtp_->in, trunk_.embd, h, next, h_.n_embd, dims_.eps, x, arena);
+    run_block(mtp_->layer, cache_layer, x, LayerStep{pool, {&seq, 1}, seq.n_tok, AttentionMode::kAbsorbed, arena});
+    rms_norm_rows(x, mtp_->head_norm, x, seq.n_tok, h_.n_embd, dims_.eps);
+  }
+
   static MlaMode mla_mode(AttentionMode m) {
     // Auto is absorbed at every length: with heads sharing each cached-row read
     // it is faster than naive even where naive does fewer FLOPs per key
@@ -376,7 +394,6 @@ class DeepseekModel final : public Decoder {
 };
 
 }  // namespace
-
 
 const DeepseekTensors& deepseek_tensors() {
   static const DeepseekTensors table{kDeepseekSlots};

@@ -46,6 +46,22 @@ class Sampler {
   int32_t sample(std::span<const float> logits, std::span<const int32_t> history);
   const SamplingParams& params() const { return p_; }
 
+  // Speculative decoding (sampler/speculative_verify.cpp). verify_draft()
+  // decides whether `draft`, proposed by a deterministic drafter (its q is
+  // one-hot), stands as the next token: greedy accepts it iff it is what
+  // sample() picks; otherwise it is accepted with probability p(draft), and on
+  // rejection the token is drawn from p with the draft removed, renormalised
+  // (norm(max(0, p - q))). Either way the token returned is distributed as
+  // sample()'s, so speculation leaves the output distribution unchanged.
+  struct Verdict {
+    int32_t token;
+    bool accepted;
+  };
+  Verdict verify_draft(std::span<const float> logits, std::span<const int32_t> history, int32_t draft);
+  // The distribution sample() draws from at temperature > 0 (penalties, then
+  // truncation and temperature): candidates sorted by logit, probs summing to 1.
+  const std::vector<Candidate>& distribution(std::span<const float> logits, std::span<const int32_t> history);
+
  private:
   SamplingParams p_;
   std::mt19937_64 rng_;
