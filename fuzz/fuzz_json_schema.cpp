@@ -44,8 +44,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   auto g = dseek::compile_json_schema(schema, dseek::SchemaOptions{(size & 1) != 0});
   if (!g.ok()) return 0;
+  // States point into their grammar: it must not move after they are made.
+  auto grammar = std::make_shared<const dseek::Grammar>(std::move(g).value());
   const std::string_view doc = in.substr(nul + 1);
-  dseek::GrammarState whole(*g), bytes(*g);
+  dseek::GrammarState whole(*grammar), bytes(*grammar);
   const bool all = whole.feed(doc);
   size_t fed = 0;
   for (char c : doc) {
@@ -54,7 +56,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   check(all == (fed == doc.size()));
   if (all && whole.complete()) check(nlohmann::json::accept(doc));
-  auto grammar = std::make_shared<const dseek::Grammar>(std::move(g).value());
   auto vocab = std::make_shared<const dseek::ConstraintVocab>(kVocab, std::vector<bool>(kVocab.size(), false));
   dseek::GrammarMasker masker(grammar, vocab);
   check_mask(bytes, masker);

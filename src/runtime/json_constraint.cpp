@@ -2,23 +2,17 @@
 // mask (one bit per open container: object or array), following the grammar
 // of RFC 8259 §2-§8; mask_logits tries every token on a copy of it.
 #include "runtime/json_constraint.h"
+#include "runtime/json_bytes.h"
 
 #include <limits>
 
 namespace dseek {
 namespace {
 
-constexpr std::string_view kLiterals[] = {"true", "false", "null"};
-
-bool is_space(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-bool is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
-
-int hex_value(uint8_t c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+using json_bytes::hex_value;
+using json_bytes::is_digit;
+using json_bytes::is_space;
+using json_bytes::kLiterals;
 
 }  // namespace
 

@@ -2,6 +2,7 @@
 // frame per open construct (object, array, string, number, literal, markup
 // sequence). Steps work in place; only anyOf forks copy a thread.
 #include "runtime/json_schema_checker.h"
+#include "runtime/json_bytes.h"
 
 #include <algorithm>
 #include <cstring>
@@ -9,10 +10,14 @@
 namespace dseek {
 namespace {
 
+using json_bytes::hex_value;
+using json_bytes::is_digit;
+using json_bytes::is_space;
+using json_bytes::kLiterals;
+
 using Frame = GrammarState::Frame;
 using Kind = Frame::Kind;
 
-constexpr std::string_view kKeywords[] = {"true", "false", "null"};
 constexpr int kMaxBeginDepth = 16;  // anyOf / sequence nesting entered by one byte
 constexpr int32_t kMaxFreeKey = 256;
 
@@ -21,14 +26,6 @@ enum ArrayPhase : uint8_t { kItemOrClose, kItem, kInItem, kArrAfter };
 enum StringPhase : uint8_t { kChars, kEscape, kHex };
 enum NumberPhase : uint8_t { kMinus, kZero, kInt, kDot, kFrac, kExp, kExpSign, kExpDigits };
 
-bool is_space(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-bool is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
-int hex_value(uint8_t c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 uint64_t all_bits(size_t n) { return n >= 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1; }
 
 Frame frame(Kind k, int32_t node) {
@@ -120,7 +117,7 @@ std::string GrammarState::key() const {
 }
 
 std::string_view GrammarState::literal_text(int32_t node) const {
-  if (node < 0) return kKeywords[-node - 1];
+  if (node < 0) return kLiterals[-node - 1];
   return g_->nodes[static_cast<size_t>(node)].text;
 }
 

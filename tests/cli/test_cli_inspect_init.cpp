@@ -56,14 +56,14 @@ TEST_P(InitArch, InitThenInspect) {
     int64_t n = 1;
     for (auto d : t["shape"]) n *= d.get<int64_t>();
     sum += n;
-    if (t["name"] == "token_embd.weight") EXPECT_EQ(t["shape"][0], n_vocab);
+    if (t["name"] == "token_embd.weight") { EXPECT_EQ(t["shape"][0], n_vocab); }
   }
   EXPECT_EQ(sum, p["total"].get<int64_t>());
   if (arch.rfind("deepseek", 0) == 0) {
     EXPECT_EQ(j["gguf_architecture"], "deepseek2");
     EXPECT_LT(p["active_per_token"].get<int64_t>(), p["total"].get<int64_t>() - p["mtp"].get<int64_t>());
   }
-  if (arch == "deepseek-v3") EXPECT_GT(p["mtp"].get<int64_t>(), 0);  // MTP layer kept
+  if (arch == "deepseek-v3") { EXPECT_GT(p["mtp"].get<int64_t>(), 0); }  // MTP layer kept
 }
 
 INSTANTIATE_TEST_SUITE_P(All, InitArch, ::testing::Values("deepseek-v3", "deepseek-v2", "llama", "qwen2"));
@@ -134,7 +134,7 @@ TEST(Cli, InitCopiesARealTokenizer) {
   EXPECT_EQ(j["tokenizer"]["pre"], "deepseek-coder");
   EXPECT_EQ(j["tokenizer"]["merges"], 31757);
   for (const auto& t : j["tensors"])
-    if (t["name"] == "output.weight") EXPECT_EQ(t["shape"][0], 32256);
+    if (t["name"] == "output.weight") { EXPECT_EQ(t["shape"][0], 32256); }
 }
 
 TEST(Cli, InitImportsAHuggingFaceTokenizerJson) {

@@ -104,7 +104,7 @@ TEST(CliLora, MismatchedAdaptersAreRejected) {
       {write_one("shape.gguf", "blk.0.attn_output.weight", out->ne[1] + 1, out->ne[0]), "another shape"},
       {write_one("exps.gguf", "blk.1.ffn_gate_exps.weight", 4, 4), "cannot carry an adapter"}};
   for (const auto& c : cases) {
-    for (const std::string cmd : {"logits -m " + f.base + " --tokens \"1 2\" -o " + (f.dir / "x.bin").string() + " --lora " + c.file,
+    for (const std::string& cmd : {"logits -m " + f.base + " --tokens \"1 2\" -o " + (f.dir / "x.bin").string() + " --lora " + c.file,
                                   "merge-lora " + f.base + " " + c.file + " -o " + (f.dir / "m.gguf").string()}) {
       auto r = test::run_dseek(cmd);
       EXPECT_EQ(r.exit_code, 2) << cmd;

@@ -99,7 +99,7 @@ TEST(Fp8E4M3, EveryCodeMatchesFormulaAndRoundTrips) {
       continue;
     }
     ASSERT_EQ(static_cast<double>(got), want) << v;
-    if (v != 0x80) ASSERT_EQ(f32_to_fp8_e4m3(got), v) << v;  // -0 encodes as 0x80 too
+    if (v != 0x80) { ASSERT_EQ(f32_to_fp8_e4m3(got), v) << v; }  // -0 encodes as 0x80 too
   }
 }
 

@@ -30,8 +30,8 @@ TEST(Dispatch, BackendHasTheMostCapableSupportedIsaPerKind) {
       EXPECT_EQ(int8_table(isa), nullptr) << isa_name(isa);
       EXPECT_EQ(elementwise_table(isa), nullptr) << isa_name(isa);
     }
-    if (const DotRowTable* t = dot_row_table(isa)) EXPECT_EQ(t->isa, isa);
-    if (const Int8Table* t = int8_table(isa)) EXPECT_EQ(t->isa, isa);
+    if (const DotRowTable* t = dot_row_table(isa)) { EXPECT_EQ(t->isa, isa); }
+    if (const Int8Table* t = int8_table(isa)) { EXPECT_EQ(t->isa, isa); }
   }
 }
 

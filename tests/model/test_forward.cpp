@@ -100,11 +100,8 @@ class ForwardInvariance : public ::testing::TestWithParam<ArchCase> {};
 
 TEST_P(ForwardInvariance, ModesStepsAndThreadsAgree) {
   test::TempDir dir;
-  const std::string path = (dir / "m.gguf").string();
   const auto [arch, dtype, preset] = GetParam();
-  auto r = test::run_dseek(std::string("init --arch ") + arch + " --preset " + preset + " --dtype " + dtype + " -o '" + path + "'");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto m = load_model_or_fail(path);
+  auto m = test::init_and_load(dir, arch, preset, dtype);
   ASSERT_TRUE(m);
   std::vector<int32_t> toks;
   for (int i = 0; i < 24; ++i) toks.push_back((i * 37 + 11) % static_cast<int32_t>(m->n_vocab()));

@@ -74,11 +74,8 @@ class SpecGreedy : public ::testing::TestWithParam<SpecCase> {};
 // cache rolls back exactly (drafts on random models are mostly rejected).
 TEST_P(SpecGreedy, SameTokensAsPlainDecoding) {
   test::TempDir dir;
-  const std::string path = (dir / "m.gguf").string();
   const auto [arch, dtype, preset] = GetParam();
-  auto r = test::run_dseek(std::string("init --arch ") + arch + " --preset " + preset + " --dtype " + dtype + " -o '" + path + "'");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto m = load_model_or_fail(path);
+  auto m = test::init_and_load(dir, arch, preset, dtype);
   ASSERT_TRUE(m);
   const auto prompt = echoing_prompt(m->n_vocab());
   const auto plain = run_greedy(*m, prompt, "", 40);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "model/model.h"
+#include "support/test_support.h"
 
 namespace dseek::test {
 
@@ -20,6 +21,16 @@ inline std::shared_ptr<const Model> load_model_or_fail(const std::string& path) 
   auto m = load_model(std::make_shared<const ModelFiles>(std::move(files).value()));
   EXPECT_TRUE(m.ok()) << m.message();
   return m.ok() ? m.value() : nullptr;
+}
+
+// `dseek init --arch ARCH --preset PRESET --dtype DTYPE` into dir/m.gguf, loaded;
+// null (with the failure recorded) when either step fails.
+inline std::shared_ptr<const Model> init_and_load(const TempDir& dir, const std::string& arch,
+                                                  const std::string& preset, const std::string& dtype) {
+  const std::string path = (dir / "m.gguf").string();
+  auto r = run_dseek("init --arch " + arch + " --preset " + preset + " --dtype " + dtype + " -o '" + path + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.exit_code == 0 ? load_model_or_fail(path) : nullptr;
 }
 
 // The ids on the line that starts with `key` in a llama2.c .ids reference file.
