@@ -187,6 +187,16 @@ struct Burst {
   }
 };
 
+// An engine that runs one request and queues one more (the admission tests).
+EngineOptions one_slot_and_one_queued(int threads) {
+  EngineOptions o;
+  o.parallel = 1;
+  o.queue_limit = 1;
+  o.n_ctx = 512;
+  o.threads = threads;
+  return o;
+}
+
 // A burst that arrives before the engine has admitted anything: the free slot
 // and the queue each take one request, whatever the engine thread's timing
 // (counting the one a free slot is about to take as "waiting" refused it).
@@ -194,11 +204,7 @@ TEST(Engine, BurstFillsTheFreeSlotAndTheQueue) {
   auto m = tiny_model("f32");
   ASSERT_TRUE(m);
   std::mt19937 rng(5);
-  EngineOptions o;
-  o.parallel = 1;
-  o.queue_limit = 1;
-  o.n_ctx = 512;
-  o.threads = 1;
+  const EngineOptions o = one_slot_and_one_queued(1);
   Burst burst;
   Engine e(m, o);
   burst.submit(e, rng, m->n_vocab(), 8, 300);
@@ -211,11 +217,7 @@ TEST(Engine, CancelFreesPagesAndQueueRefusesWhenFull) {
   auto m = tiny_model("f32");
   ASSERT_TRUE(m);
   std::mt19937 rng(3);
-  EngineOptions o;
-  o.parallel = 1;
-  o.queue_limit = 1;
-  o.n_ctx = 512;
-  o.threads = 2;
+  const EngineOptions o = one_slot_and_one_queued(2);
   Collector c;
   Burst burst;
   Engine e(m, o);
