@@ -18,10 +18,17 @@ namespace {
 
 constexpr const char* kTypes = "q8_0, q4_k, q5_k, q6_k, q4_0, bf16, f16, f32";
 
+// The GGUF architectures dseek runs (model/registry.cpp): a file naming one
+// of them that fails to open is a broken model, reported, never retyped.
+bool names_a_known_architecture(const GgufFile& g) {
+  const auto arch = g.get_string("general.architecture");
+  return arch && (*arch == "deepseek2" || *arch == "llama" || *arch == "qwen2");
+}
+
 // A GGUF input without an architecture dseek can run: retype its tensors.
 int retype_any_gguf(const std::string& in, const std::string& out, DType type, const std::string& why) {
   auto g = GgufFile::open(in);
-  if (!g.ok()) return report(why);
+  if (!g.ok() || names_a_known_architecture(*g)) return report(why);
   std::fprintf(stderr, "dseek: %s is not a model dseek knows (%s): converting each tensor\n", in.c_str(), why.c_str());
   ProgressBar bar("converting to " + std::string(dtype_name(type)), 1000);
   Status st = retype_gguf(*g, type, out, [&](uint64_t done, uint64_t total) {
@@ -48,7 +55,7 @@ int cmd_quantize(int argc, char** argv) {
   if (Status st = check_output_is_not_input(out, {in}); !st.ok()) return report(st);
   auto files = open_model_files(in);
   if (!files.ok()) return retype_any_gguf(in, out, *t, files.message());
-  if (!files->arch) return retype_any_gguf(in, out, *t, files->arch_error);
+  if (!files->arch && files->gguf) return retype_any_gguf(in, out, *t, files->arch_error);
   ProgressBar bar("quantizing to " + type, 1000);
   Status st = convert_to_gguf(*files, {.type = *t, .tokenizer_pre = pre}, out,
                               [&](uint64_t done, uint64_t total) { bar.update(total ? done * 1000 / total : 1000); });
