@@ -14,6 +14,7 @@
 #include "runtime/cache_budget.h"
 #include "runtime/chat_prompt.h"
 #include "runtime/engine.h"
+#include "runtime/speculative.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "tokenizer/jinja/chat_template.h"
@@ -40,6 +41,7 @@ struct ServeArgs {
   double timeout = 600;
   MapOptions map;
   std::vector<std::string> loras;
+  std::string spec;
 };
 
 void add_options(CLI::App& app, ServeArgs& a) {
@@ -67,6 +69,7 @@ void add_options(CLI::App& app, ServeArgs& a) {
   app.add_option("--body-timeout", a.http.body_timeout, "seconds a client has to send a request's body")->capture_default_str();
   app.add_option("--idle-timeout", a.http.idle_timeout, "seconds a keep-alive connection may wait for its next request")->capture_default_str();
   app.add_option("--write-timeout", a.http.write_timeout, "seconds a client may take to read one write of an answer")->capture_default_str();
+  app.add_option("--spec", a.spec, "speculative decoding, same output: ngram[:N] (prompt lookup) or mtp[:N] (the model's MTP layer), N drafts per step; constrained output (json, tools, logit_bias) decodes without drafts");
   app.add_flag("--mlock", a.map.lock, "lock the weights in RAM so they are never paged out");
   app.add_flag("--no-mmap", a.map.read_into_memory, "read the weights into memory at start instead of mapping the file");
 }
@@ -141,6 +144,9 @@ int serve(const std::shared_ptr<const Model>& model, ServeArgs& a, server::Serve
   std::fprintf(stderr, "dseek serve: model '%s' (%s), %lld slots x %lld tokens, cache %.1f MiB\n", ctx.alias.c_str(),
                std::string(model->arch().name()).c_str(), static_cast<long long>(a.eng.parallel),
                static_cast<long long>(a.eng.n_ctx), static_cast<double>(engine.cache_bytes()) / (1 << 20));
+  if (a.eng.spec.method != SpecConfig::Method::kNone)
+    std::fprintf(stderr, "dseek serve: speculative decoding: %s, %lld drafts per step\n", spec_method_name(a.eng.spec.method),
+                 static_cast<long long>(a.eng.spec.draft));
   std::fprintf(stderr, "dseek serve: listening on http://%s:%d\n", a.http.host.c_str(), srv.port());
   std::fflush(stderr);
   srv.run();
@@ -158,10 +164,14 @@ int cmd_serve(int argc, char** argv) {
   add_options(app, a);
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
   if (std::string bad = out_of_range(a); !bad.empty()) return report(bad);
+  auto spec = parse_spec(a.spec);
+  if (!spec.ok()) return report(spec.status());
+  a.eng.spec = spec.value();
 
   auto loaded = load_model_files(a.model_path, true, a.map, a.loras);
   if (!loaded.ok()) return report(loaded.status());
   const std::shared_ptr<const Model>& model = loaded->model;
+  if (Status st = check_spec(a.eng.spec, *model); !st.ok()) return report(st);
   if (a.eng.n_ctx > model->n_ctx())
     std::fprintf(stderr, "dseek serve: note: --ctx %lld is beyond the model's trained context of %lld\n",
                  static_cast<long long>(a.eng.n_ctx), static_cast<long long>(model->n_ctx()));

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 
+#include "runtime/engine_spec.h"
+
 namespace dseek {
 
 struct Engine::Sequence {
@@ -16,6 +18,7 @@ struct Engine::Sequence {
   bool prompt_registered = false;
   bool done = false;  // finished; removed from the active list after this step
   Sampler sampler;
+  SequenceSpec spec;  // drafts (off unless --spec and the output is unconstrained)
 
   Sequence(EngineRequest r, KvCache c)
       : req(std::move(r)), handle(std::make_shared<Handle>()), cache(std::move(c)), sampler(req.sampling) {}
@@ -111,6 +114,9 @@ EngineStats Engine::stats() const {
   s.pages_used = stat_pages_used_;
   s.cached_pages = stat_cached_pages_;
   s.steps = steps_;
+  s.spec = opt_.spec.method != SpecConfig::Method::kNone;
+  s.spec_drafted = spec_drafted_.load();
+  s.spec_accepted = spec_accepted_.load();
   return s;
 }
 
@@ -153,7 +159,7 @@ bool Engine::admit(Sequence& s) {
   s.cache.pages() = prefix_.lookup(s.history, (s.n_prompt - 1) / P);
   s.cached = static_cast<int64_t>(s.cache.pages().size()) * P;
   s.cache.n_past = s.cached;
-  return true;
+  return start_spec(s);
 }
 
 bool Engine::ensure_pages(Sequence& s, int64_t n_new) {
@@ -172,12 +178,14 @@ void Engine::publish_page_stats() {
 }
 
 void Engine::finish(Sequence& s, FinishReason reason, const std::string& error) {
+  // Rows past the history are drafts that ran but were never delivered (the request ended inside them).
+  s.cache.n_past = std::min<int64_t>(s.cache.n_past, static_cast<int64_t>(s.history.size()));
   // Keep what this request computed for the next one (its conversation's next turn).
   const auto computed = std::span<const int32_t>(s.history).first(static_cast<size_t>(s.cache.n_past));
   if (reason != FinishReason::kError) prefix_.insert(computed, s.cache.pages());
   for (int32_t p : s.cache.pages()) pages_.release(p);
   s.cache.pages().clear();
-  FinishEvent ev{reason, error, s.n_prompt, s.cached, s.generated};
+  FinishEvent ev{reason, error, s.n_prompt, s.cached, s.generated, s.spec.drafted, s.spec.accepted};
   s.done = true;
   {
     // The slot and its pages are free before the client hears of it: /metrics read
@@ -211,8 +219,12 @@ void Engine::add_to_batch(Sequence& s, int64_t n, StepBatch& b) {
 
 Engine::StepBatch Engine::schedule() {
   StepBatch b;
-  for (auto& s : active_)
-    if (!s->done && pending_tokens(*s) == 1) add_to_batch(*s, 1, b);
+  for (auto& s : active_) {
+    if (s->done || pending_tokens(*s) != 1) continue;
+    // The first token comes from the prompt's last chunk (plain): it also registers the prompt.
+    if (s->spec.active() && s->prompt_registered) add_verify_to_batch(*s, b);
+    else add_to_batch(*s, 1, b);
+  }
   int64_t budget = opt_.prefill_chunk;
   for (auto& s : active_) {
     if (s->done) continue;
@@ -227,13 +239,26 @@ Engine::StepBatch Engine::schedule() {
 }
 
 Status Engine::forward(const StepBatch& b, std::vector<float>& logits) {
-  int64_t n_logits = 0;
-  for (const SeqBatch& s : b.seqs) n_logits += s.want_logits ? 1 : 0;
+  int64_t n_logits = 0, n_tokens = 0;
+  bool want_hidden = false;
+  for (size_t i = 0; i < b.seqs.size(); ++i) {
+    const SeqBatch& s = b.seqs[i];
+    const auto n = static_cast<int64_t>(s.tokens.size());
+    n_logits += !s.want_logits ? 0 : s.all_rows ? n : 1;
+    n_tokens += n;
+    want_hidden = want_hidden || b.members[i]->spec.wants_hidden();
+  }
   logits.assign(static_cast<size_t>(n_logits * model_->n_vocab()), 0.0f);
   ForwardOptions fo;
   fo.mode = AttentionMode::kAbsorbed;
   fo.arena = &arena_;
-  return model_->forward_batch(b.seqs, pool_, fo, logits.data());
+  if (want_hidden) {
+    hidden_.resize(static_cast<size_t>(n_tokens * model_->n_embd()));
+    fo.hidden = hidden_.data();
+  }
+  Status st = model_->forward_batch(b.seqs, pool_, fo, logits.data());
+  if (st.ok() && want_hidden) pass_hidden(b);
+  return st;
 }
 
 void Engine::emit(Sequence& s, float* lg) {
@@ -243,10 +268,14 @@ void Engine::emit(Sequence& s, float* lg) {
     s.prompt_registered = true;
   }
   if (s.req.logit_filter) s.req.logit_filter(lg, V);
-  const int32_t token = s.sampler.sample(std::span<const float>(lg, static_cast<size_t>(V)), s.history);
+  deliver(s, s.sampler.sample(std::span<const float>(lg, static_cast<size_t>(V)), s.history), lg);
+}
+
+bool Engine::deliver(Sequence& s, int32_t token, const float* lg) {
+  const int64_t V = model_->n_vocab();
   if (std::find(s.req.stop_tokens.begin(), s.req.stop_tokens.end(), token) != s.req.stop_tokens.end()) {
     finish(s, FinishReason::kStop);
-    return;
+    return false;
   }
   TokenEvent ev;
   ev.token = token;
@@ -257,12 +286,19 @@ void Engine::emit(Sequence& s, float* lg) {
   if (!more) finish(s, FinishReason::kStop);
   else if (s.generated >= s.req.max_tokens || static_cast<int64_t>(s.history.size()) >= opt_.n_ctx)
     finish(s, FinishReason::kLength);
+  return !s.done;
 }
 
 void Engine::sample_and_emit(const StepBatch& b, std::vector<float>& logits) {
   int64_t row = 0;
-  for (size_t i = 0; i < b.seqs.size(); ++i)
-    if (b.seqs[i].want_logits) emit(*b.members[i], logits.data() + (row++) * model_->n_vocab());
+  for (size_t i = 0; i < b.seqs.size(); ++i) {
+    const SeqBatch& sb = b.seqs[i];
+    if (!sb.want_logits) continue;
+    float* lg = logits.data() + row * model_->n_vocab();
+    if (sb.all_rows) emit_verified(*b.members[i], lg);
+    else emit(*b.members[i], lg);
+    row += sb.all_rows ? static_cast<int64_t>(sb.tokens.size()) : 1;
+  }
 }
 
 void Engine::step() {
@@ -276,6 +312,72 @@ void Engine::step() {
     return;
   }
   sample_and_emit(batch, logits);
+}
+
+// ---- Speculative decoding (see engine_spec.h) ----
+
+bool Engine::start_spec(Sequence& s) {
+  if (opt_.spec.method == SpecConfig::Method::kNone || s.req.logit_filter) return true;
+  auto spec = SequenceSpec::make(opt_.spec, *model_, pool_, opt_.n_ctx, s.cached);
+  if (!spec.ok()) {
+    finish(s, FinishReason::kError, spec.message());
+    return false;
+  }
+  s.spec = std::move(spec).value();
+  return true;
+}
+
+void Engine::add_verify_to_batch(Sequence& s, StepBatch& b) {
+  // Drafts that could never be delivered are not run: the last token a request
+  // may still produce is the step's own, and every row needs a cache position.
+  const int64_t room = std::min(s.req.max_tokens - s.generated - 1, opt_.n_ctx - static_cast<int64_t>(s.history.size()));
+  if (Status st = s.spec.draft(s.history, std::min(opt_.spec.draft, room)); !st.ok()) {
+    finish(s, FinishReason::kError, st.message());
+    return;
+  }
+  if (s.spec.n_drafts() == 0) {  // nothing to check: the plain step
+    add_to_batch(s, 1, b);
+    return;
+  }
+  const auto n = static_cast<int64_t>(s.spec.rows().size());
+  if (!ensure_pages(s, n)) {
+    finish(s, FinishReason::kError, "out of cache memory (start the server with a smaller --parallel or --ctx)");
+    return;
+  }
+  b.seqs.push_back({s.spec.rows(), &s.cache, true, true});
+  b.members.push_back(&s);
+}
+
+// Hands each drafter its sequence's slice of the step's hidden states (batch order).
+void Engine::pass_hidden(const StepBatch& b) {
+  const int64_t E = model_->n_embd();
+  int64_t offset = 0;
+  for (size_t i = 0; i < b.seqs.size(); ++i) {
+    const auto n = static_cast<int64_t>(b.seqs[i].tokens.size());
+    Sequence& s = *b.members[i];
+    s.spec.on_trunk(s.cache.n_past - n, hidden_.data() + offset * E, n);
+    offset += n;
+  }
+}
+
+void Engine::emit_verified(Sequence& s, const float* lg) {
+  const int64_t V = model_->n_vocab(), n_rows = static_cast<int64_t>(s.spec.rows().size());
+  const int64_t n0 = s.cache.n_past - n_rows;  // the pending token's position
+  const int64_t stood = s.spec.verify(s.sampler, lg, V, s.history);
+  s.cache.n_past = n0 + 1 + stood;  // drop the rejected drafts' rows
+  s.spec.rollback(s.cache.n_past);
+  spec_drafted_ += n_rows - 1;
+  const std::span<const int32_t> tokens = s.spec.tokens();
+  const auto& stops = s.req.stop_tokens;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    // Counted before deliver(), which may finish the request and report the totals;
+    // an accepted stop token is not delivered, so it does not count.
+    if (static_cast<int64_t>(i) < stood && std::find(stops.begin(), stops.end(), tokens[i]) == stops.end()) {
+      ++s.spec.accepted;
+      ++spec_accepted_;
+    }
+    if (!deliver(s, tokens[i], lg + static_cast<int64_t>(i) * V)) return;
+  }
 }
 
 }  // namespace dseek

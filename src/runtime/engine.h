@@ -14,6 +14,13 @@
 // Results do not depend on batching: the model's batched forward is
 // batch-invariant, each request samples from its own seeded RNG, and prompt
 // chunking and prefix reuse give bit-identical cache rows.
+//
+// Speculative decoding (EngineOptions::spec, engine_spec.h): a decoding
+// sequence runs its pending token plus k drafted ones in the same batched
+// step and keeps the drafts that its sampler accepts. Sequences with a
+// logit_filter (constrained output, logit_bias) decode without drafts: the
+// filter's state follows the emitted tokens, so later rows could not be
+// filtered before the earlier ones are decided.
 #pragma once
 
 #include <atomic>
@@ -35,6 +42,7 @@
 #include "runtime/page_pool.h"
 #include "runtime/prefix_cache.h"
 #include "runtime/sampler/sampler.h"
+#include "runtime/speculative.h"
 
 namespace dseek {
 
@@ -45,6 +53,7 @@ struct EngineOptions {
   int64_t queue_limit = 64;    // waiting requests beyond the running ones
   int64_t prefill_chunk = 256; // prompt tokens per step across all prefilling sequences
   int64_t threads = 0;         // 0: hardware threads
+  SpecConfig spec;             // speculative decoding (off by default); check_spec() it against the model first
 };
 
 struct TokenEvent {
@@ -59,6 +68,7 @@ struct FinishEvent {
   FinishReason reason = FinishReason::kStop;
   std::string error;
   int64_t prompt_tokens = 0, cached_tokens = 0, completion_tokens = 0;
+  int64_t drafted_tokens = 0, accepted_tokens = 0;  // speculative drafts run / accepted and delivered
 };
 
 struct EngineRequest {
@@ -80,6 +90,8 @@ struct EngineRequest {
 struct EngineStats {
   int64_t active = 0, waiting = 0, pages_used = 0, pages_total = 0, cached_pages = 0;
   int64_t steps = 0;
+  bool spec = false;                          // speculative decoding on
+  int64_t spec_drafted = 0, spec_accepted = 0;  // draft tokens verified / accepted, all requests
 };
 
 class Engine {
@@ -138,6 +150,14 @@ class Engine {
   // Samples each sequence that got logits, reports its token, finishes it on a stop / limit.
   void sample_and_emit(const StepBatch& b, std::vector<float>& logits);
   void emit(Sequence& s, float* logits);
+  // Reports one token sampled from `logits`; false when that finished the sequence.
+  bool deliver(Sequence& s, int32_t token, const float* logits);
+
+  // Speculative decoding (engine_spec.h), kept apart from the plain path.
+  bool start_spec(Sequence& s);  // false: the sequence failed (finished)
+  void add_verify_to_batch(Sequence& s, StepBatch& b);
+  void pass_hidden(const StepBatch& b);
+  void emit_verified(Sequence& s, const float* logits);
   // Copies the page counts into the stats() mirrors; mu_ must be held.
   void publish_page_stats();
 
@@ -145,6 +165,7 @@ class Engine {
   EngineOptions opt_;
   ThreadPool pool_;
   StepArena arena_;  // activations, reused across steps: steady-state decode allocates nothing
+  std::vector<float> hidden_;  // the step's final hidden states, for MTP drafters
   PagePool pages_;
   PrefixCache prefix_;
 
@@ -153,6 +174,7 @@ class Engine {
   std::deque<std::unique_ptr<Sequence>> waiting_;
   std::vector<std::unique_ptr<Sequence>> active_;  // engine thread only
   int64_t n_active_ = 0, steps_ = 0, stat_pages_used_ = 0, stat_cached_pages_ = 0;  // mirrors for stats()
+  std::atomic<int64_t> spec_drafted_{0}, spec_accepted_{0};
   bool stop_ = false;
   std::thread thread_;
 };

@@ -21,6 +21,8 @@ class MtpDrafter final : public Drafter {
   bool wants_hidden() const override { return true; }
   void on_trunk(int64_t pos0, const float* hidden, int64_t n) override;
   void rollback(int64_t n_past) override;
+  // The module's rows for the skipped positions stay zero: it attends to them as blanks.
+  void skip_prefix(int64_t n_past) override { cache_.n_past = n_past; }
   Status propose(std::span<const int32_t> history, int64_t n, std::vector<int32_t>& out) override;
 
  private:

@@ -47,13 +47,18 @@ double SpecStats::acceptance(size_t position) const {
   return static_cast<double>(accepted[position]) / static_cast<double>(proposed[position]);
 }
 
+Status check_spec(const SpecConfig& config, const Model& model) {
+  if (config.method == SpecConfig::Method::kMtp && !model.has_mtp())
+    return Status::error("--spec mtp: this model has no multi-token-prediction layer (use --spec ngram)");
+  return ok_status();
+}
+
 Result<std::unique_ptr<Drafter>> make_drafter(const SpecConfig& config, const Model& model, ThreadPool& pool,
                                               int64_t n_ctx) {
   switch (config.method) {
     case SpecConfig::Method::kNgram: return std::unique_ptr<Drafter>(new NgramDrafter());
     case SpecConfig::Method::kMtp:
-      if (!model.has_mtp())
-        return Status::error("--spec mtp: this model has no multi-token-prediction layer (use --spec ngram)");
+      if (Status st = check_spec(config, model); !st.ok()) return st;
       return std::unique_ptr<Drafter>(new MtpDrafter(model, pool, n_ctx));
     default: return Status::error("speculative decoding is off (--spec none)");
   }

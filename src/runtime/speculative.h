@@ -47,11 +47,17 @@ class Drafter {
   virtual void on_trunk(int64_t pos0, const float* hidden, int64_t n) {}
   // The trunk cache holds positions [0, n_past) now (a rejection cut it back).
   virtual void rollback(int64_t n_past) {}
+  // Before any on_trunk(): positions [0, n_past) came from a prefix cache, so
+  // the trunk never ran them here (no hidden states). Drafts may be worse; the
+  // verification keeps the output unchanged.
+  virtual void skip_prefix(int64_t n_past) {}
   // Up to `n` tokens to follow `history` (prompt + output; its last token is
   // the pending one, sampled but not yet run by the trunk).
   virtual Status propose(std::span<const int32_t> history, int64_t n, std::vector<int32_t>& out) = 0;
 };
 
+// Whether `model` can draft by `config` (MTP needs an MTP layer; the error says to use ngram).
+Status check_spec(const SpecConfig& config, const Model& model);
 // The drafter for `config`; MTP needs a model with an MTP layer (the error says to use ngram).
 Result<std::unique_ptr<Drafter>> make_drafter(const SpecConfig& config, const Model& model, ThreadPool& pool,
                                               int64_t n_ctx);

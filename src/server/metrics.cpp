@@ -55,6 +55,12 @@ std::string Metrics::render(const EngineStats& e) const {
   scalar(out, "dseek_kv_pages_total", "gauge", "Cache pages in the pool.", static_cast<double>(e.pages_total));
   scalar(out, "dseek_prefix_cache_pages", "gauge", "Pages held by the prefix cache.", static_cast<double>(e.cached_pages));
   scalar(out, "dseek_engine_steps_total", "counter", "Batched model steps run.", static_cast<double>(e.steps));
+  if (e.spec) {
+    scalar(out, "dseek_spec_draft_tokens_total", "counter", "Speculative draft tokens verified.", static_cast<double>(e.spec_drafted));
+    scalar(out, "dseek_spec_accepted_tokens_total", "counter", "Speculative draft tokens accepted.", static_cast<double>(e.spec_accepted));
+    const double rate = e.spec_drafted > 0 ? static_cast<double>(e.spec_accepted) / static_cast<double>(e.spec_drafted) : 0.0;
+    scalar(out, "dseek_spec_acceptance_rate", "gauge", "Accepted over verified draft tokens since start.", rate);
+  }
   ttft.render("dseek_time_to_first_token_seconds", "Time from request to first generated token.", out);
   per_token.render("dseek_time_per_output_token_seconds", "Time between generated tokens.", out);
   return out;

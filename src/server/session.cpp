@@ -314,7 +314,17 @@ json Session::usage() const {
           {"prompt_cache_hit_tokens", cached_tokens_},
           {"prompt_cache_miss_tokens", prompt_tokens_ - cached_tokens_},
           {"prompt_tokens_details", {{"cached_tokens", cached_tokens_}}},
-          {"completion_tokens_details", {{"reasoning_tokens", reasoning_tokens_}}}};
+          {"completion_tokens_details", completion_details()}};
+}
+
+// OpenAI's predicted-output counts carry the speculative drafts when the server runs --spec.
+json Session::completion_details() const {
+  json d = {{"reasoning_tokens", reasoning_tokens_}};
+  if (ctx_->engine && ctx_->engine->options().spec.method != SpecConfig::Method::kNone) {
+    d["accepted_prediction_tokens"] = accepted_tokens_;
+    d["rejected_prediction_tokens"] = drafted_tokens_ - accepted_tokens_;
+  }
+  return d;
 }
 
 void Session::emit_text(Choice& c, const std::string& text, ChoiceDelta& d) {
@@ -423,6 +433,8 @@ void Session::on_finish(Choice& c, const FinishEvent& ev) {
   {
     std::lock_guard lock(mu_);
     completion_tokens_ += ev.completion_tokens;
+    drafted_tokens_ += ev.drafted_tokens;
+    accepted_tokens_ += ev.accepted_tokens;
     reasoning_tokens_ += c.reasoning_tokens;
     if (c.index == 0) {
       cached_tokens_ = ev.cached_tokens;

@@ -98,6 +98,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void emit_text(Choice& c, const std::string& text, ChoiceDelta& d);
   bool on_token(Choice& c, const TokenEvent& ev);
   void on_finish(Choice& c, const FinishEvent& ev);
+  nlohmann::json completion_details() const;  // mu_ held
 
   ServerContext* ctx_ = nullptr;
   CompletionParams params_;
@@ -113,6 +114,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::condition_variable cv_;
   std::deque<ChoiceDelta> queue_;
   int64_t finished_ = 0, completion_tokens_ = 0, cached_tokens_ = 0, reasoning_tokens_ = 0;
+  int64_t drafted_tokens_ = 0, accepted_tokens_ = 0;  // speculative drafts (--spec), all choices
   bool cancelled_ = false;
   std::string cancel_reason_;  // set before cancelled_; read on the engine thread under mu_
   std::mutex listener_mu_;  // held while the listener runs, so clearing it waits for a call in flight
