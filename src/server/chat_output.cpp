@@ -486,9 +486,11 @@ bool ChatOutputParser::start_call(ChatOutputDelta& out) {
 // JSON as it comes, whitespace outside strings dropped; a tail that may be the
 // closing ``` fence (or space before it) waits for the call's end.
 void ChatOutputParser::stream_json_arguments(bool eof, ChatOutputDelta& out) {
-  size_t end = body_.size();
-  if (!eof)
-    while (end > args_fed_ && (body_[end - 1] == '`' || kSpace.find(body_[end - 1]) != std::string_view::npos)) --end;
+  // Held back even at the end of the stream: a cut-off call must not send
+  // markup (the fence, a partly written call-end marker) as arguments.
+  (void)eof;
+  size_t end = body_.size() - marker_tail(body_, kDialects[dialect_].call_end);
+  while (end > args_fed_ && (body_[end - 1] == '`' || kSpace.find(body_[end - 1]) != std::string_view::npos)) --end;
   std::string piece;
   for (; args_fed_ < end; ++args_fed_) {
     const char c = body_[args_fed_];

@@ -109,7 +109,7 @@ await check('thinking.budget_tokens ends the reasoning after that many tokens', 
 await check('a forced tool_use streams its input as several input_json_delta events', async () => {
   const tool = { name: 'pick', input_schema: { type: 'object', additionalProperties: false, required: ['a', 'b'],
     properties: { a: { type: 'boolean' }, b: { enum: ['x', 'y'] } } } };
-  const req = ask({ max_tokens: 40, tools: [tool], tool_choice: { type: 'tool', name: 'pick' }, temperature: 1 });
+  const req = ask({ max_tokens: 160, tools: [tool], tool_choice: { type: 'tool', name: 'pick' }, temperature: 1 });
   const whole = await client.messages.create(req);
   const parts = [];
   const stream = client.messages.stream(req);

@@ -30,7 +30,7 @@ const weather = {
     },
   },
 };
-const ask = (extra) => ({ model: 'tiny', messages: [{ role: 'user', content: 'Weather in Paris?' }], max_tokens: 60, seed: 5, temperature: 1.0, ...extra });
+const ask = (extra) => ({ model: 'tiny', messages: [{ role: 'user', content: 'Weather in Paris?' }], max_tokens: 400, seed: 5, temperature: 1.0, ...extra });
 
 // Streams a request; returns the tool-call chunks per index and the finish reason.
 async function streamCalls(client, req) {
@@ -65,7 +65,7 @@ async function checkStreamedArguments(client, req) {
 
 const v3 = await makeTinyModel(dseek, { name: 'v3' });
 await check('V3 markup: forced call arguments stream in several chunks as generated', async () => {
-  const srv = await startServer(dseek, v3.model, ['--ctx', '1024']);
+  const srv = await startServer(dseek, v3.model, ['--ctx', '1024', '--model-alias', 'tiny']);
   try {
     const client = new OpenAI({ baseURL: `${srv.url}/v1`, apiKey: 'none', maxRetries: 0 });
     const args = await checkStreamedArguments(client, ask({ tools: [weather], tool_choice: 'required', parallel_tool_calls: false }));
@@ -87,7 +87,7 @@ await check('dseek template renders a V3.2 model with its DSML encoding', async 
 });
 
 await check('V3.2 server: DSML tools in the prompt, forced calls parsed and streamed, tool_choice none', async () => {
-  const srv = await startServer(dseek, v32.model, ['--ctx', '2048']);
+  const srv = await startServer(dseek, v32.model, ['--ctx', '2048', '--model-alias', 'tiny']);
   try {
     const client = new OpenAI({ baseURL: `${srv.url}/v1`, apiKey: 'none', maxRetries: 0 });
     const plain = await client.chat.completions.create(ask({ max_tokens: 1 }));
