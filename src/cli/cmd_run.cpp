@@ -59,11 +59,9 @@ class ReasoningPrinter {
 // `--chat`: the model's chat template with one optional system message and the
 // user's. The command line is trusted: control-token text in it stays markup.
 Result<ChatPrompt> chat_prompt(const std::string& model_path, const Tokenizer& tok, const std::string& system,
-                               const std::string& user, bool thinking) {
-  auto src = load_chat_template(model_path);
-  if (!src.ok()) return Status::error("--chat: " + src.message());
-  auto format = ChatFormat::parse(*src, tok);
-  if (!format.ok()) return Status::error("--chat: the model's chat template: " + format.message());
+                               const std::string& user, bool thinking, const std::string& chat_format, std::string_view arch) {
+  auto format = load_chat_format(model_path, tok, chat_format, arch);
+  if (!format.ok()) return Status::error("--chat: the model's chat format: " + format.message());
   ChatPromptInput in;
   if (!system.empty()) in.messages.push_back({{"role", "system"}, {"content", system}});
   in.messages.push_back({{"role", "user"}, {"content", user}});
@@ -73,7 +71,7 @@ Result<ChatPrompt> chat_prompt(const std::string& model_path, const Tokenizer& t
 }
 
 struct RunArgs {
-  std::string model_path, prompt, system, mode = "auto", spec;
+  std::string model_path, prompt, system, mode = "auto", spec, chat_format = "auto";
   int64_t n_predict = 128, n_ctx = 0;
   int threads = 0;
   bool chat = false, verbose = false, thinking = false;
@@ -99,6 +97,7 @@ void add_options(CLI::App& app, RunArgs& a) {
   app.add_option("--seed", a.seed, "random seed (default: random)");
   app.add_flag("--chat", a.chat, "apply the model's chat template to the prompt");
   app.add_option("--system", a.system, "system message (with --chat)");
+  app.add_option("--chat-format", a.chat_format, "with --chat: auto | template | dsml (DeepSeek-V3.2's encoding; auto picks it for V3.2 models without a template)")->capture_default_str();
   app.add_flag("--think", a.thinking, "with --chat: ask templates that support it to start reasoning");
   app.add_option("-c,--ctx-size", a.n_ctx, "context size (default: the prompt + --n-predict, at most the model's)");
   app.add_option("--mode", a.mode, "MLA attention form: naive | absorbed | auto")->capture_default_str();
@@ -114,12 +113,13 @@ Status check_args(const RunArgs& a) {
   if (a.n_predict < 0 || a.n_predict > (1 << 24)) return Status::error("--n-predict must be between 0 and 16777216");
   if (a.threads < 0 || a.threads > 1024) return Status::error("--threads must be between 1 and 1024");
   if (a.n_ctx < 0) return Status::error("--ctx-size must be positive");
+  if (!valid_chat_format_name(a.chat_format)) return Status::error("--chat-format must be auto, template or dsml");
   return parse_spec(a.spec).status();
 }
 
 // The prompt's tokens: the chat template's rendering with --chat, else the text as it is.
-Result<ChatPrompt> prompt_tokens(const RunArgs& a, const std::string& model_path, const Tokenizer& tok) {
-  if (a.chat) return chat_prompt(model_path, tok, a.system, a.prompt, a.thinking);
+Result<ChatPrompt> prompt_tokens(const RunArgs& a, const std::string& model_path, const Tokenizer& tok, std::string_view arch) {
+  if (a.chat) return chat_prompt(model_path, tok, a.system, a.prompt, a.thinking, a.chat_format, arch);
   ChatPrompt out;
   if (a.prompt.empty()) {
     if (tok.add_bos() && tok.bos_id() >= 0) out.ids = {tok.bos_id()};  // no text, so no SentencePiece dummy prefix
@@ -188,7 +188,7 @@ int cmd_run(int argc, char** argv) {
 
   auto loaded = load_model_files(a.model_path, true, a.map, a.loras);
   if (!loaded.ok()) return report(loaded.status());
-  auto prompt = prompt_tokens(a, loaded->files->path, *loaded->tokenizer);
+  auto prompt = prompt_tokens(a, loaded->files->path, *loaded->tokenizer, loaded->model->arch().name());
   if (!prompt.ok()) return report(prompt.status());
   if (prompt->ids.empty()) return report("the prompt encodes to no tokens and the model adds no BOS: give some text");
   return generate_to_stdout(*loaded->model, *loaded->tokenizer, *prompt, a);

@@ -42,6 +42,7 @@ struct ServeArgs {
   MapOptions map;
   std::vector<std::string> loras;
   std::string spec;
+  std::string chat_format = "auto";
 };
 
 void add_options(CLI::App& app, ServeArgs& a) {
@@ -63,6 +64,7 @@ void add_options(CLI::App& app, ServeArgs& a) {
   app.add_option("--prefill-chunk", a.eng.prefill_chunk, "prompt tokens per batched step")->capture_default_str();
   app.add_option("--metrics-key", a.http.metrics_key, "serve /metrics to 'Authorization: Bearer KEY' (default: loopback clients only)");
   app.add_option("--cors-origin", a.http.cors_origins, "a browser origin allowed besides the server's own, e.g. https://app.example (repeatable; * allows any)");
+  app.add_option("--chat-format", a.chat_format, "auto | template (the model's Jinja template) | dsml (DeepSeek-V3.2's encoding; auto picks it for V3.2 models without a template)")->capture_default_str();
   app.add_option("--max-connections", a.http.max_connections, "open connections; beyond it: 503 and close")->capture_default_str();
   app.add_option("--http-threads", a.http.io_threads, "HTTP event-loop threads")->capture_default_str();
   app.add_option("--header-timeout", a.http.header_timeout, "seconds a client has to send a request's headers")->capture_default_str();
@@ -91,11 +93,13 @@ std::string out_of_range(const ServeArgs& a) {
   if (a.max_tokens < 0) return "--max-tokens must be positive";
   if (a.max_n < 1 || a.max_n > 128) return "--max-n must be between 1 and 128";
   if (!(a.timeout > 0)) return "--timeout must be positive";
+  if (!valid_chat_format_name(a.chat_format)) return "--chat-format must be auto, template or dsml";
   return {};
 }
 
 // Everything a request needs but the engine (started later, once signals are blocked).
-void fill_context(const ServeArgs& a, const Tokenizer& tok, server::Metrics& metrics, server::ServerContext& ctx) {
+void fill_context(const ServeArgs& a, const Tokenizer& tok, std::string_view arch, server::Metrics& metrics,
+                  server::ServerContext& ctx) {
   ctx.tokenizer = &tok;
   ctx.metrics = &metrics;
   ctx.aliases = a.aliases;
@@ -109,13 +113,9 @@ void fill_context(const ServeArgs& a, const Tokenizer& tok, server::Metrics& met
   for (size_t i = 0; i < ctx.token_bytes.size(); ++i)  // control tokens have no JSON text: masked in json_object mode
     if (!tok.is_control(static_cast<int32_t>(i))) ctx.token_bytes[i] = std::string(tok.token_bytes(static_cast<int32_t>(i)));
   ctx.constraint_vocab = std::make_shared<const ConstraintVocab>(tok);
-  if (auto src = load_chat_template(a.model_path); src.ok()) {
-    auto f = ChatFormat::parse(*src, tok);
-    if (f.ok()) ctx.chat_format = std::move(f).value();
-    else ctx.template_error = f.message();
-  } else {
-    ctx.template_error = src.message();
-  }
+  auto f = load_chat_format(a.model_path, tok, a.chat_format, arch);
+  if (f.ok()) ctx.chat_format = std::move(f).value();
+  else ctx.template_error = f.message();
   if (!ctx.chat_format) std::fprintf(stderr, "dseek serve: note: chat completions are off: %s\n", ctx.template_error.c_str());
 }
 
@@ -177,7 +177,7 @@ int cmd_serve(int argc, char** argv) {
                  static_cast<long long>(a.eng.n_ctx), static_cast<long long>(model->n_ctx()));
   server::Metrics metrics;
   server::ServerContext ctx;
-  fill_context(a, *loaded->tokenizer, metrics, ctx);
+  fill_context(a, *loaded->tokenizer, model->arch().name(), metrics, ctx);
   return serve(model, a, ctx);
 }
 

@@ -1,7 +1,9 @@
 // `dseek template -m MODEL < request.json`: render the model's chat template
 // for {"messages": [...], "tools": [...], "add_generation_prompt": true, ...}
 // (extra keys become template variables, e.g. "thinking"). Prints the prompt
-// exactly, with no added newline. `--template FILE` renders a raw template.
+// exactly, with no added newline. `--template FILE` renders a raw template;
+// `--chat-format dsml` renders DeepSeek-V3.2's built-in encoding (also chosen
+// by default for a V3.2 model that has no template).
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -11,17 +13,54 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "runtime/chat_prompt.h"
+#include "runtime/dsml_encoding.h"
 #include "tokenizer/jinja/chat_template.h"
 
 namespace dseek::cli {
 
+namespace {
+
+// V3.2's text for BOS / EOS (its encoding names them; no tokenizer is loaded here).
+constexpr const char* kDeepseekBos = "<｜begin▁of▁sentence｜>";
+constexpr const char* kDeepseekEos = "<｜end▁of▁sentence｜>";
+
+Result<std::string> read_request(nlohmann::json& ctx) {
+  const std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+  ctx = nlohmann::json::parse(input, nullptr, false);
+  if (ctx.is_discarded() || !ctx.is_object()) return Status::error("stdin: expected a JSON object like {\"messages\": [...]}");
+  if (!ctx.contains("messages") || !ctx["messages"].is_array()) return Status::error("stdin: \"messages\" must be an array");
+  return std::string();
+}
+
+int render_dsml(nlohmann::json ctx) {
+  if (!ctx.contains("bos_token")) ctx["bos_token"] = kDeepseekBos;
+  if (!ctx.contains("eos_token")) ctx["eos_token"] = kDeepseekEos;
+  if (!ctx.contains("add_generation_prompt")) ctx["add_generation_prompt"] = false;
+  auto out = render_dsml_chat(ctx);
+  if (!out.ok()) return report(out.status());
+  std::fwrite(out->data(), 1, out->size(), stdout);
+  return kExitOk;
+}
+
+}  // namespace
+
 int cmd_template(int argc, char** argv) {
   CLI::App app("Render a chat template for the messages given as JSON on stdin.", "template");
-  std::string model, template_file;
+  std::string model, template_file, chat_format = "auto";
   app.add_option("-m,--model", model, "GGUF file, tokenizer_config.json or model directory");
   app.add_option("--template", template_file, "a raw Jinja template file instead of the model's");
+  app.add_option("--chat-format", chat_format, "auto | template | dsml (DeepSeek-V3.2's encoding, no model needed)")->capture_default_str();
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
-  if (model.empty() == template_file.empty()) return report("give exactly one of -m MODEL or --template FILE");
+  if (!valid_chat_format_name(chat_format)) return report("--chat-format must be auto, template or dsml");
+  const bool dsml = chat_format == "dsml";
+  if (!template_file.empty() && dsml) return report("--template and --chat-format dsml exclude each other");
+  if (!dsml && model.empty() == template_file.empty()) return report("give exactly one of -m MODEL or --template FILE");
+  nlohmann::json ctx;
+  if (dsml) {
+    if (auto r = read_request(ctx); !r.ok()) return report(r.status());
+    return render_dsml(std::move(ctx));
+  }
 
   ChatTemplateSource src;
   if (!template_file.empty()) {
@@ -32,13 +71,14 @@ int cmd_template(int argc, char** argv) {
     src.source = ss.str();
   } else {
     auto s = load_chat_template(model);
+    if (chat_format == "auto" && uses_dsml_by_default(s, model, "")) {
+      if (auto r = read_request(ctx); !r.ok()) return report(r.status());
+      return render_dsml(std::move(ctx));
+    }
     if (!s.ok()) return report(s.status());
     src = std::move(s).value();
   }
-  const std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-  nlohmann::json ctx = nlohmann::json::parse(input, nullptr, false);
-  if (ctx.is_discarded() || !ctx.is_object()) return report("stdin: expected a JSON object like {\"messages\": [...]}");
-  if (!ctx.contains("messages") || !ctx["messages"].is_array()) return report("stdin: \"messages\" must be an array");
+  if (auto r = read_request(ctx); !r.ok()) return report(r.status());
   if (!ctx.contains("bos_token")) ctx["bos_token"] = src.bos_token;
   if (!ctx.contains("eos_token")) ctx["eos_token"] = src.eos_token;
   if (!ctx.contains("add_generation_prompt")) ctx["add_generation_prompt"] = false;

@@ -4,7 +4,13 @@
 #include <algorithm>
 #include <string_view>
 
+#include <filesystem>
+
+#include "format/json_file.h"
 #include "core/random_id.h"
+#include "format/gguf.h"
+#include "runtime/dsml_encoding.h"
+#include "tokenizer/default_chat_template.h"
 
 namespace dseek {
 namespace {
@@ -130,10 +136,44 @@ Result<ChatFormat> ChatFormat::parse(const ChatTemplateSource& src, const Tokeni
                     src.eos_token.empty() ? text_of(tok.eos_id()) : src.eos_token};
 }
 
+ChatFormat ChatFormat::dsml(const Tokenizer& tok) {
+  auto text_of = [&](int32_t id) { return id >= 0 ? std::string(tok.token_text(id)) : std::string(); };
+  return ChatFormat{ChatTemplate{}, text_of(tok.bos_id()), text_of(tok.eos_id()), ChatEncoding::kDsml};
+}
+
 Result<std::string> ChatFormat::render(json context) const {
   context["bos_token"] = bos_text;
   context["eos_token"] = eos_text;
+  if (encoding == ChatEncoding::kDsml) return render_dsml_chat(context);
   return tmpl.render(context);
+}
+
+bool uses_dsml_by_default(const Result<ChatTemplateSource>& src, const std::string& model_path, std::string_view arch) {
+  if (src.ok() && src->source != kDefaultChatTemplate) return false;  // the model's own template wins
+  return arch.empty() ? is_deepseek_v32_model(model_path) : arch == "deepseek-v32";
+}
+
+bool valid_chat_format_name(std::string_view name) { return name == "auto" || name == "template" || name == "dsml"; }
+
+bool is_deepseek_v32_model(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path dir = fs::is_directory(path, ec) ? fs::path(path) : fs::path(path).parent_path();
+  if (fs::is_directory(path, ec) || path.ends_with(".json")) {
+    auto cfg = read_json_file((dir / "config.json").string());
+    return cfg.ok() && cfg->is_object() && cfg->value("model_type", "") == "deepseek_v32";
+  }
+  auto g = GgufFile::open(path);
+  return g.ok() && g->get_int("deepseek2.attention.indexer.head_count").value_or(0) > 0;
+}
+
+Result<ChatFormat> load_chat_format(const std::string& model_path, const Tokenizer& tok, std::string_view choice,
+                                    std::string_view arch) {
+  if (choice == "dsml") return ChatFormat::dsml(tok);
+  auto src = load_chat_template(model_path);
+  if (choice == "auto" && uses_dsml_by_default(src, model_path, arch)) return ChatFormat::dsml(tok);
+  if (!src.ok()) return src.status();
+  return ChatFormat::parse(*src, tok);
 }
 
 Result<ChatPrompt> build_chat_prompt(const ChatFormat& format, const Tokenizer& tok, const ChatPromptInput& in) {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -18,16 +19,39 @@
 
 namespace dseek {
 
+// How a chat is turned into prompt text: a Jinja template (the model's own),
+// or DeepSeek-V3.2's built-in encoding (runtime/dsml_encoding.h), which ships
+// as code instead of a template.
+enum class ChatEncoding { kJinja, kDsml };
+
 // A model's chat template and the BOS / EOS text it renders with.
 struct ChatFormat {
-  ChatTemplate tmpl;
+  ChatTemplate tmpl;  // unused with kDsml
   std::string bos_text, eos_text;
+  ChatEncoding encoding = ChatEncoding::kJinja;
 
   // Parses `src`; BOS / EOS text is the source's own, else the tokenizer's BOS / EOS token text.
   static Result<ChatFormat> parse(const ChatTemplateSource& src, const Tokenizer& tok);
+  // DeepSeek-V3.2's encoding with the tokenizer's BOS / EOS text.
+  static ChatFormat dsml(const Tokenizer& tok);
   // Renders `context` with bos_token and eos_token set.
   Result<std::string> render(nlohmann::json context) const;
 };
+
+// `--chat-format` values: "auto" (the model's template; DeepSeek-V3.2's
+// encoding for a deepseek-v32 model without one of its own, i.e. with none or
+// with dseek's stand-in for generated models), "template" or "dsml".
+bool valid_chat_format_name(std::string_view name);
+// Whether "auto" picks DeepSeek-V3.2's encoding for this model (`src`: its template, if any).
+bool uses_dsml_by_default(const Result<ChatTemplateSource>& src, const std::string& model_path, std::string_view arch);
+// The chat format of the model at `model_path` (GGUF, tokenizer_config.json or
+// directory); `arch` is the loaded model's architecture name ("" when unknown:
+// then read from the files).
+Result<ChatFormat> load_chat_format(const std::string& model_path, const Tokenizer& tok, std::string_view choice,
+                                    std::string_view arch);
+// Whether the files at `path` are a DeepSeek-V3.2 model (config.json model_type
+// deepseek_v32, or a GGUF with the sparse-attention indexer).
+bool is_deepseek_v32_model(const std::string& path);
 
 enum class MessageText {
   kMarkup,     // trusted (the command line): control-token text in a message becomes the token

@@ -266,6 +266,14 @@ int32_t Grammar::any_of(std::vector<int32_t> children) {
   return add(std::move(n));
 }
 
+int32_t Grammar::raw_until(std::string terminator) {
+  GrammarNode n;
+  n.kind = GrammarNode::Kind::kRawUntil;
+  n.is_json = false;
+  n.text = std::move(terminator);
+  return add(std::move(n));
+}
+
 Result<int32_t> add_json_schema(Grammar& g, const nlohmann::json& schema, const SchemaOptions& opt) {
   Compiler c(g, schema, opt);
   return c.compile(schema, "#", 0);

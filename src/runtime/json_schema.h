@@ -33,6 +33,8 @@ struct GrammarNode {
     kAnyOf,     // one of children
     kLiteral,   // exactly `text` (enum/const values as compact JSON, or raw markup)
     kSequence,  // children one after another, nothing between them (markup)
+    kRawUntil,  // any bytes, then `text` (the terminator, non-empty); the bytes hold no `text`.
+                // DSML's raw string parameters: <｜DSML｜parameter …>TEXT</｜DSML｜parameter>
   };
   Kind kind = Kind::kJson;
   bool is_json = true;  // a JSON value position: whitespace may come before it
@@ -57,6 +59,8 @@ struct Grammar {
   int32_t literal(std::string text, bool raw);
   int32_t sequence(std::vector<int32_t> children);
   int32_t any_of(std::vector<int32_t> children);
+  // Raw text up to and including `terminator` (kRawUntil).
+  int32_t raw_until(std::string terminator);
 
  private:
   int32_t any_ = -1;

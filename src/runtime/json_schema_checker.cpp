@@ -152,7 +152,7 @@ bool GrammarState::step_thread(Thread& t, uint8_t c, std::vector<Thread>& forks)
   if (t.done) return !control_ && nodes[static_cast<size_t>(g_->root)].is_json && is_space(c) && space(t);
   Frame& f = t.stack.back();
   const bool raw_literal = f.kind == Kind::kLiteral && f.node >= 0 && !nodes[static_cast<size_t>(f.node)].is_json;
-  if (control_ && !raw_literal && f.kind != Kind::kSequence && f.kind != Kind::kValue) return false;
+  if (control_ && !raw_literal && f.kind != Kind::kSequence && f.kind != Kind::kValue && f.kind != Kind::kRaw) return false;
   switch (f.kind) {
     case Kind::kValue: {
       const int32_t node = f.node;
@@ -172,6 +172,7 @@ bool GrammarState::step_thread(Thread& t, uint8_t c, std::vector<Thread>& forks)
     case Kind::kString: return step_string(t, c);
     case Kind::kNumber: return step_number(t, c, forks);
     case Kind::kLiteral: return step_literal(t, c);
+    case Kind::kRaw: return step_raw(t, c);
   }
   return false;
 }
@@ -211,6 +212,9 @@ bool GrammarState::begin(Thread& t, int32_t node, uint8_t c, std::vector<Thread>
       if (n.text.size() == 1) finish_top(t);
       return true;
     case GrammarNode::Kind::kJson: return !control_ && begin_json(t, node, c);
+    case GrammarNode::Kind::kRawUntil:
+      if (n.text.empty() || !push(t, frame(Kind::kRaw, node))) return false;
+      return step_raw(t, c);
   }
   return false;
 }
@@ -247,6 +251,26 @@ bool GrammarState::step_literal(Thread& t, uint8_t c) const {
   const std::string_view text = literal_text(f.node);
   if (static_cast<uint8_t>(text[static_cast<size_t>(f.count)]) != c) return false;
   if (static_cast<size_t>(++f.count) == text.size()) finish_top(t);
+  return true;
+}
+
+// Raw text: count is how much of the terminator the text ends with; after a
+// mismatch it falls back to the longest terminator prefix that still ends the
+// text (terminators are short markup, so the quadratic search is cheap).
+// Control-token bytes are only allowed as part of the terminator.
+bool GrammarState::step_raw(Thread& t, uint8_t c) const {
+  Frame& f = t.stack.back();
+  const std::string_view end = g_->nodes[static_cast<size_t>(f.node)].text;
+  const size_t matched = static_cast<size_t>(f.count);
+  if (static_cast<uint8_t>(end[matched]) == c) {
+    if (++f.count == static_cast<int32_t>(end.size())) finish_top(t);
+    return true;
+  }
+  if (control_) return false;
+  size_t k = matched;  // longest k with end[0..k) == (end[matched-k+1..matched) + c)
+  for (; k > 0; --k)
+    if (static_cast<uint8_t>(end[k - 1]) == c && end.substr(0, k - 1) == end.substr(matched - k + 1, k - 1)) break;
+  f.count = static_cast<int32_t>(k);
   return true;
 }
 

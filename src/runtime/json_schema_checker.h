@@ -42,12 +42,13 @@ class GrammarState {
   std::string key() const;
 
   struct Frame {
-    enum class Kind : uint8_t { kValue, kObject, kArray, kString, kNumber, kLiteral, kSequence };
+    enum class Kind : uint8_t { kValue, kObject, kArray, kString, kNumber, kLiteral, kSequence, kRaw };
     Kind kind = Kind::kValue;
     uint8_t phase = 0;
     uint8_t utf8_left = 0, utf8_lo = 0x80, utf8_hi = 0xBF;
     int32_t node = -1;   // grammar node; literals of true/false/null: -1, -2, -3
-    int32_t count = 0;   // object: key length; array: items; string: code points; literal: position; sequence: child
+    int32_t count = 0;   // object: key length; array: items; string: code points; literal: position; sequence: child;
+                         // raw: bytes of the terminator matched so far
     int32_t child = -1;  // object: property index of the current key (-2: an additional key)
     uint64_t seen = 0;   // object: properties present
     uint64_t cand = 0;   // object: properties the key being read can still become
@@ -70,6 +71,7 @@ class GrammarState {
   bool step_string(Thread& t, uint8_t c) const;
   bool step_number(Thread& t, uint8_t c, std::vector<Thread>& forks) const;
   bool step_literal(Thread& t, uint8_t c) const;
+  bool step_raw(Thread& t, uint8_t c) const;
   bool space(Thread& t) const;
   void finish_top(Thread& t) const;
   bool push(Thread& t, Frame f) const;

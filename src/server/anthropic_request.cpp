@@ -141,6 +141,7 @@ std::optional<ApiError> convert_thinking(const json& body, json& out) {
   if (type == "enabled" && (!t->contains("budget_tokens") || !(*t)["budget_tokens"].is_number_integer()))
     return invalid("thinking.budget_tokens: an integer is required", "thinking.budget_tokens");
   out["thinking"] = {{"type", type}};
+  if (type == "enabled") out["thinking"]["budget_tokens"] = (*t)["budget_tokens"];  // honoured: reasoning ends there
   return std::nullopt;
 }
 

@@ -105,15 +105,20 @@ std::string AnthropicFormatter::open_block(Block kind) {
   return out;
 }
 
-std::string AnthropicFormatter::tool_block(const ToolCall& t) {
-  std::string out = close_block();
-  const int index = next_index_++;
-  out += event("content_block_start", {{"type", "content_block_start"}, {"index", index},
-                                       {"content_block", {{"type", "tool_use"}, {"id", t.id}, {"name", t.name}, {"input", json::object()}}}});
-  out += event("content_block_delta", {{"type", "content_block_delta"}, {"index", index},
-                                       {"delta", {{"type", "input_json_delta"}, {"partial_json", tool_input(t).dump()}}}});
-  out += event("content_block_stop", {{"type", "content_block_stop"}, {"index", index}});
-  return out;
+// A tool call's first part opens its tool_use block; its argument fragments
+// are input_json_delta events as they are generated; the next block, or the
+// call's end (in chunk()), closes it.
+std::string AnthropicFormatter::tool_part(const ToolCallPart& p) {
+  if (!p.name.empty()) {
+    std::string out = close_block();
+    out += event("content_block_start", {{"type", "content_block_start"}, {"index", next_index_++},
+                                         {"content_block", {{"type", "tool_use"}, {"id", p.id}, {"name", p.name}, {"input", json::object()}}}});
+    open_ = Block::kToolUse;
+    return out;
+  }
+  if (open_ != Block::kToolUse || p.arguments.empty()) return {};
+  return event("content_block_delta", {{"type", "content_block_delta"}, {"index", next_index_ - 1},
+                                       {"delta", {{"type", "input_json_delta"}, {"partial_json", p.arguments}}}});
 }
 
 std::string AnthropicFormatter::chunk(const ChoiceDelta& d) {
@@ -125,7 +130,8 @@ std::string AnthropicFormatter::chunk(const ChoiceDelta& d) {
   };
   if (!d.reasoning.empty()) out += open_block(Block::kThinking), delta("thinking_delta", "thinking", d.reasoning);
   if (!d.content.empty()) out += open_block(Block::kText), delta("text_delta", "text", d.content);
-  for (const auto& t : d.tool_calls) out += tool_block(t);
+  for (const auto& p : d.tool_call_parts) out += tool_part(p);
+  if (!d.tool_calls.empty() && open_ == Block::kToolUse) out += close_block();  // the call is complete
   if (!d.finish_reason.empty()) {
     out += close_block();
     stop_reason_ = d.finish_reason;

@@ -38,11 +38,11 @@ class AnthropicFormatter : public ResponseFormatter {
   std::string last_chunks(const nlohmann::json& usage) override;
 
  private:
-  enum class Block { kNone, kThinking, kText };
+  enum class Block { kNone, kThinking, kText, kToolUse };
   static std::string event(const char* name, const nlohmann::json& data);
   std::string open_block(Block kind);
+  std::string tool_part(const ToolCallPart& p);
   std::string close_block();
-  std::string tool_block(const ToolCall& t);
 
   std::string model_, id_;
   nlohmann::json start_usage_;

@@ -1,6 +1,6 @@
 // Streaming parser that splits a DeepSeek chat model's generated text into the
 // OpenAI response fields: reasoning (R1-style <think>…</think>), content and
-// tool calls (the V3/R1 and the V3.1 markup). It works on detokenised text fed
+// tool calls (the V3/R1, V3.1 and V3.2 DSML markup). It works on detokenised text fed
 // in arbitrary pieces and never fails: anything it cannot make sense of is
 // passed through as content. It does not tokenise, sample or know about HTTP.
 #pragma once
@@ -22,13 +22,25 @@ struct ToolCall {
                           // (numbers, escapes and key order are kept byte-exact)
 };
 
+// A piece of a tool call for streaming (OpenAI's chunk shape): a call's first
+// part has its id and name and no arguments; its later parts carry fragments
+// whose concatenation is the call's final `arguments`.
+struct ToolCallPart {
+  int index = 0;
+  std::string id, name;  // the first part only
+  std::string arguments;
+};
+
 // What one feed()/finish() call produced. Concatenating every delta's fields
-// gives the parser's totals.
+// gives the parser's totals. Every call in tool_calls (complete calls, for
+// whole answers) also comes as tool_call_parts (for streams), at the latest in
+// the same delta; parts may come earlier (see ToolParsing::stream_arguments).
 struct ChatOutputDelta {
   std::string reasoning;
   std::string content;
   std::vector<ToolCall> tool_calls;
-  bool empty() const { return reasoning.empty() && content.empty() && tool_calls.empty(); }
+  std::vector<ToolCallPart> tool_call_parts;
+  bool empty() const { return reasoning.empty() && content.empty() && tool_calls.empty() && tool_call_parts.empty(); }
 };
 
 // Which tool calls a response may contain (from the request's tools,
@@ -38,12 +50,22 @@ struct ToolParsing {
   bool enabled = true;             // false (no tools, tool_choice "none"): markup stays content
   std::vector<std::string> names;  // callable functions; empty: any valid name
   size_t max_calls = SIZE_MAX;     // 1 with parallel_tool_calls false
+  // The calls are held to the markup by a grammar: a call's parts are sent as
+  // it is generated (the name once known, then the arguments: JSON as it
+  // comes, DSML parameter by parameter), because the call cannot turn out
+  // malformed. One that still breaks off (the length limit) stands with the
+  // arguments sent so far. Off: a call's parts come when it is complete.
+  bool stream_arguments = false;
 };
 
 // Recognised markup (the bars are U+FF5C, the '▁' U+2581):
 //   reasoning   [<think>] REASONING </think> CONTENT
 //   V3 / R1     <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME\n```json\nARGS\n```<｜tool▁call▁end｜>…<｜tool▁calls▁end｜>
 //   V3.1        <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>NAME<｜tool▁sep｜>ARGS<｜tool▁call▁end｜>…<｜tool▁calls▁end｜>
+//   V3.2 (DSML) <｜DSML｜function_calls>\n<｜DSML｜invoke name="NAME">\n
+//               <｜DSML｜parameter name="K" string="true|false">V</｜DSML｜parameter>…\n</｜DSML｜invoke>…
+//               </｜DSML｜function_calls>   (string="true": V is raw text; else V is JSON;
+//               the arguments become {"K":V,…} in the parameters' order)
 // Rules:
 //  * Reasoning: with starts_in_reasoning (the generation prompt ended with
 //    <think>) the output is reasoning up to </think>; otherwise only an output
@@ -90,6 +112,12 @@ class ChatOutputParser {
   bool step_call(bool eof, ChatOutputDelta& out);
   void end_call(ChatOutputDelta& out);
   void degrade(ChatOutputDelta& out);
+  void stream_call(bool eof, ChatOutputDelta& out);
+  bool start_call(ChatOutputDelta& out);
+  void stream_json_arguments(bool eof, ChatOutputDelta& out);
+  void stream_dsml_arguments(ChatOutputDelta& out);
+  void emit_arguments(std::string_view s, ChatOutputDelta& out);
+  void add_call(std::string name, std::string arguments, ChatOutputDelta& out);
   void emit_reasoning(std::string_view s, ChatOutputDelta& out);
   void emit_content(std::string_view s, ChatOutputDelta& out);
 
@@ -102,6 +130,14 @@ class ChatOutputParser {
   std::string raw_;              // current block's text not yet turned into calls (for degrading)
   std::string body_;             // current call between <｜tool▁call▁begin｜> and <｜tool▁call▁end｜>
   int block_calls_ = 0;          // calls emitted from the current block
+  int dialect_ = 0;              // which markup the current block is in (see kDialects in the .cpp)
+  // The current call while its parts are streamed (stream_arguments):
+  bool call_started_ = false;    // its first part went out
+  std::string call_name_;
+  size_t args_fed_ = 0;          // body_ bytes already turned into streamed_
+  std::string streamed_;         // arguments sent so far
+  bool in_string_ = false, escaped_ = false;  // JSON state at args_fed_ (whitespace outside strings is dropped)
+  std::vector<std::string> streamed_keys_;    // DSML parameters sent
   std::string reasoning_, content_;
   std::vector<ToolCall> tool_calls_;
 };

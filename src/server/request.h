@@ -55,6 +55,7 @@ struct CompletionParams {
   std::string tool_choice = "auto";   // none | auto | required | function (then forced_tool names it)
   std::string forced_tool;
   nlohmann::json template_kwargs = nlohmann::json::object();  // chat_template_kwargs (e.g. thinking)
+  int64_t thinking_budget = -1;       // thinking.budget_tokens: reasoning is closed after this many tokens (-1: no limit)
 };
 
 // Nesting depth of a JSON text, counted without parsing (strings skipped).

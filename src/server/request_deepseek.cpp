@@ -63,6 +63,13 @@ std::optional<ApiError> parse_reasoning_switch(const json& body, CompletionParam
   if (!on) on = std::get<std::optional<bool>>(effort);
   // An explicit `thinking` wins over reasoning_effort; chat_template_kwargs (the lower-level switch) over both.
   if (on && !p.template_kwargs.contains("thinking")) p.template_kwargs["thinking"] = *on;
+  // Anthropic's budget_tokens (also taken on the OpenAI routes): where reasoning is cut short.
+  if (const json* t = field(body, "thinking"); t && t->contains("budget_tokens")) {
+    const json& b = (*t)["budget_tokens"];
+    if (!b.is_number_integer() || b.get<int64_t>() < 0)
+      return invalid("thinking.budget_tokens must be a non-negative integer", "thinking.budget_tokens");
+    p.thinking_budget = b.get<int64_t>();
+  }
   return std::nullopt;
 }
 

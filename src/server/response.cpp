@@ -19,6 +19,31 @@ json ResponseBuilder::tool_call_json(const ToolCall& t, bool with_index) {
   return j;
 }
 
+// Streamed calls in OpenAI's shape, one array per chunk: a call's first part
+// alone {index, id, type, function: {name, arguments: ""}}, then its fragments
+// {index, function: {arguments}} (those of one call within a delta joined).
+std::vector<json> ResponseBuilder::tool_call_chunks(const std::vector<ToolCallPart>& parts) {
+  std::vector<json> chunks;
+  for (const ToolCallPart& p : parts) {
+    if (!p.name.empty()) {
+      chunks.push_back(json::array({{{"index", p.index}, {"id", p.id}, {"type", "function"},
+                                     {"function", {{"name", p.name}, {"arguments", ""}}}}}));
+      chunks.push_back(json::array());
+      continue;
+    }
+    if (chunks.empty()) chunks.push_back(json::array());
+    json& calls = chunks.back();
+    if (!calls.empty() && calls.back()["index"] == p.index) {
+      json& args = calls.back()["function"]["arguments"];
+      args = args.get<std::string>() + p.arguments;
+    } else {
+      calls.push_back({{"index", p.index}, {"function", {{"arguments", p.arguments}}}});
+    }
+  }
+  std::erase_if(chunks, [](const json& c) { return c.empty(); });
+  return chunks;
+}
+
 // The legacy completions format: parallel arrays.
 json ResponseBuilder::completion_logprobs(const json& entries, size_t text_offset) const {
   json tokens = json::array(), lps = json::array(), tops = json::array(), offsets = json::array();
@@ -88,7 +113,8 @@ std::string ResponseBuilder::chunk(const ChoiceDelta& d) {
     out += sse(ApiError{500, "server_error", d.error, "", ""}.body());
     return out;
   }
-  const bool has_text = !d.content.empty() || !d.reasoning.empty() || !d.tool_calls.empty() || !d.logprobs.empty();
+  const std::vector<json> calls = chat_ ? tool_call_chunks(d.tool_call_parts) : std::vector<json>{};
+  const bool has_text = !d.content.empty() || !d.reasoning.empty() || !calls.empty() || !d.logprobs.empty();
   if (has_text) {
     json j = envelope(chat_ ? "chat.completion.chunk" : "text_completion");
     json c = {{"index", d.index}, {"finish_reason", nullptr}};
@@ -96,11 +122,7 @@ std::string ResponseBuilder::chunk(const ChoiceDelta& d) {
       json delta = json::object();
       if (!d.content.empty()) delta["content"] = d.content;
       if (!d.reasoning.empty()) delta["reasoning_content"] = d.reasoning;
-      if (!d.tool_calls.empty()) {
-        json calls = json::array();
-        for (const auto& t : d.tool_calls) calls.push_back(tool_call_json(t, true));
-        delta["tool_calls"] = calls;
-      }
+      if (!calls.empty()) delta["tool_calls"] = calls[0];
       c["delta"] = delta;
       c["logprobs"] = logprobs_ ? json{{"content", d.logprobs}} : json(nullptr);
     } else {
@@ -109,6 +131,11 @@ std::string ResponseBuilder::chunk(const ChoiceDelta& d) {
       text_offset_[static_cast<size_t>(d.index)] += d.content.size();
     }
     j["choices"] = json::array({c});
+    out += sse(j);
+  }
+  for (size_t i = 1; i < calls.size(); ++i) {  // each later piece of a call in a chunk of its own
+    json j = envelope("chat.completion.chunk");
+    j["choices"] = json::array({{{"index", d.index}, {"delta", {{"tool_calls", calls[i]}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}});
     out += sse(j);
   }
   if (!d.finish_reason.empty() && d.finish_reason != "cancelled" && d.finish_reason != "error") {

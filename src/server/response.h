@@ -47,6 +47,7 @@ class ResponseBuilder : public ResponseFormatter {
   nlohmann::json completion_logprobs(const nlohmann::json& entries, size_t text_offset) const;
   static std::string sse(const nlohmann::json& j) { return "data: " + dump_json(j) + "\n\n"; }
   static nlohmann::json tool_call_json(const ToolCall& t, bool with_index);
+  static std::vector<nlohmann::json> tool_call_chunks(const std::vector<ToolCallPart>& parts);
 
   std::string model_, id_;
   int64_t created_;

@@ -2,6 +2,8 @@
 #include "server/session.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <random>
 
 #include "core/random_id.h"
@@ -29,6 +31,14 @@ struct Session::Choice {
   // usage.completion_tokens_details.reasoning_tokens: tokens until the content (or a tool call) begins
   bool reasoning_over = false, opened_think = false;
   int64_t reasoning_tokens = 0;
+  // thinking.budget_tokens: past it, </think> is the only token allowed until the model has closed its reasoning
+  int64_t think_budget = -1;
+  int32_t think_end = -1;
+  bool think_closed = false;
+  bool over_think_budget() const {
+    return think_budget >= 0 && think_end >= 0 && !think_closed && !reasoning_over && reasoning_tokens >= think_budget &&
+           (opened_think || (parser && !parser->reasoning().empty()));
+  }
 
   // Control tokens are decoded to their text: the output parser needs <think> and the tool-call markers.
   explicit Choice(const Tokenizer& tok) : decoder(tok, DecodeOptions{false}) {}
@@ -178,12 +188,16 @@ void Session::add_choices(bool reasoning, const std::string& forced_text, const 
     auto c = std::make_unique<Choice>(*ctx_->tokenizer);
     c->index = static_cast<int>(i);
     if (params_.chat) {
-      c->parser.emplace(reasoning, tool_seed + static_cast<uint64_t>(i) * 1000, tool_parsing(params_));
+      c->parser.emplace(reasoning, tool_seed + static_cast<uint64_t>(i) * 1000, tool_parsing(params_, constraint));
       if (!forced_text.empty()) (void)c->parser->feed(forced_text);  // the call is open: only its rest is generated
     }
     if (params_.json_object) c->json.emplace(true);
     if (constraint.masker) c->grammar.emplace(constraint);
     c->opened_think = reasoning;
+    if (params_.chat && params_.thinking_budget >= 0) {
+      const auto ids = ctx_->tokenizer->encode("</think>", EncodeOptions{true, false});
+      if (ids.size() == 1) c->think_budget = params_.thinking_budget, c->think_end = ids[0];
+    }
     c->last = t0_;
     choices_.push_back(std::move(c));
   }
@@ -200,10 +214,16 @@ EngineRequest Session::engine_request(Choice* c, const std::vector<int32_t>& pro
   req.logprobs = params_.logprobs;
   req.top_logprobs = params_.logprobs ? params_.top_logprobs : 0;
   req.deadline = deadline_;
-  if (c->json || c->grammar || !params_.logit_bias.empty()) {
+  if (c->json || c->grammar || !params_.logit_bias.empty() || c->think_budget >= 0) {
     const ServerContext* cx = &ctx;
     const auto bias = params_.logit_bias;  // OpenAI's logit_bias: added to the logits, before any constraint
     req.logit_filter = [c, cx, bias](float* logits, int64_t n_vocab) {
+      if (c->over_think_budget()) {  // the reasoning budget is spent: end it now
+        const float keep = logits[c->think_end];
+        std::fill(logits, logits + n_vocab, -std::numeric_limits<float>::infinity());
+        logits[c->think_end] = std::isfinite(keep) ? keep : 0.0f;
+        return;
+      }
       for (const auto& [id, b] : bias)
         if (id < n_vocab) logits[id] += b;
       if (c->json) mask_logits(*c->json, cx->token_bytes, cx->end_tokens, logits);
@@ -337,6 +357,7 @@ void Session::emit_text(Choice& c, const std::string& text, ChoiceDelta& d) {
   d.content += o.content;
   d.reasoning += o.reasoning;
   for (auto& t : o.tool_calls) d.tool_calls.push_back(std::move(t));
+  for (auto& t : o.tool_call_parts) d.tool_call_parts.push_back(std::move(t));
 }
 
 bool Session::on_token(Choice& c, const TokenEvent& ev) {
@@ -350,6 +371,7 @@ bool Session::on_token(Choice& c, const TokenEvent& ev) {
   const Tokenizer& tok = *ctx_->tokenizer;
   if (c.json) c.json->feed(ctx_->token_bytes[static_cast<size_t>(ev.token)]);  // allowed by the mask
   if (c.grammar) c.grammar->on_token(ev.token);
+  if (ev.token == c.think_end) c.think_closed = true;
 
   ChoiceDelta d;
   d.index = c.index;
@@ -380,7 +402,8 @@ bool Session::on_token(Choice& c, const TokenEvent& ev) {
   }
   emit_text(c, out, d);
   count_reasoning(c);
-  if (!d.content.empty() || !d.reasoning.empty() || !d.tool_calls.empty() || !d.logprobs.empty()) push(std::move(d), false);
+  if (!d.content.empty() || !d.reasoning.empty() || !d.tool_calls.empty() || !d.tool_call_parts.empty() || !d.logprobs.empty())
+    push(std::move(d), false);
   return more;
 }
 
@@ -410,6 +433,7 @@ void Session::on_finish(Choice& c, const FinishEvent& ev) {
     d.content += o.content;
     d.reasoning += o.reasoning;
     for (auto& t : o.tool_calls) d.tool_calls.push_back(std::move(t));
+    for (auto& t : o.tool_call_parts) d.tool_call_parts.push_back(std::move(t));
   }
   const bool tools = c.parser && !c.parser->tool_calls().empty();
   d.stop_string = c.matched_stop;

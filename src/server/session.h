@@ -56,7 +56,8 @@ struct ServerContext {
 struct ChoiceDelta {
   int index = 0;
   std::string content, reasoning;
-  std::vector<ToolCall> tool_calls;
+  std::vector<ToolCall> tool_calls;           // complete calls (whole answers)
+  std::vector<ToolCallPart> tool_call_parts;  // the same calls in parts, as generated (streams)
   nlohmann::json logprobs = nlohmann::json::array();  // per-token entries (chat format)
   std::string finish_reason;                          // set on a choice's last delta
   std::string stop_string;                            // with it: the stop string that ended the choice, if one did

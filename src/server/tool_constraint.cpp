@@ -40,11 +40,12 @@ std::variant<OutputConstraint, ApiError> schema_constraint(const ServerContext& 
 
 }  // namespace
 
-ToolParsing tool_parsing(const CompletionParams& p) {
+ToolParsing tool_parsing(const CompletionParams& p, const OutputConstraint& plan) {
   ToolParsing t;
   t.enabled = p.tools_enabled;
   if (t.enabled) t.names = callable_names(p);
   if (!p.parallel_tool_calls) t.max_calls = 1;
+  t.stream_arguments = t.enabled && plan.masker && plan.holds_tool_calls;
   return t;
 }
 
@@ -59,6 +60,7 @@ std::variant<OutputConstraint, ApiError> plan_output_constraint(const ServerCont
   if (!g.ok()) return invalid(g.message(), "tools");
   OutputConstraint out;
   out.masker = std::make_shared<GrammarMasker>(*g, vocab_of(ctx));
+  out.holds_tool_calls = true;
   if (!forced) {
     out.start_token = single_token(*ctx.tokenizer, markup->calls_begin);
     if (out.start_token < 0) return OutputConstraint{};  // spelled in pieces: nothing to wait for

@@ -26,10 +26,12 @@ struct ServerContext;
 struct OutputConstraint {
   std::shared_ptr<GrammarMasker> masker;  // null: no grammar
   int32_t start_token = -1;               // -1: applies from the first generated token
+  bool holds_tool_calls = false;          // the grammar is the tool-call markup's
 };
 
-// What a request's tool fields mean for the output parser.
-ToolParsing tool_parsing(const CompletionParams& p);
+// What a request's tool fields mean for the output parser; `plan`: the
+// request's grammar (calls it holds are streamed as they are generated).
+ToolParsing tool_parsing(const CompletionParams& p, const OutputConstraint& plan);
 
 // The grammar for this request, or a 400 for a schema that cannot be enforced.
 // `reasoning`: the prompt ends inside <think>; `forced`: the prompt already

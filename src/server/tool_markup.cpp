@@ -11,7 +11,11 @@ using nlohmann::json;
 // From the chat templates DeepSeek ships (see ../shared/design/DEEPSEEK_NOTES.md):
 //   V3 / R1: <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME\n```json\nARGS\n```<｜tool▁call▁end｜>…<｜tool▁calls▁end｜>
 //   V3.1:    <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>NAME<｜tool▁sep｜>ARGS<｜tool▁call▁end｜>…<｜tool▁calls▁end｜>
+//   V3.2:    <｜DSML｜function_calls>\n<｜DSML｜invoke name="NAME">\nPARAMS\n</｜DSML｜invoke>…\n</｜DSML｜function_calls>
+//            (runtime/dsml_encoding.h; PARAMS empty or parameter lines joined by "\n")
 constexpr ToolMarkup kMarkups[] = {
+    {"v3.2", "<｜DSML｜function_calls>", "\n<｜DSML｜invoke name=\"", "\">\n", "\n</｜DSML｜invoke>",
+     "\n</｜DSML｜function_calls>", ToolArguments::kDsml},
     {"v3.1", "<｜tool▁calls▁begin｜>", "<｜tool▁call▁begin｜>", "<｜tool▁sep｜>", "<｜tool▁call▁end｜>", "<｜tool▁calls▁end｜>"},
     {"v3", "<｜tool▁calls▁begin｜>", "<｜tool▁call▁begin｜>function<｜tool▁sep｜>", "\n```json\n", "\n```<｜tool▁call▁end｜>",
      "<｜tool▁calls▁end｜>"},
@@ -21,7 +25,7 @@ constexpr std::string_view kProbeName = "dseek_probe_function";
 
 }  // namespace
 
-const ToolMarkup& default_tool_markup() { return kMarkups[1]; }
+const ToolMarkup& default_tool_markup() { return kMarkups[2]; }
 
 const ToolMarkup* detect_tool_markup(const ChatFormat& format) {
   const json call = {{"type", "function"}, {"id", "call_0"}, {"function", {{"name", kProbeName}, {"arguments", "{}"}}}};
@@ -77,6 +81,84 @@ json with_tool_system_prompt(const json& messages, const json& tools, const Tool
 
 namespace {
 
+constexpr std::string_view kParamBegin = "<｜DSML｜parameter name=\"";
+constexpr std::string_view kParamEnd = "</｜DSML｜parameter>";
+
+// One DSML parameter of any name and value.
+int32_t any_dsml_parameter(Grammar& g) {
+  const int32_t raw = g.sequence({g.literal("true\">", true), g.raw_until(std::string(kParamEnd))});
+  const int32_t other = g.sequence({g.literal("false\">", true), g.any_value(), g.literal(std::string(kParamEnd), true)});
+  return g.sequence({g.literal(std::string(kParamBegin), true), g.raw_until("\""), g.literal(" string=\"", true), g.any_of({raw, other})});
+}
+
+// Parameters of any names, then the call's end: `end | P (\n P)* end`.
+int32_t any_dsml_parameters(Grammar& g, int32_t end) {
+  const int32_t p = any_dsml_parameter(g);
+  const int32_t rest = g.add(GrammarNode{});  // rest = end | "\n" p rest
+  const int32_t more = g.any_of({end, g.sequence({g.literal("\n", true), p, rest})});
+  g.nodes[static_cast<size_t>(rest)] = g.nodes[static_cast<size_t>(more)];
+  return g.any_of({end, g.sequence({p, rest})});
+}
+
+bool is_plain_string_schema(const json& s) {
+  return s.is_object() && s.value("type", json()) == "string" && !s.contains("enum") && !s.contains("const") &&
+         !s.contains("minLength") && !s.contains("maxLength");
+}
+
+// The named parameter `key` holding `schema`: a plain string schema is raw
+// text, anything else JSON (strings included, then quoted).
+Result<int32_t> strict_dsml_parameter(Grammar& g, const std::string& key, const json& schema) {
+  const int32_t head = g.literal(std::string(kParamBegin) + key + "\" string=\"", true);
+  if (is_plain_string_schema(schema)) return g.sequence({head, g.literal("true\">", true), g.raw_until(std::string(kParamEnd))});
+  auto v = add_json_schema(g, schema, SchemaOptions{true});
+  if (!v.ok()) return v.status();
+  return g.sequence({head, g.literal("false\">", true), *v, g.literal(std::string(kParamEnd), true)});
+}
+
+// Strict: the schema's properties in its order, each required one present:
+// tail(i) = the alternatives "\n P_j tail(j+1)" for j from i up to the first
+// required property, plus `end` when none is left.
+Result<int32_t> strict_dsml_parameters(Grammar& g, const json& params, int32_t end) {
+  const bool closed = !params.contains("additionalProperties") || params["additionalProperties"] == false;
+  if (!params.is_object() || params.value("type", json()) != "object" || !params.contains("properties") || !closed)
+    return Status::error("must be an object schema with properties and no additionalProperties for DSML parameters");
+  std::vector<std::pair<std::string, bool>> props;  // name, required
+  const json req = params.value("required", json::array());
+  for (auto& [k, v] : params["properties"].items())
+    props.emplace_back(k, std::find(req.begin(), req.end(), json(k)) != req.end());
+  const size_t n = props.size();
+  std::vector<int32_t> p(n), first(n + 1), later(n + 1);  // first/later: tail(i) with no / some parameter before
+  for (size_t i = 0; i < n; ++i) {
+    auto node = strict_dsml_parameter(g, props[i].first, params["properties"][props[i].first]);
+    if (!node.ok()) return node.status();
+    p[i] = *node;
+  }
+  first[n] = later[n] = end;
+  for (size_t i = n; i-- > 0;) {
+    std::vector<int32_t> f, l;
+    size_t j = i;
+    for (; j < n; ++j) {
+      f.push_back(g.sequence({p[j], later[j + 1]}));
+      l.push_back(g.sequence({g.literal("\n", true), p[j], later[j + 1]}));
+      if (props[j].second) break;
+    }
+    if (j == n) f.push_back(end), l.push_back(end);
+    first[i] = g.any_of(std::move(f));
+    later[i] = g.any_of(std::move(l));
+  }
+  return first[0];
+}
+
+// DSML arguments and the call's end (they end together: no parameters is "\n</…invoke>").
+Result<int32_t> dsml_arguments_node(Grammar& g, const json& tool, const ToolMarkup& m) {
+  const json& f = tool["function"];
+  const int32_t end = g.literal(std::string(m.call_end), true);
+  if (f.value("strict", false) != true || !f.contains("parameters")) return any_dsml_parameters(g, end);
+  auto r = strict_dsml_parameters(g, f["parameters"], end);
+  if (!r.ok()) return Status::error("tools: function '" + f["name"].get<std::string>() + "' is strict, but its parameters " + r.message());
+  return r;
+}
+
 Result<int32_t> arguments_node(Grammar& g, const json& tool) {
   const json& f = tool["function"];
   const bool strict = f.value("strict", false) == true;
@@ -100,10 +182,12 @@ Result<std::shared_ptr<const Grammar>> tool_call_grammar(const ToolGrammarSpec& 
   for (const json& t : spec.tools) {
     const std::string name = t["function"]["name"].get<std::string>();
     if (std::find(spec.names.begin(), spec.names.end(), name) == spec.names.end()) continue;
-    auto args = arguments_node(*g, t);
+    const bool dsml = m.arguments == ToolArguments::kDsml;
+    auto args = dsml ? dsml_arguments_node(*g, t, m) : arguments_node(*g, t);
     if (!args.ok()) return args.status();
-    calls.push_back(g->sequence({g->literal(name, true), g->literal(std::string(m.name_suffix), true), *args,
-                                 g->literal(std::string(m.call_end), true)}));
+    std::vector<int32_t> parts = {g->literal(name, true), g->literal(std::string(m.name_suffix), true), *args};
+    if (!dsml) parts.push_back(g->literal(std::string(m.call_end), true));
+    calls.push_back(g->sequence(std::move(parts)));
   }
   if (calls.empty()) return Status::error("no callable function");
   const int32_t one_call = calls.size() == 1 ? calls[0] : g->any_of(calls);

@@ -18,13 +18,19 @@
 
 namespace dseek {
 
+// How a call's arguments are written: one JSON object, or DSML parameters
+// (<｜DSML｜parameter name="K" string="true|false">V</｜DSML｜parameter> lines,
+// string values raw, the others JSON).
+enum class ToolArguments { kJson, kDsml };
+
 struct ToolMarkup {
-  std::string_view generation;   // "v3" (also R1), "v3.1"
+  std::string_view generation;   // "v3" (also R1), "v3.1", "v3.2"
   std::string_view calls_begin;  // opens the block of calls
   std::string_view call_begin;   // opens each call, up to the function name
-  std::string_view name_suffix;  // between the name and the JSON arguments
+  std::string_view name_suffix;  // between the name and the arguments
   std::string_view call_end;     // after the arguments
   std::string_view calls_end;    // closes the block
+  ToolArguments arguments = ToolArguments::kJson;
 };
 
 // The markup this chat template renders for an assistant tool call, found by
@@ -48,9 +54,10 @@ struct ToolGrammarSpec {
 };
 
 // A grammar for the rest of a tool-call block: from the name (opened) or from
-// right after calls_begin. Arguments are always a JSON object; a tool with
-// "strict": true holds them to its "parameters" schema (an error if that
-// schema cannot be enforced).
+// right after calls_begin. Arguments are always a JSON object (DSML: well-formed
+// parameters with JSON for non-string values); a tool with "strict": true holds
+// them to its "parameters" schema (an error if that schema cannot be
+// enforced). DSML's strict parameters come in the schema's property order.
 Result<std::shared_ptr<const Grammar>> tool_call_grammar(const ToolGrammarSpec& spec, const ToolMarkup& markup);
 
 }  // namespace dseek

@@ -94,6 +94,34 @@ await check('thinking enabled gives a thinking block first (streamed as thinking
   assert.ok(deltas.includes('thinking_delta'), show(deltas));
 });
 
+await check('thinking.budget_tokens ends the reasoning after that many tokens', async () => {
+  const think = (budget) => client.messages.create(ask({ max_tokens: 12, thinking: { type: 'enabled', budget_tokens: budget }, temperature: undefined }));
+  const free = await think(1024), cut = await think(2);
+  const thought = (m) => (m.content[0]?.type === 'thinking' ? m.content[0].thinking : '');
+  assert.ok(free.content[0]?.type === 'thinking' && cut.content[0]?.type === 'thinking', show(cut));
+  // The same sampling up to the budget, then </think> is forced: the reasoning is a prefix of the free one,
+  // and the answer goes on as text (U+FFFD: a character the forced end cut in two).
+  assert.ok(thought(free).startsWith(thought(cut).replace(/\uFFFD+$/, '')), `${show(thought(cut))} vs ${show(thought(free))}`);
+  assert.ok(thought(cut).length < thought(free).length || free.content.some((b) => b.type === 'text'), show(free));
+  assert.ok(cut.content.some((b) => b.type === 'text'), show(cut));
+});
+
+await check('a forced tool_use streams its input as several input_json_delta events', async () => {
+  const tool = { name: 'pick', input_schema: { type: 'object', additionalProperties: false, required: ['a', 'b'],
+    properties: { a: { type: 'boolean' }, b: { enum: ['x', 'y'] } } } };
+  const req = ask({ max_tokens: 160, tools: [tool], tool_choice: { type: 'tool', name: 'pick' }, temperature: 1 });
+  const whole = await client.messages.create(req);
+  const parts = [];
+  const stream = client.messages.stream(req);
+  stream.on('streamEvent', (e) => { if (e.type === 'content_block_delta' && e.delta.type === 'input_json_delta') parts.push(e.delta.partial_json); });
+  const m = await stream.finalMessage();
+  const use = m.content.find((b) => b.type === 'tool_use');
+  assert.ok(use, show(m));
+  assert.ok(parts.length >= 2, show(parts));
+  assert.deepEqual(JSON.parse(parts.join('')), use.input);
+  assert.deepEqual(use.input, whole.content.find((b) => b.type === 'tool_use')?.input);
+});
+
 await check('stop_sequences end the message with stop_reason stop_sequence', async () => {
   const free = text(await client.messages.create(ask({ max_tokens: 24 })));
   const cut = [...free].find((ch, i) => i > 0 && /[A-Za-z]/.test(ch));  // ASCII: U+FFFD stands for bytes, not text

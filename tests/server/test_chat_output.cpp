@@ -380,3 +380,132 @@ TEST(ChatOutputToolParsing, ParallelFalseKeepsOneCall) {
 
 }  // namespace
 }  // namespace dseek
+
+namespace dseek {
+namespace {
+
+// DeepSeek-V3.2's DSML calls, as its encoding renders them after the content.
+const std::string kDsmlBlock =
+    "\n\n<｜DSML｜function_calls>\n<｜DSML｜invoke name=\"get_weather\">\n"
+    "<｜DSML｜parameter name=\"location\" string=\"true\">New \"York\"\n2</｜DSML｜parameter>\n"
+    "<｜DSML｜parameter name=\"days\" string=\"false\">3</｜DSML｜parameter>\n"
+    "<｜DSML｜parameter name=\"opts\" string=\"false\">{\"a\": [1, 2.50]}</｜DSML｜parameter>\n"
+    "</｜DSML｜invoke>\n<｜DSML｜invoke name=\"now\">\n\n</｜DSML｜invoke>\n</｜DSML｜function_calls>";
+
+TEST(ChatOutputToolsDsml, ParametersBecomeJsonArguments) {
+  const Totals t = parse_whole("Let me look." + kDsmlBlock);
+  EXPECT_EQ(t.content, "Let me look.\n\n");
+  ASSERT_EQ(t.calls.size(), 2u);
+  EXPECT_EQ(t.calls[0].name, "get_weather");
+  EXPECT_EQ(t.calls[0].arguments, "{\"location\":\"New \\\"York\\\"\\n2\",\"days\":3,\"opts\":{\"a\":[1,2.50]}}");
+  EXPECT_EQ(t.calls[1].name, "now");
+  EXPECT_EQ(t.calls[1].arguments, "{}");
+  EXPECT_EQ(t.calls[1].index, 1);
+}
+
+TEST(ChatOutputToolsDsml, ReasoningThenCalls) {
+  const Totals t = parse_whole("Need weather.</think>" + kDsmlBlock, true);
+  EXPECT_EQ(t.reasoning, "Need weather.");
+  EXPECT_EQ(t.calls.size(), 2u);
+}
+
+TEST(ChatOutputToolsDsml, MalformedBlocksStayContent) {
+  const std::string bad_json = "<｜DSML｜function_calls>\n<｜DSML｜invoke name=\"f\">\n"
+                               "<｜DSML｜parameter name=\"n\" string=\"false\">{oops</｜DSML｜parameter>\n</｜DSML｜invoke>\n</｜DSML｜function_calls>";
+  Totals t = parse_whole(bad_json);
+  EXPECT_TRUE(t.calls.empty());
+  EXPECT_EQ(t.content, bad_json);
+  const std::string twice = "<｜DSML｜function_calls>\n<｜DSML｜invoke name=\"f\">\n"
+                            "<｜DSML｜parameter name=\"k\" string=\"true\">a</｜DSML｜parameter>\n"
+                            "<｜DSML｜parameter name=\"k\" string=\"true\">b</｜DSML｜parameter>\n</｜DSML｜invoke>\n</｜DSML｜function_calls>";
+  t = parse_whole(twice);
+  EXPECT_TRUE(t.calls.empty());
+  EXPECT_EQ(t.content, twice);
+}
+
+TEST(ChatOutputToolsDsml, SplitInvariant) {
+  expect_split_invariant("ok" + kDsmlBlock + "\ntail", false);
+  expect_split_invariant("r</think>" + kDsmlBlock, true);
+  expect_split_invariant("<｜DSML｜function_ca", false);
+}
+
+TEST(ChatOutputToolsDsml, RequestRulesApply) {
+  std::string content;
+  EXPECT_TRUE(calls_with(ToolParsing{false, {}, SIZE_MAX}, kDsmlBlock, &content).empty());  // tool_choice none
+  EXPECT_EQ(content, kDsmlBlock);
+  EXPECT_EQ(calls_with(ToolParsing{true, {"get_weather", "now"}, 1}, kDsmlBlock, &content).size(), 1u);
+}
+
+}  // namespace
+}  // namespace dseek
+
+namespace dseek {
+namespace {
+
+struct Streamed {
+  std::vector<ToolCallPart> parts;
+  std::vector<ToolCall> calls;
+  std::string content;
+};
+
+Streamed stream_bytes(const std::string& text, bool stream_arguments) {
+  ToolParsing t;
+  t.stream_arguments = stream_arguments;
+  ChatOutputParser p(false, 3, t);
+  Streamed s;
+  auto add = [&](ChatOutputDelta d) {
+    s.parts.insert(s.parts.end(), d.tool_call_parts.begin(), d.tool_call_parts.end());
+    s.calls.insert(s.calls.end(), d.tool_calls.begin(), d.tool_calls.end());
+    s.content += d.content;
+  };
+  for (char c : text) add(p.feed(std::string(1, c)));
+  add(p.finish());
+  return s;
+}
+
+std::string joined_arguments(const Streamed& s, int index) {
+  std::string a;
+  for (const auto& p : s.parts)
+    if (p.index == index) a += p.arguments;
+  return a;
+}
+
+// Issue 16 item 1: with the calls held by a grammar, arguments go out as generated.
+TEST(ChatOutputStreamedCalls, JsonArgumentsArriveAsGenerated) {
+  const std::string text = kCallsBegin + v3_call("get_weather", "{\"city\": \"Paris\", \"days\": [1, 2]}") + kCallsEnd;
+  const Streamed s = stream_bytes(text, true);
+  ASSERT_EQ(s.calls.size(), 1u);
+  ASSERT_GE(s.parts.size(), 10u);  // one part per byte of arguments, roughly
+  EXPECT_EQ(s.parts[0].name, "get_weather");
+  EXPECT_EQ(s.parts[0].id, s.calls[0].id);
+  EXPECT_EQ(s.parts[0].arguments, "");
+  EXPECT_EQ(joined_arguments(s, 0), s.calls[0].arguments);
+  EXPECT_EQ(s.calls[0].arguments, "{\"city\":\"Paris\",\"days\":[1,2]}");
+  // Without streaming a call comes in two parts (head, whole arguments) when complete.
+  const Streamed whole = stream_bytes(text, false);
+  ASSERT_EQ(whole.parts.size(), 2u);
+  EXPECT_EQ(whole.parts[1].arguments, whole.calls[0].arguments);
+}
+
+TEST(ChatOutputStreamedCalls, DsmlParameterByParameter) {
+  const Streamed s = stream_bytes("x" + kDsmlBlock, true);
+  ASSERT_EQ(s.calls.size(), 2u);
+  std::vector<std::string> fragments;
+  for (const auto& p : s.parts)
+    if (p.index == 0 && p.name.empty()) fragments.push_back(p.arguments);
+  EXPECT_EQ(fragments, (std::vector<std::string>{"{\"location\":\"New \\\"York\\\"\\n2\"", ",\"days\":3", ",\"opts\":{\"a\":[1,2.50]}", "}"}));
+  EXPECT_EQ(joined_arguments(s, 1), "{}");
+}
+
+TEST(ChatOutputStreamedCalls, ACutOffCallStandsAsSent) {
+  const Streamed s = stream_bytes(kCallsBegin + kCallBegin + "f" + kSep + "{\"a\": [1, 2", true);
+  ASSERT_EQ(s.calls.size(), 1u);
+  EXPECT_EQ(s.calls[0].arguments, "{\"a\":[1,2");
+  EXPECT_EQ(joined_arguments(s, 0), s.calls[0].arguments);
+  EXPECT_EQ(s.content, "");
+  // Unstreamed, the same text is given back as content.
+  EXPECT_TRUE(stream_bytes(kCallsBegin + kCallBegin + "f" + kSep + "{\"a\": [1, 2", false).calls.empty());
+}
+
+}  // namespace
+}  // namespace dseek

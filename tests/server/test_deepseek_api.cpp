@@ -145,7 +145,7 @@ TEST(AnthropicRequest, TranslatesBlocksToolsAndThinking) {
   EXPECT_EQ(m[4]["prefix"], true);  // Anthropic's prefill is a prefix completion
   EXPECT_EQ(o["tool_choice"], "required");
   EXPECT_EQ(o["tools"][0]["function"]["parameters"], json({{"type", "object"}}));
-  EXPECT_EQ(o["thinking"], json({{"type", "enabled"}}));
+  EXPECT_EQ(o["thinking"], json({{"type", "enabled"}, {"budget_tokens", 2000}}));  // the budget is honoured
   EXPECT_EQ(o["stop"], json({"x"}));
   EXPECT_EQ(o["top_k"], 3);
   auto p = parse_completion_request(o.dump(), true, RequestLimits{});
@@ -183,6 +183,7 @@ TEST(AnthropicResponse, StopReasonsUsageAndEvents) {
   think.reasoning = "hm";
   text.content = "Hi";
   call.tool_calls.push_back(ToolCall{0, "call_1", "w", R"({"c":1})"});
+  call.tool_call_parts = {{0, "call_1", "w", ""}, {0, "", "", R"({"c":1})"}};  // as the output parser sends them
   end.finish_reason = "tool_calls";
   for (const ChoiceDelta* d : {&think, &text, &call, &end}) s += f.chunk(*d), f.add(*d);
   s += f.last_chunks(usage);

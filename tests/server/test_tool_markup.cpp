@@ -73,5 +73,53 @@ TEST(ToolPrompt, SectionNamesEveryToolAndTheFormat) {
   EXPECT_NE(sys.find("tool_call_name<｜tool▁sep｜>tool_call_arguments"), std::string::npos);
 }
 
+const ToolMarkup& dsml() {
+  static const ToolMarkup m{"v3.2", "<｜DSML｜function_calls>", "\n<｜DSML｜invoke name=\"", "\">\n", "\n</｜DSML｜invoke>",
+                            "\n</｜DSML｜function_calls>", ToolArguments::kDsml};
+  return m;
+}
+
+std::string param(const std::string& k, bool str, const std::string& v) {
+  return "<｜DSML｜parameter name=\"" + k + "\" string=\"" + (str ? "true" : "false") + "\">" + v + "</｜DSML｜parameter>";
+}
+
+TEST(ToolGrammarDsml, AnyParametersWhenNotStrict) {
+  auto g = tool_call_grammar(ToolGrammarSpec{kTools, {"search"}, true, true}, dsml());
+  ASSERT_TRUE(g.ok()) << g.message();
+  const std::string end = "\n</｜DSML｜invoke>\n</｜DSML｜function_calls>";
+  EXPECT_TRUE(accepts(**g, "search\">\n" + end));                                                      // no parameters
+  EXPECT_TRUE(accepts(**g, "search\">\n" + param("q", true, "a </b> \"c\"\n") + end));               // raw text
+  EXPECT_TRUE(accepts(**g, "search\">\n" + param("q", true, "x") + "\n" + param("n", false, " [1, {\"a\": null}]") + end));
+  EXPECT_FALSE(accepts(**g, "search\">\n" + param("n", false, "[1,") + end));                           // not JSON
+  EXPECT_FALSE(accepts(**g, "get_weather\">\n" + end));                                                 // not callable
+  EXPECT_TRUE(accepts(**g, "search\">\n\n</｜DSML｜invoke>\n<｜DSML｜invoke name=\"search\">\n" + end));  // parallel
+}
+
+TEST(ToolGrammarDsml, StrictParametersFollowTheSchema) {
+  auto g = tool_call_grammar(ToolGrammarSpec{kTools, {"get_weather"}, false, true}, dsml());
+  ASSERT_TRUE(g.ok()) << g.message();
+  const std::string end = "\n</｜DSML｜invoke>\n</｜DSML｜function_calls>";
+  // Properties in the schema's order (city, unit); city raw text, unit an enum as JSON.
+  EXPECT_TRUE(accepts(**g, "get_weather\">\n" + param("city", true, "Paris") + "\n" + param("unit", false, "\"c\"") + end));
+  EXPECT_FALSE(accepts(**g, "get_weather\">\n" + param("city", true, "Paris") + end));                            // unit required
+  EXPECT_FALSE(accepts(**g, "get_weather\">\n" + param("city", true, "P") + "\n" + param("unit", false, "\"k\"") + end));
+  EXPECT_FALSE(accepts(**g, "get_weather\">\n" + param("city", false, "1") + "\n" + param("unit", false, "\"c\"") + end));
+  GrammarState s(**g);
+  ASSERT_TRUE(s.feed("get_weather\">\n" + param("city", true, "P") + "\n" + param("unit", false, "\"c\"") + "\n</｜DSML｜invoke>"));
+  EXPECT_FALSE(s.accepts("\n<｜DSML｜invoke"));  // parallel_tool_calls false
+}
+
+TEST(ToolGrammarDsml, RawTextFallsBackOnPartialTerminators) {
+  Grammar g;
+  g.root = g.raw_until("abab");
+  EXPECT_TRUE(accepts(g, "xabaabab"));
+  EXPECT_TRUE(accepts(g, "abaabab"));
+  EXPECT_TRUE(accepts(g, "abab"));
+  EXPECT_FALSE(GrammarState(g).accepts("ababa"));  // done after "abab": nothing may follow
+  GrammarState s(g);
+  ASSERT_TRUE(s.feed("aba"));
+  EXPECT_FALSE(s.complete());
+}
+
 }  // namespace
 }  // namespace dseek

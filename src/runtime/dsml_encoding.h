@@ -1,0 +1,53 @@
+// DeepSeek-V3.2's chat encoding. V3.2 ships no Jinja chat template; DeepSeek
+// publishes the encoding as a description and a Python module instead
+// (encoding/encoding_dsv32.py in the model repository). This renders the same
+// prompt text from the same inputs a chat template gets, so `dseek template`,
+// `run --chat` and the server use it like any other ChatFormat:
+//   * roles: system (its text, then "\n\n## Tools…" when tools are given),
+//     user "<｜User｜>TEXT<｜Assistant｜>" + think marker, developer (a user
+//     turn whose text carries the tools), assistant
+//     "[REASONING</think>]CONTENT[\n\nDSML CALLS]<｜end▁of▁sentence｜>", tool
+//     "\n\n<function_results>\n<result>R</result>…\n</function_results>\n\n" + marker;
+//   * thinking modes: "chat" ends each user turn with </think>, "thinking"
+//     ends the last one with <think> (reasoning first) and keeps the reasoning
+//     of the assistant turns after the last user message only;
+//   * DSML tool calls: <｜DSML｜function_calls>, one <｜DSML｜invoke name="F">
+//     per call, one <｜DSML｜parameter name="K" string="true|false"> per
+//     argument: string values raw, all others as JSON.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+
+namespace dseek {
+
+namespace dsml {
+inline constexpr std::string_view kCallsBegin = "<｜DSML｜function_calls>";
+inline constexpr std::string_view kCallsEnd = "</｜DSML｜function_calls>";
+inline constexpr std::string_view kInvokeBegin = "<｜DSML｜invoke name=\"";
+inline constexpr std::string_view kInvokeEnd = "</｜DSML｜invoke>";
+inline constexpr std::string_view kParamBegin = "<｜DSML｜parameter name=\"";
+inline constexpr std::string_view kParamEnd = "</｜DSML｜parameter>";
+}  // namespace dsml
+
+// Renders a chat-template context: messages, tools (added to the first system
+// message, or to a new empty one first), add_generation_prompt (the opener
+// after the last user turn or tool result), bos_token, and the thinking switch
+// ("thinking" or "enable_thinking" true: thinking mode; default chat mode).
+// An assistant message with "prefix": true that ends the conversation is left
+// open for the model to continue. Errors name the message that breaks the
+// encoding's rules (a tool result without a call, an unknown role, ...).
+Result<std::string> render_dsml_chat(const nlohmann::json& context);
+
+// One call's parameters as DSML: "name" -> `arguments` (a JSON object, or its
+// text) as one parameter line per key, joined by "\n".
+Result<std::string> dsml_parameters(const nlohmann::json& arguments);
+
+// Python's json.dumps(value, ensure_ascii=False): ", " and ": " separators.
+std::string python_json(const nlohmann::json& value);
+
+}  // namespace dseek
