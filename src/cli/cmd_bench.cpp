@@ -101,6 +101,9 @@ struct BenchArgs {
   std::string mode = "auto", spec;
   bool json = false, memory_only = false;
   MapOptions map;
+  KvCacheType cache_type = KvCacheType::kF32;
+  std::string depth_fill = "real";
+  bool dense = false;
 };
 
 void add_options(CLI::App& app, BenchArgs& a) {
@@ -116,6 +119,12 @@ void add_options(CLI::App& app, BenchArgs& a) {
   app.add_flag("--json", a.json, "one JSON object on stdout");
   app.add_option("--spec", a.spec, "also time -n tokens with speculative decoding, ngram[:N] or mtp[:N], against plain greedy");
   app.add_option("--mode", a.mode, kAttentionModeHelp)->capture_default_str();
+  add_cache_type_option(app, &a.cache_type);
+  app.add_option("--depth-fill", a.depth_fill, "how --depth is filled: real (a prefill) | random (random cache rows: "
+                                                "timing only, for depths a CPU cannot prefill)")
+      ->check(CLI::IsMember({"real", "random"}))
+      ->capture_default_str();
+  app.add_flag("--dense", a.dense, "DeepSeek-V3.2: attend to every key (indexer skipped), to compare with sparse attention");
   app.add_flag("--mlock", a.map.lock, "lock the weights in RAM so they are never paged out");
   app.add_flag("--no-mmap", a.map.read_into_memory, "read the weights into memory at start instead of mapping the file");
 }
@@ -151,6 +160,24 @@ Status fill_depth(const Model& m, ThreadPool& pool, const ForwardOptions& opt, i
       return st;
   }
   return ok_status();
+}
+
+// Fills the first `depth` positions of every layer of `cache` with random
+// bytes, untimed: timing only (the logits mean nothing). Every byte is one of
+// +-[0x38, 0x47], so whatever a row holds there — f32, bf16 pairs, E4M3 codes,
+// the scales — reads as a normal number of modest size: no NaN, no
+// denormal to slow the arithmetic down, nothing the real rows would not be.
+void fill_depth_random(int depth, KvCache& cache) {
+  uint64_t state = 0x9E3779B97F4A7C15ull;
+  for (int64_t layer = 0; layer < cache.n_layer(); ++layer)
+    for (int64_t pos = 0; pos < depth; ++pos) {
+      auto* bytes = reinterpret_cast<uint8_t*>(cache.row(layer, pos));
+      for (int64_t i = 0; i < cache.width() * 4; ++i) {
+        state ^= state << 13, state ^= state >> 7, state ^= state << 17;  // xorshift64
+        bytes[i] = static_cast<uint8_t>(0x38 + (state >> 59) % 16) | static_cast<uint8_t>((state >> 32) & 0x80);
+      }
+    }
+  cache.n_past = depth;
 }
 
 // The cache a run starts from: the shared one rewound to its depth, or a fresh one.
@@ -200,7 +227,8 @@ Result<Timings> time_runs(const Model& m, ThreadPool& pool, const BenchArgs& a, 
   std::optional<KvCache> deep;
   if (a.depth > 0) {
     deep.emplace(m.new_cache(a.depth + std::max(a.pp, a.tg + 1)));
-    if (Status st = fill_depth(m, pool, last_only, a.depth, *deep, logits); !st.ok()) return st;
+    if (a.depth_fill == "random") fill_depth_random(a.depth, *deep);
+    else if (Status st = fill_depth(m, pool, last_only, a.depth, *deep, logits); !st.ok()) return st;
   }
   KvCache* at_depth = deep ? &*deep : nullptr;
   Timings t;
@@ -266,12 +294,16 @@ void add_results(nlohmann::json& out, const BenchArgs& a, const Probes& pr, cons
   out["model"] = a.model_path;
   out["mode"] = a.mode;
   out["depth"] = a.depth;
+  out["cache_type"] = kv_cache_type_name(a.cache_type);
+  out["depth_fill"] = a.depth_fill;
+  out["dense_attention"] = a.dense;
 }
 
 void print_text(const BenchArgs& a, int n_threads, const Probes& pr, const Figures& g, double weight_bytes) {
   std::printf("model %s, %d threads, %d reps", a.model_path.c_str(), n_threads, a.reps);
-  if (a.depth > 0) std::printf(", after %d cached tokens", a.depth);
-  std::printf("\n");
+  if (a.depth > 0)
+    std::printf(", after %d cached tokens (%s)", a.depth, a.depth_fill == "random" ? "random rows, timing only" : "prefilled");
+  std::printf(", cache %s%s\n", kv_cache_type_name(a.cache_type), a.dense ? ", dense attention forced" : "");
   if (a.pp > 0) {
     std::printf("pp%-5d %10.2f ± %.2f tokens/s = %.0f GFLOP/s (nominal %.2f GFLOP per token)\n", a.pp, g.pp.mean,
                 g.pp.stdev, g.pp_gflops, g.flops_per_token / 1e9);
@@ -318,6 +350,8 @@ int cmd_bench(int argc, char** argv) {
   if (a.model_path.empty()) return report("bench: -m MODEL is required (or --memory)");
   auto files = open_model_files(a.model_path, a.map);
   if (!files.ok()) return report(files.status());
+  files->cache_type = a.cache_type;
+  files->dense_attention = a.dense;
   auto shared_files = std::make_shared<const ModelFiles>(std::move(files).value());
   auto model = load_model(shared_files);
   if (!model.ok()) return report(model.status());

@@ -27,6 +27,7 @@ struct KldArgs {
   int64_t ctx = 256, max_chunks = 0;
   int threads = 0;
   bool as_json = false;
+  KvCacheType cache_type = KvCacheType::kF32;  // -m's cache; the base always runs f32
 };
 
 // Scores `n_chunks` chunks of `ids` (each `body` tokens, after BOS when the model adds one).
@@ -83,6 +84,8 @@ int cmd_kld(int argc, char** argv) {
   app.add_option("--chunks", a.max_chunks, "score at most this many chunks (0: all)")->capture_default_str();
   app.add_option("-t,--threads", a.threads, "threads (default: all cores)");
   app.add_flag("--json", a.as_json, "one JSON object on stdout");
+  add_cache_type_option(app, &a.cache_type)
+      ->description("-m's MLA latent cache: f32 | bf16 | fp8 (the base runs f32; -m may be the base itself)");
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
   if (a.ctx < 2 || a.ctx > (1 << 20)) return report("--ctx must be between 2 and 1048576");
   if (a.max_chunks < 0) return report("--chunks must be positive");
@@ -94,7 +97,7 @@ int cmd_kld(int argc, char** argv) {
   ss << in.rdbuf();
   auto base = load_model_files(a.base_path, true);
   if (!base.ok()) return report(base.status());
-  auto quant = load_model_files(a.quant_path, false);
+  auto quant = load_model_files(a.quant_path, false, {}, {}, a.cache_type);
   if (!quant.ok()) return report(quant.status());
   const Model& mb = *base->model;
   if (mb.n_vocab() != quant->model->n_vocab())

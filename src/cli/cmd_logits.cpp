@@ -22,12 +22,14 @@ int cmd_logits(int argc, char** argv) {
   int threads = 0;
   bool mtp = false;
   std::vector<std::string> loras;
+  KvCacheType cache_type = KvCacheType::kF32;
   app.add_option("-m,--model", model_path, "GGUF file or model directory")->required();
   app.add_option("--tokens", tokens_arg, "token ids separated by spaces, e.g. \"1 403 407\"")->required();
   app.add_option("-o,--output", out, "output file")->required();
   app.add_option("--mode", mode, kAttentionModeHelp)->capture_default_str();
   app.add_option("--lora", loras, "LoRA adapter GGUF applied at run time without merging, FILE or FILE:SCALE (repeat for several)");
   app.add_option("-t,--threads", threads, "threads (default: all cores)");
+  add_cache_type_option(app, &cache_type);
   app.add_flag("--mtp", mtp, "write the MTP module's draft logits ([n_tokens-1 x n_vocab]) instead");
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
 
@@ -48,7 +50,7 @@ int cmd_logits(int argc, char** argv) {
   if (threads < 0 || threads > 1024) return report("--threads must be between 1 and 1024");
   if (Status st = check_output_is_not_input(out, {model_path}); !st.ok()) return report(st);
 
-  auto files = open_with_adapters(model_path, {}, loras);
+  auto files = open_with_adapters(model_path, {}, loras, cache_type);
   if (!files.ok()) return report(files.status());
   auto model = load_model(std::move(files).value());
   if (!model.ok()) return report(model.status());

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <map>
 #include <string>
 
 #include "core/status.h"
@@ -46,6 +47,15 @@ inline bool parse_attention_mode(const std::string& name, AttentionMode* mode) {
   else if (name == "auto") *mode = AttentionMode::kAuto;
   else return false;
   return true;
+}
+
+// `--cache-type f32|bf16|fp8`: how MLA models store their latent cache (kernels/cache_rows.h).
+inline CLI::Option* add_cache_type_option(CLI::App& app, KvCacheType* type) {
+  static const std::map<std::string, KvCacheType> kNames{
+      {"f32", KvCacheType::kF32}, {"bf16", KvCacheType::kBf16}, {"fp8", KvCacheType::kFp8}};
+  return app.add_option("--cache-type", *type, "MLA latent cache storage: f32 | bf16 | fp8 (DeepSeek models)")
+      ->transform(CLI::CheckedTransformer(kNames))
+      ->default_str("f32");
 }
 
 }  // namespace dseek::cli

@@ -6,9 +6,11 @@
 namespace dseek::cli {
 
 Result<std::shared_ptr<const ModelFiles>> open_with_adapters(const std::string& path, const MapOptions& map,
-                                                             const std::vector<std::string>& loras) {
+                                                             const std::vector<std::string>& loras,
+                                                             KvCacheType cache_type) {
   auto files = open_model_files(path, map);
   if (!files.ok()) return files.status();
+  files->cache_type = cache_type;
   if (!loras.empty()) {
     const std::string arch = files->gguf ? files->gguf->get_string("general.architecture").value_or("") : "";
     auto adapters = LoraAdapters::load(loras, files->weights, arch);
@@ -19,8 +21,8 @@ Result<std::shared_ptr<const ModelFiles>> open_with_adapters(const std::string& 
 }
 
 Result<LoadedModel> load_model_files(const std::string& path, bool with_tokenizer, const MapOptions& map,
-                                     const std::vector<std::string>& loras) {
-  auto files = open_with_adapters(path, map, loras);
+                                     const std::vector<std::string>& loras, KvCacheType cache_type) {
+  auto files = open_with_adapters(path, map, loras, cache_type);
   if (!files.ok()) return files.status();
   LoadedModel out;
   out.files = std::move(files).value();

@@ -19,11 +19,14 @@ struct LoadedModel {
   std::unique_ptr<Tokenizer> tokenizer;  // null when not asked for
 };
 
-// loras: --lora FILE[:SCALE] arguments, applied at run time without merging.
+// loras: --lora FILE[:SCALE] arguments, applied at run time without merging;
+// cache_type: --cache-type, how MLA models store their latent cache.
 Result<LoadedModel> load_model_files(const std::string& path, bool with_tokenizer, const MapOptions& map = {},
-                                     const std::vector<std::string>& loras = {});
+                                     const std::vector<std::string>& loras = {},
+                                     KvCacheType cache_type = KvCacheType::kF32);
 // Opens the model's files with the adapters attached (what load_model then binds).
 Result<std::shared_ptr<const ModelFiles>> open_with_adapters(const std::string& path, const MapOptions& map,
-                                                             const std::vector<std::string>& loras);
+                                                             const std::vector<std::string>& loras,
+                                                             KvCacheType cache_type = KvCacheType::kF32);
 
 }  // namespace dseek::cli

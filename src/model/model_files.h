@@ -12,6 +12,7 @@
 #include "format/gguf.h"
 #include "format/safetensors.h"
 #include "format/weight_source.h"
+#include "kernels/cache_rows.h"
 #include "model/arch.h"
 
 namespace dseek {
@@ -31,6 +32,8 @@ struct ModelFiles {
   std::unique_ptr<Architecture> arch;               // null for a vocabulary-only GGUF or a bare .safetensors
   std::string arch_error;                           // why arch is null
   std::shared_ptr<const LoraAdapters> adapters;     // --lora: applied by the forward pass without merging
+  KvCacheType cache_type = KvCacheType::kF32;       // --cache-type: how MLA models store their latent cache
+  bool dense_attention = false;                     // bench --dense: V3.2 skips its indexer, every key attended
 };
 
 Result<ModelFiles> open_model_files(const std::string& path, const MapOptions& map = {});

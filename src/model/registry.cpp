@@ -11,10 +11,10 @@ namespace dseek {
 Result<std::unique_ptr<Architecture>> architecture_from_gguf(const GgufFile& f) {
   const auto arch = f.get_string("general.architecture");
   if (!arch) return Status::error(f.path() + ": no general.architecture key: not a model file (a vocabulary-only GGUF?)");
-  if (*arch == "deepseek2") return deepseek_from_gguf(f);
+  if (*arch == "deepseek2" || *arch == "deepseek32") return deepseek_from_gguf(f);
   if (*arch == "llama") return llama_from_gguf(f, false);
   if (*arch == "qwen2") return llama_from_gguf(f, true);
-  return Status::error(f.path() + ": architecture '" + *arch + "' is not supported (deepseek2, llama, qwen2 are)");
+  return Status::error(f.path() + ": architecture '" + *arch + "' is not supported (deepseek2, deepseek32, llama, qwen2 are)");
 }
 
 Result<std::unique_ptr<Architecture>> architecture_from_hf_config(const nlohmann::json& c) {

@@ -56,6 +56,26 @@ TEST(CliBench, JsonFieldsAreConsistent) {
   }
 }
 
+// Depth filled with random rows (timing only), a narrow cache, V3.2 forced dense: said in the JSON.
+TEST(CliBench, DepthFillCacheTypeAndDenseAreReported) {
+  test::TempDir dir;
+  const std::string path = (dir / "v32.gguf").string();
+  ASSERT_EQ(run_dseek("init --arch deepseek-v32 --preset tiny -o '" + path + "'").exit_code, 0);
+  for (const std::string extra : {"", " --dense"}) {
+    auto r = run_dseek("bench -m '" + path + "' -p 4 -n 2 -r 1 -t 1 --probe-gib 0.02 --json --depth 64 "
+                       "--depth-fill random --cache-type fp8" + extra);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["depth"], 64);
+    EXPECT_EQ(j["depth_fill"], "random");
+    EXPECT_EQ(j["cache_type"], "fp8");
+    EXPECT_EQ(j["dense_attention"], !extra.empty());
+    EXPECT_GT(j["tg"]["tps"].get<double>(), 0);
+    EXPECT_GT(j["peak_rss_bytes"].get<double>(), 0);
+  }
+  EXPECT_EQ(run_dseek("bench -m '" + path + "' --depth 8 --depth-fill zeros").exit_code, 2);
+}
+
 TEST(CliBench, MemoryModeProbesBandwidthAndInt8Peak) {
   auto r = run_dseek("bench --memory -t 1 --probe-gib 0.02 --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -79,5 +79,23 @@ TEST(CliRun, GeneratedModelRunsEndToEnd) {
   else EXPECT_NE(locked.err.find("ulimit -l"), std::string::npos) << locked.err;  // a low memlock limit: said, not crashed
 }
 
+// Reaching -c is the end of the output, not an error: exit 0 with a note on stderr.
+// --cache-type takes the three types and refuses others with exit 2.
+TEST(CliRun, FullContextStopsWithANoteAndCacheTypesRun) {
+  test::TempDir dir;
+  const auto model = (dir / "m.gguf").string();
+  ASSERT_EQ(run_dseek("init --arch deepseek-v3 --preset tiny -o '" + model + "'").exit_code, 0);
+  {  // (--chat prints through the same path; this random model's chat turn ends at once with its stop token)
+    auto r = run_dseek("run -m '" + model + "' -p 'Hello' -n 500 -c 40 --temp 0");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("the context of 40 tokens is full"), std::string::npos) << r.err;
+  }
+  for (const std::string type : {"f32", "bf16", "fp8"}) {
+    auto r = run_dseek("run -m '" + model + "' -p 'Hello' -n 8 --temp 0 --cache-type " + type);
+    EXPECT_EQ(r.exit_code, 0) << type << r.err;
+  }
+  EXPECT_EQ(run_dseek("run -m '" + model + "' -p 'Hello' -n 8 --cache-type f16").exit_code, 2);
+}
+
 }  // namespace
 }  // namespace dseek

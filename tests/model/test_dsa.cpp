@@ -39,7 +39,12 @@ void rewrite(const std::string& src, const std::string& dst, bool drop_indexer, 
   for (const auto& [k, v] : f->metadata()) {
     const bool indexer_key = k.find(".attention.indexer.") != std::string::npos;
     if (indexer_key && drop_indexer) continue;
-    w.set(k, k.ends_with("indexer.top_k") && topk > 0 ? GgufValue::u32(static_cast<uint32_t>(topk)) : v);
+    if (drop_indexer && k == "general.architecture") {  // without its indexer the file is a deepseek2 (V3) one
+      w.set(k, GgufValue::str("deepseek2"));
+      continue;
+    }
+    const std::string key = drop_indexer && k.starts_with("deepseek32.") ? "deepseek2." + k.substr(11) : k;
+    w.set(key, k.ends_with("indexer.top_k") && topk > 0 ? GgufValue::u32(static_cast<uint32_t>(topk)) : v);
   }
   std::vector<std::span<const std::byte>> data;
   for (const auto& t : f->tensors()) {
@@ -168,6 +173,67 @@ TEST(Dsa, PagedCacheEqualsOneOwnedPage) {
   EXPECT_EQ(max_abs_diff(owned, out), 0.0);
 }
 
+// `f`'s tensors under the metadata `w` already holds, written to `dst`.
+void write_with_tensors(const GgufFile& f, GgufWriter& w, const std::string& dst) {
+  std::vector<std::span<const std::byte>> data;
+  for (const auto& t : f.tensors()) {
+    w.add_tensor(t.name, t.dtype, t.ne);
+    data.push_back(f.tensor_data(t));
+  }
+  ASSERT_TRUE(w.write(dst, [&](size_t i, std::span<std::byte> out) {
+                 std::memcpy(out.data(), data[i].data(), data[i].size());
+                 return ok_status();
+               }).ok());
+}
+
+// GGUF as llama.cpp names V3.2 (its `deepseek32` architecture): the keys under
+// deepseek32., the indexer tensors blk.N.indexer.{attn_q_b,attn_k,k_norm,proj}.
+// The metadata written back from the loaded architecture gives the same model;
+// V3.2 files dseek wrote under deepseek2 still load; deepseek32 without its
+// indexer keys is refused rather than run dense.
+TEST(Dsa, GgufUsesLlamaCppDeepseek32NamesAndRoundTrips) {
+  test::TempDir dir;
+  const std::string path = init_v32(dir);
+  auto f = GgufFile::open(path);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->get_string("general.architecture").value_or(""), "deepseek32");
+  for (const char* key : {"deepseek32.attention.indexer.head_count", "deepseek32.attention.indexer.key_length",
+                          "deepseek32.attention.indexer.top_k", "deepseek32.attention.kv_lora_rank"})
+    EXPECT_NE(f->find(key), nullptr) << key;
+  for (const char* t : {"blk.1.indexer.attn_q_b.weight", "blk.1.indexer.attn_k.weight", "blk.1.indexer.k_norm.weight",
+                        "blk.1.indexer.k_norm.bias", "blk.1.indexer.proj.weight"})
+    EXPECT_NE(f->find_tensor(t), nullptr) << t;
+  auto arch = architecture_from_gguf(*f);
+  ASSERT_TRUE(arch.ok()) << arch.message();
+  const std::string round_trip = (dir / "round.gguf").string(), old_style = (dir / "old.gguf").string(),
+                    headless = (dir / "headless.gguf").string();
+  GgufWriter again, old_keys, no_indexer;
+  (*arch)->write_gguf_metadata(again);
+  for (const auto& [k, v] : f->metadata()) {
+    if (k == "general.architecture") {
+      old_keys.set(k, GgufValue::str("deepseek2"));
+      no_indexer.set(k, v);
+      continue;
+    }
+    old_keys.set(k.starts_with("deepseek32.") ? "deepseek2." + k.substr(11) : k, v);
+    if (k.find(".indexer.") == std::string::npos) no_indexer.set(k, v);
+  }
+  write_with_tensors(*f, again, round_trip);
+  write_with_tensors(*f, old_keys, old_style);
+  write_with_tensors(*f, no_indexer, headless);
+  auto now = load_model_or_fail(path), back = load_model_or_fail(round_trip), old = load_model_or_fail(old_style);
+  ASSERT_TRUE(now && back && old);
+  EXPECT_EQ(back->arch().name(), "deepseek-v32");
+  EXPECT_EQ(old->arch().name(), "deepseek-v32");
+  const auto toks = tokens(20, now->n_vocab());
+  const auto want = logits(*now, toks, AttentionMode::kAbsorbed);
+  EXPECT_EQ(max_abs_diff(want, logits(*back, toks, AttentionMode::kAbsorbed)), 0.0);
+  EXPECT_EQ(max_abs_diff(want, logits(*old, toks, AttentionMode::kAbsorbed)), 0.0);
+  auto refused = open_model_files(headless);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.message().find("indexer"), std::string::npos) << refused.message();
+}
+
 TEST(Dsa, HfConfigAndDescription) {
   const char* base = R"({"model_type":"deepseek_v32","vocab_size":512,"hidden_size":64,"num_hidden_layers":2,
     "num_attention_heads":4,"intermediate_size":192,"moe_intermediate_size":32,"n_routed_experts":8,
@@ -187,6 +253,9 @@ TEST(Dsa, HfConfigAndDescription) {
   std::string described;
   for (const auto& [k, v] : (*a)->describe()) described += k + ": " + v + "\n";
   EXPECT_NE(described.find("indexer cache / token / layer: 132 bytes"), std::string::npos) << described;
+  // Kc 32 + Dr 8 values and the 33-float key record, per layer (2, no MTP): f32 292, bf16 212, fp8 180 bytes.
+  EXPECT_NE(described.find("cache bytes / token (--cache-type): f32 584, bf16 424, fp8 360 (2 layers)"),
+            std::string::npos) << described;
   // A V3.2 config without its indexer would silently run dense attention: refused.
   auto dense = architecture_from_hf_config(nlohmann::json::parse(std::string(base) + "}"));
   ASSERT_FALSE(dense.ok());

@@ -96,7 +96,8 @@ TEST_P(HfCheckpoint, Fp8MatchesGgufWithTheSameValues) {
   ASSERT_EQ(test::run_dseek("init --arch " + arch + " --preset small -o '" + src_path + "'").exit_code, 0);
   auto src = GgufFile::open(src_path);
   ASSERT_TRUE(src.ok());
-  const auto key = [&](const std::string& k) { return *src->get_int("deepseek2." + k); };
+  const std::string prefix = *src->get_string("general.architecture") + ".";  // deepseek2 or deepseek32
+  const auto key = [&](const std::string& k) { return *src->get_int(prefix + k); };
   const int64_t E = key("embedding_length"), H = key("attention.head_count"), Ckv = key("attention.kv_lora_rank");
   const int64_t Dr = key("rope.dimension_count"), Dn = key("attention.key_length_mla") - Dr, Dv = key("attention.value_length_mla");
   const int64_t X = key("expert_count"), Fe = key("expert_feed_forward_length"), V = key("vocab_size");
@@ -177,10 +178,10 @@ TEST_P(HfCheckpoint, Fp8MatchesGgufWithTheSameValues) {
                         {"num_experts_per_tok", key("expert_used_count")}, {"n_group", key("expert_group_count")},
                         {"topk_group", key("expert_group_used_count")}, {"first_k_dense_replace", key("leading_dense_block_count")},
                         {"num_nextn_predict_layers", 1}, {"scoring_func", "sigmoid"}, {"topk_method", "noaux_tc"},
-                        {"norm_topk_prob", true}, {"routed_scaling_factor", *src->get_float("deepseek2.expert_weights_scale")},
-                        {"rope_theta", *src->get_float("deepseek2.rope.freq_base")}, {"rms_norm_eps", *src->get_float("deepseek2.attention.layer_norm_rms_epsilon")},
+                        {"norm_topk_prob", true}, {"routed_scaling_factor", *src->get_float(prefix + "expert_weights_scale")},
+                        {"rope_theta", *src->get_float(prefix + "rope.freq_base")}, {"rms_norm_eps", *src->get_float(prefix + "attention.layer_norm_rms_epsilon")},
                         {"max_position_embeddings", key("context_length")},
-                        {"rope_scaling", {{"type", "yarn"}, {"factor", *src->get_float("deepseek2.rope.scaling.factor")},
+                        {"rope_scaling", {{"type", "yarn"}, {"factor", *src->get_float(prefix + "rope.scaling.factor")},
                                           {"original_max_position_embeddings", key("rope.scaling.original_context_length")},
                                           {"beta_fast", 32}, {"beta_slow", 1}, {"mscale", 1.0}, {"mscale_all_dim", 1.0}}},
                         {"quantization_config", {{"quant_method", "fp8"}, {"fmt", "e4m3"}, {"weight_block_size", {128, 128}}}}};

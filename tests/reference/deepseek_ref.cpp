@@ -1,4 +1,4 @@
-// Float64 reference forward for `deepseek2` GGUF files (DeepSeek V2, V2-Lite, V3,
+// Float64 reference forward for `deepseek2` and `deepseek32` GGUF files (DeepSeek V2, V2-Lite, V3,
 // R1, V3.1, V3.2): MLA attention in its naive (decompressed) form, V3.2's
 // sparse attention (dsa_ref.h), DeepSeekMoE with group-limited routing, YaRN,
 // and the V3 multi-token-prediction module.

@@ -13,8 +13,9 @@ Result<std::string> architecture_of(const std::string& path, Result<GgufFile>& f
   if (!f.ok()) return f.status();
   auto arch = f->get_string("general.architecture");
   if (!arch) return Status::error(path + ": no general.architecture key (not a model file)");
-  if (*arch != "deepseek2" && *arch != "llama" && *arch != "qwen2")
-    return Status::error(path + ": the reference has no forward for architecture '" + *arch + "' (deepseek2, llama, qwen2)");
+  if (*arch != "deepseek2" && *arch != "deepseek32" && *arch != "llama" && *arch != "qwen2")
+    return Status::error(path + ": the reference has no forward for architecture '" + *arch +
+                         "' (deepseek2, deepseek32, llama, qwen2)");
   return *arch;
 }
 
@@ -26,7 +27,7 @@ Result<std::vector<double>> forward_logits(const std::string& gguf_path, const s
   auto arch = architecture_of(gguf_path, f);
   if (!arch.ok()) return arch.status();
   WeightReader r(std::move(f).value(), *arch + ".");
-  if (*arch == "deepseek2") return deepseek_forward_logits(r, tokens, options);
+  if (*arch == "deepseek2" || *arch == "deepseek32") return deepseek_forward_logits(r, tokens, options);
   return llama_forward_logits(r, tokens, *arch == "qwen2");
 }
 
@@ -35,7 +36,8 @@ Result<std::vector<double>> mtp_logits(const std::string& gguf_path, const std::
   Result<GgufFile> f = Status::error("not opened");
   auto arch = architecture_of(gguf_path, f);
   if (!arch.ok()) return arch.status();
-  if (*arch != "deepseek2") return Status::error(gguf_path + ": MTP needs a deepseek2 model, this is '" + *arch + "'");
+  if (*arch != "deepseek2" && *arch != "deepseek32")
+    return Status::error(gguf_path + ": MTP needs a deepseek2 or deepseek32 model, this is '" + *arch + "'");
   WeightReader r(std::move(f).value(), *arch + ".");
   return deepseek_mtp_logits(r, tokens, options);
 }

@@ -128,9 +128,22 @@ class DeepseekArch final : public Architecture {
   explicit DeepseekArch(DeepseekHParams h) : h_(std::move(h)) {}
 
   std::string_view name() const override { return h_.variant; }
-  std::string_view gguf_arch() const override { return "deepseek2"; }
+  // llama.cpp names V3.2 `deepseek32` (its DSA support); the rest are `deepseek2`.
+  std::string_view gguf_arch() const override { return h_.index_n_heads > 0 ? "deepseek32" : "deepseek2"; }
   int64_t vocab_size() const override { return h_.n_vocab; }
   int64_t context_length() const override { return h_.n_ctx; }
+
+  // Every layer's cache row (MTP layers too, indexer record included) per token, for each --cache-type.
+  std::string cache_bytes_by_type() const {
+    const int64_t index = h_.index_n_heads > 0 ? dsa_cache_floats(h_.index_head_dim) : 0;
+    std::string out;
+    for (KvCacheType t : {KvCacheType::kF32, KvCacheType::kBf16, KvCacheType::kFp8}) {
+      const int64_t floats = kernels::cache_row_floats(t, h_.kv_lora_rank, h_.d_rope) + index;
+      out += (out.empty() ? "" : ", ") + std::string(kv_cache_type_name(t)) + " " +
+             std::to_string(floats * 4 * (h_.n_layer + h_.n_mtp));
+    }
+    return out + " (" + std::to_string(h_.n_layer + h_.n_mtp) + " layers)";
+  }
 
   std::vector<std::pair<std::string, std::string>> describe() const override {
     auto s = [](auto x) { std::ostringstream o; o << x; return o.str(); };
@@ -155,6 +168,7 @@ class DeepseekArch final : public Architecture {
                                                  ", top-k " + s(h_.index_topk) + " keys per query"});
       d.push_back({"indexer cache / token / layer", s(h_.index_head_dim + 4) + " bytes (FP8 E4M3 key + f32 scale)"});
     }
+    d.push_back({"cache bytes / token (--cache-type)", cache_bytes_by_type()});
     if (h_.yarn_factor > 0)
       d.push_back({"rope_scaling", "yarn factor " + s(h_.yarn_factor) + ", original ctx " + s(h_.yarn_orig_ctx) +
                                        ", mscale_all_dim " + s(h_.mscale_all_dim)});
@@ -213,7 +227,8 @@ class DeepseekModel final : public Decoder {
     dims_ = MlaDims{.n_embd = h.n_embd, .n_head = h.n_head, .q_lora_rank = h.q_lora_rank, .kv_lora_rank = h.kv_lora_rank,
                     .d_nope = h.d_nope, .d_rope = h.d_rope, .d_v = h.d_v, .eps = static_cast<float>(h.rms_eps),
                     .softmax_scale = static_cast<float>(std::pow(static_cast<double>(h.d_nope + h.d_rope), -0.5) *
-                                                        rope_.softmax_scale_factor())};
+                                                        rope_.softmax_scale_factor()),
+                    .cache_type = files_->cache_type};
     routing_ = RoutingConfig{.n_expert = h.n_expert, .n_used = h.n_expert_used, .n_group = h.n_group,
                              .n_group_used = h.n_group_used, .sigmoid = h.gating == Gating::kSigmoid,
                              .normalize = h.norm_topk, .scale = static_cast<float>(h.route_scale)};
@@ -243,10 +258,12 @@ class DeepseekModel final : public Decoder {
 
   const Architecture& arch() const override { return *files_->arch; }
   int64_t n_ctx() const override { return h_.n_ctx; }
+  // Float slots of [c_kv | k_rope] in a cache row, as --cache-type stores it.
+  int64_t latent_floats() const { return kernels::cache_row_floats(dims_.cache_type, h_.kv_lora_rank, h_.d_rope); }
   // A row per token and layer: [c_kv | k_rope], then V3.2's indexer key record.
   KvCache new_cache(int64_t n_ctx) const override {
     const int64_t index = h_.index_n_heads > 0 ? dsa_cache_floats(h_.index_head_dim) : 0;
-    return KvCache(h_.n_layer + h_.n_mtp, n_ctx, h_.kv_lora_rank + h_.d_rope + index);
+    return KvCache(h_.n_layer + h_.n_mtp, n_ctx, latent_floats() + index);
   }
 
   Status forward_mtp(std::span<const int32_t> tokens, ThreadPool& pool, float* logits) const override {
@@ -343,7 +360,8 @@ class DeepseekModel final : public Decoder {
     a.up = t.has(b, kKB, i) ? mla_split_up_projection(t.matrix(b, kKB, h_, i), t.matrix(b, kVB, h_, i), dims_)
                             : mla_joint_up_projection(t.matrix(b, kKvB, h_, i), dims_);
     a.o = t.matrix(b, kAttnOut, h_, i);
-    if (t.present(kIdxQB, h_, i)) bind_indexer(b, i, a.dsa);
+    // bench --dense: no indexer, so every key is attended (the rows keep the room for its keys, unwritten).
+    if (t.present(kIdxQB, h_, i) && !files_->dense_attention) bind_indexer(b, i, a.dsa);
     lw.dense = t.present(kGate, h_, i);
     if (lw.dense) {
       lw.mlp = {t.matrix(b, kGate, h_, i), t.matrix(b, kUp, h_, i), t.matrix(b, kDown, h_, i)};
@@ -375,7 +393,7 @@ class DeepseekModel final : public Decoder {
     using enum DsTensor;
     const DeepseekTensors& t = deepseek_tensors();
     w.n_head = h_.index_n_heads, w.head_dim = h_.index_head_dim, w.topk = h_.index_topk;
-    w.d_rope = h_.d_rope, w.cache_offset = h_.kv_lora_rank + h_.d_rope;
+    w.d_rope = h_.d_rope, w.cache_offset = latent_floats();
     w.wq_b = t.matrix(b, kIdxQB, h_, i);
     w.wk = t.matrix(b, kIdxK, h_, i);
     w.k_norm = t.vec(b, kIdxKNorm, h_, i);
@@ -428,11 +446,16 @@ Result<std::unique_ptr<Architecture>> deepseek_from_gguf(const GgufFile& f) {
   return std::unique_ptr<Architecture>(new DeepseekArch(*h));
 }
 
+// Keys under the file's own architecture: `deepseek32.` (llama.cpp's V3.2, and
+// ours since) or `deepseek2.` (V2/V3, and V3.2 files dseek wrote before).
 Result<DeepseekHParams> deepseek_hparams_from_gguf(const GgufFile& f) {
-  GgufKeys k(f, "deepseek2.");
+  const std::string arch = f.get_string("general.architecture").value_or("deepseek2");
+  GgufKeys k(f, arch + ".");
   DeepseekHParams h;
   read_gguf_hparams<H>(deepseek_hparam_table(), f, k, h);
   if (!k.ok()) return k.status();
+  if (arch == "deepseek32" && h.index_n_heads == 0)  // would silently run dense attention
+    return Status::error(f.path() + ": a deepseek32 file without deepseek32.attention.indexer.* keys (its sparse attention)");
   Status st = deepseek_validate(h, f.path());
   if (!st.ok()) return st;
   return h;

@@ -30,8 +30,8 @@ void write_mla_as_mqa(const H& h, const std::string& a, GgufWriter& w) {
 void write_key_length_mla(const H& h, const std::string& a, GgufWriter& w) {
   w.set(a + "attention.key_length_mla", GgufValue::u32(static_cast<uint32_t>(h.d_nope + h.d_rope)));
 }
-void read_head_dims(const GgufFile& f, GgufKeys& k, H& h) {
-  const bool mla = f.find("deepseek2.attention.key_length_mla") != nullptr;
+void read_head_dims(const GgufFile&, GgufKeys& k, H& h) {
+  const bool mla = k.integer("attention.key_length_mla", -1) >= 0;  // under deepseek2. or deepseek32.
   h.d_nope = k.integer(mla ? "attention.key_length_mla" : "attention.key_length") - h.d_rope;
   h.d_v = k.integer(mla ? "attention.value_length_mla" : "attention.value_length");
 }

@@ -67,10 +67,13 @@ void project(ThreadPool& pool, const MlaDims& d, const MlaWeights& w, const Rope
     linear_many(pool, jobs, arena);
   }
   float* cs = arena.take<float>(d.d_rope);
+  float* staged = arena.take<float>(width);
   for (const AttnSeq& sq : seqs)
     for (int64_t i = 0; i < sq.n_tok; ++i) {
       const int64_t t = sq.first + i, pos = sq.pos0 + i;
-      float* row = sq.cache->row(layer, pos);
+      // A narrower cache type computes the row in f32 scratch, then stores it encoded.
+      float* const cached = sq.cache->row(layer, pos);
+      float* const row = d.cache_type == KvCacheType::kF32 ? cached : staged;
       const float* src = kv + t * width;
       kernels::rms_norm(src, w.kv_a_norm, row, d.kv_lora_rank, d.eps);  // the rope part skips the norm
       std::copy(src + d.kv_lora_rank, src + width, row + d.kv_lora_rank);
@@ -78,6 +81,7 @@ void project(ThreadPool& pool, const MlaDims& d, const MlaWeights& w, const Rope
       kernels::rope_adjacent(row + d.kv_lora_rank, d.d_rope, cs, cs + d.d_rope / 2);
       for (int64_t h = 0; h < d.n_head; ++h)
         kernels::rope_adjacent(q + t * d.n_head * dq + h * dq + d.d_nope, d.d_rope, cs, cs + d.d_rope / 2);
+      if (row != cached) kernels::encode_cache_row(d.cache_type, row, d.kv_lora_rank, d.d_rope, cached);
     }
 }
 

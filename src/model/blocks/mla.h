@@ -2,7 +2,8 @@
 // compression, decoupled RoPE keys, in two exact forms over the same cache —
 // naive (decompress per-head K/V) and absorbed (W_UK folded into the query,
 // W_UV applied after attending over the latent). The cache row of a token is
-// [normalised c_kv (Ckv) | rotated k_rope (Dr)].
+// [normalised c_kv (Ckv) | rotated k_rope (Dr)], stored as f32, bf16 or fp8
+// (kernels/cache_rows.h; attention decodes it to f32, mla_cache_rows.h).
 //
 // One layer is project -> attend (naive | absorbed) -> output. The files
 // store W_UK / W_UV either split per head or joint; MlaUpProjection hides
@@ -12,6 +13,7 @@
 #include <span>
 
 #include "core/thread_pool.h"
+#include "kernels/cache_rows.h"
 #include "kernels/kernels.h"
 #include "model/blocks/dsa_indexer.h"
 #include "model/blocks/rope.h"
@@ -24,6 +26,7 @@ struct MlaDims {
   int64_t n_embd = 0, n_head = 0, q_lora_rank = 0, kv_lora_rank = 0, d_nope = 0, d_rope = 0, d_v = 0;
   float eps = 1e-6f;
   float softmax_scale = 1.0f;
+  KvCacheType cache_type = KvCacheType::kF32;  // how [c_kv | k_rope] is stored (mla_cache_rows.h)
 };
 
 // A matrix stored as n_head consecutive blocks of `stride` rows; head h's

@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "model/blocks/mla.h"
+#include "model/blocks/mla_cache_rows.h"
 
 namespace dseek {
 namespace {
@@ -21,15 +22,15 @@ void mla_attend_naive(ThreadPool& pool, const MlaDims& d, const MlaUpProjection&
                       const float* q, const DsaSelection& sel, float* o, StepArena& arena) {
   const StepArena::Scope scope(arena);
   const int64_t H = d.n_head, Ckv = d.kv_lora_rank, Dn = d.d_nope, Dr = d.d_rope, Dv = d.d_v, dq = Dn + Dr;
-  const KvCache& cache = *sq.cache;
   const int64_t S = sq.pos0 + sq.n_tok;
+  const float* const* rows = mla_latent_rows(pool, d, sq, layer, sel, true, arena);
   float* kn = arena.take<float>(S * H * Dn);
   float* vv = arena.take<float>(S * H * Dv);
   pool.parallel_for(S, [&](int64_t s0, int64_t s1) {
     for (int64_t s = s0; s < s1; ++s)
       for (int64_t h = 0; h < H; ++h) {
-        up.key_of_latent(up.uk.head(h), cache.row(layer, s), kn + (s * H + h) * Dn);
-        kernels::matvec(up.uv.head(h), cache.row(layer, s), vv + (s * H + h) * Dv, 0, Dv);
+        up.key_of_latent(up.uk.head(h), rows[s], kn + (s * H + h) * Dn);
+        kernels::matvec(up.uv.head(h), rows[s], vv + (s * H + h) * Dv, 0, Dv);
       }
   });
   ThreadSlots<float> probs(arena, pool.size(), S);
@@ -44,7 +45,7 @@ void mla_attend_naive(ThreadPool& pool, const MlaDims& d, const MlaUpProjection&
       for (int64_t j = 0; j < n_keys; ++j) {
         const int64_t s = dense ? j : picked[j];
         const float nope = kernels::dot(qh, kn + (s * H + h) * Dn, Dn);
-        p[j] = (nope + kernels::dot(qh + Dn, cache.row(layer, s) + Ckv, Dr)) * d.softmax_scale;
+        p[j] = (nope + kernels::dot(qh + Dn, rows[s] + Ckv, Dr)) * d.softmax_scale;
       }
       kernels::softmax(p, n_keys);
       float* oh = o + (t * H + h) * Dv;
@@ -71,12 +72,9 @@ void mla_attend_absorbed(ThreadPool& pool, const MlaDims& d, const AttnSeq& sq, 
   const StepArena::Scope scope(arena);
   const int64_t H = d.n_head, Ckv = d.kv_lora_rank, Dn = d.d_nope, Dr = d.d_rope, dq = Dn + Dr;
   const int64_t S = sq.pos0 + sq.n_tok, G = std::min(H, kHeadGroup), n_groups = (H + G - 1) / G;
-  const float** key_rows = arena.take<const float*>(S);
+  const float* const* key_rows = mla_latent_rows(pool, d, sq, layer, sel, false, arena);
   const float** rope_rows = arena.take<const float*>(S);
-  for (int64_t s = 0; s < S; ++s) {
-    key_rows[s] = sq.cache->row(layer, s);
-    rope_rows[s] = key_rows[s] + Ckv;
-  }
+  for (int64_t s = 0; s < S; ++s) rope_rows[s] = key_rows[s] ? key_rows[s] + Ckv : nullptr;
   ThreadSlots<float> scores(arena, pool.size(), 3 * S * G);
   ThreadSlots<const float*> queries(arena, pool.size(), 2 * G + 2 * sel.topk);
   pool.parallel_for(sq.n_tok * n_groups, [&](int64_t i0, int64_t i1) {
