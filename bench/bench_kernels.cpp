@@ -288,6 +288,27 @@ BENCHMARK(BM_linear_gemm512)
     ->Args({0, 1408, 2048, 1})->Args({0, 1408, 2048, 2})->Args({1, 2048, 1408, 2})->Args({2, 1408, 2048, 2})
     ->UseRealTime()->Unit(benchmark::kMillisecond);
 
+// The GGUF types without their own kernels yet (q2_K, q3_K, iq4_nl, iq4_xs):
+// one thread, f32 activations through matvec (rows dequantised by the scalar
+// reference): the baseline their int8 kernels will be measured against.
+void BM_lowbit_gemv(benchmark::State& st) {
+  static constexpr DType kLowBit[] = {DType::kQ2_K, DType::kQ3_K, DType::kIQ4_NL, DType::kIQ4_XS};
+  const DType t = kLowBit[st.range(0)];
+  const int64_t rows = 1408, cols = 2048;
+  const Experts& e = experts(t, rows, cols);
+  const std::vector<float> x = acts(1, cols);
+  std::vector<float> y(static_cast<size_t>(rows));
+  int i = 0;
+  for (auto _ : st) {
+    matvec(e.views[static_cast<size_t>(i++ % kCopies)], x.data(), y.data(), 0, rows);
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.counters["GB/s"] = benchmark::Counter(static_cast<double>(e.bytes) * static_cast<double>(st.iterations()),
+                                           benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+  st.SetLabel(std::string(dtype_name(t)));
+}
+BENCHMARK(BM_lowbit_gemv)->DenseRange(0, 3);
+
 }  // namespace
 
 BENCHMARK_MAIN();

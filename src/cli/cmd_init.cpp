@@ -7,6 +7,7 @@
 #include "cli/common.h"
 #include "core/file_identity.h"
 #include "core/progress.h"
+#include "kernels/kernels.h"
 #include "model/arch.h"
 #include "tokenizer/default_vocab.h"
 #include "model/random_model.h"
@@ -34,7 +35,8 @@ int cmd_init(int argc, char** argv) {
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
 
   const auto dtype = dtype_from_name(dtype_name_arg);
-  if (!dtype || dtype_traits(*dtype).ggml_id < 0 || !dtype_traits(*dtype).is_float || *dtype == DType::kF64)
+  if (!dtype || dtype_traits(*dtype).ggml_id < 0 || !dtype_traits(*dtype).is_float || *dtype == DType::kF64 ||
+      !kernels::can_quantize(*dtype))
     return report("--dtype '" + dtype_name_arg + "' is not a weight type GGUF can store (try f32, f16, bf16, q8_0, q4_k)");
 
   if (!tokenizer.empty())

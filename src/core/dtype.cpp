@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "core/quant/blocks.h"
+#include "core/quant/iq_blocks.h"
 
 namespace dseek {
 namespace {
@@ -27,6 +28,23 @@ constexpr std::array<DTypeTraits, kDTypeCount> kTraits = {{
     {DType::kQ4_K, "q4_k", kQK_K, sizeof(BlockQ4_K), 12, "", true},
     {DType::kQ5_K, "q5_k", kQK_K, sizeof(BlockQ5_K), 13, "", true},
     {DType::kQ6_K, "q6_k", kQK_K, sizeof(BlockQ6_K), 14, "", true},
+    {DType::kQ4_1, "q4_1", kQK4_0, sizeof(BlockQ4_1), 3, "", true},
+    {DType::kQ5_0, "q5_0", kQK4_0, sizeof(BlockQ5_0), 6, "", true},
+    {DType::kQ5_1, "q5_1", kQK4_0, sizeof(BlockQ5_1), 7, "", true},
+    {DType::kQ2_K, "q2_k", kQK_K, sizeof(BlockQ2_K), 10, "", true},
+    {DType::kQ3_K, "q3_k", kQK_K, sizeof(BlockQ3_K), 11, "", true},
+    {DType::kIQ4_NL, "iq4_nl", kQK4_NL, sizeof(BlockIQ4_NL), 20, "", true},
+    {DType::kIQ4_XS, "iq4_xs", kQK_K, sizeof(BlockIQ4_XS), 23, "", true},
+    {DType::kIQ3_XXS, "iq3_xxs", kQK_K, sizeof(BlockIQ3_XXS), 18, "", true},
+    {DType::kIQ3_S, "iq3_s", kQK_K, sizeof(BlockIQ3_S), 21, "", true},
+    {DType::kIQ2_XXS, "iq2_xxs", kQK_K, sizeof(BlockIQ2_XXS), 16, "", true},
+    {DType::kIQ2_XS, "iq2_xs", kQK_K, sizeof(BlockIQ2_XS), 17, "", true},
+    {DType::kIQ2_S, "iq2_s", kQK_K, sizeof(BlockIQ2_S), 22, "", true},
+    {DType::kIQ1_S, "iq1_s", kQK_K, sizeof(BlockIQ1_S), 19, "", true},
+    {DType::kIQ1_M, "iq1_m", kQK_K, sizeof(BlockIQ1_M), 29, "", true},
+    {DType::kTQ1_0, "tq1_0", kQK_K, sizeof(BlockTQ1_0), 34, "", true},
+    {DType::kTQ2_0, "tq2_0", kQK_K, sizeof(BlockTQ2_0), 35, "", true},
+    {DType::kMXFP4, "mxfp4", kQKMxfp4, sizeof(BlockMxfp4), 39, "", true},
 }};
 
 }  // namespace

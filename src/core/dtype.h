@@ -13,8 +13,11 @@ enum class DType : uint8_t {
   kF32, kF16, kBF16, kF64, kF8E4M3,
   kI8, kI16, kI32, kI64, kU8, kBool,
   kQ4_0, kQ8_0, kQ4_K, kQ5_K, kQ6_K,
+  // Read (dequantised, dotted) from GGUF files as ggml writes them.
+  kQ4_1, kQ5_0, kQ5_1, kQ2_K, kQ3_K, kIQ4_NL, kIQ4_XS,
+  kIQ3_XXS, kIQ3_S, kIQ2_XXS, kIQ2_XS, kIQ2_S, kIQ1_S, kIQ1_M, kTQ1_0, kTQ2_0, kMXFP4,
 };
-inline constexpr int kDTypeCount = 16;
+inline constexpr int kDTypeCount = 33;
 
 struct DTypeTraits {
   DType dtype;

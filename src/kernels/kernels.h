@@ -25,6 +25,8 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n);
 // Quantise `n` floats to type `t` (used by `dseek init` / `quantize`);
 // `dst` must hold dtype_bytes(t, n) bytes. Reference implementation.
 void quantize_row(DType t, const float* src, void* dst, int64_t n);
+// True where quantize_row can write type t (the other GGUF types are read only).
+bool can_quantize(DType t);
 
 // FP8 E4M3 matrix [rows, cols] with DeepSeek-V3 block scales
 // (scale_inv [ceil(rows/128), ceil(cols/128)], W = w_fp8 * scale_inv[block]):

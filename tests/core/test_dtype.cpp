@@ -13,7 +13,9 @@ TEST(DType, GgmlIdsAndSizes) {
   EXPECT_EQ(dtype_from_ggml(8), DType::kQ8_0);
   EXPECT_EQ(dtype_from_ggml(12), DType::kQ4_K);
   EXPECT_EQ(dtype_from_ggml(30), DType::kBF16);
-  EXPECT_FALSE(dtype_from_ggml(3).has_value());    // q4_1: not supported
+  EXPECT_EQ(dtype_from_ggml(3), DType::kQ4_1);
+  EXPECT_EQ(dtype_from_ggml(29), DType::kIQ1_M);
+  EXPECT_FALSE(dtype_from_ggml(9).has_value());    // q8_1: an activation type, never stored
   EXPECT_FALSE(dtype_from_ggml(999).has_value());
   EXPECT_EQ(dtype_bytes(DType::kQ4_K, 512), 288u);
   EXPECT_EQ(dtype_bytes(DType::kQ6_K, 256), 210u);

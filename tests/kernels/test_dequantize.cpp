@@ -145,7 +145,9 @@ INSTANTIATE_TEST_SUITE_P(AllTypes, QuantRoundTrip,
                          ::testing::Values(std::pair{DType::kF16, 1e-3}, std::pair{DType::kBF16, 8e-3},
                                            std::pair{DType::kF8E4M3, 0.07}, std::pair{DType::kQ8_0, 0.01},
                                            std::pair{DType::kQ4_0, 0.15}, std::pair{DType::kQ4_K, 0.15},
-                                           std::pair{DType::kQ5_K, 0.08}, std::pair{DType::kQ6_K, 0.04}));
+                                           std::pair{DType::kQ5_K, 0.08}, std::pair{DType::kQ6_K, 0.04},
+                                           std::pair{DType::kQ2_K, 0.3}, std::pair{DType::kQ3_K, 0.25},
+                                           std::pair{DType::kIQ4_NL, 0.1}, std::pair{DType::kIQ4_XS, 0.1}));
 
 TEST(Fp8BlockScales, EachBlockUsesItsOwnScale) {
   // 130 x 260 weight: blocks are 2 x 3 (edge blocks partial, as in DeepSeek-V3's format).

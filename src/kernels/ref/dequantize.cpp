@@ -4,11 +4,13 @@
 // random test models; not tuned for accuracy like ggml's k-quant search.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/float_convert.h"
 #include "core/quant/blocks.h"
 #include "kernels/kernels.h"
+#include "kernels/ref/dequant_types.h"
 
 namespace dseek::kernels {
 namespace {
@@ -286,6 +288,35 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n) {
     case DType::kQ4_K: dequant_q4_k(src, dst, nb); return;
     case DType::kQ5_K: dequant_q5_k(src, dst, nb); return;
     case DType::kQ6_K: dequant_q6_k(src, dst, nb); return;
+    case DType::kQ4_1: dequant_q4_1(src, dst, nb); return;
+    case DType::kQ5_0: dequant_q5_0(src, dst, nb); return;
+    case DType::kQ5_1: dequant_q5_1(src, dst, nb); return;
+    case DType::kQ2_K: dequant_q2_k(src, dst, nb); return;
+    case DType::kQ3_K: dequant_q3_k(src, dst, nb); return;
+    case DType::kIQ4_NL: dequant_iq4_nl(src, dst, nb); return;
+    case DType::kIQ4_XS: dequant_iq4_xs(src, dst, nb); return;
+    case DType::kIQ3_XXS: dequant_iq3_xxs(src, dst, nb); return;
+    case DType::kIQ3_S: dequant_iq3_s(src, dst, nb); return;
+    case DType::kIQ2_XXS: dequant_iq2_xxs(src, dst, nb); return;
+    case DType::kIQ2_XS: dequant_iq2_xs(src, dst, nb); return;
+    case DType::kIQ2_S: dequant_iq2_s(src, dst, nb); return;
+    case DType::kIQ1_S: dequant_iq1_s(src, dst, nb); return;
+    case DType::kIQ1_M: dequant_iq1_m(src, dst, nb); return;
+    case DType::kTQ1_0: dequant_tq1_0(src, dst, nb); return;
+    case DType::kTQ2_0: dequant_tq2_0(src, dst, nb); return;
+    case DType::kMXFP4: dequant_mxfp4(src, dst, nb); return;
+  }
+}
+
+bool can_quantize(DType t) {
+  switch (t) {
+    case DType::kF32: case DType::kF64: case DType::kF16: case DType::kBF16: case DType::kF8E4M3:
+    case DType::kI8: case DType::kI16: case DType::kI32: case DType::kI64: case DType::kU8: case DType::kBool:
+    case DType::kQ4_0: case DType::kQ8_0: case DType::kQ4_K: case DType::kQ5_K: case DType::kQ6_K:
+    case DType::kQ2_K: case DType::kQ3_K: case DType::kIQ4_NL: case DType::kIQ4_XS:
+      return true;
+    default:
+      return false;  // read-only types: dequantised, never written (yet)
   }
 }
 
@@ -310,7 +341,11 @@ void quantize_row(DType t, const float* src, void* dst, int64_t n) {
     case DType::kQ4_K: quant_q4_k(src, static_cast<BlockQ4_K*>(dst), nb); return;
     case DType::kQ5_K: quant_q5_k(src, static_cast<BlockQ5_K*>(dst), nb); return;
     case DType::kQ6_K: quant_q6_k(src, static_cast<BlockQ6_K*>(dst), nb); return;
-    default:
+    case DType::kQ2_K: quant_q2_k(src, dst, nb); return;
+    case DType::kQ3_K: quant_q3_k(src, dst, nb); return;
+    case DType::kIQ4_NL: quant_iq4_nl(src, dst, nb); return;
+    case DType::kIQ4_XS: quant_iq4_xs(src, dst, nb); return;
+    case DType::kI8: case DType::kI16: case DType::kI32: case DType::kI64: case DType::kU8: case DType::kBool:
       for (int64_t i = 0; i < n; ++i) {  // integer types: round
         const auto v = static_cast<int64_t>(std::llround(src[i]));
         switch (t) {
@@ -322,6 +357,8 @@ void quantize_row(DType t, const float* src, void* dst, int64_t n) {
         }
       }
       return;
+    default:
+      std::abort();  // a read-only type: callers check can_quantize first
   }
 }
 
