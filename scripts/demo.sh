@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: the main job on the built-in default model — a small
 # DeepSeek-architecture model (MLA + DeepSeekMoE + MTP) that dseek itself
-# trained on Shakespeare (assets/shakespeare/; retrain: `make train-default`).
+# pretrained on Shakespeare and fine-tuned on its dialogues, so that it answers
+# in character and stops (assets/shakespeare/; retrain: `make train-default`).
 # Describe it, show its tokenizer and chat template, generate, and answer one
 # request through `dseek serve` (SERVE=1 keeps the server up for the chat page).
 set -euo pipefail
@@ -9,7 +10,7 @@ dseek=${1:-build/bin/dseek}
 cd "$(dirname "$0")/.."
 model=assets/shakespeare/dseek-shakespeare.gguf
 
-echo "== the default model: $model (trained by 'dseek train pretrain', see assets/shakespeare/) =="
+echo "== the default model: $model (dseek train pretrain + sft, see assets/shakespeare/) =="
 "$dseek" inspect --no-tensors "$model"
 echo
 text='Hello from dseek! สวัสดี 你好 — 12345'
@@ -26,8 +27,12 @@ echo "== dseek template: a conversation in the model's chat format =="
 printf '%s' '{"messages":[{"role":"system","content":"You are concise."},{"role":"user","content":"What is MLA?"}],"add_generation_prompt":true}' \
   | "$dseek" template -m "$model" 2>/dev/null && echo || echo "(chat templates not built yet)"
 echo
-echo "== dseek run: a prompted continuation =="
-"$dseek" run -m "$model" -p 'ROMEO:' -n 80 --seed 1 --temp 0.8
+echo "== dseek run --chat: a greedy reply in character (it ends by itself: the model was fine-tuned on dialogues) =="
+system='You are JULIET in Romeo and Juliet, a play by William Shakespeare. Answer in character.'
+echo "system: $system"
+echo "user:   Good morrow, lady. What news?"
+printf 'reply:  '
+"$dseek" run -m "$model" --chat --system "$system" -p 'Good morrow, lady. What news?' -n 200 --temp 0
 echo
 echo
 echo "== dseek serve: the OpenAI-compatible API on a free port, one chat request =="
@@ -39,10 +44,13 @@ for _ in $(seq 100); do grep -q 'listening on' "$log" && break; sleep 0.1; done
 url=$(grep -o 'http://[0-9.:]*' "$log" | head -1)
 python3 - "$url" <<'PY'
 import json, sys, urllib.request
-body = {"messages": [{"role": "user", "content": "Speak, good friend: what news?"}], "max_tokens": 40, "temperature": 0.7, "seed": 1}
+body = {"messages": [{"role": "system", "content": "You are ROMEO in Romeo and Juliet, a play by William Shakespeare. Answer in character."},
+                     {"role": "user", "content": "Speak, good friend: what news?"}],
+        "max_tokens": 200, "temperature": 0.7, "seed": 1}
 req = urllib.request.Request(sys.argv[1] + "/v1/chat/completions", json.dumps(body).encode(), {"Content-Type": "application/json"})
 r = json.load(urllib.request.urlopen(req))
 print("answer:", repr(r["choices"][0]["message"]["content"]))
+print("finish_reason:", r["choices"][0]["finish_reason"])
 print("usage: ", json.dumps(r["usage"]))
 PY
 kill $server; wait $server 2>/dev/null || true

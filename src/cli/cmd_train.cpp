@@ -196,7 +196,7 @@ int train_grpo(const TrainArgs& a) {
 }  // namespace
 
 int cmd_train(int argc, char** argv) {
-  CLI::App app("Train: the DeepSeek recipe at small scale. Recipes: tokenizer, pretrain, distill, grpo, sft.", "train");
+  CLI::App app("Train: the DeepSeek recipe at small scale. Recipes: tokenizer, pretrain, distill, grpo, sft, dialogues.", "train");
   app.require_subcommand(1);
   TrainArgs a;
   CLI::App* tk = add_tokenizer(app, a);
@@ -211,8 +211,11 @@ int cmd_train(int argc, char** argv) {
   CLI::App* gr = add_grpo(app, a);
   SftArgs sft_args;
   CLI::App* sft = add_sft(app, sft_args);
+  DialogueArgs dialogue_args;
+  CLI::App* dialogues = add_dialogues(app, dialogue_args);
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
   if (sft->parsed()) return train_sft(sft_args);
+  if (dialogues->parsed()) return train_dialogues(dialogue_args);
   if (gr->parsed()) return train_grpo(a);
   if (ds->parsed()) return train_distill(a.teacher, a.config_path, a.pt_data, a.pt_out, a.threads, a.resume, a.max_steps);
   if (tk->parsed()) return train_tokenizer(a.vocab, a.data, a.out, a.pre, a.max_bytes);

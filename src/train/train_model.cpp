@@ -224,12 +224,17 @@ void TrainModel<T>::run(ThreadPool& pool, std::span<const int32_t> tokens, int64
     f.cat.resize(static_cast<size_t>(nm * 2 * E));
     f.e_inv.resize(static_cast<size_t>(nm));
     f.h_inv.resize(static_cast<size_t>(nm));
-    for (int64_t q = 0; q <= n_seq; ++q) f.mtp_starts.push_back(q * Sm);
+    // The main trunk's document boundaries carried over (packed SFT rows): the
+    // MTP layer attends within a document and predicts no token of the next.
+    for (int64_t a : f.starts)
+      if (a < n && a % S < Sm) f.mtp_starts.push_back(a / S * Sm + a % S);
+    f.mtp_starts.push_back(nm);
     for (int64_t q = 0; q < n_seq; ++q)
       for (int64_t i = 0; i < Sm; ++i) {
         const int64_t r = q * Sm + i, t = q * S + i;
-        f.mtp_pos.push_back(static_cast<int32_t>(i));
-        f.mtp_targets.push_back(i + 2 < S ? tokens[static_cast<size_t>(t + 2)] : -1);
+        const auto p = static_cast<size_t>(t);
+        f.mtp_pos.push_back(f.pos[p]);
+        f.mtp_targets.push_back(i + 2 < S && f.pos[p + 2] == f.pos[p] + 2 ? tokens[p + 2] : -1);
         std::copy_n(embd_.w.data() + tokens[static_cast<size_t>(t + 1)] * E, E, f.emb_next.data() + r * E);
         T* row = f.cat.data() + r * 2 * E;
         rms_norm_fwd(f.emb_next.data() + r * E, mtp_->enorm.w.data(), 1, E, h_.rms_eps, row, f.e_inv.data() + r);

@@ -143,6 +143,25 @@ TEST(SftRun, LoraWritesAnAdapterAndLowersAssistantLoss) {
   }
 }
 
+// --val-data validates on its own file, --eval-only reports the same CE
+// without training, and the MTP loss is part of the step (its CE is reported).
+TEST(SftRun, ValDataEvalOnlyAndMtpLoss) {
+  TinyModel m;
+  const std::string chats = write_chats(m.dir);
+  SftConfig c{.model = m.path, .data = chats, .out = (m.dir / "sft.gguf").string(), .val_data = chats, .steps = 3,
+              .batch = 2, .seq_len = 64, .eval_every = 3};
+  c.mtp_weight = 1.0;
+  auto r = run_sft(c);
+  ASSERT_TRUE(r.ok()) << r.message();
+  EXPECT_EQ(r->train_docs, 24);
+  EXPECT_EQ(r->val_docs, 24);
+  EXPECT_GT(r->final_train_mtp_ce, 0.0);
+  auto e = run_sft(SftConfig{.model = m.path, .data = chats, .seq_len = 64, .eval_only = true});
+  ASSERT_TRUE(e.ok()) << e.message();
+  EXPECT_EQ(e->val_docs, 24);
+  EXPECT_NEAR(e->final_val_ce, r->initial_val_ce, 1e-9);
+}
+
 TEST(SftCli, BadInputExitsTwoNamingTheLine) {
   TinyModel m;
   test::write_file(m.dir / "bad.jsonl", "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": \"yo\"}]}\n{oops\n");

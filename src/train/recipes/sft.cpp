@@ -1,7 +1,8 @@
 // See sft.h. One step: `batch` rows of packed conversations, the mean
 // cross-entropy of the assistant tokens (LossOptions' per-token targets with
 // weight 1/count), AdamW on the trained parameters (all, or the LoRA A/B).
-// MTP and the balance loss are off: SFT teaches the main head to answer.
+// plus mtp_weight times the MTP cross-entropy (every next-next token within a
+// conversation), so the MTP head follows the trunk. The balance loss is off.
 #include "train/recipes/sft.h"
 
 #include <chrono>
@@ -42,11 +43,19 @@ Result<SftData> load_data(const SftConfig& c) {
   auto docs = read_sft_file(c.data, *format, *tok);
   if (!docs.ok()) return docs.status();
   SftData d;
+  d.pad_id = tok->eos_id() >= 0 ? tok->eos_id() : 0;
+  if (!c.val_data.empty() && !c.eval_only) {
+    auto val = read_sft_file(c.val_data, *format, *tok);
+    if (!val.ok()) return val.status();
+    d.train = std::move(docs).value(), d.val = std::move(val).value();
+    return d;
+  }
   const size_t n = docs->size();
-  const size_t n_val = n < 2 ? 0 : std::max<size_t>(1, static_cast<size_t>(static_cast<double>(n) * c.val_fraction));
+  const size_t n_val = c.eval_only ? n
+                       : n < 2     ? 0
+                                   : std::max<size_t>(1, static_cast<size_t>(static_cast<double>(n) * c.val_fraction));
   d.train.assign(docs->begin(), docs->end() - static_cast<long>(n_val));
   d.val.assign(docs->end() - static_cast<long>(n_val), docs->end());
-  d.pad_id = tok->eos_id() >= 0 ? tok->eos_id() : 0;
   return d;
 }
 
@@ -62,20 +71,25 @@ struct Sft {
   Sft(const SftConfig& cfg, SftData d) : c(cfg), data(std::move(d)), pool(std::max(1, cfg.threads)) {}
 };
 
-// Mean assistant-token cross-entropy of a packed batch; gradients too when `backward`.
-double batch_loss(Sft& s, const PackedBatch& b, bool backward) {
+struct BatchLoss {
+  double ce = NAN;   // mean assistant-token cross-entropy
+  double mtp = 0;    // mean MTP cross-entropy
+};
+
+// The losses of a packed batch; gradients too when `backward` (of ce + mtp_weight * mtp).
+BatchLoss batch_loss(Sft& s, const PackedBatch& b, bool backward, double mtp_weight) {
   int64_t count = 0;
   for (int32_t t : b.targets) count += t >= 0;
-  if (count == 0) return NAN;
+  if (count == 0) return {};
   const std::vector<float> w(b.targets.size(), 1.0f / static_cast<float>(count));
   LossOptions opt;
-  opt.mtp_weight = 0, opt.balance_alpha = 0, opt.backward = backward;
+  opt.mtp_weight = mtp_weight, opt.balance_alpha = 0, opt.backward = backward;
   opt.pg_targets = b.targets.data(), opt.pg_weights = w.data();
   opt.segment_starts = b.segment_starts;
   if (s.lora) s.lora->merge();
-  const double loss = s.model->step(s.pool, b.tokens, b.rows, opt).loss;
+  const StepResult r = s.model->step(s.pool, b.tokens, b.rows, opt);
   if (s.lora) s.lora->take_gradients();
-  return loss;
+  return {.ce = r.loss - mtp_weight * r.mtp_ce, .mtp = r.mtp_ce};
 }
 
 // Every held-out conversation once, alone in its row; token-weighted mean.
@@ -86,7 +100,7 @@ double validation_ce(Sft& s) {
     const PackedBatch b = single_document(doc, s.c.seq_len);
     int64_t n = 0;
     for (int32_t t : b.targets) n += t >= 0;
-    if (n > 0) sum += batch_loss(s, b, false) * static_cast<double>(n), tokens += n;
+    if (n > 0) sum += batch_loss(s, b, false, 0).ce * static_cast<double>(n), tokens += n;
   }
   return tokens ? sum / static_cast<double>(tokens) : NAN;
 }
@@ -140,8 +154,8 @@ Status write_outputs(Sft& s, const SftSummary& sum, const Curves& cv) {
     ExportOptions ex{.tokenizer_path = s.c.model, .name = "dseek-sft", .description = "fine-tuned by dseek train sft"};
     if (Status st = export_gguf(*s.model, ex, s.c.out); !st.ok()) return st;
   }
-  json cfg = {{"model", s.c.model}, {"data", s.c.data}, {"steps", s.c.steps}, {"batch", s.c.batch},
-              {"seq_len", s.c.seq_len}, {"lr", s.c.adam.lr}, {"lora", s.c.lora}};
+  json cfg = {{"model", s.c.model}, {"data", s.c.data}, {"val_data", s.c.val_data}, {"steps", s.c.steps}, {"batch", s.c.batch},
+              {"seq_len", s.c.seq_len}, {"lr", s.c.adam.lr}, {"mtp_weight", s.c.mtp_weight}, {"lora", s.c.lora}};
   if (s.c.lora)
     cfg["lora_rank"] = s.c.lora_cfg.rank, cfg["lora_alpha"] = s.c.lora_cfg.alpha, cfg["lora_targets"] = s.c.lora_cfg.targets;
   const json log = {{"config", cfg}, {"trainable_parameters", sum.trainable}, {"train_conversations", sum.train_docs},
@@ -164,14 +178,16 @@ Status train_loop(Sft& s, SftSummary& sum, Curves& cv) {
     s.next_doc = pack_documents(s.data.train, s.next_doc, c.batch, c.seq_len, s.data.pad_id, b);
     s.model->zero_grad();
     if (s.lora) s.lora->zero_grad();
-    const double ce = batch_loss(s, b, true);
+    const BatchLoss loss = batch_loss(s, b, true, c.mtp_weight);
+    const double ce = loss.ce;
     if (!std::isfinite(ce)) return Status::error("a batch has no assistant tokens within --seq-len " + std::to_string(c.seq_len));
     const double gnorm = s.adam->step(s.trained);
     tokens += static_cast<int64_t>(b.tokens.size());
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     sum.final_train_ce = ce;
+    sum.final_train_mtp_ce = loss.mtp;
     sum.steps = step + 1;
-    json entry = {{"step", step + 1}, {"train_ce", ce}, {"lr", scheduled_lr(s.adam->config(), step)},
+    json entry = {{"step", step + 1}, {"train_ce", ce}, {"train_mtp_ce", loss.mtp}, {"lr", scheduled_lr(s.adam->config(), step)},
                   {"grad_norm", gnorm}, {"tokens_per_s", static_cast<double>(tokens) / std::max(secs, 1e-9)}};
     cv.train.x.push_back(static_cast<double>(step + 1)), cv.train.y.push_back(ce);
     if ((step + 1) % c.eval_every == 0 || step + 1 == last) {
@@ -191,6 +207,17 @@ Status train_loop(Sft& s, SftSummary& sum, Curves& cv) {
   return ok_status();
 }
 
+Result<SftSummary> evaluate_only(const SftConfig& c, SftData data) {
+  Sft s(c, std::move(data));
+  auto m = import_gguf(c.model, c.seq_len);
+  if (!m.ok()) return m.status();
+  s.model = std::move(m).value();
+  SftSummary sum;
+  sum.val_docs = static_cast<int64_t>(s.data.val.size());
+  sum.initial_val_ce = sum.final_val_ce = validation_ce(s);
+  return sum;
+}
+
 }  // namespace
 
 Status check_sft_config(const SftConfig& c) {
@@ -202,9 +229,10 @@ Status check_sft_config(const SftConfig& c) {
                     range("--seq-len", static_cast<double>(c.seq_len), 2, 8192), range("--lr", c.adam.lr, 0, 10),
                     range("--eval-every", static_cast<double>(c.eval_every), 1, 1e8), range("--val-fraction", c.val_fraction, 0, 0.5),
                     range("--checkpoint-every", static_cast<double>(c.checkpoint_every), 0, 1e8),
-                    range("--threads", c.threads, 1, 1024)})
+                    range("--threads", c.threads, 1, 1024), range("--mtp-weight", c.mtp_weight, 0, 100)})
     if (!st.ok()) return st;
-  if (c.model.empty() || c.data.empty() || c.out.empty()) return Status::error("sft needs --model, --data and -o");
+  if (c.model.empty() || c.data.empty() || (c.out.empty() && !c.eval_only))
+    return Status::error("sft needs --model, --data and -o (or --eval-only)");
   return ok_status();
 }
 
@@ -212,6 +240,7 @@ Result<SftSummary> run_sft(const SftConfig& c) {
   if (Status st = check_sft_config(c); !st.ok()) return st;
   auto data = load_data(c);
   if (!data.ok()) return data.status();
+  if (c.eval_only) return evaluate_only(c, std::move(data).value());
   if (data->train.empty()) return Status::error(c.data + ": no conversations left to train on");
   auto s = std::make_unique<Sft>(c, std::move(data).value());
   if (Status st = setup(*s); !st.ok()) return st;
