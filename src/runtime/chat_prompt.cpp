@@ -163,8 +163,11 @@ bool is_deepseek_v32_model(const std::string& path) {
     auto cfg = read_json_file((dir / "config.json").string());
     return cfg.ok() && cfg->is_object() && cfg->value("model_type", "") == "deepseek_v32";
   }
+  // llama.cpp's name is "deepseek32"; files dseek wrote before that carry the indexer under "deepseek2".
   auto g = GgufFile::open(path);
-  return g.ok() && g->get_int("deepseek2.attention.indexer.head_count").value_or(0) > 0;
+  if (!g.ok()) return false;
+  if (g->get_string("general.architecture").value_or("") == "deepseek32") return true;
+  return g->get_int("deepseek2.attention.indexer.head_count").value_or(0) > 0;
 }
 
 Result<ChatFormat> load_chat_format(const std::string& model_path, const Tokenizer& tok, std::string_view choice,
