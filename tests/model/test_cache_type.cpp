@@ -21,6 +21,9 @@
 namespace dseek {
 namespace {
 
+using test::chunked_logits;
+using test::max_abs_diff;
+
 std::shared_ptr<const Model> load_typed(const std::string& path, KvCacheType type) {
   auto files = open_model_files(path);
   EXPECT_TRUE(files.ok()) << files.message();
@@ -44,28 +47,6 @@ std::vector<int32_t> tokens(int64_t n, int64_t vocab) {
   return t;
 }
 
-// All logits of `toks` fed in chunks of `chunk` tokens.
-std::vector<float> run(const Model& m, const std::vector<int32_t>& toks, AttentionMode mode, size_t chunk,
-                       int threads) {
-  ThreadPool pool(threads);
-  KvCache cache = m.new_cache(static_cast<int64_t>(toks.size()));
-  const size_t V = static_cast<size_t>(m.n_vocab());
-  std::vector<float> out(toks.size() * V);
-  ForwardOptions opt;
-  opt.mode = mode;
-  for (size_t i = 0; i < toks.size(); i += chunk) {
-    const size_t n = std::min(chunk, toks.size() - i);
-    EXPECT_TRUE(m.forward(std::span<const int32_t>(&toks[i], n), cache, pool, opt, out.data() + i * V).ok());
-  }
-  return out;
-}
-
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  double d = 0;
-  for (size_t i = 0; i < a.size(); ++i) d = std::max(d, std::fabs(static_cast<double>(a[i]) - b[i]));
-  return d;
-}
-
 double tolerance(KvCacheType t) {
   return t == KvCacheType::kF32 ? 1e-4 : t == KvCacheType::kBf16 ? 1e-2 : 5e-2;
 }
@@ -87,7 +68,7 @@ TEST_P(CacheType, WithinToleranceOfFloat64ReferenceAtSeveralLengths) {
       double scale = 0;
       for (double x : *ref) scale = std::max(scale, std::fabs(x));
       for (AttentionMode mode : {AttentionMode::kNaive, AttentionMode::kAbsorbed}) {
-        const auto got = run(*m, toks, mode, toks.size(), 2);
+        const auto got = chunked_logits(*m, toks, toks.size(), mode, 2);
         const size_t V = got.size() / toks.size();
         double err = 0;
         int64_t over = 0;  // positions beyond the tolerance
@@ -120,13 +101,13 @@ TEST_P(CacheType, StepsAndThreadsGiveThePrefillBits) {
     auto m = load_typed(path, type);
     ASSERT_TRUE(m);
     const auto toks = tokens(30, m->n_vocab());
-    const auto base = run(*m, toks, AttentionMode::kAbsorbed, toks.size(), 1);
+    const auto base = chunked_logits(*m, toks, toks.size(), AttentionMode::kAbsorbed, 1);
     for (size_t chunk : {1, 7})
       for (int threads : {1, 2})
-        EXPECT_EQ(max_abs_diff(base, run(*m, toks, AttentionMode::kAbsorbed, chunk, threads)), 0.0)
+        EXPECT_EQ(max_abs_diff(base, chunked_logits(*m, toks, chunk, AttentionMode::kAbsorbed, threads)), 0.0)
             << kv_cache_type_name(type) << ", chunks of " << chunk << ", " << threads << " thread(s)";
-    const auto naive = run(*m, toks, AttentionMode::kNaive, toks.size(), 1);
-    EXPECT_EQ(max_abs_diff(naive, run(*m, toks, AttentionMode::kNaive, 1, 2)), 0.0) << kv_cache_type_name(type);
+    const auto naive = chunked_logits(*m, toks, toks.size(), AttentionMode::kNaive, 1);
+    EXPECT_EQ(max_abs_diff(naive, chunked_logits(*m, toks, 1, AttentionMode::kNaive, 2)), 0.0) << kv_cache_type_name(type);
   }
 }
 
@@ -139,10 +120,10 @@ TEST_P(CacheType, NarrowRowsAreNarrowerAndChangeTheResult) {
   EXPECT_LT(bf16->new_cache(1).width(), f32->new_cache(1).width());
   EXPECT_LT(fp8->new_cache(1).width(), bf16->new_cache(1).width());
   const auto toks = tokens(20, f32->n_vocab());
-  const auto base = run(*f32, toks, AttentionMode::kAbsorbed, toks.size(), 1);
-  EXPECT_EQ(max_abs_diff(base, run(*plain, toks, AttentionMode::kAbsorbed, toks.size(), 1)), 0.0) << "f32 is the default";
-  EXPECT_GT(max_abs_diff(base, run(*bf16, toks, AttentionMode::kAbsorbed, toks.size(), 1)), 0.0);
-  EXPECT_GT(max_abs_diff(base, run(*fp8, toks, AttentionMode::kAbsorbed, toks.size(), 1)), 0.0);
+  const auto base = chunked_logits(*f32, toks, toks.size(), AttentionMode::kAbsorbed, 1);
+  EXPECT_EQ(max_abs_diff(base, chunked_logits(*plain, toks, toks.size(), AttentionMode::kAbsorbed, 1)), 0.0) << "f32 is the default";
+  EXPECT_GT(max_abs_diff(base, chunked_logits(*bf16, toks, toks.size(), AttentionMode::kAbsorbed, 1)), 0.0);
+  EXPECT_GT(max_abs_diff(base, chunked_logits(*fp8, toks, toks.size(), AttentionMode::kAbsorbed, 1)), 0.0);
 }
 
 // The engine's pool pages, taken out of order, hold encoded rows like one owned page.
@@ -153,21 +134,8 @@ TEST_P(CacheType, PagedCacheEqualsOneOwnedPage) {
     auto m = load_typed(path, type);
     ASSERT_TRUE(m);
     const auto toks = tokens(40, m->n_vocab());
-    const auto owned = run(*m, toks, AttentionMode::kAbsorbed, toks.size(), 2);
-    const KvCache shape = m->new_cache(1);
-    constexpr int64_t kPageTokens = 16;
-    std::vector<float> store(static_cast<size_t>(4 * shape.n_layer() * kPageTokens * shape.width()), 0.0f);
-    KvCache paged(store.data(), shape.n_layer(), shape.width(), kPageTokens);
-    paged.pages() = {3, 0, 2};
-    ThreadPool pool(2);
-    const size_t V = static_cast<size_t>(m->n_vocab());
-    std::vector<float> out(toks.size() * V);
-    ForwardOptions opt;
-    opt.mode = AttentionMode::kAbsorbed;
-    for (size_t i = 0; i < toks.size(); i += 7) {
-      const size_t n = std::min<size_t>(7, toks.size() - i);
-      ASSERT_TRUE(m->forward(std::span<const int32_t>(&toks[i], n), paged, pool, opt, out.data() + i * V).ok());
-    }
+    const auto owned = chunked_logits(*m, toks, toks.size(), AttentionMode::kAbsorbed, 2);
+    const auto out = test::paged_logits(*m, toks, AttentionMode::kAbsorbed, 2);
     EXPECT_EQ(max_abs_diff(owned, out), 0.0) << kv_cache_type_name(type);
   }
 }

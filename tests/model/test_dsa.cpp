@@ -22,6 +22,8 @@
 namespace dseek {
 namespace {
 
+using test::max_abs_diff;
+
 using test::load_model_or_fail;
 
 std::string init_v32(const test::TempDir& dir) {
@@ -72,12 +74,6 @@ std::vector<float> logits(const Model& m, const std::vector<int32_t>& toks, Atte
   opt.mode = mode;
   EXPECT_TRUE(m.forward(toks, cache, pool, opt, out.data()).ok());
   return out;
-}
-
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  double d = 0;
-  for (size_t i = 0; i < a.size(); ++i) d = std::max(d, std::fabs(static_cast<double>(a[i]) - b[i]));
-  return d;
 }
 
 TEST(Dsa, TinyV32MatchesFloat64ReferenceAt48Tokens) {
@@ -157,19 +153,7 @@ TEST(Dsa, PagedCacheEqualsOneOwnedPage) {
   ASSERT_TRUE(m);
   const auto toks = tokens(40, m->n_vocab());
   const auto owned = logits(*m, toks, AttentionMode::kAbsorbed, 2);
-  const KvCache shape = m->new_cache(1);
-  constexpr int64_t kPageTokens = 16;
-  std::vector<float> store(static_cast<size_t>(4 * shape.n_layer() * kPageTokens * shape.width()), 0.0f);
-  KvCache paged(store.data(), shape.n_layer(), shape.width(), kPageTokens);
-  paged.pages() = {3, 0, 2};
-  ThreadPool pool(2);
-  std::vector<float> out(toks.size() * static_cast<size_t>(m->n_vocab()));
-  ForwardOptions opt;
-  opt.mode = AttentionMode::kAbsorbed;
-  for (size_t i = 0; i < toks.size(); i += 7) {  // in chunks that straddle page boundaries
-    const size_t n = std::min<size_t>(7, toks.size() - i);
-    ASSERT_TRUE(m->forward(std::span<const int32_t>(&toks[i], n), paged, pool, opt, out.data() + i * m->n_vocab()).ok());
-  }
+  const auto out = test::paged_logits(*m, toks, AttentionMode::kAbsorbed, 2);  // chunks straddle page boundaries
   EXPECT_EQ(max_abs_diff(owned, out), 0.0);
 }
 

@@ -15,6 +15,9 @@
 namespace dseek {
 namespace {
 
+using test::chunked_logits;
+using test::max_abs_diff;
+
 using test::ids_after;
 using test::load_model_or_fail;
 
@@ -28,29 +31,6 @@ std::vector<float> prefill_logits(const Model& m, const std::vector<int32_t>& to
   Status st = m.forward(toks, cache, pool, opt, out.data());
   EXPECT_TRUE(st.ok()) << st.message();
   return out;
-}
-
-// The prompt fed in chunks of `chunk` tokens (1 = token-by-token decode), all logits kept.
-std::vector<float> chunked_logits(const Model& m, const std::vector<int32_t>& toks, size_t chunk, AttentionMode mode,
-                                  int threads = 1) {
-  ThreadPool pool(threads);
-  KvCache cache = m.new_cache(static_cast<int64_t>(toks.size()));
-  const size_t V = static_cast<size_t>(m.n_vocab());
-  std::vector<float> out(toks.size() * V);
-  ForwardOptions opt;
-  opt.mode = mode;
-  for (size_t i = 0; i < toks.size(); i += chunk) {
-    const size_t n = std::min(chunk, toks.size() - i);
-    Status st = m.forward(std::span<const int32_t>(&toks[i], n), cache, pool, opt, out.data() + i * V);
-    EXPECT_TRUE(st.ok()) << st.message();
-  }
-  return out;
-}
-
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  double d = 0;
-  for (size_t i = 0; i < a.size(); ++i) d = std::max(d, std::fabs(static_cast<double>(a[i]) - b[i]));
-  return d;
 }
 
 double max_abs(const std::vector<float>& a) {
