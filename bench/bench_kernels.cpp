@@ -116,10 +116,8 @@ void BM_kernel_gemv_hot_avx512vnni(benchmark::State& st) { kernel_gemv(st, Isa::
 void BM_kernel_gemv_avx512bw(benchmark::State& st) { kernel_gemv(st, Isa::kAvx512); }
 void BM_kernel_gemv_avx2(benchmark::State& st) { kernel_gemv(st, Isa::kAvx2); }
 
-// The previous path for comparison: f32 activations, one thread.
-void BM_f32act_gemv(benchmark::State& st) {
-  const DType t = dtype_arg(st.range(0));
-  const int64_t rows = st.range(1), cols = st.range(2);
+// One thread, f32 activations through matvec: what the int8 kernels are measured against.
+void f32act_gemv(benchmark::State& st, DType t, int64_t rows, int64_t cols) {
   const Experts& e = experts(t, rows, cols);
   const std::vector<float> x = acts(1, cols);
   std::vector<float> y(static_cast<size_t>(rows));
@@ -130,6 +128,11 @@ void BM_f32act_gemv(benchmark::State& st) {
   }
   st.counters["GB/s"] = benchmark::Counter(static_cast<double>(e.bytes) * static_cast<double>(st.iterations()),
                                            benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+}
+
+// The previous path for comparison.
+void BM_f32act_gemv(benchmark::State& st) {
+  f32act_gemv(st, dtype_arg(st.range(0)), st.range(1), st.range(2));
   st.SetLabel(kTypeNames[st.range(0)]);
 }
 
@@ -288,24 +291,12 @@ BENCHMARK(BM_linear_gemm512)
     ->Args({0, 1408, 2048, 1})->Args({0, 1408, 2048, 2})->Args({1, 2048, 1408, 2})->Args({2, 1408, 2048, 2})
     ->UseRealTime()->Unit(benchmark::kMillisecond);
 
-// The GGUF types without their own kernels yet (q2_K, q3_K, iq4_nl, iq4_xs):
-// one thread, f32 activations through matvec (rows dequantised by the scalar
-// reference): the baseline their int8 kernels will be measured against.
+// The GGUF types without their own kernels yet (q2_K, q3_K, iq4_nl, iq4_xs),
+// rows dequantised by the scalar reference: the baseline for their int8 kernels.
 void BM_lowbit_gemv(benchmark::State& st) {
   static constexpr DType kLowBit[] = {DType::kQ2_K, DType::kQ3_K, DType::kIQ4_NL, DType::kIQ4_XS};
-  const DType t = kLowBit[st.range(0)];
-  const int64_t rows = 1408, cols = 2048;
-  const Experts& e = experts(t, rows, cols);
-  const std::vector<float> x = acts(1, cols);
-  std::vector<float> y(static_cast<size_t>(rows));
-  int i = 0;
-  for (auto _ : st) {
-    matvec(e.views[static_cast<size_t>(i++ % kCopies)], x.data(), y.data(), 0, rows);
-    benchmark::DoNotOptimize(y.data());
-  }
-  st.counters["GB/s"] = benchmark::Counter(static_cast<double>(e.bytes) * static_cast<double>(st.iterations()),
-                                           benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
-  st.SetLabel(std::string(dtype_name(t)));
+  f32act_gemv(st, kLowBit[st.range(0)], 1408, 2048);
+  st.SetLabel(std::string(dtype_name(kLowBit[st.range(0)])));
 }
 BENCHMARK(BM_lowbit_gemv)->DenseRange(0, 3);
 

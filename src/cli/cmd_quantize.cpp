@@ -11,6 +11,7 @@
 #include "core/progress.h"
 #include "format/gguf_retype.h"
 #include "kernels/kernels.h"
+#include "model/arch.h"
 #include "model/convert.h"
 
 namespace dseek::cli {
@@ -18,11 +19,10 @@ namespace {
 
 constexpr const char* kTypes = "q8_0, q4_k, q5_k, q6_k, q4_0, bf16, f16, f32";
 
-// The GGUF architectures dseek runs (model/registry.cpp): a file naming one
-// of them that fails to open is a broken model, reported, never retyped.
+// A file naming an architecture dseek runs that fails to open is a broken model, reported, never retyped.
 bool names_a_known_architecture(const GgufFile& g) {
   const auto arch = g.get_string("general.architecture");
-  return arch && (*arch == "deepseek2" || *arch == "llama" || *arch == "qwen2");
+  return arch && is_known_gguf_architecture(*arch);
 }
 
 // A GGUF input without an architecture dseek can run: retype its tensors.

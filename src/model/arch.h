@@ -89,6 +89,9 @@ Result<std::unique_ptr<Architecture>> architecture_preset(std::string_view arch,
                                                            int64_t vocab_size, int64_t n_mtp = -1,
                                                            int64_t n_layer = -1);
 std::vector<std::string_view> architecture_names();
+// Whether `general.architecture` names one that architecture_from_gguf builds
+// (a file naming one that fails to load is a broken model, not some other GGUF).
+bool is_known_gguf_architecture(std::string_view name);
 
 // Per-family factories (one arch file each).
 Result<std::unique_ptr<Architecture>> deepseek_from_gguf(const GgufFile& f);

@@ -17,6 +17,10 @@ Result<std::unique_ptr<Architecture>> architecture_from_gguf(const GgufFile& f) 
   return Status::error(f.path() + ": architecture '" + *arch + "' is not supported (deepseek2, deepseek32, llama, qwen2 are)");
 }
 
+bool is_known_gguf_architecture(std::string_view name) {
+  return name == "deepseek2" || name == "deepseek32" || name == "llama" || name == "qwen2";
+}
+
 Result<std::unique_ptr<Architecture>> architecture_from_hf_config(const nlohmann::json& c) {
   if (!c.is_object() || !c.contains("model_type") || !c["model_type"].is_string())
     return Status::error("config.json: no model_type string");

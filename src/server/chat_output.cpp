@@ -72,25 +72,31 @@ bool valid_name(std::string_view s) {
   });
 }
 
+}  // namespace
+
+bool JsonMinifier::keep(char c) {
+  if (in_string) {
+    if (escaped) escaped = false;
+    else if (c == '\\') escaped = true;
+    else if (c == '"') in_string = false;
+    return true;
+  }
+  if (kSpace.find(c) != std::string_view::npos) return false;
+  if (c == '"') in_string = true;
+  return true;
+}
+
+namespace {
+
 // Drops whitespace outside strings. Done on the model's own text instead of
 // parse+dump so that numbers, escapes and key order survive byte-exact (dump
 // would reformat 1.0e5 and, for json, sort keys).
 std::string minify(std::string_view s) {
   std::string out;
   out.reserve(s.size());
-  bool in_string = false, escaped = false;
-  for (char c : s) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-    } else if (kSpace.find(c) != std::string_view::npos) {
-      continue;
-    } else if (c == '"') {
-      in_string = true;
-    }
-    out.push_back(c);
-  }
+  JsonMinifier m;
+  for (char c : s)
+    if (m.keep(c)) out.push_back(c);
   return out;
 }
 
@@ -479,7 +485,7 @@ bool ChatOutputParser::start_call(ChatOutputDelta& out) {
   args_fed_ = at;
   streamed_.clear();
   streamed_keys_.clear();
-  in_string_ = escaped_ = false;
+  minifier_ = JsonMinifier{};
   return true;
 }
 
@@ -494,16 +500,7 @@ void ChatOutputParser::stream_json_arguments(bool eof, ChatOutputDelta& out) {
   std::string piece;
   for (; args_fed_ < end; ++args_fed_) {
     const char c = body_[args_fed_];
-    if (in_string_) {
-      if (escaped_) escaped_ = false;
-      else if (c == '\\') escaped_ = true;
-      else if (c == '"') in_string_ = false;
-    } else if (kSpace.find(c) != std::string_view::npos) {
-      continue;
-    } else if (c == '"') {
-      in_string_ = true;
-    }
-    piece.push_back(c);
+    if (minifier_.keep(c)) piece.push_back(c);
   }
   emit_arguments(piece, out);
 }

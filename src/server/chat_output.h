@@ -86,6 +86,14 @@ struct ToolParsing {
 //    characters when the input is valid UTF-8), and, inside a tool-call block,
 //    the current call until it is complete. Everything else is emitted at once.
 //    The totals do not depend on how the input was split.
+
+// Drops JSON whitespace outside strings, one byte at a time (so that a streamed
+// text and a whole one come out the same).
+struct JsonMinifier {
+  bool in_string = false, escaped = false;
+  bool keep(char c);  // whether `c` stays; advances the string/escape state
+};
+
 class ChatOutputParser {
  public:
   // id_seed makes tool-call ids unique per response (pass a per-request random
@@ -136,7 +144,7 @@ class ChatOutputParser {
   std::string call_name_;
   size_t args_fed_ = 0;          // body_ bytes already turned into streamed_
   std::string streamed_;         // arguments sent so far
-  bool in_string_ = false, escaped_ = false;  // JSON state at args_fed_ (whitespace outside strings is dropped)
+  JsonMinifier minifier_;        // JSON state at args_fed_
   std::vector<std::string> streamed_keys_;    // DSML parameters sent
   std::string reasoning_, content_;
   std::vector<ToolCall> tool_calls_;
