@@ -128,5 +128,24 @@ TEST(V4Init, InspectReportsTheLayerKindsAndCacheBytes) {
   EXPECT_NE(r.out.find("cache bytes / token / layer (sliding)"), std::string::npos) << r.out;
 }
 
+// The small preset (4 layers, E 256, head_dim 128, clamp 10) against the
+// reference, and `run` generating from a V4 file.
+TEST(V4Init, SmallPresetMatchesTheReferenceAndRuns) {
+  TempDir dir;
+  const std::string path = (dir / "m.gguf").string();
+  ASSERT_EQ(run_dseek("init --arch deepseek-v4 --preset small -o '" + path + "'").exit_code, 0);
+  auto m = test::load_model_or_fail(path);
+  ASSERT_TRUE(m);
+  const auto toks = prompt(20, static_cast<int32_t>(m->n_vocab()));
+  const auto got = test::chunked_logits(*m, toks, 6, AttentionMode::kAuto);
+  auto want = reference::deepseek_v4_logits(path, toks);
+  ASSERT_TRUE(want.ok()) << want.message();
+  const double err = max_abs_diff(got, *want);
+  std::printf("deepseek-v4 small (sliding-window layers): max |logit error| %.3g\n", err);
+  EXPECT_LT(err, 2 * kTolerance);  // dots 4x longer than tiny's (observed 7.8e-6)
+  auto r = run_dseek("run -m '" + path + "' -p hi -n 4 --temp 0");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
 }  // namespace
 }  // namespace dseek
