@@ -181,20 +181,24 @@ Vec plain_rms(Vec v, double eps) {
   return v;
 }
 
-// Attention of position t over the window of keys [max(0, t-W+1), t] (keys: the layer's, rotated).
+// Attention of position t over the window of keys [max(0, t-W+1), t] (keys:
+// the layer's, rotated) followed by `extra`, the compressed entries t sees
+// (none on sliding-window layers: the seam where the CSA / HCA reference plugs in).
 Vec attention(const Layer& w, const V4Hp& h, const V4RefOptions& opt, const Vec& x, const std::vector<Vec>& keys,
-              int64_t t, const Vec& freqs) {
+              int64_t t, const Vec& freqs, const std::vector<Vec>& extra = {}) {
   const Vec q_lat = rms_norm(linear(w.q_a, x), w.q_norm, h.eps);
   const Vec q_all = linear(w.q_b, q_lat);
   Vec o(static_cast<size_t>(h.H * h.d), 0.0);
-  const int64_t first = std::max<int64_t>(0, t - h.W + 1);
+  std::vector<const Vec*> seen;
+  for (int64_t s = std::max<int64_t>(0, t - h.W + 1); s <= t; ++s) seen.push_back(&keys[static_cast<size_t>(s)]);
+  for (const Vec& e : extra) seen.push_back(&e);
   for (int64_t hd = 0; hd < h.H; ++hd) {
     Vec q = plain_rms(Vec(q_all.begin() + hd * h.d, q_all.begin() + (hd + 1) * h.d), h.eps);
     rope_tail(q.data(), h, freqs, t, 1.0);
     Vec a;
-    for (int64_t s = first; s <= t; ++s) {
+    for (const Vec* k : seen) {
       double dot = 0;
-      for (int64_t i = 0; i < h.d; ++i) dot += q[static_cast<size_t>(i)] * keys[static_cast<size_t>(s)][static_cast<size_t>(i)];
+      for (int64_t i = 0; i < h.d; ++i) dot += q[static_cast<size_t>(i)] * (*k)[static_cast<size_t>(i)];
       a.push_back(dot / std::sqrt(static_cast<double>(h.d)));
     }
     const double sink = w.sinks.data[static_cast<size_t>(hd)];
@@ -203,9 +207,8 @@ Vec attention(const Layer& w, const V4Hp& h, const V4RefOptions& opt, const Vec&
     for (double& v : a) denom += (v = std::exp(v - mx));
     if (!opt.drop_sinks) denom += std::exp(sink - mx);
     double* oh = o.data() + hd * h.d;
-    for (int64_t s = first; s <= t; ++s)
-      for (int64_t i = 0; i < h.d; ++i)
-        oh[i] += a[static_cast<size_t>(s - first)] / denom * keys[static_cast<size_t>(s)][static_cast<size_t>(i)];
+    for (size_t j = 0; j < seen.size(); ++j)
+      for (int64_t i = 0; i < h.d; ++i) oh[i] += a[j] / denom * (*seen[j])[static_cast<size_t>(i)];
     rope_tail(oh, h, freqs, t, -1.0);
   }
   const int64_t gw = h.H * h.d / h.G;

@@ -185,7 +185,8 @@ std::span<const HParam<DeepseekV4HParams>> deepseek_v4_hparam_table() { return k
 Status deepseek_v4_validate(const DeepseekV4HParams& h, const std::string& where) {
   if (Status st = check_hparam_ranges<H>(kV4Params, h, where); !st.ok()) return st;
   auto bad = [&](const std::string& what) { return Status::error(where + ": " + what); };
-  if (h.d_rope % 2 || h.d_rope > h.head_dim) return bad("qk_rope_head_dim must be even and at most head_dim");
+  if (h.d_rope % 2 || h.d_rope > h.head_dim || h.d_rope > 1024)  // 1024: attention's per-row angle buffer
+    return bad("qk_rope_head_dim must be even and at most head_dim (and 1024)");
   if (h.n_head % h.o_groups) return bad("num_attention_heads must be a multiple of o_groups");
   if (h.n_expert_used > h.n_expert) return bad("num_experts_per_tok must be at most n_routed_experts");
   if (static_cast<int64_t>(h.compress_ratios.size()) != h.n_layer) return bad("compress_ratios must name every layer");

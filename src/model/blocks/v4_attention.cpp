@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <vector>
 
 #include "model/blocks/linear.h"
 
@@ -112,13 +111,13 @@ void grouped_output(ThreadPool& pool, const V4AttnDims& d, const V4AttnWeights& 
   for (int64_t g = 0; g < G; ++g)
     for (int64_t t = 0; t < T; ++t)
       std::memcpy(og + (g * T + t) * gw, o + t * G * gw + g * gw, static_cast<size_t>(gw) * sizeof(float));
-  std::vector<kernels::MatrixView> mats(static_cast<size_t>(G));
-  std::vector<LinearJob> jobs(static_cast<size_t>(G));
+  auto* mats = arena.take<kernels::MatrixView>(G);
+  auto* jobs = arena.take<LinearJob>(G);
   for (int64_t g = 0; g < G; ++g) {
-    mats[static_cast<size_t>(g)] = kernels::matrix_rows(w.o_a, g * R, R);
-    jobs[static_cast<size_t>(g)] = {&mats[static_cast<size_t>(g)], og + g * T * gw, T, ug + g * T * R};
+    mats[g] = kernels::matrix_rows(w.o_a, g * R, R);
+    jobs[g] = {&mats[g], og + g * T * gw, T, ug + g * T * R};
   }
-  linear_many(pool, jobs, arena);
+  linear_many(pool, std::span<const LinearJob>(jobs, static_cast<size_t>(G)), arena);
   float* u = og;  // reuse: [T][G*R] fits in [G][T][gw] when R <= gw, else take more
   if (R > gw) u = arena.take<float>(T * G * R);
   for (int64_t t = 0; t < T; ++t)
