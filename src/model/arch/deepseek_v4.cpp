@@ -83,8 +83,8 @@ constexpr Slot experts(std::string_view gguf, std::string_view hf, HDim<H> ne0, 
 constexpr TensorInit kHcScaleInit = TensorInit::kOutputHead;
 
 // GGUF names follow llama.cpp's `deepseek4` (docs/design/deepseek-v4.md §3.5;
-// the hc_* ".weight" suffixes are UNCONFIRMED); HF names are transformers'
-// (§3.4), except the routed experts, which transformers merges into one
+// the hc_* ".weight" names as a published V4 GGUF's header lists them); HF
+// names are transformers' (§3.4), except the routed experts, which transformers merges into one
 // gate_up tensor: here one tensor per expert, as V3 files have them.
 constexpr Slot kV4Slots[] = {
     {.gguf = ct::kTokenEmbd.gguf, .hf = ct::kTokenEmbd.hf, .scope = kGlobal, .ne = {E, V, nullptr},

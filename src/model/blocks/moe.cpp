@@ -98,7 +98,7 @@ void moe_forward(ThreadPool& pool, const RoutingConfig& routing, const MoeWeight
   float* w = arena.take<float>(n_tok * K);
   linear(pool, m.router, xn, n_tok, logits, arena);
   for (int64_t t = 0; t < n_tok; ++t) {
-    if (m.hash_experts)
+    if (m.hash_experts && tokens)  // LayerStep::tokens: the decoder always passes them
       route_token_fixed(routing, logits + t * X, m.hash_experts + tokens[t] * K, route_scratch, idx + t * K, w + t * K);
     else
       route_token(routing, logits + t * X, m.bias, route_scratch, idx + t * K, w + t * K);
