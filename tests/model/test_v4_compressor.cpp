@@ -146,6 +146,15 @@ TEST_F(V4Compressor, BatchOfSequencesIsInvariant) {
   EXPECT_EQ(b.n_entries(), 6);
 }
 
+// The figures of docs/design/deepseek-v4.md §5 at V4-Flash's shapes.
+TEST(V4CompressedBytes, FlashShapes) {
+  const V4CompressorWeights csa{4, 512, 64, true}, hca{128, 512, 64, false}, keys{4, 128, 64, true, true};
+  EXPECT_EQ(v4_compressed_bytes(csa, &keys).per_token, 640.0);
+  EXPECT_EQ(v4_compressed_bytes(hca, nullptr).per_token, 16.0);
+  EXPECT_EQ(v4_compressed_bytes(csa, &keys).fixed, 2 * 8 * 1024 * 4 + 2 * 8 * 256 * 4);  // 80 KiB
+  EXPECT_EQ(v4_compressed_bytes(hca, nullptr).fixed, 2 * 128 * 512 * 4);                 // 512 KiB
+}
+
 struct Indexer {
   Compressor keys;
   Weight wq_b, proj;

@@ -89,6 +89,12 @@ void V4CompressedKv::emit(const V4CompressorWeights& w, const RopeTable& rope) {
   }
 }
 
+V4CompressedBytes v4_compressed_bytes(const V4CompressorWeights& entries, const V4CompressorWeights* index_keys) {
+  V4CompressedBytes b{V4CompressedKv::bytes_per_token(entries), V4CompressedKv::state_bytes(entries)};
+  if (index_keys) b.per_token += V4CompressedKv::bytes_per_token(*index_keys), b.fixed += V4CompressedKv::state_bytes(*index_keys);
+  return b;
+}
+
 void v4_compress(ThreadPool& pool, const V4CompressorWeights& w, const RopeTable& rope, const float* xn,
                  std::span<const V4CompressSpan> seqs, StepArena& arena) {
   int64_t n_tok = 0;

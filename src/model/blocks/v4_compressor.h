@@ -79,6 +79,16 @@ class V4CompressedKv {
   std::vector<float> entries_;
 };
 
+// Cache bytes a CSA or HCA layer adds to the sliding window's ring (f32 rows):
+// per token, the entries (d/m) plus, for CSA, the indexer keys (d_I/4); fixed,
+// the pooling state of both compressors. V4-Flash (d 512, d_I 128): CSA 640 B
+// per token, HCA 16 B per token.
+struct V4CompressedBytes {
+  double per_token = 0;
+  int64_t fixed = 0;
+};
+V4CompressedBytes v4_compressed_bytes(const V4CompressorWeights& entries, const V4CompressorWeights* index_keys);
+
 // One sequence's share of a step: rows [first, first + n_tok) of the step's
 // inputs are its next n_tok tokens (positions kv->n_tokens() onwards).
 struct V4CompressSpan {
