@@ -155,8 +155,9 @@ ChatEncoding default_chat_encoding(const Result<ChatTemplateSource>& src, const 
   if (src.ok() && src->source != kDefaultChatTemplate) return ChatEncoding::kJinja;  // the model's own template wins
   const std::string name = arch.empty() ? model_architecture_name(model_path) : std::string(arch);
   if (name == "deepseek-v4") return ChatEncoding::kDsmlV4;
-  const bool v32 = name == "deepseek-v32" || (arch.empty() && is_deepseek_v32_model(model_path));
-  return v32 ? ChatEncoding::kDsml : ChatEncoding::kJinja;
+  // The registry names a V3.2 model "deepseek-v32" whatever its dialect: an HF deepseek_v32 config, llama.cpp's
+  // deepseek32 GGUF, or dseek's older deepseek2 files that carry the indexer keys.
+  return name == "deepseek-v32" ? ChatEncoding::kDsml : ChatEncoding::kJinja;
 }
 
 bool uses_dsml_by_default(const Result<ChatTemplateSource>& src, const std::string& model_path, std::string_view arch) {
@@ -186,21 +187,6 @@ std::string model_architecture_name(const std::string& path) {
     arch = architecture_from_gguf(*g);
   }
   return arch.ok() ? std::string((*arch)->name()) : std::string();
-}
-
-bool is_deepseek_v32_model(const std::string& path) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::path dir = fs::is_directory(path, ec) ? fs::path(path) : fs::path(path).parent_path();
-  if (fs::is_directory(path, ec) || path.ends_with(".json")) {
-    auto cfg = read_json_file((dir / "config.json").string());
-    return cfg.ok() && cfg->is_object() && cfg->value("model_type", "") == "deepseek_v32";
-  }
-  // llama.cpp's name is "deepseek32"; files dseek wrote before that carry the indexer under "deepseek2".
-  auto g = GgufFile::open(path);
-  if (!g.ok()) return false;
-  if (g->get_string("general.architecture").value_or("") == "deepseek32") return true;
-  return g->get_int("deepseek2.attention.indexer.head_count").value_or(0) > 0;
 }
 
 Result<ChatFormat> load_chat_format(const std::string& model_path, const Tokenizer& tok, std::string_view choice,

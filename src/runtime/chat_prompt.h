@@ -56,9 +56,6 @@ ChatEncoding named_chat_encoding(std::string_view choice);
 // then read from the files).
 Result<ChatFormat> load_chat_format(const std::string& model_path, const Tokenizer& tok, std::string_view choice,
                                     std::string_view arch);
-// Whether the files at `path` are a DeepSeek-V3.2 model (config.json model_type
-// deepseek_v32, or a GGUF with the sparse-attention indexer).
-bool is_deepseek_v32_model(const std::string& path);
 // The dseek architecture name of the model files at `path` ("deepseek-v4", ...)
 // as the model registry reads them; "" when they do not load as one.
 std::string model_architecture_name(const std::string& path);
