@@ -58,8 +58,9 @@ void matvec(const MatrixView& w, const float* x, float* y, int64_t row_begin, in
 // as matvec, so results do not depend on n_tok or on how rows are split.
 void matmul(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tok, float* y, int64_t y_stride,
             int64_t row_begin, int64_t row_end);
-// The int8-activation path (llama.cpp's scheme) for q8_0, q4_K and q6_K
-// weights: activations are quantised once per call into QuantizedActs, then
+// The int8-activation path (llama.cpp's scheme) for q8_0, q4_K, q6_K and
+// every GGUF type of kernels/int8_decode/decoded_row.h (q2_K, q3_K, iq4_xs,
+// mxfp4, the iq2/iq3/iq1 grids, ...): activations are quantised once per call into QuantizedActs, then
 // each weight block is dotted with an activation block in integers, and the
 // block sums are scaled and accumulated in a fixed float order (eight lanes,
 // see kernels/ref/int8_matmul.cpp). Every ISA gives the reference's bits,
