@@ -141,7 +141,7 @@ Status convert_to_gguf(const ModelFiles& in, const ConvertOptions& opt, const st
   w.set("general.file_type", GgufValue::u32(static_cast<uint32_t>(dtype_traits(opt.type).ggml_id)));
   const std::vector<TensorSpec> specs = in.arch->tensor_specs();
   Converter conv(in);
-  for (const auto& s : specs) w.add_tensor(s.gguf_name, storage_dtype(s, opt.type), s.ne);
+  for (const auto& s : specs) w.add_tensor(s.gguf_name, storage_dtype(s, opt.type_of ? opt.type_of(s.gguf_name) : opt.type), s.ne);
   std::vector<float> row;
   return w.write(
       out_path,

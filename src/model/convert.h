@@ -5,6 +5,7 @@
 // memory stays at one tensor row plus one layer's kv_b, whatever the model size.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "core/dtype.h"
@@ -16,6 +17,9 @@ namespace dseek {
 struct ConvertOptions {
   DType type = DType::kQ8_0;    // matrices; norms, biases and the router stay f32
   std::string tokenizer_pre;    // pre-tokenizer name for a tokenizer.json import ("" = by architecture)
+  // Per-tensor type by GGUF name (`quantize --type-map`); empty: `type` for every matrix.
+  // Non-matrix tensors stay f32 whatever it says.
+  std::function<DType(const std::string& gguf_name)> type_of;
 };
 
 Status convert_to_gguf(const ModelFiles& in, const ConvertOptions& opt, const std::string& out_path,
