@@ -27,6 +27,12 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n);
 void quantize_row(DType t, const float* src, void* dst, int64_t n);
 // True where quantize_row can write type t (the other GGUF types are read only).
 bool can_quantize(DType t);
+// quantize_row minimising the error weighted by importance[c] >= 0 per column
+// (an importance matrix's mean squared input of column c, n values) where t has
+// a weighted writer (has_weighted_writer: iq4_nl, iq4_xs); otherwise, or with
+// importance == nullptr, quantize_row itself (ref/quantize_weighted.cpp).
+void quantize_row_weighted(DType t, const float* src, const float* importance, void* dst, int64_t n);
+bool has_weighted_writer(DType t);
 
 // FP8 E4M3 matrix [rows, cols] with DeepSeek-V3 block scales
 // (scale_inv [ceil(rows/128), ceil(cols/128)], W = w_fp8 * scale_inv[block]):

@@ -156,7 +156,8 @@ Status convert_to_gguf(const ModelFiles& in, const ConvertOptions& opt, const st
         for (int64_t r = 0; r < rows; ++r) {
           Status st = (*rd)(r, row.data());
           if (!st.ok()) return st;
-          kernels::quantize_row(dt, row.data(), out.data() + static_cast<uint64_t>(r) * row_bytes, cols);
+          const float* imp = opt.importance ? opt.importance(s.gguf_name, s.ne, r) : nullptr;
+          kernels::quantize_row_weighted(dt, row.data(), imp, out.data() + static_cast<uint64_t>(r) * row_bytes, cols);
         }
         return ok_status();
       },

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "core/dtype.h"
 #include "format/gguf_writer.h"
@@ -20,6 +21,9 @@ struct ConvertOptions {
   // Per-tensor type by GGUF name (`quantize --type-map`); empty: `type` for every matrix.
   // Non-matrix tensors stay f32 whatever it says.
   std::function<DType(const std::string& gguf_name)> type_of;
+  // Per-column importance of a matrix row (`quantize --imatrix`): row `row` of
+  // tensor gguf_name (GGUF shape ne) -> ne[0] weights, or nullptr (unweighted).
+  std::function<const float*(const std::string& gguf_name, const std::vector<int64_t>& ne, int64_t row)> importance;
 };
 
 Status convert_to_gguf(const ModelFiles& in, const ConvertOptions& opt, const std::string& out_path,

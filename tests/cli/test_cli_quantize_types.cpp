@@ -5,9 +5,12 @@
 
 #include <cmath>
 #include <cstring>
+#include <algorithm>
 #include <filesystem>
+#include <random>
 
 #include "format/gguf.h"
+#include "format/gguf_writer.h"
 #include "support/test_support.h"
 
 namespace dseek {
@@ -144,6 +147,56 @@ TEST(CliQuantizeTypes, TypeMapRefusesUnknownTypesAndBadRegexes) {
     EXPECT_NE(r.err.find(why), std::string::npos) << r.err;
     EXPECT_FALSE(std::filesystem::exists(dir / "x.gguf"));
   }
+}
+
+// --imatrix: a llama.cpp-style GGUF importance matrix (<name>.in_sum2 and
+// <name>.counts) for the model's 256-wide matrices changes exactly those
+// tensors of an iq4_xs file, which still runs; a file that is no imatrix is refused.
+TEST(CliQuantizeTypes, ImatrixWeightsTheIq4Writers) {
+  test::TempDir dir;
+  const auto m = dir / "m.gguf", imat = dir / "imatrix.gguf";
+  ASSERT_EQ(run_dseek("init --arch deepseek-v3 --preset small --dtype f32 -o " + q(m)).exit_code, 0);
+  auto g = GgufFile::open(m.string());
+  ASSERT_TRUE(g.ok());
+  GgufWriter w;
+  std::vector<std::vector<float>> data;
+  std::vector<std::string> weighted;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (const auto& t : g->tensors()) {
+    if (t.ne.size() != 2 || t.ne[0] % 256 != 0 || t.name.find("norm") != std::string::npos) continue;
+    std::vector<float> sum2(static_cast<size_t>(t.ne[0]));
+    for (auto& v : sum2) v = 10.0f * std::exp(2.0f * normal(rng));
+    data.push_back(std::move(sum2));
+    data.push_back({10.0f});
+    w.add_tensor(t.name + ".in_sum2", DType::kF32, {t.ne[0]});
+    w.add_tensor(t.name + ".counts", DType::kF32, {1});
+    weighted.push_back(t.name);
+  }
+  ASSERT_FALSE(weighted.empty());
+  ASSERT_TRUE(w.write(imat.string(), [&](size_t i, std::span<std::byte> out) {
+    std::memcpy(out.data(), data[i].data(), out.size());
+    return ok_status();
+  }).ok());
+  auto plain = run_dseek("quantize " + q(m) + " " + q(dir / "a.gguf") + " --type iq4_xs");
+  auto with = run_dseek("quantize " + q(m) + " " + q(dir / "b.gguf") + " --type iq4_xs --imatrix " + q(imat));
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  ASSERT_EQ(with.exit_code, 0) << with.err;
+  auto a = GgufFile::open((dir / "a.gguf").string()), b = GgufFile::open((dir / "b.gguf").string());
+  ASSERT_TRUE(a.ok() && b.ok());
+  int changed = 0;
+  for (const auto& t : a->tensors()) {
+    const auto x = a->tensor_data(t), y = b->tensor_data(*b->find_tensor(t.name));
+    const bool same = x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size()) == 0;
+    const bool has_importance = std::find(weighted.begin(), weighted.end(), t.name) != weighted.end();
+    if (has_importance && t.dtype == DType::kIQ4_XS) changed += !same;
+    else EXPECT_TRUE(same) << t.name << " has no importance: unchanged";
+  }
+  EXPECT_GT(changed, 0);
+  for (float x : logits_of(dir, dir / "b.gguf")) ASSERT_TRUE(std::isfinite(x));
+  auto bad = run_dseek("quantize " + q(m) + " " + q(dir / "c.gguf") + " --type iq4_xs --imatrix " + q(m));
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("no importance entries"), std::string::npos) << bad.err;
 }
 
 }  // namespace
