@@ -2,13 +2,15 @@
 // and the int8 peak probe: the active backend's int8 table, else the scalar
 // references (kernels/ref/int8_matmul.cpp has the canonical order).
 #include "kernels/cpu/dispatch.h"
+#include "kernels/int8_decode/decoded_row.h"
 #include "kernels/kernels.h"
 #include "kernels/ref/reference.h"
 
 namespace dseek::kernels {
 
 bool uses_int8_path(const MatrixView& w) {
-  return !w.block_scale && (w.dtype == DType::kQ8_0 || w.dtype == DType::kQ4_K || w.dtype == DType::kQ6_K);
+  return !w.block_scale && (w.dtype == DType::kQ8_0 || w.dtype == DType::kQ4_K || w.dtype == DType::kQ6_K ||
+                            decoded_format(w.dtype) != nullptr);
 }
 
 void quantize_activations(const float* x, int64_t x_stride, QuantizedActs& out, int64_t t_begin, int64_t t_end) {

@@ -27,6 +27,12 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n);
 void quantize_row(DType t, const float* src, void* dst, int64_t n);
 // True where quantize_row can write type t (the other GGUF types are read only).
 bool can_quantize(DType t);
+// quantize_row minimising the error weighted by importance[c] >= 0 per column
+// (an importance matrix's mean squared input of column c, n values) where t has
+// a weighted writer (has_weighted_writer: iq4_nl, iq4_xs); otherwise, or with
+// importance == nullptr, quantize_row itself (ref/quantize_weighted.cpp).
+void quantize_row_weighted(DType t, const float* src, const float* importance, void* dst, int64_t n);
+bool has_weighted_writer(DType t);
 
 // FP8 E4M3 matrix [rows, cols] with DeepSeek-V3 block scales
 // (scale_inv [ceil(rows/128), ceil(cols/128)], W = w_fp8 * scale_inv[block]):
@@ -58,8 +64,9 @@ void matvec(const MatrixView& w, const float* x, float* y, int64_t row_begin, in
 // as matvec, so results do not depend on n_tok or on how rows are split.
 void matmul(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tok, float* y, int64_t y_stride,
             int64_t row_begin, int64_t row_end);
-// The int8-activation path (llama.cpp's scheme) for q8_0, q4_K and q6_K
-// weights: activations are quantised once per call into QuantizedActs, then
+// The int8-activation path (llama.cpp's scheme) for q8_0, q4_K, q6_K and
+// every GGUF type of kernels/int8_decode/decoded_row.h (q2_K, q3_K, iq4_xs,
+// mxfp4, the iq2/iq3/iq1 grids, ...): activations are quantised once per call into QuantizedActs, then
 // each weight block is dotted with an activation block in integers, and the
 // block sums are scaled and accumulated in a fixed float order (eight lanes,
 // see kernels/ref/int8_matmul.cpp). Every ISA gives the reference's bits,

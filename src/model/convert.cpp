@@ -141,7 +141,7 @@ Status convert_to_gguf(const ModelFiles& in, const ConvertOptions& opt, const st
   w.set("general.file_type", GgufValue::u32(static_cast<uint32_t>(dtype_traits(opt.type).ggml_id)));
   const std::vector<TensorSpec> specs = in.arch->tensor_specs();
   Converter conv(in);
-  for (const auto& s : specs) w.add_tensor(s.gguf_name, storage_dtype(s, opt.type), s.ne);
+  for (const auto& s : specs) w.add_tensor(s.gguf_name, storage_dtype(s, opt.type_of ? opt.type_of(s.gguf_name) : opt.type), s.ne);
   std::vector<float> row;
   return w.write(
       out_path,
@@ -156,7 +156,8 @@ Status convert_to_gguf(const ModelFiles& in, const ConvertOptions& opt, const st
         for (int64_t r = 0; r < rows; ++r) {
           Status st = (*rd)(r, row.data());
           if (!st.ok()) return st;
-          kernels::quantize_row(dt, row.data(), out.data() + static_cast<uint64_t>(r) * row_bytes, cols);
+          const float* imp = opt.importance ? opt.importance(s.gguf_name, s.ne, r) : nullptr;
+          kernels::quantize_row_weighted(dt, row.data(), imp, out.data() + static_cast<uint64_t>(r) * row_bytes, cols);
         }
         return ok_status();
       },

@@ -6,11 +6,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "core/float_convert.h"
+#include "kernels/int8_decode/decoded_row.h"
 #include "kernels/kernels.h"
 #include "kernels/ref/reference.h"
 #include "kernels/isa_tables.h"
@@ -24,6 +27,43 @@ struct Weights {
   MatrixView view;
 };
 
+// Byte offsets of a block's f16 scales (the rest of a random block is any bits).
+std::vector<int> f16_fields(DType t) {
+  switch (t) {
+    case DType::kQ4_1: case DType::kQ5_1: return {0, 2};
+    case DType::kQ2_K: return {80, 82};
+    case DType::kQ3_K: return {108};
+    case DType::kTQ1_0: return {52};
+    case DType::kTQ2_0: return {64};
+    case DType::kIQ1_M: case DType::kMXFP4: return {};
+    default: return {0};
+  }
+}
+
+// Random blocks of a decoded-row type: random bits with sane scales (no
+// inf / NaN: those would make the bit comparison meaningless).
+void random_blocks(DType t, std::byte* p, uint64_t bytes, std::mt19937& rng) {
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_real_distribution<float> scale(0.002f, 0.02f);
+  const int64_t bsize = dtype_traits(t).type_size;
+  for (uint64_t i = 0; i < bytes; ++i) p[i] = std::byte(byte(rng));
+  for (uint64_t b = 0; b < bytes; b += static_cast<uint64_t>(bsize)) {
+    std::byte* blk = p + b;
+    for (int off : f16_fields(t)) {
+      const uint16_t h = f32_to_f16(scale(rng) * (off == 2 && t != DType::kQ2_K ? -1.0f : 1.0f));
+      std::memcpy(blk + off, &h, 2);
+    }
+    if (t == DType::kMXFP4) blk[0] = std::byte(118 + byte(rng) % 4);  // 2^-9 .. 2^-6, the others' range
+    if (t == DType::kIQ1_M) {  // the f16 scale spread over the scale words' top nibbles
+      const uint16_t h = f32_to_f16(scale(rng));
+      for (int k = 0; k < 4; ++k) {
+        auto& hi = reinterpret_cast<uint8_t&>(blk[32 + 16 + 2 * k + 1]);
+        hi = static_cast<uint8_t>((hi & 0x0F) | (((h >> (4 * k)) & 0xF) << 4));
+      }
+    }
+  }
+}
+
 // Random rows quantised to t. For q8_0, some quants are forced to -128 (legal
 // in the format though our quantiser never writes it) to cover the sign paths.
 Weights random_weights(DType t, int64_t rows, int64_t cols, std::mt19937& rng) {
@@ -32,9 +72,13 @@ Weights random_weights(DType t, int64_t rows, int64_t cols, std::mt19937& rng) {
   const uint64_t row_bytes = *dtype_bytes(t, cols);
   w.data.resize(row_bytes * static_cast<uint64_t>(rows));
   std::vector<float> f(static_cast<size_t>(cols));
-  for (int64_t r = 0; r < rows; ++r) {
-    for (auto& v : f) v = normal(rng) * (r % 3 == 0 ? 0.01f : 1.0f);
-    quantize_row(t, f.data(), w.data.data() + r * row_bytes, cols);
+  if (decoded_format(t)) {
+    random_blocks(t, w.data.data(), w.data.size(), rng);
+  } else {
+    for (int64_t r = 0; r < rows; ++r) {
+      for (auto& v : f) v = normal(rng) * (r % 3 == 0 ? 0.01f : 1.0f);
+      quantize_row(t, f.data(), w.data.data() + r * row_bytes, cols);
+    }
   }
   if (t == DType::kQ8_0)
     for (size_t i = 2; i < w.data.size(); i += 97)
@@ -70,6 +114,24 @@ const Shape kShapes[] = {
     {DType::kQ8_0, {32, 64, 96, 160, 1408, 1440}},  // 1, 2, 3, 5, 44, 45 blocks
     {DType::kQ4_K, {256, 512, 768, 2048}},
     {DType::kQ6_K, {256, 512, 768, 2048}},
+    // The decoded-row types (int8_decode/decoded_row.h): 32-blocks with partial groups, then the 256-blocks.
+    {DType::kQ4_1, {32, 96, 160, 1440}},
+    {DType::kQ5_0, {32, 96, 160, 1440}},
+    {DType::kQ5_1, {32, 96, 160, 1440}},
+    {DType::kIQ4_NL, {32, 96, 160, 1440}},
+    {DType::kMXFP4, {32, 96, 160, 1440}},
+    {DType::kQ2_K, {256, 768}},
+    {DType::kQ3_K, {256, 768}},
+    {DType::kIQ4_XS, {256, 768}},
+    {DType::kIQ2_XXS, {256, 768}},
+    {DType::kIQ2_XS, {256, 768}},
+    {DType::kIQ2_S, {256, 768}},
+    {DType::kIQ3_XXS, {256, 768}},
+    {DType::kIQ3_S, {256, 768}},
+    {DType::kIQ1_S, {256, 768}},
+    {DType::kIQ1_M, {256, 768}},
+    {DType::kTQ1_0, {256, 768}},
+    {DType::kTQ2_0, {256, 768}},
 };
 
 TEST(Int8Dot, EveryIsaEqualsScalarReferenceBitForBit) {
@@ -94,6 +156,13 @@ TEST(Int8Dot, EveryIsaEqualsScalarReferenceBitForBit) {
   }
   if (checked == 0) GTEST_SKIP() << "no SIMD int8 kernels on this CPU";
   std::printf("int8 dot: %d (isa, type, shape) cases equal the scalar reference\n", checked);
+}
+
+// Models of every quantised type but q4_0 / q5_K (kept on the f32 path, their files' logits unchanged) take the int8 path.
+TEST(Int8Dot, EveryDecodedTypeTakesTheInt8Path) {
+  std::vector<std::byte> row(4096);
+  for (const Shape& sh : kShapes) EXPECT_TRUE(uses_int8_path(make_matrix(sh.dtype, row.data(), 1, 256))) << dtype_name(sh.dtype);
+  EXPECT_FALSE(uses_int8_path(make_matrix(DType::kF32, row.data(), 1, 256)));
 }
 
 TEST(Int8Dot, BatchAndRowSplitInvariant) {

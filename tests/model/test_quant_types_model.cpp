@@ -1,10 +1,12 @@
 // Models whose matrices are in any GGUF quant type load and run: a small
 // deepseek-v3 model (n_embd 256, so rows hold whole 256-blocks) is rewritten with every matrix in type T (blocks taken
 // from the quant zoo, which ggml wrote, or random MXFP4 blocks) and again with
-// those same weights dequantised to f32. The two must give the same logits up
-// to summation order: these types take the dequantise-to-f32 path (f32
-// activations, each row dequantised by the scalar reference, then dotted), so
-// the only difference is the dot's order. Tolerance: 1e-4 of the largest logit.
+// those same weights dequantised to f32. These types take the int8-activation
+// path (kernels/int8_decode/), the f32 file the f32 one, so the logits differ by
+// the activations' int8 rounding (each dot within its rounding bound:
+// tests/kernels/test_int8_dot.cpp) carried through the layers: 1-5% of the
+// largest logit on this random model, the same as q4_K / q6_K (run as controls,
+// ~3% and ~2%). Tolerance: 8% of the largest logit.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -94,7 +96,7 @@ std::vector<float> logits(const Model& m, const std::vector<int32_t>& toks) {
   return out;
 }
 
-TEST(QuantTypesModel, EveryTypeRunsAsItsF32Dequantisation) {
+TEST(QuantTypesModel, EveryTypeRunsCloseToItsF32Dequantisation) {
   if (!std::filesystem::exists(zoo_path())) GTEST_SKIP() << "quant zoo not found at " << zoo_path();
   auto zoo = GgufFile::open(zoo_path().string());
   ASSERT_TRUE(zoo.ok()) << zoo.message();
@@ -104,7 +106,7 @@ TEST(QuantTypesModel, EveryTypeRunsAsItsF32Dequantisation) {
   auto src = GgufFile::open(base);
   ASSERT_TRUE(src.ok());
   const std::vector<int32_t> toks = {5, 17, 300, 2, 41};
-  for (DType t : {DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ2_K, DType::kQ3_K, DType::kIQ4_NL,
+  for (DType t : {DType::kQ4_K, DType::kQ6_K, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ2_K, DType::kQ3_K, DType::kIQ4_NL,
                   DType::kIQ4_XS, DType::kIQ3_XXS, DType::kIQ3_S, DType::kIQ2_XXS, DType::kIQ2_XS, DType::kIQ2_S,
                   DType::kIQ1_S, DType::kIQ1_M, DType::kTQ1_0, DType::kTQ2_0, DType::kMXFP4}) {
     SCOPED_TRACE(std::string(dtype_name(t)));
@@ -124,7 +126,8 @@ TEST(QuantTypesModel, EveryTypeRunsAsItsF32Dequantisation) {
       diff = std::max(diff, std::fabs(static_cast<double>(a[i]) - b[i]));
     }
     EXPECT_GT(scale, 0.0);
-    EXPECT_LE(diff, 1e-4 * scale);
+    std::printf("%s: max logit difference / largest logit %.4f\n", std::string(dtype_name(t)).c_str(), diff / scale);
+    EXPECT_LE(diff, 0.08 * scale);
   }
 }
 

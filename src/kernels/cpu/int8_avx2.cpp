@@ -355,6 +355,11 @@ double peak_probe(int64_t iters) {
 }
 
 }  // namespace
+}  // namespace dseek::kernels
+
+#include "kernels/cpu/int8_decoded_avx2.h"
+
+namespace dseek::kernels {
 
 Int8Table int8_table_avx2() {
   Int8Table t;
@@ -363,6 +368,7 @@ Int8Table int8_table_avx2() {
   t.matmul[DType::kQ4_K] = matmul_int8<Q4_K>;
   t.matmul[DType::kQ6_K] = matmul_int8<Q6_K>;
   t.peak_probe = peak_probe;
+  add_decoded_kernels(t);
   return t;
 }
 

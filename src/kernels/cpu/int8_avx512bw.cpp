@@ -15,9 +15,14 @@ struct DotStep {
 }  // namespace dseek::kernels
 
 #include "kernels/cpu/int8_avx512_impl.h"
+#include "kernels/cpu/int8_decoded_avx512.h"
 
 namespace dseek::kernels {
 
-Int8Table int8_table_avx512bw() { return avx512_int8_table(Isa::kAvx512); }
+Int8Table int8_table_avx512bw() {
+  Int8Table t = avx512_int8_table(Isa::kAvx512);
+  add_decoded_kernels(t);
+  return t;
+}
 
 }  // namespace dseek::kernels

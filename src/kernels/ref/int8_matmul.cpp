@@ -21,6 +21,7 @@
 
 #include "core/float_convert.h"
 #include "core/quant/blocks.h"
+#include "kernels/int8_decode/decoded_row.h"
 #include "kernels/k_scales.h"
 #include "kernels/ref/reference.h"
 
@@ -118,6 +119,7 @@ float dot_q6_k(const std::byte* row, const QuantizedActs& x, int64_t t) {
 
 void matmul_q8_ref(const MatrixView& w, const QuantizedActs& x, float* y, int64_t y_stride, int64_t row_begin,
                    int64_t row_end) {
+  if (decoded_format(w.dtype)) return matmul_decoded_ref(w, x, y, y_stride, row_begin, row_end);
   float (*dot)(const std::byte*, const QuantizedActs&, int64_t) =
       w.dtype == DType::kQ8_0 ? dot_q8_0 : w.dtype == DType::kQ4_K ? dot_q4_k : dot_q6_k;
   for (int64_t r = row_begin; r < row_end; ++r)

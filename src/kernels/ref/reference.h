@@ -31,6 +31,9 @@ void matvec_t_accumulate_ref(const MatrixView& w, const float* x, float* y, int6
 void matmul_q8_ref(const MatrixView& w, const QuantizedActs& x, float* y, int64_t y_stride, int64_t row_begin,
                    int64_t row_end);
 void quantize_activations_ref(const float* x, int64_t x_stride, QuantizedActs& out, int64_t t_begin, int64_t t_end);
+// matmul_q8_ref's part for the decoded-row types (ref/int8_decoded.cpp, int8_decode/decoded_row.h).
+void matmul_decoded_ref(const MatrixView& w, const QuantizedActs& x, float* y, int64_t y_stride, int64_t row_begin,
+                        int64_t row_end);
 
 // sum a[i]*b[i] in eight partial sums of a fixed pattern.
 float dot_ref(const float* a, const float* b, int64_t n);
