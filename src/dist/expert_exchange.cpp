@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 #include <string>
@@ -72,6 +73,12 @@ ExpertExchange::ExpertExchange(int n_rank, std::chrono::milliseconds timeout)
 
 ExpertExchange::~ExpertExchange() {
   if (!started_) return;
+  if (exchanges_ > 0 && n_rank_ > 1)
+    std::fprintf(stderr,
+                 "dseek --ep: %llu layer exchanges, %llu rows to other ranks, %.2f MiB out and %.2f MiB back "
+                 "(headers excluded)\n",
+                 static_cast<unsigned long long>(exchanges_), static_cast<unsigned long long>(rows_sent_),
+                 static_cast<double>(bytes_sent_) / (1 << 20), static_cast<double>(bytes_back_) / (1 << 20));
   std::vector<int64_t> header(static_cast<size_t>(2 + n_rank_), 0);
   header[0] = kStop;
   try {
@@ -116,6 +123,8 @@ void ExpertExchange::exchange(ThreadPool& pool, int64_t layer, const MoeWeights&
     }
   }
   alltoallv(send, out, nullptr, Counts(n_rank_), "MPI_Alltoallv of expert inputs");
+  ++exchanges_, rows_sent_ += static_cast<uint64_t>(remote);
+  bytes_sent_ += static_cast<uint64_t>(remote * W) * sizeof(float), bytes_back_ += static_cast<uint64_t>(remote * E) * sizeof(float);
   run_own_share(pool, layer, m, b, xn, E, ys, arena);  // while the other ranks run theirs
   float* recv = arena.take<float>(remote * E);
   alltoallv(nullptr, Counts(n_rank_), recv, back, "MPI_Alltoallv of expert outputs");

@@ -27,7 +27,7 @@ namespace dseek::dist {
 class ExpertExchange final : public ExpertExecutor {
  public:
   ExpertExchange(int n_rank, std::chrono::milliseconds timeout);
-  ~ExpertExchange() override;  // tells the other ranks to stop
+  ~ExpertExchange() override;  // tells the other ranks to stop; reports what was exchanged
   ExpertExchange(const ExpertExchange&) = delete;
   ExpertExchange& operator=(const ExpertExchange&) = delete;
 
@@ -51,6 +51,8 @@ class ExpertExchange final : public ExpertExecutor {
   bool started_ = false;  // the others are in their loop (only then is a stop theirs to read)
   ExpertPlacement placement_;
   mutable std::mutex mu_;  // one exchange at a time (forward may be called from several threads)
+  // Totals for the report at the end (docs/scale-out.md's bytes per token): under mu_.
+  mutable uint64_t exchanges_ = 0, rows_sent_ = 0, bytes_sent_ = 0, bytes_back_ = 0;
   mutable Watchdog watchdog_;
 };
 
