@@ -9,6 +9,8 @@ Result<std::shared_ptr<const ModelFiles>> open_with_adapters(const std::string& 
                                                              const std::vector<std::string>& loras,
                                                              KvCacheType cache_type,
                                                              std::shared_ptr<const ExpertExecutor> experts) {
+  // The other ranks of an --ep job run their experts without adapters.
+  if (experts && !loras.empty()) return Status::error("--lora cannot be combined with --ep yet (merge it: dseek merge-lora)");
   auto files = open_model_files(path, map);
   if (!files.ok()) return files.status();
   files->cache_type = cache_type;

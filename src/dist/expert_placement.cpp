@@ -43,6 +43,46 @@ Status read_pins(std::string_view text, const ExpertPlacement& p, std::vector<in
   return ok_status();
 }
 
+// This layer's unpinned experts: each rank's quota of bytes lifts the ranks
+// holding least towards one level (water-filling), and the quotas are dealt
+// as contiguous runs of experts in rank order. Contiguous, because a mapped
+// file is paged in by (large) folios: alternating owners would make each rank
+// touch its neighbours' bytes too.
+void place_layer(const MoeWeights& m, int64_t l, const std::vector<int32_t>& pins, ExpertPlacement& p) {
+  const auto N = static_cast<size_t>(p.n_rank);
+  std::vector<int64_t> todo;
+  double unpinned = 0;
+  for (int64_t e = 0; e < static_cast<int64_t>(m.experts.size()); ++e)
+    if (pins[static_cast<size_t>(l * p.n_expert + e)] < 0) {
+      todo.push_back(e);
+      unpinned += static_cast<double>(expert_bytes(m.experts[static_cast<size_t>(e)]));
+    }
+  if (todo.empty()) return;
+  std::vector<double> held(p.bytes_per_rank.begin(), p.bytes_per_rank.end()), sorted = held;
+  std::sort(sorted.begin(), sorted.end());
+  double level = sorted[0] + unpinned, below = 0;  // the level h with sum(max(0, h - held)) = unpinned
+  for (size_t k = 0; k < N; ++k) {
+    below += sorted[k];
+    const double h = (unpinned + below) / static_cast<double>(k + 1);
+    if (k + 1 == N || h <= sorted[k + 1]) {
+      level = h;
+      break;
+    }
+  }
+  std::vector<double> boundary(N);  // cumulative quota of ranks 0..r
+  for (size_t r = 0; r < N; ++r) boundary[r] = (r ? boundary[r - 1] : 0) + std::max(0.0, level - held[r]);
+  double done = 0;
+  size_t r = 0;
+  for (int64_t e : todo) {
+    const uint64_t bytes = expert_bytes(m.experts[static_cast<size_t>(e)]);
+    const double mid = done + static_cast<double>(bytes) / 2;
+    while (r + 1 < N && mid >= boundary[r]) ++r;
+    p.owner[static_cast<size_t>(l * p.n_expert + e)] = static_cast<int32_t>(r);
+    p.bytes_per_rank[r] += bytes;
+    done += static_cast<double>(bytes);
+  }
+}
+
 }  // namespace
 
 uint64_t expert_bytes(const MlpWeights& w) { return matrix_bytes(w.gate) + matrix_bytes(w.up) + matrix_bytes(w.down); }
@@ -69,17 +109,8 @@ Result<ExpertPlacement> place_experts(const std::vector<const MoeWeights*>& laye
       p.bytes_per_rank[static_cast<size_t>(pins[i])] += expert_bytes(layers[static_cast<size_t>(l)]->experts[static_cast<size_t>(e)]);
     }
   }
-  for (int64_t l = 0; l < p.n_layer; ++l) {
-    const MoeWeights* m = layers[static_cast<size_t>(l)];
-    if (!m) continue;
-    for (int64_t e = 0; e < static_cast<int64_t>(m->experts.size()); ++e) {
-      const size_t i = static_cast<size_t>(l * p.n_expert + e);
-      if (pins[i] >= 0) continue;
-      const auto least = std::min_element(p.bytes_per_rank.begin(), p.bytes_per_rank.end());
-      p.owner[i] = static_cast<int32_t>(least - p.bytes_per_rank.begin());
-      *least += expert_bytes(m->experts[static_cast<size_t>(e)]);
-    }
-  }
+  for (int64_t l = 0; l < p.n_layer; ++l)
+    if (layers[static_cast<size_t>(l)]) place_layer(*layers[static_cast<size_t>(l)], l, pins, p);
   return p;
 }
 

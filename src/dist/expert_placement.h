@@ -1,7 +1,6 @@
 // Which rank holds each routed expert under --ep. Experts are dealt out so
-// that every rank holds about the same number of bytes (each expert goes to
-// the rank with the fewest bytes so far, ties to the lower rank), after the
-// ones an --ep-map file pins. Knows nothing of MPI: rank 0 computes it and
+// that every rank holds about the same number of bytes, layer by layer in
+// contiguous runs of experts, after the ones an --ep-map file pins. Knows nothing of MPI: rank 0 computes it and
 // sends it to the others.
 #pragma once
 

@@ -98,6 +98,11 @@ def check_mismatch(dseek, work):
     if p.returncode == 0 or "different model file" not in p.stderr:
         sys.exit(f"FAIL: mismatched models: exit {p.returncode}\n{p.stderr[-3000:]}")
     print("ok: mismatched model files end the job with an error")
+    p = mpirun(2, [dseek, "logits", "-m", a, "--tokens", TOKENS, "-o", os.path.join(work, "z.bin"), "--ep",
+                   "--lora", "adapter.gguf"], timeout=60, check=False)
+    if p.returncode == 0 or "--lora cannot be combined with --ep" not in p.stderr:
+        sys.exit(f"FAIL: --lora with --ep: exit {p.returncode}\n{p.stderr[-2000:]}")
+    print("ok: --lora with --ep is refused")
 
 
 def start_server(dseek, model, extra=()):

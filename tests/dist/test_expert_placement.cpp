@@ -19,7 +19,7 @@ struct FakeModel {
   }
 };
 
-TEST(ExpertPlacement, SpreadsEqualExpertsEvenlyInEveryLayer) {
+TEST(ExpertPlacement, SpreadsEqualExpertsEvenlyInContiguousRuns) {
   FakeModel f(4, 6, 2);
   auto p = place_experts(f.layers, 3, "");
   ASSERT_TRUE(p.ok()) << p.message();
@@ -27,6 +27,7 @@ TEST(ExpertPlacement, SpreadsEqualExpertsEvenlyInEveryLayer) {
     std::vector<int> per_rank(3, 0);
     for (int64_t e = 0; e < 6; ++e) ++per_rank[static_cast<size_t>(p->owner_of(l, e))];
     EXPECT_EQ(per_rank, (std::vector<int>{2, 2, 2})) << "layer " << l;
+    for (int64_t e = 1; e < 6; ++e) EXPECT_LE(p->owner_of(l, e - 1), p->owner_of(l, e)) << "runs are contiguous";
   }
   EXPECT_EQ(p->bytes_per_rank, (std::vector<uint64_t>{6 * 96, 6 * 96, 6 * 96}));
 }
@@ -40,6 +41,13 @@ TEST(ExpertPlacement, MapPinsExpertsAndTheRestBalanceAroundThem) {
   EXPECT_EQ(p->owner_of(2, 3), 1);
   EXPECT_EQ(p->bytes_per_rank[0] + p->bytes_per_rank[1], 8u * 48);
   EXPECT_EQ(p->bytes_per_rank[0], p->bytes_per_rank[1]);
+}
+
+TEST(ExpertPlacement, UnevenSplitsEvenOutOverLayers) {
+  FakeModel f(4, 64, 1);  // 3 MoE layers of 64 experts over 3 ranks: 64 = 21 + 21 + 22 in some order
+  auto p = place_experts(f.layers, 3, "");
+  ASSERT_TRUE(p.ok()) << p.message();
+  EXPECT_EQ(p->bytes_per_rank, (std::vector<uint64_t>{64 * 48, 64 * 48, 64 * 48}));
 }
 
 TEST(ExpertPlacement, BadMapLinesAreErrorsNamingTheLine) {
