@@ -2,6 +2,9 @@
 #include "dist/mpi_session.h"
 
 #include <mpi.h>
+#include <pthread.h>
+
+#include <csignal>
 
 #include <cstdio>
 #include <cstdlib>
@@ -20,6 +23,7 @@ MpiSession::MpiSession(int* argc, char*** argv) {
   // The exchange runs on whichever thread calls forward (serve's engine
   // thread) while the watchdog may abort from its own: several threads call MPI.
   int provided = 0;
+  const TerminationSignalsBlocked blocked;
   if (MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS)
     throw MpiError("MPI_Init_thread failed (is this run under mpirun?)");
   check_mpi(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
@@ -29,6 +33,20 @@ MpiSession::MpiSession(int* argc, char*** argv) {
   }
   check_mpi(MPI_Comm_rank(MPI_COMM_WORLD, &rank_), "MPI_Comm_rank");
   check_mpi(MPI_Comm_size(MPI_COMM_WORLD, &size_), "MPI_Comm_size");
+}
+
+static_assert(sizeof(sigset_t) <= 128);
+
+TerminationSignalsBlocked::TerminationSignalsBlocked() {
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, reinterpret_cast<sigset_t*>(old_));
+}
+
+TerminationSignalsBlocked::~TerminationSignalsBlocked() {
+  pthread_sigmask(SIG_SETMASK, reinterpret_cast<sigset_t*>(old_), nullptr);
 }
 
 MpiSession::~MpiSession() { MPI_Finalize(); }

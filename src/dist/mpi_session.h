@@ -32,6 +32,20 @@ class MpiSession {
   int rank_ = 0, size_ = 1;
 };
 
+// Blocks SIGINT and SIGTERM on the calling thread for its lifetime, so that
+// threads started meanwhile (MPI's progress threads, the watchdog) inherit the
+// block and the command's own handling (serve's graceful stop) gets them.
+class TerminationSignalsBlocked {
+ public:
+  TerminationSignalsBlocked();
+  ~TerminationSignalsBlocked();
+  TerminationSignalsBlocked(const TerminationSignalsBlocked&) = delete;
+  TerminationSignalsBlocked& operator=(const TerminationSignalsBlocked&) = delete;
+
+ private:
+  alignas(8) unsigned char old_[128];  // the previous sigset_t (kept opaque: no <signal.h> here)
+};
+
 // Ends every process of the job (a rank that can no longer take part: dead
 // peer, lost connection, a timeout). Prints `message` on stderr first.
 [[noreturn]] void abort_job(const std::string& message, int code);

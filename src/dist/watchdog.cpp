@@ -8,7 +8,10 @@ namespace dseek::dist {
 // Exit code of a job ended by the watchdog (distinct from a command's own failures).
 constexpr int kExitTimeout = 75;
 
-Watchdog::Watchdog(std::chrono::milliseconds limit) : limit_(limit), thread_([this] { watch(); }) {}
+Watchdog::Watchdog(std::chrono::milliseconds limit) : limit_(limit) {
+  const TerminationSignalsBlocked blocked;  // the watchdog thread never takes SIGINT/SIGTERM
+  thread_ = std::thread([this] { watch(); });
+}
 
 Watchdog::~Watchdog() {
   {

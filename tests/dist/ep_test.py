@@ -5,7 +5,8 @@
                                     (tiny and small presets, f32, q8_0 and q4_0; an --ep-map)
   ep_test.py DSEEK WORKDIR mismatch ranks with different model files: an error on every rank, no hang
   ep_test.py DSEEK WORKDIR serve    a chat request to `serve --ep` under -np 2, then a killed rank
-                                    ends the job; a stopped (hung) rank ends it by --ep-timeout
+                                    ends the job; a stopped (hung) rank ends it by --ep-timeout;
+                                    SIGTERM to rank 0 stops every rank with exit 0
 Each step is bounded in time; only loopback addresses are used.
 """
 import json
@@ -127,15 +128,15 @@ def chat(url, timeout=60):
         return json.loads(r.read())
 
 
-def follower_pid(mpirun_pid):
-    """Rank 1's pid: in mpirun's session (started with start_new_session) with OMPI_COMM_WORLD_RANK=1."""
+def follower_pid(mpirun_pid, rank=1):
+    """A rank's pid: in mpirun's session (started with start_new_session) with OMPI_COMM_WORLD_RANK=rank."""
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            if os.getsid(int(pid)) == mpirun_pid and b"OMPI_COMM_WORLD_RANK=1" in read(f"/proc/{pid}/environ").split(b"\0"):
+            if os.getsid(int(pid)) == mpirun_pid and f"OMPI_COMM_WORLD_RANK={rank}".encode() in read(f"/proc/{pid}/environ").split(b"\0"):
                 return int(pid)
         except OSError:
             continue
-    sys.exit("FAIL: no rank 1 process found")
+    sys.exit(f"FAIL: no rank {rank} process found")
 
 
 def wait_exit(proc, bound, what):
@@ -175,6 +176,18 @@ def check_serve(dseek, work):
         err = wait_exit(proc, 30, "rank 1 stopped (hung)")
         if "got no answer within 3 s" not in err:
             sys.exit("FAIL: the watchdog's message is missing:\n" + err[-2000:])
+        # A graceful stop: SIGTERM to rank 0 stops the server, which tells the others; all exit 0.
+        proc, url = start_server(dseek, model)
+        jobs.append(proc)
+        chat(url)
+        os.kill(follower_pid(proc.pid, rank=0), signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            sys.exit("FAIL: SIGTERM to rank 0 did not end the job within 30 s")
+        if proc.returncode != 0:
+            sys.exit(f"FAIL: SIGTERM to rank 0: the job exited {proc.returncode}\n{proc.stderr.read()[-2000:]}")
+        print("ok: SIGTERM to rank 0 stops every rank (exit 0)")
     finally:
         for p in jobs:
             if p.poll() is None:
