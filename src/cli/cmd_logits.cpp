@@ -16,6 +16,24 @@
 #include "model/model.h"
 
 namespace dseek::cli {
+namespace {
+
+// --tokens: ids separated by spaces.
+Result<std::vector<int32_t>> parse_token_ids(const std::string& text) {
+  std::vector<int32_t> tokens;
+  std::istringstream in(text);
+  std::string tok;
+  while (in >> tok) {
+    char* end = nullptr;
+    const long long v = std::strtoll(tok.c_str(), &end, 10);
+    if (*end != '\0' || v < 0 || v > INT32_MAX) return Status::error("--tokens: '" + tok + "' is not a token id");
+    tokens.push_back(static_cast<int32_t>(v));
+  }
+  if (tokens.empty()) return Status::error("--tokens: no token ids given");
+  return tokens;
+}
+
+}  // namespace
 
 int cmd_logits(int argc, char** argv) {
   CLI::App app("Write the logits of every position of a token sequence (float32, [n_tokens x n_vocab]).", "logits");
@@ -36,18 +54,9 @@ int cmd_logits(int argc, char** argv) {
   app.add_flag("--mtp", mtp, "write the MTP module's draft logits ([n_tokens-1 x n_vocab]) instead");
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
 
-  std::vector<int32_t> tokens;
-  {
-    std::istringstream in(tokens_arg);
-    std::string tok;
-    while (in >> tok) {
-      char* end = nullptr;
-      const long long v = std::strtoll(tok.c_str(), &end, 10);
-      if (*end != '\0' || v < 0 || v > INT32_MAX) return report("--tokens: '" + tok + "' is not a token id");
-      tokens.push_back(static_cast<int32_t>(v));
-    }
-  }
-  if (tokens.empty()) return report("--tokens: no token ids given");
+  auto parsed = parse_token_ids(tokens_arg);
+  if (!parsed.ok()) return report(parsed.status());
+  const std::vector<int32_t> tokens = std::move(parsed).value();
   ForwardOptions opt;
   if (!parse_attention_mode(mode, &opt.mode)) return report("--mode must be naive, absorbed or auto");
   if (threads < 0 || threads > 1024) return report("--threads must be between 1 and 1024");
