@@ -20,7 +20,7 @@ int cmd_init(int argc, char** argv) {
   std::string arch_name, preset = "tiny", dtype_name_arg = "f32", out, tokenizer, pre = "deepseek-v3";
   uint64_t seed = 42;
   int64_t vocab = 0, n_mtp = -1, n_layer = -1;
-  app.add_option("--arch", arch_name, "deepseek-v3 | deepseek-v2 | deepseek-v32 | llama | qwen2")->required();
+  app.add_option("--arch", arch_name, "deepseek-v3 | deepseek-v2 | deepseek-v32 | deepseek-v4 | llama | qwen2")->required();
   app.add_option("--preset", preset, "tiny | small | v2-lite (DeepSeek-V2-Lite's real shapes, ~31 GiB in bf16) | v32 (--arch deepseek-v32: DeepSeek-V3.2's real shapes, 671B parameters)")
       ->capture_default_str();
   app.add_option("--dtype", dtype_name_arg, "f32 | f16 | bf16 | q8_0 | q4_0 | q4_k | q5_k | q6_k (matrices; norms stay f32)")

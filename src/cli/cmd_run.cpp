@@ -100,7 +100,7 @@ void add_options(CLI::App& app, RunArgs& a) {
   app.add_option("--seed", a.seed, "random seed (default: random)");
   app.add_flag("--chat", a.chat, "apply the model's chat template to the prompt");
   app.add_option("--system", a.system, "system message (with --chat)");
-  app.add_option("--chat-format", a.chat_format, "with --chat: auto | template | dsml (DeepSeek-V3.2's encoding; auto picks it for V3.2 models without a template)")->capture_default_str();
+  app.add_option("--chat-format", a.chat_format, "with --chat: auto | template | dsml | dsml-v4 (DeepSeek-V3.2's / V4's encoding; auto picks it for V3.2 / V4 models without a template)")->capture_default_str();
   app.add_flag("--think", a.thinking, "with --chat: ask templates that support it to start reasoning");
   app.add_option("-c,--ctx-size", a.n_ctx, "context size (default: the prompt + --n-predict, at most the model's)");
   app.add_option("--mode", a.mode, "MLA attention form: naive | absorbed | auto")->capture_default_str();
@@ -118,7 +118,7 @@ Status check_args(const RunArgs& a) {
   if (a.n_predict < 0 || a.n_predict > (1 << 24)) return Status::error("--n-predict must be between 0 and 16777216");
   if (a.threads < 0 || a.threads > 1024) return Status::error("--threads must be between 1 and 1024");
   if (a.n_ctx < 0) return Status::error("--ctx-size must be positive");
-  if (!valid_chat_format_name(a.chat_format)) return Status::error("--chat-format must be auto, template or dsml");
+  if (!valid_chat_format_name(a.chat_format)) return Status::error("--chat-format must be auto, template, dsml or dsml-v4");
   return parse_spec(a.spec).status();
 }
 

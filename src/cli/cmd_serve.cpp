@@ -69,7 +69,7 @@ void add_options(CLI::App& app, ServeArgs& a) {
   app.add_option("--prefill-chunk", a.eng.prefill_chunk, "prompt tokens per batched step")->capture_default_str();
   app.add_option("--metrics-key", a.http.metrics_key, "serve /metrics to 'Authorization: Bearer KEY' (default: loopback clients only)");
   app.add_option("--cors-origin", a.http.cors_origins, "a browser origin allowed besides the server's own, e.g. https://app.example (repeatable; * allows any)");
-  app.add_option("--chat-format", a.chat_format, "auto | template (the model's Jinja template) | dsml (DeepSeek-V3.2's encoding; auto picks it for V3.2 models without a template)")->capture_default_str();
+  app.add_option("--chat-format", a.chat_format, "auto | template (the model's Jinja template) | dsml | dsml-v4 (DeepSeek-V3.2's / V4's encoding; auto picks it for V3.2 / V4 models without a template)")->capture_default_str();
   app.add_option("--max-connections", a.http.max_connections, "open connections; beyond it: 503 and close")->capture_default_str();
   app.add_option("--http-threads", a.http.io_threads, "HTTP event-loop threads")->capture_default_str();
   app.add_option("--header-timeout", a.http.header_timeout, "seconds a client has to send a request's headers")->capture_default_str();
@@ -98,7 +98,7 @@ std::string out_of_range(const ServeArgs& a) {
   if (a.max_tokens < 0) return "--max-tokens must be positive";
   if (a.max_n < 1 || a.max_n > 128) return "--max-n must be between 1 and 128";
   if (!(a.timeout > 0)) return "--timeout must be positive";
-  if (!valid_chat_format_name(a.chat_format)) return "--chat-format must be auto, template or dsml";
+  if (!valid_chat_format_name(a.chat_format)) return "--chat-format must be auto, template, dsml or dsml-v4";
   return {};
 }
 

@@ -2,8 +2,8 @@
 // for {"messages": [...], "tools": [...], "add_generation_prompt": true, ...}
 // (extra keys become template variables, e.g. "thinking"). Prints the prompt
 // exactly, with no added newline. `--template FILE` renders a raw template;
-// `--chat-format dsml` renders DeepSeek-V3.2's built-in encoding (also chosen
-// by default for a V3.2 model that has no template).
+// `--chat-format dsml` / `dsml-v4` renders DeepSeek-V3.2's / V4's built-in
+// encoding (also chosen by default for a V3.2 / V4 model that has no template).
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -21,7 +21,7 @@ namespace dseek::cli {
 
 namespace {
 
-// V3.2's text for BOS / EOS (its encoding names them; no tokenizer is loaded here).
+// V3.2's and V4's text for BOS / EOS (their encodings name them; no tokenizer is loaded here).
 constexpr const char* kDeepseekBos = "<｜begin▁of▁sentence｜>";
 constexpr const char* kDeepseekEos = "<｜end▁of▁sentence｜>";
 
@@ -33,11 +33,11 @@ Result<std::string> read_request(nlohmann::json& ctx) {
   return std::string();
 }
 
-int render_dsml(nlohmann::json ctx) {
+int render_dsml(nlohmann::json ctx, ChatEncoding encoding) {
   if (!ctx.contains("bos_token")) ctx["bos_token"] = kDeepseekBos;
   if (!ctx.contains("eos_token")) ctx["eos_token"] = kDeepseekEos;
   if (!ctx.contains("add_generation_prompt")) ctx["add_generation_prompt"] = false;
-  auto out = render_dsml_chat(ctx);
+  auto out = encoding == ChatEncoding::kDsmlV4 ? render_dsml_v4_chat(ctx) : render_dsml_chat(ctx);
   if (!out.ok()) return report(out.status());
   std::fwrite(out->data(), 1, out->size(), stdout);
   return kExitOk;
@@ -50,16 +50,17 @@ int cmd_template(int argc, char** argv) {
   std::string model, template_file, chat_format = "auto";
   app.add_option("-m,--model", model, "GGUF file, tokenizer_config.json or model directory");
   app.add_option("--template", template_file, "a raw Jinja template file instead of the model's");
-  app.add_option("--chat-format", chat_format, "auto | template | dsml (DeepSeek-V3.2's encoding, no model needed)")->capture_default_str();
+  app.add_option("--chat-format", chat_format, "auto | template | dsml | dsml-v4 (DeepSeek-V3.2's / V4's encoding, no model needed)")->capture_default_str();
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
-  if (!valid_chat_format_name(chat_format)) return report("--chat-format must be auto, template or dsml");
-  const bool dsml = chat_format == "dsml";
+  if (!valid_chat_format_name(chat_format)) return report("--chat-format must be auto, template, dsml or dsml-v4");
+  const ChatEncoding named = named_chat_encoding(chat_format);
+  const bool dsml = named != ChatEncoding::kJinja;
   if (!template_file.empty() && dsml) return report("--template and --chat-format dsml exclude each other");
   if (!dsml && model.empty() == template_file.empty()) return report("give exactly one of -m MODEL or --template FILE");
   nlohmann::json ctx;
   if (dsml) {
     if (auto r = read_request(ctx); !r.ok()) return report(r.status());
-    return render_dsml(std::move(ctx));
+    return render_dsml(std::move(ctx), named);
   }
 
   ChatTemplateSource src;
@@ -71,9 +72,10 @@ int cmd_template(int argc, char** argv) {
     src.source = ss.str();
   } else {
     auto s = load_chat_template(model);
-    if (chat_format == "auto" && uses_dsml_by_default(s, model, "")) {
+    const ChatEncoding e = chat_format == "auto" ? default_chat_encoding(s, model, "") : ChatEncoding::kJinja;
+    if (e != ChatEncoding::kJinja) {
       if (auto r = read_request(ctx); !r.ok()) return report(r.status());
-      return render_dsml(std::move(ctx));
+      return render_dsml(std::move(ctx), e);
     }
     if (!s.ok()) return report(s.status());
     src = std::move(s).value();

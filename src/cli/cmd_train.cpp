@@ -159,6 +159,8 @@ CLI::App* add_grpo(CLI::App& app, TrainArgs& a) {
   gr->add_option("--temperature", g.temperature, "sampling temperature of the rollouts")->capture_default_str();
   gr->add_option("--max-new", g.max_new, "tokens per completion at most")->capture_default_str();
   gr->add_option("--max-operand", g.max_operand, "operands are drawn from [0, N)")->capture_default_str();
+  gr->add_option("--curriculum", g.curriculum_steps, "steps over which training operands grow from 1-digit to --max-operand (0: none)")
+      ->capture_default_str();
   gr->add_option("--held-out", g.held_out, "held-out problems for the accuracy curve")->capture_default_str();
   gr->add_option("--eval-every", g.eval_every, "steps between held-out evaluations")->capture_default_str();
   gr->add_option("--seed", g.seed, "seed")->capture_default_str();

@@ -1,6 +1,7 @@
 // See cmd_train_sft.h.
 #include "cli/cmd_train_sft.h"
 
+#include <cmath>
 #include <cstdio>
 
 #include "cli/common.h"
@@ -14,7 +15,7 @@ CLI::App* add_sft(CLI::App& app, SftArgs& a) {
   train::SftConfig& c = a.c;
   CLI::App* s = app.add_subcommand("sft", "supervised fine-tuning on chat conversations (full, or LoRA with --lora R)");
   s->add_option("--model", c.model, "base model (.gguf, DeepSeek architecture, with a tokenizer and chat template)")->required();
-  s->add_option("--data", c.data, "conversations, one {\"messages\": [{role, content}, ...]} per line (JSONL)")->required();
+  s->add_option("--data", c.data, "conversations, one {\"messages\": [{role, content}, ...]} per line (JSONL); with --text a plain text file")->required();
   s->add_option("--val-data", c.val_data, "held-out conversations (JSONL) for the validation CE (default: the tail of --data)");
   s->add_option("-o,--output", c.out, "output: the model .gguf, or with --lora the adapter .gguf (also OUT.log.json, OUT.svg)");
   s->add_option("--lora", a.lora_rank, "train a LoRA adapter of this rank instead of all weights");
@@ -35,6 +36,8 @@ CLI::App* add_sft(CLI::App& app, SftArgs& a) {
   s->add_option("--mtp-weight", c.mtp_weight, "weight of the MTP (next-next token) loss that keeps the MTP head drafting")
       ->capture_default_str();
   s->add_flag("--eval-only", c.eval_only, "no training: print the assistant-token cross-entropy of every conversation in --data");
+  s->add_flag("--text", c.text, "--data / --val-data are plain text (every token a target, in --seq-len windows): "
+                                "adapt a model to a language or domain");
   s->add_option("--max-steps", c.max_steps, "stop after this many steps in this run (the schedule still spans all)");
   return s;
 }
@@ -48,9 +51,22 @@ int train_sft(SftArgs& a) {
   c.adam.min_lr = c.adam.lr / 10;
   auto r = train::run_sft(c);
   if (!r.ok()) return report(r.status());
+  if (c.eval_only && c.text) {
+    std::printf("%s on %s: cross-entropy %.4f, perplexity %.3f over %lld windows of %lld tokens\n", c.model.c_str(),
+                c.data.c_str(), r->final_val_ce, std::exp(r->final_val_ce), static_cast<long long>(r->val_docs),
+                static_cast<long long>(c.seq_len));
+    return kExitOk;
+  }
   if (c.eval_only) {
     std::printf("%s on %s: assistant-token cross-entropy %.4f over %lld conversations\n", c.model.c_str(), c.data.c_str(),
                 r->final_val_ce, static_cast<long long>(r->val_docs));
+    return kExitOk;
+  }
+  if (c.text) {
+    std::printf("wrote %s (+ .log.json, .svg): %lld steps, %lld trainable parameters, validation CE %.4f -> %.4f "
+                "(perplexity %.3f -> %.3f), last train CE %.4f\n",
+                c.out.c_str(), static_cast<long long>(r->steps), static_cast<long long>(r->trainable), r->initial_val_ce,
+                r->final_val_ce, std::exp(r->initial_val_ce), std::exp(r->final_val_ce), r->final_train_ce);
     return kExitOk;
   }
   std::printf("wrote %s (+ .log.json, .svg): %lld steps, %lld trainable parameters, assistant-token validation CE "

@@ -30,7 +30,9 @@ class Model;
 struct ModelFiles;
 
 // How `dseek init` fills a tensor with random values.
-enum class TensorInit { kMatrix, kOutputHead, kNormWeight, kZero, kEmbedding, kRouter, kBias };
+// kExpertIds: a frozen token -> experts table (DeepSeek-V4's tid2eid): each row
+// n distinct expert ids (stored as values) below the slot's fan_in.
+enum class TensorInit { kMatrix, kOutputHead, kNormWeight, kZero, kEmbedding, kRouter, kBias, kExpertIds };
 
 // How a file may hold a tensor in a form other than its own name.
 enum class SlotSource {
@@ -98,6 +100,10 @@ Result<std::unique_ptr<Architecture>> deepseek_from_gguf(const GgufFile& f);
 Result<std::unique_ptr<Architecture>> deepseek_from_hf_config(const nlohmann::json& c);
 Result<std::unique_ptr<Architecture>> deepseek_preset(std::string_view arch, std::string_view preset, int64_t n_vocab,
                                                        int64_t n_mtp, int64_t n_layer);
+Result<std::unique_ptr<Architecture>> deepseek_v4_from_gguf(const GgufFile& f);
+Result<std::unique_ptr<Architecture>> deepseek_v4_from_hf_config(const nlohmann::json& c);
+Result<std::unique_ptr<Architecture>> deepseek_v4_preset(std::string_view preset, int64_t n_vocab, int64_t n_mtp,
+                                                          int64_t n_layer);
 Result<std::unique_ptr<Architecture>> llama_from_gguf(const GgufFile& f, bool qkv_bias);
 Result<std::unique_ptr<Architecture>> llama_from_hf_config(const nlohmann::json& c, bool qkv_bias);
 Result<std::unique_ptr<Architecture>> llama_preset(std::string_view preset, int64_t n_vocab, bool qkv_bias,

@@ -30,10 +30,20 @@ void Decoder::embed_row(int32_t token, float* out) const {
 }
 
 void Decoder::run_trunk(std::span<const int32_t> tokens, const LayerStep& step, float* x) const {
-  const int64_t T = static_cast<int64_t>(tokens.size()), E = trunk_.n_embd;
-  for (int64_t t = 0; t < T; ++t) embed_row(tokens[static_cast<size_t>(t)], x + t * E);
-  for (int64_t l = 0; l < trunk_.n_layer; ++l) run_layer(l, x, step);
-  rms_norm_rows(x, trunk_.out_norm, x, T, E, trunk_.eps);
+  const int64_t T = static_cast<int64_t>(tokens.size()), E = trunk_.n_embd, n = trunk_.n_streams;
+  for (int64_t t = 0; t < T; ++t) {
+    float* row = x + t * n * E;
+    embed_row(tokens[static_cast<size_t>(t)], row);
+    for (int64_t j = 1; j < n; ++j) std::memcpy(row + j * E, row, static_cast<size_t>(E) * sizeof(float));
+  }
+  LayerStep with_tokens = step;
+  with_tokens.tokens = tokens;
+  for (int64_t l = 0; l < trunk_.n_layer; ++l) run_layer(l, x, with_tokens);
+  finish_trunk(x, with_tokens);
+}
+
+void Decoder::finish_trunk(float* x, const LayerStep& step) const {
+  rms_norm_rows(x, trunk_.out_norm, x, step.n_tok, trunk_.n_embd, trunk_.eps);
 }
 
 Status Decoder::forward_batch(std::span<const SeqBatch> batch, ThreadPool& pool, const ForwardOptions& opt,
@@ -45,7 +55,7 @@ Status Decoder::forward_batch(std::span<const SeqBatch> batch, ThreadPool& pool,
   StepArena& arena = opt.arena ? *opt.arena : own;
   arena.reset();
   const int64_t T = static_cast<int64_t>(layout->tokens.size()), E = trunk_.n_embd;
-  float* x = arena.take<float>(T * E);
+  float* x = arena.take<float>(T * trunk_.n_streams * E);
   const LayerStep step{pool, layout->seqs, T, opt.mode, arena};
   run_trunk(layout->tokens, step, x);
   if (opt.hidden) std::memcpy(opt.hidden, x, static_cast<size_t>(T * E) * sizeof(float));

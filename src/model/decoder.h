@@ -23,6 +23,7 @@ struct LayerStep {
   int64_t n_tok = 0;  // rows of x: all sequences' tokens
   AttentionMode mode = AttentionMode::kAuto;
   StepArena& arena;
+  std::span<const int32_t> tokens = {};  // the rows' token ids (hash-routed MoE layers read them)
 };
 
 // The weights around the layers.
@@ -30,6 +31,10 @@ struct TrunkWeights {
   kernels::MatrixView embd, head;  // [V x E] each (the same matrix when tied)
   const float* out_norm = nullptr;
   int64_t n_embd = 0, n_vocab = 0, n_layer = 0;
+  // Parallel residual streams per token (DeepSeek-V4's hyper-connections:
+  // hc_mult); the residual row is n_streams x n_embd, each stream starting as
+  // the embedding. 1 for every other architecture.
+  int64_t n_streams = 1;
   float eps = 1e-6f;
 };
 
@@ -41,11 +46,15 @@ class Decoder : public Model {
                        float* logits) const final;
 
  protected:
-  // Layer `layer` in place over x [n_tok x E] (the residual stream).
+  // Layer `layer` in place over x [n_tok x n_streams*E] (the residual stream).
   virtual void run_layer(int64_t layer, float* x, const LayerStep& step) const = 0;
+  // After the last layer: x [T x n_streams*E] -> the normalised final hidden
+  // states packed as [T x E]. The default (one stream) is the output RMSNorm.
+  virtual void finish_trunk(float* x, const LayerStep& step) const;
 
   void embed_row(int32_t token, float* out) const;
-  // Embedding + all layers + output norm: x [T x E] = normalised final hidden states.
+  // Embedding + all layers + output norm: x [T x E] = normalised final hidden
+  // states (x holds T x n_streams*E floats while the layers run).
   void run_trunk(std::span<const int32_t> tokens, const LayerStep& step, float* x) const;
 
   TrunkWeights trunk_;

@@ -32,6 +32,7 @@ uint64_t fnv1a(const std::string& s) {
 
 void fill_row(const TensorSpec& spec, uint64_t& rng, float* row, int64_t n) {
   const float inv_sqrt_fan_in = 1.0f / std::sqrt(static_cast<float>(std::max<int64_t>(spec.fan_in, 1)));
+  const uint64_t first_id = spec.init == TensorInit::kExpertIds ? splitmix64(rng) % static_cast<uint64_t>(spec.fan_in) : 0;
   for (int64_t i = 0; i < n; ++i) {
     switch (spec.init) {
       case TensorInit::kMatrix: row[i] = gaussian(rng) * inv_sqrt_fan_in; break;
@@ -42,6 +43,7 @@ void fill_row(const TensorSpec& spec, uint64_t& rng, float* row, int64_t n) {
       case TensorInit::kRouter: row[i] = 2.0f * gaussian(rng) * inv_sqrt_fan_in; break;
       case TensorInit::kBias: row[i] = 0.02f * gaussian(rng); break;
       case TensorInit::kZero: row[i] = 0.0f; break;
+      case TensorInit::kExpertIds: row[i] = static_cast<float>((first_id + static_cast<uint64_t>(i)) % static_cast<uint64_t>(spec.fan_in)); break;
     }
   }
 }

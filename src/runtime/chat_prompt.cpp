@@ -9,6 +9,7 @@
 #include "format/json_file.h"
 #include "core/random_id.h"
 #include "format/gguf.h"
+#include "model/arch.h"
 #include "runtime/dsml_encoding.h"
 #include "tokenizer/default_chat_template.h"
 
@@ -136,24 +137,56 @@ Result<ChatFormat> ChatFormat::parse(const ChatTemplateSource& src, const Tokeni
                     src.eos_token.empty() ? text_of(tok.eos_id()) : src.eos_token};
 }
 
-ChatFormat ChatFormat::dsml(const Tokenizer& tok) {
+ChatFormat ChatFormat::dsml(const Tokenizer& tok, ChatEncoding encoding) {
   auto text_of = [&](int32_t id) { return id >= 0 ? std::string(tok.token_text(id)) : std::string(); };
-  return ChatFormat{ChatTemplate{}, text_of(tok.bos_id()), text_of(tok.eos_id()), ChatEncoding::kDsml};
+  return ChatFormat{ChatTemplate{}, text_of(tok.bos_id()), text_of(tok.eos_id()), encoding};
 }
 
 Result<std::string> ChatFormat::render(json context) const {
   context["bos_token"] = bos_text;
   context["eos_token"] = eos_text;
   if (encoding == ChatEncoding::kDsml) return render_dsml_chat(context);
+  if (encoding == ChatEncoding::kDsmlV4) return render_dsml_v4_chat(context);
   return tmpl.render(context);
 }
 
-bool uses_dsml_by_default(const Result<ChatTemplateSource>& src, const std::string& model_path, std::string_view arch) {
-  if (src.ok() && src->source != kDefaultChatTemplate) return false;  // the model's own template wins
-  return arch.empty() ? is_deepseek_v32_model(model_path) : arch == "deepseek-v32";
+ChatEncoding default_chat_encoding(const Result<ChatTemplateSource>& src, const std::string& model_path,
+                                   std::string_view arch) {
+  if (src.ok() && src->source != kDefaultChatTemplate) return ChatEncoding::kJinja;  // the model's own template wins
+  const std::string name = arch.empty() ? model_architecture_name(model_path) : std::string(arch);
+  if (name == "deepseek-v4") return ChatEncoding::kDsmlV4;
+  const bool v32 = name == "deepseek-v32" || (arch.empty() && is_deepseek_v32_model(model_path));
+  return v32 ? ChatEncoding::kDsml : ChatEncoding::kJinja;
 }
 
-bool valid_chat_format_name(std::string_view name) { return name == "auto" || name == "template" || name == "dsml"; }
+bool uses_dsml_by_default(const Result<ChatTemplateSource>& src, const std::string& model_path, std::string_view arch) {
+  return default_chat_encoding(src, model_path, arch) != ChatEncoding::kJinja;
+}
+
+ChatEncoding named_chat_encoding(std::string_view choice) {
+  return choice == "dsml" ? ChatEncoding::kDsml : choice == "dsml-v4" ? ChatEncoding::kDsmlV4 : ChatEncoding::kJinja;
+}
+
+bool valid_chat_format_name(std::string_view name) {
+  return name == "auto" || name == "template" || name == "dsml" || name == "dsml-v4";
+}
+
+std::string model_architecture_name(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  Result<std::unique_ptr<Architecture>> arch = Status::error("");
+  if (fs::is_directory(path, ec) || path.ends_with(".json")) {
+    const fs::path dir = fs::is_directory(path, ec) ? fs::path(path) : fs::path(path).parent_path();
+    auto cfg = read_json_file((dir / "config.json").string());
+    if (!cfg.ok()) return {};
+    arch = architecture_from_hf_config(*cfg);
+  } else {
+    auto g = GgufFile::open(path);
+    if (!g.ok()) return {};
+    arch = architecture_from_gguf(*g);
+  }
+  return arch.ok() ? std::string((*arch)->name()) : std::string();
+}
 
 bool is_deepseek_v32_model(const std::string& path) {
   namespace fs = std::filesystem;
@@ -172,9 +205,12 @@ bool is_deepseek_v32_model(const std::string& path) {
 
 Result<ChatFormat> load_chat_format(const std::string& model_path, const Tokenizer& tok, std::string_view choice,
                                     std::string_view arch) {
-  if (choice == "dsml") return ChatFormat::dsml(tok);
+  if (named_chat_encoding(choice) != ChatEncoding::kJinja) return ChatFormat::dsml(tok, named_chat_encoding(choice));
   auto src = load_chat_template(model_path);
-  if (choice == "auto" && uses_dsml_by_default(src, model_path, arch)) return ChatFormat::dsml(tok);
+  if (choice == "auto") {
+    const ChatEncoding e = default_chat_encoding(src, model_path, arch);
+    if (e != ChatEncoding::kJinja) return ChatFormat::dsml(tok, e);
+  }
   if (!src.ok()) return src.status();
   return ChatFormat::parse(*src, tok);
 }

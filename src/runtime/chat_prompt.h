@@ -20,9 +20,9 @@
 namespace dseek {
 
 // How a chat is turned into prompt text: a Jinja template (the model's own),
-// or DeepSeek-V3.2's built-in encoding (runtime/dsml_encoding.h), which ships
-// as code instead of a template.
-enum class ChatEncoding { kJinja, kDsml };
+// or DeepSeek-V3.2's / V4's built-in encoding (runtime/dsml_encoding.h), which
+// ship as code instead of a template.
+enum class ChatEncoding { kJinja, kDsml, kDsmlV4 };
 
 // A model's chat template and the BOS / EOS text it renders with.
 struct ChatFormat {
@@ -32,18 +32,25 @@ struct ChatFormat {
 
   // Parses `src`; BOS / EOS text is the source's own, else the tokenizer's BOS / EOS token text.
   static Result<ChatFormat> parse(const ChatTemplateSource& src, const Tokenizer& tok);
-  // DeepSeek-V3.2's encoding with the tokenizer's BOS / EOS text.
-  static ChatFormat dsml(const Tokenizer& tok);
+  // DeepSeek-V3.2's encoding (or another built-in one) with the tokenizer's BOS / EOS text.
+  static ChatFormat dsml(const Tokenizer& tok, ChatEncoding encoding = ChatEncoding::kDsml);
   // Renders `context` with bos_token and eos_token set.
   Result<std::string> render(nlohmann::json context) const;
 };
 
-// `--chat-format` values: "auto" (the model's template; DeepSeek-V3.2's
-// encoding for a deepseek-v32 model without one of its own, i.e. with none or
-// with dseek's stand-in for generated models), "template" or "dsml".
+// `--chat-format` values: "auto" (the model's template; DeepSeek-V3.2's or
+// V4's encoding for a deepseek-v32 / deepseek-v4 model without one of its own,
+// i.e. with none or with dseek's stand-in for generated models), "template",
+// "dsml" (V3.2's) or "dsml-v4".
 bool valid_chat_format_name(std::string_view name);
-// Whether "auto" picks DeepSeek-V3.2's encoding for this model (`src`: its template, if any).
+// The encoding "auto" picks for this model (`src`: its template, if any);
+// `arch` "" reads the architecture from the files through the model registry.
+ChatEncoding default_chat_encoding(const Result<ChatTemplateSource>& src, const std::string& model_path,
+                                   std::string_view arch);
+// Whether "auto" picks a built-in DSML encoding (V3.2's or V4's) for this model.
 bool uses_dsml_by_default(const Result<ChatTemplateSource>& src, const std::string& model_path, std::string_view arch);
+// The built-in encoding a --chat-format value names (kJinja for "auto" / "template").
+ChatEncoding named_chat_encoding(std::string_view choice);
 // The chat format of the model at `model_path` (GGUF, tokenizer_config.json or
 // directory); `arch` is the loaded model's architecture name ("" when unknown:
 // then read from the files).
@@ -52,6 +59,9 @@ Result<ChatFormat> load_chat_format(const std::string& model_path, const Tokeniz
 // Whether the files at `path` are a DeepSeek-V3.2 model (config.json model_type
 // deepseek_v32, or a GGUF with the sparse-attention indexer).
 bool is_deepseek_v32_model(const std::string& path);
+// The dseek architecture name of the model files at `path` ("deepseek-v4", ...)
+// as the model registry reads them; "" when they do not load as one.
+std::string model_architecture_name(const std::string& path);
 
 enum class MessageText {
   kMarkup,     // trusted (the command line): control-token text in a message becomes the token

@@ -7,6 +7,11 @@
 namespace dseek {
 namespace {
 
+using dsml::flag;
+using dsml::reasoning_of;
+using dsml::role_of;
+using dsml::text_of;
+
 using nlohmann::json;
 using nlohmann::ordered_json;
 
@@ -54,23 +59,6 @@ void append_python_json(const ordered_json& v, std::string& out) {
   } else {
     out += v.dump(-1, ' ', false, json::error_handler_t::replace);
   }
-}
-
-std::string text_of(const json& m, const char* key) {
-  auto it = m.find(key);
-  if (it == m.end() || it->is_null()) return {};
-  return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
-std::string role_of(const json& m) { return m.is_object() ? text_of(m, "role") : std::string(); }
-
-bool flag(const json& m, const char* key) {
-  auto it = m.find(key);
-  return it != m.end() && it->is_boolean() && it->get<bool>();
-}
-
-std::string reasoning_of(const json& m) {
-  return m.contains("reasoning_content") ? text_of(m, "reasoning_content") : text_of(m, "reasoning");
 }
 
 std::string tools_section(const json& tools) {
@@ -157,12 +145,44 @@ Result<std::string> render_message(const Conversation& c, size_t i, const json& 
   return Status::error("messages[" + std::to_string(i) + "]: role '" + role + "' is not one DeepSeek-V3.2's encoding knows");
 }
 
-bool truthy(const json& ctx, const char* key) {
-  auto it = ctx.find(key);
-  return it != ctx.end() && ((it->is_boolean() && it->get<bool>()) || (it->is_string() && *it == "thinking"));
+}  // namespace
+
+namespace dsml {
+
+std::string text_of(const json& m, const char* key) {
+  auto it = m.find(key);
+  if (it == m.end() || it->is_null()) return {};
+  return it->is_string() ? it->get<std::string>() : it->dump();
 }
 
-}  // namespace
+std::string role_of(const json& m) { return m.is_object() ? text_of(m, "role") : std::string(); }
+
+bool flag(const json& m, const char* key) {
+  auto it = m.find(key);
+  return it != m.end() && it->is_boolean() && it->get<bool>();
+}
+
+std::string reasoning_of(const json& m) {
+  return m.contains("reasoning_content") ? text_of(m, "reasoning_content") : text_of(m, "reasoning");
+}
+
+bool thinking_requested(const json& ctx) {
+  auto truthy = [&](const char* key) {
+    auto it = ctx.find(key);
+    return it != ctx.end() && ((it->is_boolean() && it->get<bool>()) || (it->is_string() && *it == "thinking"));
+  };
+  return truthy("thinking") || truthy("enable_thinking") || truthy("thinking_mode");
+}
+
+size_t tools_carrier(json& messages, const json& tools) {
+  if (tools.empty()) return messages.size();
+  for (size_t i = 0; i < messages.size(); ++i)
+    if (role_of(messages[i]) == "system") return i;
+  messages.insert(messages.begin(), json{{"role", "system"}, {"content", ""}});
+  return 0;
+}
+
+}  // namespace dsml
 
 std::string python_json(const json& value) {
   std::string out;
@@ -196,19 +216,10 @@ Result<std::string> render_dsml_chat(const json& ctx) {
   Conversation c;
   c.messages = ctx.value("messages", json::array());
   if (!c.messages.is_array()) return Status::error("messages must be an array");
-  c.thinking = truthy(ctx, "thinking") || truthy(ctx, "enable_thinking") || truthy(ctx, "thinking_mode");
+  c.thinking = dsml::thinking_requested(ctx);
   c.generation_prompt = ctx.value("add_generation_prompt", true);
   const json tools = ctx.contains("tools") && ctx["tools"].is_array() ? ctx["tools"] : json::array();
-  size_t tools_at = c.messages.size();  // the first system message carries the tools
-  for (size_t i = 0; i < c.messages.size() && !tools.empty(); ++i)
-    if (role_of(c.messages[i]) == "system") {
-      tools_at = i;
-      break;
-    }
-  if (!tools.empty() && tools_at == c.messages.size()) {
-    c.messages.insert(c.messages.begin(), json{{"role", "system"}, {"content", ""}});
-    tools_at = 0;
-  }
+  const size_t tools_at = dsml::tools_carrier(c.messages, tools);  // the first system message carries the tools
   for (size_t i = 0; i < c.messages.size(); ++i) {
     const std::string role = role_of(c.messages[i]);
     if (role == "user" || role == "developer") c.last_user = static_cast<long>(i);

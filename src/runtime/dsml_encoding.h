@@ -32,6 +32,9 @@ inline constexpr std::string_view kInvokeBegin = "<｜DSML｜invoke name=\"";
 inline constexpr std::string_view kInvokeEnd = "</｜DSML｜invoke>";
 inline constexpr std::string_view kParamBegin = "<｜DSML｜parameter name=\"";
 inline constexpr std::string_view kParamEnd = "</｜DSML｜parameter>";
+// DeepSeek-V4 names the block tool_calls; invoke and parameter lines are V3.2's.
+inline constexpr std::string_view kV4CallsBegin = "<｜DSML｜tool_calls>";
+inline constexpr std::string_view kV4CallsEnd = "</｜DSML｜tool_calls>";
 }  // namespace dsml
 
 // Renders a chat-template context: messages, tools (added to the first system
@@ -43,9 +46,28 @@ inline constexpr std::string_view kParamEnd = "</｜DSML｜parameter>";
 // encoding's rules (a tool result without a call, an unknown role, ...).
 Result<std::string> render_dsml_chat(const nlohmann::json& context);
 
+// DeepSeek-V4's encoding (encoding/encoding_dsv4.py; runtime/dsml_v4_encoding.cpp
+// lists where it differs from V3.2's), from the same context. Also reads
+// "reasoning_effort" ("max" in thinking mode prepends DeepSeek's paragraph).
+Result<std::string> render_dsml_v4_chat(const nlohmann::json& context);
+
 // One call's parameters as DSML: "name" -> `arguments` (a JSON object, or its
 // text) as one parameter line per key, joined by "\n".
 Result<std::string> dsml_parameters(const nlohmann::json& arguments);
+
+// Shared by the V3.2 and V4 encoders.
+namespace dsml {
+// m[key] as text ("" when absent or null; JSON text when not a string).
+std::string text_of(const nlohmann::json& m, const char* key);
+std::string role_of(const nlohmann::json& m);
+bool flag(const nlohmann::json& m, const char* key);  // m[key] is true
+std::string reasoning_of(const nlohmann::json& m);     // reasoning_content, else reasoning
+// "thinking", "enable_thinking" true or "thinking_mode" "thinking" in the context.
+bool thinking_requested(const nlohmann::json& ctx);
+// The message that carries the tools section: the first system message, or a
+// new empty one put first (messages.size() when there are no tools).
+size_t tools_carrier(nlohmann::json& messages, const nlohmann::json& tools);
+}  // namespace dsml
 
 // Python's json.dumps(value, ensure_ascii=False): ", " and ": " separators.
 std::string python_json(const nlohmann::json& value);

@@ -23,8 +23,10 @@ struct BlockMarkers {
 constexpr BlockMarkers kDialects[] = {
     {"<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>", "<｜tool▁call▁begin｜>", "<｜tool▁call▁end｜>"},  // V3 / R1 / V3.1
     {"<｜DSML｜function_calls>", "</｜DSML｜function_calls>", "<｜DSML｜invoke", "</｜DSML｜invoke>"},      // V3.2 (DSML)
+    {"<｜DSML｜tool_calls>", "</｜DSML｜tool_calls>", "<｜DSML｜invoke", "</｜DSML｜invoke>"},              // V4 (DSML)
 };
-constexpr int kDsmlDialect = 1;
+// V3.2 and V4 differ only in the block's name: their calls parse alike.
+bool is_dsml(int dialect) { return dialect >= 1; }
 constexpr std::string_view kDsmlParamBegin = "<｜DSML｜parameter name=\"";
 constexpr std::string_view kDsmlParamEnd = "</｜DSML｜parameter>";
 
@@ -424,7 +426,7 @@ bool ChatOutputParser::step_call(bool eof, ChatOutputDelta& out) {
 }
 
 void ChatOutputParser::end_call(ChatOutputDelta& out) {
-  std::optional<ParsedCall> parsed = dialect_ == kDsmlDialect ? parse_dsml_call(body_) : parse_call(body_);
+  std::optional<ParsedCall> parsed = is_dsml(dialect_) ? parse_dsml_call(body_) : parse_call(body_);
   body_.clear();
   const auto& names = tools_.names;
   if (parsed && !names.empty() && std::find(names.begin(), names.end(), parsed->name) == names.end()) parsed.reset();
@@ -464,7 +466,7 @@ void ChatOutputParser::add_call(std::string name, std::string arguments, ChatOut
 // known and callable, then the arguments.
 void ChatOutputParser::stream_call(bool eof, ChatOutputDelta& out) {
   if (!call_started_ && !start_call(out)) return;
-  if (dialect_ == kDsmlDialect) stream_dsml_arguments(out);
+  if (is_dsml(dialect_)) stream_dsml_arguments(out);
   else stream_json_arguments(eof, out);
 }
 
@@ -474,7 +476,7 @@ bool ChatOutputParser::start_call(ChatOutputDelta& out) {
   constexpr size_t kMaxHead = 2 * kMaxNameBytes + 64;
   if (tool_calls_.size() >= tools_.max_calls) return false;
   std::string name;
-  const size_t at = call_head(std::string_view(body_).substr(0, kMaxHead), dialect_ == kDsmlDialect, name);
+  const size_t at = call_head(std::string_view(body_).substr(0, kMaxHead), is_dsml(dialect_), name);
   const auto& names = tools_.names;
   if (at == 0 || !valid_name(name) || (!names.empty() && std::find(names.begin(), names.end(), name) == names.end()))
     return false;

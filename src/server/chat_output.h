@@ -66,6 +66,7 @@ struct ToolParsing {
 //               <｜DSML｜parameter name="K" string="true|false">V</｜DSML｜parameter>…\n</｜DSML｜invoke>…
 //               </｜DSML｜function_calls>   (string="true": V is raw text; else V is JSON;
 //               the arguments become {"K":V,…} in the parameters' order)
+//   V4 (DSML)   the same with the block <｜DSML｜tool_calls>…</｜DSML｜tool_calls>
 // Rules:
 //  * Reasoning: with starts_in_reasoning (the generation prompt ended with
 //    <think>) the output is reasoning up to </think>; otherwise only an output

@@ -13,7 +13,10 @@ using nlohmann::json;
 //   V3.1:    <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>NAME<｜tool▁sep｜>ARGS<｜tool▁call▁end｜>…<｜tool▁calls▁end｜>
 //   V3.2:    <｜DSML｜function_calls>\n<｜DSML｜invoke name="NAME">\nPARAMS\n</｜DSML｜invoke>…\n</｜DSML｜function_calls>
 //            (runtime/dsml_encoding.h; PARAMS empty or parameter lines joined by "\n")
+//   V4:      V3.2's with the block <｜DSML｜tool_calls>…</｜DSML｜tool_calls>
 constexpr ToolMarkup kMarkups[] = {
+    {"v4", "<｜DSML｜tool_calls>", "\n<｜DSML｜invoke name=\"", "\">\n", "\n</｜DSML｜invoke>", "\n</｜DSML｜tool_calls>",
+     ToolArguments::kDsml},
     {"v3.2", "<｜DSML｜function_calls>", "\n<｜DSML｜invoke name=\"", "\">\n", "\n</｜DSML｜invoke>",
      "\n</｜DSML｜function_calls>", ToolArguments::kDsml},
     {"v3.1", "<｜tool▁calls▁begin｜>", "<｜tool▁call▁begin｜>", "<｜tool▁sep｜>", "<｜tool▁call▁end｜>", "<｜tool▁calls▁end｜>"},
@@ -25,7 +28,7 @@ constexpr std::string_view kProbeName = "dseek_probe_function";
 
 }  // namespace
 
-const ToolMarkup& default_tool_markup() { return kMarkups[2]; }
+const ToolMarkup& default_tool_markup() { return kMarkups[3]; }
 
 const ToolMarkup* detect_tool_markup(const ChatFormat& format) {
   const json call = {{"type", "function"}, {"id", "call_0"}, {"function", {{"name", kProbeName}, {"arguments", "{}"}}}};

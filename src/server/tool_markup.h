@@ -24,7 +24,7 @@ namespace dseek {
 enum class ToolArguments { kJson, kDsml };
 
 struct ToolMarkup {
-  std::string_view generation;   // "v3" (also R1), "v3.1", "v3.2"
+  std::string_view generation;   // "v3" (also R1), "v3.1", "v3.2", "v4"
   std::string_view calls_begin;  // opens the block of calls
   std::string_view call_begin;   // opens each call, up to the function name
   std::string_view name_suffix;  // between the name and the arguments

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <string_view>
 
 namespace dseek::train {
@@ -88,6 +89,28 @@ Result<std::vector<SftDocument>> read_sft_file(const std::string& path, const Ch
     docs.push_back(std::move(doc).value());
   }
   if (docs.empty()) return Status::error(path + ": no conversations");
+  return docs;
+}
+
+std::vector<SftDocument> text_windows(const std::vector<int32_t>& ids, int64_t seq_len) {
+  std::vector<SftDocument> docs;
+  const size_t window = static_cast<size_t>(std::max<int64_t>(seq_len, 2));
+  for (size_t start = 0; start + 1 < ids.size(); start += window) {
+    const size_t end = std::min(ids.size(), start + window);
+    SftDocument& d = docs.emplace_back();
+    d.ids.assign(ids.begin() + static_cast<long>(start), ids.begin() + static_cast<long>(end));
+    d.assistant.assign(d.ids.size(), 1);
+  }
+  return docs;
+}
+
+Result<std::vector<SftDocument>> read_text_documents(const std::string& path, const Tokenizer& tok, int64_t seq_len) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::error("cannot open " + path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Special-token text stays plain text: a corpus is data, not markup.
+  std::vector<SftDocument> docs = text_windows(tok.encode(text, EncodeOptions{false, false}), seq_len);
+  if (docs.empty()) return Status::error(path + ": fewer than two tokens of text");
   return docs;
 }
 

@@ -19,6 +19,13 @@ struct SftDocument {
   std::vector<uint8_t> assistant;  // 1: the token is part of an assistant turn (a loss target)
 };
 
+// Plain text (`sft --text`, adapting a model to a language or domain): the
+// file tokenized whole and cut into windows of `seq_len` tokens, every token a
+// target, so the loss is ordinary next-token cross-entropy. An error names a
+// file that cannot be read or holds fewer than two tokens.
+std::vector<SftDocument> text_windows(const std::vector<int32_t>& ids, int64_t seq_len);
+Result<std::vector<SftDocument>> read_text_documents(const std::string& path, const Tokenizer& tok, int64_t seq_len);
+
 // One conversation. Assistant turn i covers the text between the rendering of
 // messages[0..i) with the generation prompt and that of messages[0..i]
 // without it; the template must render each conversation as a prefix of the

@@ -509,3 +509,31 @@ TEST(ChatOutputStreamedCalls, ACutOffCallStandsAsSent) {
 
 }  // namespace
 }  // namespace dseek
+
+namespace dseek {
+namespace {
+
+// DeepSeek-V4's block is V3.2's with the name tool_calls (runtime/dsml_encoding.h).
+const std::string kV4Block =
+    "\n\n<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"get_weather\">\n"
+    "<｜DSML｜parameter name=\"location\" string=\"true\">Beijing</｜DSML｜parameter>\n"
+    "<｜DSML｜parameter name=\"days\" string=\"false\">3</｜DSML｜parameter>\n"
+    "</｜DSML｜invoke>\n<｜DSML｜invoke name=\"now\">\n\n</｜DSML｜invoke>\n</｜DSML｜tool_calls>";
+
+TEST(ChatOutputToolsDsmlV4, ToolCallsBlockParses) {
+  const Totals t = parse_whole("Checking.</think>" + kV4Block, true);
+  EXPECT_EQ(t.reasoning, "Checking.");
+  ASSERT_EQ(t.calls.size(), 2u);
+  EXPECT_EQ(t.calls[0].name, "get_weather");
+  EXPECT_EQ(t.calls[0].arguments, "{\"location\":\"Beijing\",\"days\":3}");
+  EXPECT_EQ(t.calls[1].name, "now");
+  EXPECT_EQ(t.calls[1].arguments, "{}");
+}
+
+TEST(ChatOutputToolsDsmlV4, SplitInvariant) {
+  expect_split_invariant("ok" + kV4Block + "\ntail", false);
+  expect_split_invariant("<｜DSML｜tool_ca", false);
+}
+
+}  // namespace
+}  // namespace dseek

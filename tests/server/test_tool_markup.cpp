@@ -123,3 +123,22 @@ TEST(ToolGrammarDsml, RawTextFallsBackOnPartialTerminators) {
 
 }  // namespace
 }  // namespace dseek
+
+namespace dseek {
+namespace {
+
+// V4's encoding renders the tool_calls block: the server finds the V4 markup by probing it.
+TEST(ToolMarkupV4, DetectedFromTheV4Encoding) {
+  const ChatFormat v4{ChatTemplate{}, "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", ChatEncoding::kDsmlV4};
+  const ToolMarkup* m = detect_tool_markup(v4);
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->generation, "v4");
+  EXPECT_EQ(m->calls_begin, "<｜DSML｜tool_calls>");
+  EXPECT_TRUE(template_renders_tools(v4));
+  const ChatFormat v32{ChatTemplate{}, "", "", ChatEncoding::kDsml};
+  ASSERT_NE(detect_tool_markup(v32), nullptr);
+  EXPECT_EQ(detect_tool_markup(v32)->generation, "v3.2");
+}
+
+}  // namespace
+}  // namespace dseek

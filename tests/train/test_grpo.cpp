@@ -60,6 +60,20 @@ TEST(GrpoArithmetic, CorpusNoiseIsTheRequestedShare) {
   EXPECT_NEAR(static_cast<double>(wrong) / static_cast<double>(lines), 0.3, 0.04);
 }
 
+// The curriculum starts 1-digit, grows linearly, and ends at the full range.
+TEST(GrpoArithmetic, CurriculumGrowsFromOneDigitToTheFullRange) {
+  GrpoConfig c;
+  c.max_operand = 50;
+  EXPECT_EQ(curriculum_operand_limit(c, 0), 50);  // no curriculum
+  c.curriculum_steps = 100;
+  EXPECT_EQ(curriculum_operand_limit(c, 0), 10);
+  EXPECT_EQ(curriculum_operand_limit(c, 50), 30);
+  EXPECT_EQ(curriculum_operand_limit(c, 99), 49);
+  EXPECT_EQ(curriculum_operand_limit(c, 100), 50);
+  c.max_operand = 5;
+  EXPECT_EQ(curriculum_operand_limit(c, 0), 5);
+}
+
 TEST(GrpoRun, ShortRunUpdatesThePolicyAndLogs) {
   const fs::path dir = fs::temp_directory_path() / ("dseek_grpo_" + std::to_string(::getpid()));
   fs::create_directories(dir);

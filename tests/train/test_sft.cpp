@@ -1,6 +1,7 @@
 // `dseek train sft`: the assistant-token mask over a chat-template rendering,
-// input errors naming the line, packing with document boundaries, and short
-// full and LoRA runs that lower the assistant-token loss.
+// input errors naming the line, packing with document boundaries, short full
+// and LoRA runs that lower the assistant-token loss, and the plain-text mode
+// (`--text`) that trains a language adapter.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -160,6 +161,44 @@ TEST(SftRun, ValDataEvalOnlyAndMtpLoss) {
   ASSERT_TRUE(e.ok()) << e.message();
   EXPECT_EQ(e->val_docs, 24);
   EXPECT_NEAR(e->final_val_ce, r->initial_val_ce, 1e-9);
+}
+
+TEST(SftData, TextWindowsMakeEveryTokenATarget) {
+  const std::vector<int32_t> ids = {5, 6, 7, 8, 9, 10, 11};
+  const auto docs = text_windows(ids, 3);
+  ASSERT_EQ(docs.size(), 2u);  // 3 + 3; the lone last token would predict nothing and is dropped
+  EXPECT_EQ(docs[1].ids, (std::vector<int32_t>{8, 9, 10}));
+  for (const auto& d : docs) EXPECT_EQ(d.assistant, std::vector<uint8_t>(d.ids.size(), 1));
+  const PackedBatch b = single_document(docs[0], 3);
+  EXPECT_EQ(b.targets, (std::vector<int32_t>{6, 7, -1}));
+  EXPECT_TRUE(text_windows({5}, 3).empty());
+}
+
+// `sft --text --lora`: a language adapter on plain text lowers the held-out
+// next-token loss; --eval-only --text reports the perplexity.
+TEST(SftRun, TextLoraLowersHeldOutLoss) {
+  TinyModel m;
+  std::string train, heldout;
+  const char* words[] = {"semua ", "manusia ", "dilahirkan ", "bebas ", "dan ", "samarata ", "dalam ", "hak "};
+  for (int i = 0; i < 120; ++i) {
+    std::string& to = i < 100 ? train : heldout;
+    to += std::string(words[(i * 3) % 8]) + words[i % 8];
+  }
+  test::write_file(m.dir / "train.txt", train);
+  test::write_file(m.dir / "heldout.txt", heldout);
+  SftConfig c{.model = m.path, .data = (m.dir / "train.txt").string(), .out = (m.dir / "lang.gguf").string(),
+              .val_data = (m.dir / "heldout.txt").string(), .steps = 20, .batch = 2, .seq_len = 32, .eval_every = 10,
+              .lora = true, .text = true};
+  c.adam.lr = 1e-2;
+  c.lora_cfg.rank = 4;
+  auto r = run_sft(c);
+  ASSERT_TRUE(r.ok()) << r.message();
+  EXPECT_LT(r->final_val_ce, 0.8 * r->initial_val_ce);
+  EXPECT_TRUE(read_lora_adapter(c.out).ok());
+  const auto e = test::run_dseek("train sft --text --eval-only --seq-len 32 --model " + m.path + " --data " +
+                                 (m.dir / "heldout.txt").string());
+  EXPECT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_NE(e.out.find("perplexity"), std::string::npos) << e.out;
 }
 
 TEST(SftCli, BadInputExitsTwoNamingTheLine) {

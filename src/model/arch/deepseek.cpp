@@ -349,7 +349,7 @@ class DeepseekModel final : public Decoder {
     add_residual(x, y, T * E);
     rms_norm_rows(x, lw.ffn_norm, xn, T, E, dims_.eps);
     if (lw.dense) swiglu_mlp(s.pool, lw.mlp, xn, T, y, s.arena);
-    else moe_forward(s.pool, routing_, lw.moe, xn, T, E, y, s.arena, routed_executor(lw), l);
+    else moe_forward(s.pool, routing_, lw.moe, xn, T, E, y, s.arena, nullptr, routed_executor(lw), l);
     add_residual(x, y, T * E);
   }
 

@@ -18,6 +18,12 @@ struct MoeWeights {
   std::vector<MlpWeights> experts;
   bool has_shared = false;
   MlpWeights shared;
+  // DeepSeek-V4: SwiGLU clamp (gate <= limit, |up| <= limit; 0: none), on the
+  // routed experts and, with clamp_shared, the shared one; and hash routing:
+  // the token's experts from a frozen table [V x n_used] (null: routed by score).
+  float swiglu_limit = 0.0f;
+  bool clamp_shared = false;
+  const float* hash_experts = nullptr;
 };
 
 // A step's routed rows grouped by expert: the a-th active expert (ascending
@@ -53,10 +59,11 @@ ExpertBatch group_by_expert(const int32_t* idx, const float* w, int64_t n_tok, i
 
 // y[T x E] = shared(xn) + sum over each token's routed experts of weight * expert(xn),
 // added per token in increasing expert index (a fixed order: a token's result
-// does not depend on which other tokens share the batch). experts: where the
-// routed experts of layer `layer` run (null: here).
+// does not depend on which other tokens share the batch).
+// `tokens` [n_tok] (the rows' token ids) is needed only by hash-routed layers;
+// experts: where the routed experts of layer `layer` run (null: here).
 void moe_forward(ThreadPool& pool, const RoutingConfig& routing, const MoeWeights& m, const float* xn, int64_t n_tok,
-                 int64_t n_embd, float* y, StepArena& arena, const ExpertExecutor* experts = nullptr,
-                 int64_t layer = 0);
+                 int64_t n_embd, float* y, StepArena& arena, const int32_t* tokens = nullptr,
+                 const ExpertExecutor* experts = nullptr, int64_t layer = 0);
 
 }  // namespace dseek

@@ -44,7 +44,34 @@ void limit_groups(const RoutingConfig& cfg, bool with_bias, float* select, float
       std::fill(select + g * per, select + (g + 1) * per, kNegInf);
 }
 
+// V4's score: sqrt(log(1 + e^x)), softplus computed without overflow.
+float sqrt_softplus(float x) {
+  const double sp = x > 20.0f ? static_cast<double>(x) : std::log1p(std::exp(static_cast<double>(x)));
+  return static_cast<float>(std::sqrt(sp));
+}
+
+// Weights of the chosen experts idx[n_used] (ascending): their scores, normalised and scaled.
+void weigh(const RoutingConfig& cfg, const float* score, const int32_t* idx, float* w) {
+  double sum = 0;
+  for (int64_t k = 0; k < cfg.n_used; ++k) {
+    w[k] = score[idx[k]];
+    sum += w[k];
+  }
+  for (int64_t k = 0; k < cfg.n_used; ++k) {
+    if (cfg.normalize) w[k] = static_cast<float>(w[k] / sum);
+    w[k] *= cfg.scale;
+  }
+}
+
 }  // namespace
+
+void route_token_fixed(const RoutingConfig& cfg, const float* logits, const float* experts, float* scratch,
+                       int32_t* idx, float* w) {
+  for (int64_t e = 0; e < cfg.n_expert; ++e) scratch[e] = sqrt_softplus(logits[e]);
+  for (int64_t k = 0; k < cfg.n_used; ++k) idx[k] = static_cast<int32_t>(experts[k]);
+  std::sort(idx, idx + cfg.n_used);
+  weigh(cfg, scratch, idx, w);
+}
 
 int64_t route_scratch_floats(const RoutingConfig& cfg) { return 2 * cfg.n_expert + cfg.n_group; }
 
@@ -53,7 +80,9 @@ void route_token(const RoutingConfig& cfg, const float* logits, const float* bia
   const int64_t X = cfg.n_expert;
   float* score = scratch;       // what weights use
   float* select = scratch + X;  // what selection uses (score + bias)
-  if (cfg.sigmoid) {
+  if (cfg.sqrt_softplus) {
+    for (int64_t e = 0; e < X; ++e) score[e] = sqrt_softplus(logits[e]);
+  } else if (cfg.sigmoid) {
     for (int64_t e = 0; e < X; ++e) score[e] = 1.0f / (1.0f + std::exp(-logits[e]));
   } else {
     const float mx = *std::max_element(logits, logits + X);

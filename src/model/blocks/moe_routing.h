@@ -11,6 +11,7 @@ namespace dseek {
 struct RoutingConfig {
   int64_t n_expert = 0, n_used = 0, n_group = 1, n_group_used = 1;
   bool sigmoid = false;     // scoring: sigmoid (V3) or softmax (V2)
+  bool sqrt_softplus = false;  // scoring: sqrt(softplus(logit)) (V4; overrides `sigmoid`)
   bool normalize = false;   // norm_topk_prob
   float scale = 1.0f;       // routed_scaling_factor
 };
@@ -23,5 +24,11 @@ int64_t route_scratch_floats(const RoutingConfig& cfg);
 // `scratch` holds route_scratch_floats(cfg) floats. Allocates nothing.
 void route_token(const RoutingConfig& cfg, const float* logits, const float* bias, float* scratch, int32_t* idx,
                  float* w);
+
+// DeepSeek-V4's hash-routed layers: the experts are given (the token's row of
+// the frozen tid2eid table, n_used entries, as stored); the weights are their
+// scores, normalised and scaled as route_token does. idx ascending.
+void route_token_fixed(const RoutingConfig& cfg, const float* logits, const float* experts, float* scratch,
+                       int32_t* idx, float* w);
 
 }  // namespace dseek

@@ -103,6 +103,7 @@ Status check_config(const GrpoConfig& c) {
   if (c.group < 2) return Status::error("--group must be at least 2 (advantages are relative within a group)");
   if (c.prompts < 1 || c.steps < 1 || c.max_new < 1 || c.max_new > 512 || c.max_operand < 1 || c.max_operand > 1000000)
     return Status::error("--prompts, --steps, --max-new (<= 512) and the operand range must be positive");
+  if (c.curriculum_steps < 0) return Status::error("--curriculum must not be negative");
   return ok_status();
 }
 
@@ -237,7 +238,8 @@ Status write_outputs(const TrainModel<float>& pi, const GrpoConfig& c, const Grp
     return st;
   const json log = {{"config", {{"model", c.model}, {"task", c.task}, {"steps", c.steps}, {"prompts", c.prompts},
                                 {"group", c.group}, {"lr", c.lr}, {"beta", c.beta}, {"temperature", c.temperature},
-                                {"max_operand", c.max_operand}, {"held_out", c.held_out}, {"seed", c.seed}}},
+                                {"max_operand", c.max_operand}, {"held_out", c.held_out}, {"seed", c.seed},
+                                {"curriculum_steps", c.curriculum_steps}}},
                     {"steps", h.steps}, {"evals", h.evals},
                     {"final", {{"initial_accuracy", sum.initial_accuracy}, {"final_accuracy", sum.final_accuracy},
                                {"initial_sampled_accuracy", sum.initial_sampled_accuracy},
@@ -292,7 +294,8 @@ Status open_run(GrpoRun& r) {
 // One GRPO step from the policy `pol` (the current weights, exported): rollouts, update, log, evaluation.
 Status grpo_step(GrpoRun& r, const Policy& pol, int64_t step, ProgressBar& bar) {
   const GrpoConfig& c = r.c;
-  const auto problems = arithmetic_problems(c.prompts, c.max_operand, c.seed * 1000003 + static_cast<uint64_t>(step));
+  const auto problems = arithmetic_problems(c.prompts, curriculum_operand_limit(c, step),
+                                            c.seed * 1000003 + static_cast<uint64_t>(step));
   auto ro = roll_out(pol, r.pool, *r.tok, problems, c, r.stops, r.seed);
   if (!ro.ok()) return ro.status();
   const double kl = train_on(*r.pi, *r.ref, *r.adam, r.pool, *ro, r.eos, c.beta);
@@ -322,6 +325,12 @@ Status grpo_step(GrpoRun& r, const Policy& pol, int64_t step, ProgressBar& bar) 
 }
 
 }  // namespace
+
+int64_t curriculum_operand_limit(const GrpoConfig& c, int64_t step) {
+  const int64_t first = std::min<int64_t>(10, c.max_operand);
+  if (c.curriculum_steps <= 0 || step >= c.curriculum_steps) return c.max_operand;
+  return first + (c.max_operand - first) * step / c.curriculum_steps;
+}
 
 Result<GrpoSummary> run_grpo(const GrpoConfig& c) {
   if (Status st = check_config(c); !st.ok()) return st;

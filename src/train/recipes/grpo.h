@@ -21,7 +21,14 @@ struct GrpoConfig {
   double lr = 2e-4, beta = 0.02, temperature = 1.0, format_weight = 0.25, weight_decay = 0.0, clip = 1.0;
   uint64_t seed = 1;
   int threads = 2;
+  // Curriculum: training problems start 1-digit (operands < 10) and their
+  // range grows linearly to max_operand over this many steps (0: none). The
+  // held-out problems always span the full range.
+  int64_t curriculum_steps = 0;
 };
+
+// The exclusive upper bound of the operands drawn at `step` (see curriculum_steps).
+int64_t curriculum_operand_limit(const GrpoConfig& c, int64_t step);
 
 struct GrpoSummary {
   double initial_accuracy = 0, final_accuracy = 0, final_reward = 0;           // greedy accuracies

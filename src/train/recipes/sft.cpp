@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <memory>
 #include <optional>
 
 #include <nlohmann/json.hpp>
@@ -33,19 +35,32 @@ struct SftData {
   int32_t pad_id = 0;
 };
 
+// Reads one data file as conversations, or as plain-text windows (c.text).
+using DocumentReader = std::function<Result<std::vector<SftDocument>>(const std::string&)>;
+
+Result<DocumentReader> document_reader(const SftConfig& c, const Tokenizer& tok) {
+  if (c.text)
+    return DocumentReader([&c, &tok](const std::string& path) { return read_text_documents(path, tok, c.seq_len); });
+  auto src = load_chat_template(c.model);
+  if (!src.ok()) return Status::error(c.model + " has no usable chat template: " + src.message());
+  auto format = ChatFormat::parse(*src, tok);
+  if (!format.ok()) return Status::error(c.model + ": the chat template does not parse: " + format.message());
+  return DocumentReader([&tok, f = std::make_shared<ChatFormat>(std::move(format).value())](const std::string& path) {
+    return read_sft_file(path, *f, tok);
+  });
+}
+
 Result<SftData> load_data(const SftConfig& c) {
   auto tok = Tokenizer::load(c.model);
   if (!tok.ok()) return tok.status();
-  auto src = load_chat_template(c.model);
-  if (!src.ok()) return Status::error(c.model + " has no usable chat template: " + src.message());
-  auto format = ChatFormat::parse(*src, *tok);
-  if (!format.ok()) return Status::error(c.model + ": the chat template does not parse: " + format.message());
-  auto docs = read_sft_file(c.data, *format, *tok);
+  auto read = document_reader(c, *tok);
+  if (!read.ok()) return read.status();
+  auto docs = (*read)(c.data);
   if (!docs.ok()) return docs.status();
   SftData d;
   d.pad_id = tok->eos_id() >= 0 ? tok->eos_id() : 0;
   if (!c.val_data.empty() && !c.eval_only) {
-    auto val = read_sft_file(c.val_data, *format, *tok);
+    auto val = (*read)(c.val_data);
     if (!val.ok()) return val.status();
     d.train = std::move(docs).value(), d.val = std::move(val).value();
     return d;
@@ -155,7 +170,7 @@ Status write_outputs(Sft& s, const SftSummary& sum, const Curves& cv) {
     if (Status st = export_gguf(*s.model, ex, s.c.out); !st.ok()) return st;
   }
   json cfg = {{"model", s.c.model}, {"data", s.c.data}, {"val_data", s.c.val_data}, {"steps", s.c.steps}, {"batch", s.c.batch},
-              {"seq_len", s.c.seq_len}, {"lr", s.c.adam.lr}, {"mtp_weight", s.c.mtp_weight}, {"lora", s.c.lora}};
+              {"seq_len", s.c.seq_len}, {"lr", s.c.adam.lr}, {"mtp_weight", s.c.mtp_weight}, {"lora", s.c.lora}, {"text", s.c.text}};
   if (s.c.lora)
     cfg["lora_rank"] = s.c.lora_cfg.rank, cfg["lora_alpha"] = s.c.lora_cfg.alpha, cfg["lora_targets"] = s.c.lora_cfg.targets;
   const json log = {{"config", cfg}, {"trainable_parameters", sum.trainable}, {"train_conversations", sum.train_docs},
@@ -249,10 +264,11 @@ Result<SftSummary> run_sft(const SftConfig& c) {
   sum.val_docs = static_cast<int64_t>(s->data.val.size());
   for (const Param<float>* p : s->trained) sum.trainable += p->size();
   sum.initial_val_ce = sum.final_val_ce = validation_ce(*s);
-  std::fprintf(stderr, "sft: %lld trainable parameters (%s), %lld / %lld conversations train / validation, val CE %.4f\n",
+  std::fprintf(stderr, "sft: %lld trainable parameters (%s), %lld / %lld %s train / validation, val CE %.4f\n",
                static_cast<long long>(sum.trainable), c.lora ? "LoRA" : "full", static_cast<long long>(sum.train_docs),
-               static_cast<long long>(sum.val_docs), sum.initial_val_ce);
+               static_cast<long long>(sum.val_docs), c.text ? "text windows" : "conversations", sum.initial_val_ce);
   Curves cv;
+  if (c.text) cv.train.name = "train CE", cv.val.name = "validation CE";
   if (Status st = train_loop(*s, sum, cv); !st.ok()) return st;
   if (!c.lora)
     if (Status st = save_state(*s); !st.ok()) return st;

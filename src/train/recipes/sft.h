@@ -6,7 +6,8 @@
 // adapter GGUF for `--lora` / `dseek merge-lora`). The MTP loss is kept
 // (--mtp-weight) so that speculative decoding still works on the result. Same AdamW, schedule,
 // progress bar, JSON log and SVG plot as pretrain; full fine-tuning also
-// writes resumable checkpoints (OUT.ckpt).
+// writes resumable checkpoints (OUT.ckpt). With `text`, the data is plain
+// text instead and the loss covers every token (language/domain adaptation).
 #pragma once
 
 #include <cstdint>
@@ -35,6 +36,9 @@ struct SftConfig {
   // after the trunk moves; 0 leaves the MTP module untouched.
   double mtp_weight = 0.3;
   bool eval_only = false;     // no training: the assistant-token CE of every conversation in `data`
+  // data / val_data are plain text, cut into seq_len windows with every token
+  // a target: continued pretraining, e.g. a LoRA adapter for a new language.
+  bool text = false;
 };
 
 struct SftSummary {

@@ -1,0 +1,361 @@
+// DeepSeek-V4 (Flash / Pro): manifold-constrained hyper-connections around
+// every sub-block (blocks/mhc.h), sliding-window attention over one K = V
+// latent head with sinks and a grouped low-rank output (blocks/v4_attention.h),
+// compressed attention on CSA / HCA layers (the v4_compressor / v4_indexer
+// blocks plug in at `compressed_keys`), and a sqrt-softplus MoE whose first
+// layers route by a frozen token -> experts table. The tensor table (GGUF
+// names after llama.cpp's `deepseek4`, transformers' HF names), accounting and
+// the layer; hyper-parameters and presets in arch/deepseek_v4_hparams.cpp.
+// Equations: docs/design/deepseek-v4.md §2.
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "model/arch.h"
+#include "model/arch/deepseek_v4_hparams.h"
+#include "model/arch_util.h"
+#include "model/blocks/linear.h"
+#include "model/blocks/mhc.h"
+#include "model/blocks/moe.h"
+#include "model/blocks/rope.h"
+#include "model/blocks/v4_attention.h"
+#include "model/common_tensors.h"
+#include "model/decoder.h"
+#include "model/tensor_table.h"
+#include "model/weight_binder.h"
+
+namespace dseek {
+namespace {
+
+namespace ct = common_tensors;
+using H = DeepseekV4HParams;
+using Slot = TensorSlot<H>;
+constexpr SlotScope kGlobal = SlotScope::kGlobal;
+
+enum class V4Tensor {
+  kTokenEmbd,
+  kHcAttnFn, kHcAttnBase, kHcAttnScale, kAttnNorm, kQA, kQANorm, kQB, kKv, kKvNorm, kSinks, kOutA, kOutB,
+  kHcFfnFn, kHcFfnBase, kHcFfnScale, kFfnNorm, kRouter, kExpBias, kTid2Eid,
+  kGateExps, kDownExps, kUpExps, kGateShexp, kDownShexp, kUpShexp,
+  kHcHeadFn, kHcHeadBase, kHcHeadScale, kOutputNorm, kOutput,
+};
+using V4Tensors = TensorTable<H, V4Tensor>;
+
+int64_t E(const H& h) { return h.n_embd; }
+int64_t nE(const H& h) { return h.hc_mult * h.n_embd; }
+int64_t V(const H& h) { return h.n_vocab; }
+int64_t Mix(const H& h) { return h.hc_mix(); }
+int64_t Nhc(const H& h) { return h.hc_mult; }
+int64_t Three(const H&) { return 3; }
+int64_t One(const H&) { return 1; }
+int64_t Hd(const H& h) { return h.n_head; }
+int64_t D(const H& h) { return h.head_dim; }
+int64_t HD(const H& h) { return h.n_head * h.head_dim; }
+int64_t Cq(const H& h) { return h.q_lora_rank; }
+int64_t GroupIn(const H& h) { return h.n_head * h.head_dim / h.o_groups; }
+int64_t GR(const H& h) { return h.o_groups * h.o_lora_rank; }
+int64_t Fe(const H& h) { return h.n_ff_exp; }
+int64_t X(const H& h) { return h.n_expert; }
+int64_t K(const H& h) { return h.n_expert_used; }
+int64_t FeXs(const H& h) { return h.n_ff_exp * h.n_expert_shared; }
+
+bool hash(const H& h, int64_t l) { return h.hash_layer(l); }
+bool scored(const H& h, int64_t l) { return !h.hash_layer(l); }
+bool shared(const H& h, int64_t) { return h.n_expert_shared > 0; }
+
+constexpr Slot mat(std::string_view gguf, std::string_view hf, HDim<H> ne0, HDim<H> ne1, bool (*when)(const H&, int64_t) = nullptr) {
+  return {.gguf = gguf, .hf = hf, .ne = {ne0, ne1, nullptr}, .when = when};
+}
+constexpr Slot norm(std::string_view gguf, std::string_view hf, HDim<H> n) {
+  return {.gguf = gguf, .hf = hf, .ne = {n, nullptr, nullptr}, .init = TensorInit::kNormWeight, .quantizable = false};
+}
+constexpr Slot f32(std::string_view gguf, std::string_view hf, HDim<H> ne0, HDim<H> ne1, TensorInit init,
+                   SlotScope scope = SlotScope::kLayer) {
+  return {.gguf = gguf, .hf = hf, .scope = scope, .ne = {ne0, ne1, nullptr}, .init = init, .quantizable = false};
+}
+constexpr Slot experts(std::string_view gguf, std::string_view hf, HDim<H> ne0, HDim<H> ne1) {
+  return {.gguf = gguf, .hf = hf, .ne = {ne0, ne1, X}, .source = SlotSource::kMergedExperts};
+}
+
+// Random mixing scales of a few units (4 N(0,1)): the Sinkhorn iterations then
+// converge slowly enough that their count shows in the logits, as in the
+// released models (the sensitivity test relies on it).
+constexpr TensorInit kHcScaleInit = TensorInit::kOutputHead;
+
+// GGUF names follow llama.cpp's `deepseek4` (docs/design/deepseek-v4.md §3.5;
+// the hc_* ".weight" names as a published V4 GGUF's header lists them); HF
+// names are transformers' (§3.4), except the routed experts, which transformers merges into one
+// gate_up tensor: here one tensor per expert, as V3 files have them.
+constexpr Slot kV4Slots[] = {
+    {.gguf = ct::kTokenEmbd.gguf, .hf = ct::kTokenEmbd.hf, .scope = kGlobal, .ne = {E, V, nullptr},
+     .init = TensorInit::kEmbedding},
+    f32("hc_attn_fn.weight", "attn_hc.fn", nE, Mix, TensorInit::kMatrix),
+    f32("hc_attn_base.weight", "attn_hc.base", Mix, nullptr, TensorInit::kBias),
+    f32("hc_attn_scale.weight", "attn_hc.scale", Three, nullptr, kHcScaleInit),
+    norm(ct::kAttnNorm.gguf, ct::kAttnNorm.hf, E),
+    mat("attn_q_a.weight", "self_attn.q_a_proj.weight", E, Cq),
+    norm("attn_q_a_norm.weight", "self_attn.q_a_norm.weight", Cq),
+    mat("attn_q_b.weight", "self_attn.q_b_proj.weight", Cq, HD),
+    mat("attn_kv.weight", "self_attn.kv_proj.weight", E, D),
+    norm("attn_kv_a_norm.weight", "self_attn.kv_norm.weight", D),
+    f32("attn_sinks.weight", "self_attn.sinks", Hd, nullptr, TensorInit::kBias),
+    mat("attn_output_a.weight", "self_attn.o_a_proj.weight", GroupIn, GR),
+    mat("attn_output_b.weight", "self_attn.o_b_proj.weight", GR, E),
+    f32("hc_ffn_fn.weight", "ffn_hc.fn", nE, Mix, TensorInit::kMatrix),
+    f32("hc_ffn_base.weight", "ffn_hc.base", Mix, nullptr, TensorInit::kBias),
+    f32("hc_ffn_scale.weight", "ffn_hc.scale", Three, nullptr, kHcScaleInit),
+    norm(ct::kFfnNorm.gguf, ct::kFfnNorm.hf, E),
+    f32("ffn_gate_inp.weight", "mlp.gate.weight", E, X, TensorInit::kRouter),
+    {.gguf = "exp_probs_b.bias", .hf = "mlp.gate.e_score_correction_bias", .ne = {X, nullptr, nullptr},
+     .init = TensorInit::kBias, .quantizable = false, .when = scored},
+    {.gguf = "ffn_gate_tid2eid.weight", .hf = "mlp.gate.tid2eid", .ne = {K, V, nullptr}, .init = TensorInit::kExpertIds,
+     .quantizable = false, .when = hash, .fan_in = X},
+    experts("ffn_gate_exps.weight", "mlp.experts.*.gate_proj.weight", E, Fe),
+    experts("ffn_down_exps.weight", "mlp.experts.*.down_proj.weight", Fe, E),
+    experts("ffn_up_exps.weight", "mlp.experts.*.up_proj.weight", E, Fe),
+    mat("ffn_gate_shexp.weight", "mlp.shared_experts.gate_proj.weight", E, FeXs, shared),
+    mat("ffn_down_shexp.weight", "mlp.shared_experts.down_proj.weight", FeXs, E, shared),
+    mat("ffn_up_shexp.weight", "mlp.shared_experts.up_proj.weight", E, FeXs, shared),
+    f32("output_hc_fn.weight", "model.hc_head.hc_fn", nE, Nhc, TensorInit::kMatrix, kGlobal),
+    f32("output_hc_base.weight", "model.hc_head.hc_base", Nhc, nullptr, TensorInit::kBias, kGlobal),
+    f32("output_hc_scale.weight", "model.hc_head.hc_scale", One, nullptr, TensorInit::kNormWeight, kGlobal),
+    {.gguf = ct::kOutputNorm.gguf, .hf = ct::kOutputNorm.hf, .scope = kGlobal, .ne = {E, nullptr, nullptr},
+     .init = TensorInit::kNormWeight, .quantizable = false},
+    {.gguf = ct::kOutput.gguf, .hf = ct::kOutput.hf, .scope = kGlobal, .ne = {E, V, nullptr},
+     .init = TensorInit::kOutputHead},
+};
+static_assert(std::size(kV4Slots) == static_cast<size_t>(V4Tensor::kOutput) + 1, "one slot per V4Tensor, in order");
+
+const V4Tensors& v4_tensors() {
+  static const V4Tensors table{kV4Slots};
+  return table;
+}
+
+const char* kind_name(V4LayerKind k) {
+  return k == V4LayerKind::kSliding ? "sliding" : k == V4LayerKind::kCsa ? "CSA" : "HCA";
+}
+
+class DeepseekV4Arch final : public Architecture {
+ public:
+  explicit DeepseekV4Arch(H h) : h_(std::move(h)) {}
+
+  std::string_view name() const override { return "deepseek-v4"; }
+  std::string_view gguf_arch() const override { return "deepseek4"; }
+  int64_t vocab_size() const override { return h_.n_vocab; }
+  int64_t context_length() const override { return h_.n_ctx; }
+
+  std::vector<std::pair<std::string, std::string>> describe() const override {
+    auto s = [](auto x) { std::ostringstream o; o << x; return o.str(); };
+    std::string schedule;
+    int64_t count[3] = {0, 0, 0};
+    for (int64_t l = 0; l < h_.n_layer; ++l) {
+      schedule += (l ? "," : "") + s(h_.compress_ratios[static_cast<size_t>(l)]);
+      ++count[static_cast<int>(h_.kind(l))];
+    }
+    return {
+        {"n_vocab", s(h_.n_vocab)}, {"n_embd", s(h_.n_embd)}, {"n_layer", s(h_.n_layer)}, {"n_head", s(h_.n_head)},
+        {"n_ctx", s(h_.n_ctx)}, {"head_dim (K = V, one latent head)", s(h_.head_dim) + " (rope on the last " + s(h_.d_rope) + ")"},
+        {"q_lora_rank", s(h_.q_lora_rank)}, {"output groups x lora rank", s(h_.o_groups) + " x " + s(h_.o_lora_rank)},
+        {"sliding window", s(h_.window)}, {"compress ratios", schedule},
+        {"layer kinds", s(count[0]) + " sliding, " + s(count[1]) + " CSA, " + s(count[2]) + " HCA"},
+        {"hyper-connections", s(h_.hc_mult) + " streams, " + s(h_.hc_sinkhorn_iters) + " Sinkhorn iterations, eps " + s(h_.hc_eps)},
+        {"rope_theta (sliding / compressed)", s(h_.rope_theta) + " / " + s(h_.compress_rope_theta)},
+        {"n_expert", s(h_.n_expert) + " (+" + s(h_.n_expert_shared) + " shared), " + s(h_.n_expert_used) + " per token, ff " + s(h_.n_ff_exp)},
+        {"routing", "sqrt(softplus), norm_topk " + std::string(h_.norm_topk ? "true" : "false") + ", scale " + s(h_.route_scale) +
+                        ", first " + s(h_.n_hash_layers) + " layers hash-routed"},
+        {"swiglu_limit", s(h_.swiglu_limit) + (h_.clamp_shared ? " (shared expert clamped too)" : "")},
+        {"rms_norm_eps", s(h_.rms_eps)},
+        // The cache keeps every position's key row (f32) and masks to the window;
+        // the ring buffer of `window` rows per layer is still to come.
+        {"cache bytes / token / layer (sliding)", s(h_.head_dim * 4) + " (f32 key row; window " + s(h_.window) + " used)"},
+        {"cache bytes / token", s(h_.head_dim * 4 * h_.n_layer) + " (" + s(h_.n_layer) + " layers)"},
+    };
+  }
+
+  std::vector<TensorSpec> tensor_specs() const override { return v4_tensors().specs(h_, h_.n_layer); }
+
+  void write_gguf_metadata(GgufWriter& w) const override {
+    w.set("general.architecture", GgufValue::str("deepseek4"));
+    write_gguf_hparams<H>(deepseek_v4_hparam_table(), "deepseek4.", h_, w);
+  }
+
+  double active_fraction(std::string_view name) const override {
+    const bool routed = name.find("_exps.") != std::string_view::npos || name.find(".mlp.experts.") != std::string_view::npos;
+    return routed ? static_cast<double>(h_.n_expert_used) / static_cast<double>(h_.n_expert) : 1.0;
+  }
+  bool is_mtp_tensor(std::string_view name) const override { return layer_index(name) >= h_.n_layer; }
+
+  Result<std::unique_ptr<Model>> create_model(std::shared_ptr<const ModelFiles> files) const override;
+
+ private:
+  H h_;
+};
+
+// ---- The layer ------------------------------------------------------------
+
+struct V4LayerWeights {
+  V4LayerKind kind = V4LayerKind::kSliding;
+  MhcWeights hc_attn, hc_ffn;
+  const float* attn_norm = nullptr;
+  const float* ffn_norm = nullptr;
+  V4AttnWeights attn;
+  MoeWeights moe;
+};
+
+class DeepseekV4Model final : public Decoder {
+ public:
+  DeepseekV4Model(const H& h, std::shared_ptr<const ModelFiles> files)
+      : h_(h), files_(std::move(files)), rope_main_(h.d_rope, h.rope_theta, YarnParams{}),
+        rope_compressed_(h.d_rope, h.compress_rope_theta,
+                         YarnParams{h.yarn_factor, h.yarn_orig_ctx, h.yarn_beta_fast, h.yarn_beta_slow, 0.0}) {
+    const float eps = static_cast<float>(h.rms_eps);
+    dims_ = V4AttnDims{.n_embd = h.n_embd, .n_head = h.n_head, .head_dim = h.head_dim, .d_rope = h.d_rope,
+                       .q_lora_rank = h.q_lora_rank, .o_groups = h.o_groups, .o_lora_rank = h.o_lora_rank,
+                       .window = h.window, .eps = eps,
+                       .softmax_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(h.head_dim)))};
+    hc_ = MhcConfig{.n = h.hc_mult, .n_embd = h.n_embd, .sinkhorn_iters = h.hc_sinkhorn_iters,
+                    .hc_eps = static_cast<float>(h.hc_eps), .rms_eps = eps};
+    routing_ = RoutingConfig{.n_expert = h.n_expert, .n_used = h.n_expert_used, .sqrt_softplus = true,
+                             .normalize = h.norm_topk, .scale = static_cast<float>(h.route_scale)};
+  }
+
+  Status bind();
+  const Architecture& arch() const override { return *files_->arch; }
+  int64_t n_ctx() const override { return h_.n_ctx; }
+  // One f32 key row per position and layer (window-masked at attention).
+  KvCache new_cache(int64_t n_ctx) const override { return KvCache(h_.n_layer, n_ctx, h_.head_dim); }
+
+ private:
+  void run_layer(int64_t layer, float* x, const LayerStep& s) const override;
+  void finish_trunk(float* x, const LayerStep& s) const override {
+    mhc_head(s.pool, hc_, head_, x, s.n_tok, x, s.arena);
+    rms_norm_rows(x, trunk_.out_norm, x, s.n_tok, h_.n_embd, trunk_.eps);
+  }
+  Status bind_layer(WeightBinder& b, int64_t i, V4LayerWeights& lw) const;
+  MhcWeights bind_hc(WeightBinder& b, V4Tensor fn, V4Tensor base, V4Tensor scale, int64_t i) const {
+    const V4Tensors& t = v4_tensors();
+    return {t.matrix(b, fn, h_, i), t.vec(b, base, h_, i), t.vec(b, scale, h_, i)};
+  }
+
+  H h_;
+  std::shared_ptr<const ModelFiles> files_;
+  WeightBinder::Storage owned_;
+  RopeTable rope_main_, rope_compressed_;
+  V4AttnDims dims_;
+  MhcConfig hc_;
+  RoutingConfig routing_;
+  MhcWeights head_;
+  std::vector<V4LayerWeights> layers_;
+};
+
+Status DeepseekV4Model::bind() {
+  WeightBinder b(files_->weights, files_->path, owned_);
+  b.set_adapters(files_->adapters.get());
+  const V4Tensors& t = v4_tensors();
+  trunk_.n_embd = h_.n_embd, trunk_.n_vocab = h_.n_vocab, trunk_.n_layer = h_.n_layer;
+  trunk_.n_streams = h_.hc_mult;
+  trunk_.eps = static_cast<float>(h_.rms_eps);
+  trunk_.embd = t.matrix(b, V4Tensor::kTokenEmbd, h_);
+  trunk_.out_norm = t.vec(b, V4Tensor::kOutputNorm, h_);
+  trunk_.head = t.matrix(b, V4Tensor::kOutput, h_);
+  head_ = bind_hc(b, V4Tensor::kHcHeadFn, V4Tensor::kHcHeadBase, V4Tensor::kHcHeadScale, -1);
+  layers_.resize(static_cast<size_t>(h_.n_layer));
+  for (int64_t i = 0; i < h_.n_layer; ++i)
+    if (Status st = bind_layer(b, i, layers_[static_cast<size_t>(i)]); !st.ok()) return st;
+  return b.status();
+}
+
+Status DeepseekV4Model::bind_layer(WeightBinder& b, int64_t i, V4LayerWeights& lw) const {
+  using enum V4Tensor;
+  const V4Tensors& t = v4_tensors();
+  lw.kind = h_.kind(i);
+  if (lw.kind != V4LayerKind::kSliding)  // the seam: v4_compressor / v4_indexer bind here
+    return Status::error(files_->path + ": layer " + std::to_string(i) + " is " + kind_name(lw.kind) +
+                         " (compressed attention), which dseek does not run yet");
+  lw.hc_attn = bind_hc(b, kHcAttnFn, kHcAttnBase, kHcAttnScale, i);
+  lw.hc_ffn = bind_hc(b, kHcFfnFn, kHcFfnBase, kHcFfnScale, i);
+  lw.attn_norm = t.vec(b, kAttnNorm, h_, i);
+  lw.ffn_norm = t.vec(b, kFfnNorm, h_, i);
+  V4AttnWeights& a = lw.attn;
+  a.q_a = t.matrix(b, kQA, h_, i), a.q_norm = t.vec(b, kQANorm, h_, i), a.q_b = t.matrix(b, kQB, h_, i);
+  a.kv = t.matrix(b, kKv, h_, i), a.kv_norm = t.vec(b, kKvNorm, h_, i), a.sinks = t.vec(b, kSinks, h_, i);
+  a.o_a = t.matrix(b, kOutA, h_, i), a.o_b = t.matrix(b, kOutB, h_, i);
+  MoeWeights& m = lw.moe;
+  m.router = t.matrix(b, kRouter, h_, i);
+  if (t.present(kExpBias, h_, i)) m.bias = t.vec(b, kExpBias, h_, i);
+  if (t.present(kTid2Eid, h_, i)) {
+    const float* ids = b.vec(t.gguf_name(kTid2Eid, i), t.hf_name(kTid2Eid, i), h_.n_vocab * h_.n_expert_used);
+    for (int64_t j = 0; ids && j < h_.n_vocab * h_.n_expert_used; ++j)
+      if (!(ids[j] >= 0 && ids[j] < static_cast<float>(h_.n_expert) && ids[j] == std::floor(ids[j])))
+        return Status::error(files_->path + ": layer " + std::to_string(i) + " tid2eid holds an expert id outside 0.." +
+                             std::to_string(h_.n_expert - 1));
+    m.hash_experts = ids;
+  }
+  m.swiglu_limit = static_cast<float>(h_.swiglu_limit);
+  m.clamp_shared = h_.clamp_shared;
+  const kernels::MatrixView gate = t.matrix(b, kGateExps, h_, i), up = t.matrix(b, kUpExps, h_, i);
+  const kernels::MatrixView down = t.matrix(b, kDownExps, h_, i);
+  m.experts.resize(static_cast<size_t>(h_.n_expert));
+  for (int64_t e = 0; e < h_.n_expert; ++e)
+    m.experts[static_cast<size_t>(e)] = {kernels::matrix_rows(gate, e * h_.n_ff_exp, h_.n_ff_exp),
+                                         kernels::matrix_rows(up, e * h_.n_ff_exp, h_.n_ff_exp),
+                                         kernels::matrix_rows(down, e * h_.n_embd, h_.n_embd)};
+  m.has_shared = t.present(kGateShexp, h_, i);
+  if (m.has_shared) m.shared = {t.matrix(b, kGateShexp, h_, i), t.matrix(b, kUpShexp, h_, i), t.matrix(b, kDownShexp, h_, i)};
+  return ok_status();
+}
+
+// Streams x [T x n*E]: attention, then the MoE FFN, each wrapped in its own
+// hyper-connection (mhc_pre -> norm -> sub-block -> mhc_post).
+void DeepseekV4Model::run_layer(int64_t layer, float* x, const LayerStep& s) const {
+  const V4LayerWeights& lw = layers_[static_cast<size_t>(layer)];
+  const StepArena::Scope scope(s.arena);
+  const int64_t T = s.n_tok, E = h_.n_embd, n = h_.hc_mult;
+  float* y = s.arena.take<float>(T * E);
+  float* f = s.arena.take<float>(T * E);
+  float* post = s.arena.take<float>(T * n);
+  float* comb = s.arena.take<float>(T * n * n);
+  mhc_pre(s.pool, hc_, lw.hc_attn, x, T, y, post, comb, s.arena);
+  rms_norm_rows(y, lw.attn_norm, y, T, E, dims_.eps);
+  const RopeTable& rope = lw.kind == V4LayerKind::kSliding ? rope_main_ : rope_compressed_;
+  v4_attention_forward(s.pool, dims_, lw.attn, rope, y, s.seqs, layer, f, s.arena);
+  mhc_post(hc_, x, f, post, comb, T, s.arena);
+  mhc_pre(s.pool, hc_, lw.hc_ffn, x, T, y, post, comb, s.arena);
+  rms_norm_rows(y, lw.ffn_norm, y, T, E, dims_.eps);
+  moe_forward(s.pool, routing_, lw.moe, y, T, E, f, s.arena, s.tokens.data());
+  mhc_post(hc_, x, f, post, comb, T, s.arena);
+}
+
+Result<std::unique_ptr<Model>> DeepseekV4Arch::create_model(std::shared_ptr<const ModelFiles> files) const {
+  return make_bound_model<DeepseekV4Model>(h_, std::move(files));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Architecture>> deepseek_v4_from_gguf(const GgufFile& f) {
+  auto h = deepseek_v4_hparams_from_gguf(f);
+  if (!h.ok()) return h.status();
+  return std::unique_ptr<Architecture>(new DeepseekV4Arch(*h));
+}
+
+Result<std::unique_ptr<Architecture>> deepseek_v4_from_hf_config(const nlohmann::json& c) {
+  auto h = deepseek_v4_hparams_from_hf_config(c);
+  if (!h.ok()) return h.status();
+  return std::unique_ptr<Architecture>(new DeepseekV4Arch(*h));
+}
+
+Result<std::unique_ptr<Architecture>> deepseek_v4_preset(std::string_view preset, int64_t n_vocab, int64_t n_mtp,
+                                                          int64_t n_layer) {
+  if (preset != "tiny" && preset != "small") return Status::error("unknown preset '" + std::string(preset) + "' (tiny, small)");
+  if (n_mtp > 0) return Status::error("--mtp: deepseek-v4's multi-token-prediction block is not built yet");
+  H h = deepseek_v4_preset_hparams(preset);
+  h.n_vocab = n_vocab;
+  if (n_layer > 0) {
+    h.n_layer = n_layer;
+    h.compress_ratios.resize(static_cast<size_t>(n_layer), 0);
+  }
+  if (Status st = deepseek_v4_validate(h, "preset " + std::string(preset)); !st.ok()) return st;
+  return std::unique_ptr<Architecture>(new DeepseekV4Arch(h));
+}
+
+}  // namespace dseek
