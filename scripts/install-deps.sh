@@ -11,6 +11,7 @@ packages=(
   nlohmann-json3-dev libpcre2-dev libcli11-dev
   clang libclang-rt-14-dev
   libcpp-httplib-dev libboost-dev chromium
+  openmpi-bin libopenmpi-dev
 )
 
 missing=()

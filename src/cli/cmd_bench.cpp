@@ -16,6 +16,7 @@
 #include "cli/bench_spec.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/ep_options.h"
 #include "cli/tools/compute_probe.h"
 #include "cli/tools/memory_probe.h"
 #include "model/common_tensors.h"
@@ -101,6 +102,7 @@ struct BenchArgs {
   std::string mode = "auto", spec;
   bool json = false, memory_only = false;
   MapOptions map;
+  EpOptions ep;
   KvCacheType cache_type = KvCacheType::kF32;
   std::string depth_fill = "real";
   bool dense = false;
@@ -120,6 +122,7 @@ void add_options(CLI::App& app, BenchArgs& a) {
   app.add_option("--spec", a.spec, "also time -n tokens with speculative decoding, ngram[:N] or mtp[:N], against plain greedy");
   app.add_option("--mode", a.mode, kAttentionModeHelp)->capture_default_str();
   add_cache_type_option(app, &a.cache_type);
+  add_ep_options(app, &a.ep);
   app.add_option("--depth-fill", a.depth_fill, "how --depth is filled: real (a prefill) | random (random cache rows: "
                                                 "timing only, for depths a CPU cannot prefill)")
       ->check(CLI::IsMember({"real", "random"}))
@@ -348,13 +351,17 @@ int cmd_bench(int argc, char** argv) {
   out["int8_peak_gops"] = pr.peak_gops;
   if (a.memory_only) return print_probes_only(a, n_threads, out, pr);
   if (a.model_path.empty()) return report("bench: -m MODEL is required (or --memory)");
+  auto ep = EpStart::begin(a.ep);
+  if (!ep.ok()) return report(ep.status());
   auto files = open_model_files(a.model_path, a.map);
   if (!files.ok()) return report(files.status());
   files->cache_type = a.cache_type;
   files->dense_attention = a.dense;
+  files->experts = ep->executor();
   auto shared_files = std::make_shared<const ModelFiles>(std::move(files).value());
   auto model = load_model(shared_files);
   if (!model.ok()) return report(model.status());
+  if (Status st = ep->finish(*shared_files, **model); !st.ok()) return report(st);
   const Model& m = **model;
   if (a.pp + a.tg > m.n_ctx()) return report("bench: -p + -n exceeds the model's context of " + std::to_string(m.n_ctx()));
   const int64_t cache_len = static_cast<int64_t>(a.depth) + std::max(a.pp, a.tg + 1);

@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/ep_options.h"
 #include "cli/load_model.h"
 #include "model/model.h"
 #include "runtime/cache_budget.h"
@@ -78,6 +79,7 @@ struct RunArgs {
   int64_t seed = -1;
   SamplingParams sp;
   MapOptions map;
+  EpOptions ep;
   std::vector<std::string> loras;
   KvCacheType cache_type = KvCacheType::kF32;
 };
@@ -104,6 +106,7 @@ void add_options(CLI::App& app, RunArgs& a) {
   app.add_option("--mode", a.mode, "MLA attention form: naive | absorbed | auto")->capture_default_str();
   app.add_option("-t,--threads", a.threads, "threads (default: all cores)");
   add_cache_type_option(app, &a.cache_type);
+  add_ep_options(app, &a.ep);
   app.add_option("--spec", a.spec, "speculative decoding, same output: ngram[:N] (prompt lookup) or mtp[:N] (the model's MTP layer), N drafts per step");
   app.add_flag("-v,--verbose", a.verbose, "timings and the seed on stderr");
   app.add_flag("--mlock", a.map.lock, "lock the weights in RAM so they are never paged out");
@@ -188,7 +191,7 @@ int cmd_run(int argc, char** argv) {
   if (Status st = check_args(a); !st.ok()) return report(st);
   a.sp.seed = a.seed >= 0 ? static_cast<uint64_t>(a.seed) : std::random_device{}();
 
-  auto loaded = load_model_files(a.model_path, true, a.map, a.loras, a.cache_type);
+  auto loaded = load_model_files(a.model_path, true, a.map, a.loras, a.cache_type, a.ep);
   if (!loaded.ok()) return report(loaded.status());
   auto prompt = prompt_tokens(a, loaded->files->path, *loaded->tokenizer, loaded->model->arch().name());
   if (!prompt.ok()) return report(prompt.status());

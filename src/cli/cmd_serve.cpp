@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/ep_options.h"
 #include "cli/load_model.h"
 #include "model/model.h"
 #include "runtime/cache_budget.h"
@@ -40,6 +41,7 @@ struct ServeArgs {
   int64_t max_tokens = 0, max_n = 8;
   double timeout = 600;
   MapOptions map;
+  EpOptions ep;
   std::vector<std::string> loras;
   std::string spec;
   std::string chat_format = "auto";
@@ -58,6 +60,7 @@ void add_options(CLI::App& app, ServeArgs& a) {
   app.add_option("--model-alias", a.aliases, "a model id clients use, e.g. deepseek-chat (repeatable; default: the file name without extension)");
   app.add_option("-t,--threads", a.eng.threads, "compute threads (default: all cores)");
   add_cache_type_option(app, &a.cache_type);
+  add_ep_options(app, &a.ep);
   app.add_option("--queue", a.eng.queue_limit, "requests allowed to wait for a slot; beyond it: 429")->capture_default_str();
   app.add_option("--max-body", a.http.max_body, "largest request body, bytes")->capture_default_str();
   app.add_option("--max-tokens", a.max_tokens, "largest max_tokens a request may ask for (default: --ctx)");
@@ -170,7 +173,7 @@ int cmd_serve(int argc, char** argv) {
   if (!spec.ok()) return report(spec.status());
   a.eng.spec = spec.value();
 
-  auto loaded = load_model_files(a.model_path, true, a.map, a.loras, a.cache_type);
+  auto loaded = load_model_files(a.model_path, true, a.map, a.loras, a.cache_type, a.ep);
   if (!loaded.ok()) return report(loaded.status());
   const std::shared_ptr<const Model>& model = loaded->model;
   if (Status st = check_spec(a.eng.spec, *model); !st.ok()) return report(st);

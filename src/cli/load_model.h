@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/ep_options.h"
 #include "core/status.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
@@ -20,13 +21,16 @@ struct LoadedModel {
 };
 
 // loras: --lora FILE[:SCALE] arguments, applied at run time without merging;
-// cache_type: --cache-type, how MLA models store their latent cache.
+// cache_type: --cache-type, how MLA models store their latent cache;
+// ep: --ep and its options (experts spread over the MPI job's processes).
 Result<LoadedModel> load_model_files(const std::string& path, bool with_tokenizer, const MapOptions& map = {},
                                      const std::vector<std::string>& loras = {},
-                                     KvCacheType cache_type = KvCacheType::kF32);
-// Opens the model's files with the adapters attached (what load_model then binds).
+                                     KvCacheType cache_type = KvCacheType::kF32, const EpOptions& ep = {});
+// Opens the model's files with the adapters attached (what load_model then
+// binds); experts: where its routed experts run (EpStart::executor(), null: here).
 Result<std::shared_ptr<const ModelFiles>> open_with_adapters(const std::string& path, const MapOptions& map,
                                                              const std::vector<std::string>& loras,
-                                                             KvCacheType cache_type = KvCacheType::kF32);
+                                                             KvCacheType cache_type = KvCacheType::kF32,
+                                                             std::shared_ptr<const ExpertExecutor> experts = nullptr);
 
 }  // namespace dseek::cli

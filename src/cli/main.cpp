@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "dist/expert_parallel.h"
 
 namespace {
 
@@ -58,8 +59,13 @@ int main(int argc, char** argv) {
     print_usage(stdout);
     return 0;
   }
-  for (const auto& c : kCommands)
-    if (c.name == name) return c.run(argc - 1, argv + 1);
+  for (const auto& c : kCommands) {
+    if (c.name != name) continue;
+    // --ep: this process is one rank of an MPI job; rank 0 runs the command, the others serve experts.
+    if (dseek::dist::wants_expert_parallel(argc, argv))
+      return dseek::dist::run_expert_parallel(argc, argv, [&] { return c.run(argc - 1, argv + 1); });
+    return c.run(argc - 1, argv + 1);
+  }
   std::fprintf(stderr, "dseek: unknown command '%s'. Run 'dseek --help' for the list.\n", argv[1]);
   return dseek::cli::kExitBadInput;
 }

@@ -25,6 +25,7 @@ namespace dseek {
 enum class AttentionMode { kAuto, kNaive, kAbsorbed };
 
 class StepArena;
+struct MoeWeights;
 
 struct ForwardOptions {
   AttentionMode mode = AttentionMode::kAuto;
@@ -75,6 +76,9 @@ class Model {
     return Status::error("this model has no multi-token-prediction layer");
   }
   virtual int64_t n_embd() const { return 0; }
+  // Each trunk layer's routed-expert weights (null for a dense layer); empty for
+  // models without DeepSeekMoE. Expert parallelism (src/dist) places and runs them.
+  virtual std::vector<const MoeWeights*> moe_layers() const { return {}; }
 
   // Incremental MTP (speculative drafting). The MTP layer gets a cache of its
   // own: its position i holds (hidden_i, token_{i+1}), one behind the trunk's.

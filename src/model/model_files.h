@@ -18,6 +18,7 @@
 namespace dseek {
 
 class LoraAdapters;
+class ExpertExecutor;
 
 struct ModelFiles {
   enum class Format { kGguf, kSafetensors };
@@ -34,6 +35,7 @@ struct ModelFiles {
   std::shared_ptr<const LoraAdapters> adapters;     // --lora: applied by the forward pass without merging
   KvCacheType cache_type = KvCacheType::kF32;       // --cache-type: how MLA models store their latent cache
   bool dense_attention = false;                     // bench --dense: V3.2 skips its indexer, every key attended
+  std::shared_ptr<const ExpertExecutor> experts;    // --ep: where routed experts run (null: here; src/dist)
 };
 
 Result<ModelFiles> open_model_files(const std::string& path, const MapOptions& map = {});

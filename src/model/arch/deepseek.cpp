@@ -284,6 +284,11 @@ class DeepseekModel final : public Decoder {
   }
 
   bool has_mtp() const override { return mtp_ != nullptr; }
+  std::vector<const MoeWeights*> moe_layers() const override {
+    std::vector<const MoeWeights*> out;
+    for (const LayerWeights& lw : layers_) out.push_back(lw.dense ? nullptr : &lw.moe);
+    return out;
+  }
   // The MTP layer alone: one cache layer (index 0 in forward_mtp_step).
   KvCache new_mtp_cache(int64_t n_ctx) const override { return KvCache(1, n_ctx, new_cache(1).width()); }
 
@@ -313,6 +318,12 @@ class DeepseekModel final : public Decoder {
     rms_norm_rows(x, mtp_->head_norm, x, seq.n_tok, h_.n_embd, dims_.eps);
   }
 
+  // Where a block's routed experts run: --ep's executor for the trunk's layers
+  // (run_block's index is theirs); the MTP layer's, indexed by its cache layer, here.
+  const ExpertExecutor* routed_executor(const LayerWeights& lw) const {
+    return mtp_ && &lw == &mtp_->layer ? nullptr : files_->experts.get();
+  }
+
   static MlaMode mla_mode(AttentionMode m) {
     // Auto is absorbed at every length: with heads sharing each cached-row read
     // it is faster than naive even where naive does fewer FLOPs per key
@@ -338,7 +349,7 @@ class DeepseekModel final : public Decoder {
     add_residual(x, y, T * E);
     rms_norm_rows(x, lw.ffn_norm, xn, T, E, dims_.eps);
     if (lw.dense) swiglu_mlp(s.pool, lw.mlp, xn, T, y, s.arena);
-    else moe_forward(s.pool, routing_, lw.moe, xn, T, E, y, s.arena);
+    else moe_forward(s.pool, routing_, lw.moe, xn, T, E, y, s.arena, nullptr, routed_executor(lw), l);
     add_residual(x, y, T * E);
   }
 

@@ -64,9 +64,11 @@ void swiglu_clamped_many(ThreadPool& pool, std::span<const MlpWeights* const> w,
   linear_many(pool, std::span<const LinearJob>(jobs, n_mlp), arena);
 }
 
+}  // namespace
+
 // Each active expert's SwiGLU over its gathered rows, all experts in two parallel passes.
-void run_experts(ThreadPool& pool, const MoeWeights& m, const ExpertBatch& b, const float* xn, int64_t E, float* ys,
-                 StepArena& arena) {
+void run_local_experts(ThreadPool& pool, const MoeWeights& m, const ExpertBatch& b, const float* xn, int64_t E,
+                       float* ys, StepArena& arena) {
   const StepArena::Scope scope(arena);
   const int64_t rows = b.offset[b.n_active];
   float* xs = arena.take<float>(rows * E);
@@ -86,10 +88,9 @@ void run_experts(ThreadPool& pool, const MoeWeights& m, const ExpertBatch& b, co
   else swiglu_mlp_many(pool, {ws, n}, {xp, n}, {ns, n}, {yp, n}, arena);
 }
 
-}  // namespace
-
 void moe_forward(ThreadPool& pool, const RoutingConfig& routing, const MoeWeights& m, const float* xn, int64_t n_tok,
-                 int64_t n_embd, float* y, StepArena& arena, const int32_t* tokens) {
+                 int64_t n_embd, float* y, StepArena& arena, const int32_t* tokens, const ExpertExecutor* experts,
+                 int64_t layer) {
   const StepArena::Scope scope(arena);
   const int64_t E = n_embd, X = routing.n_expert, K = routing.n_used;
   float* logits = arena.take<float>(n_tok * X);
@@ -113,7 +114,8 @@ void moe_forward(ThreadPool& pool, const RoutingConfig& routing, const MoeWeight
   else std::fill(y, y + n_tok * E, 0.0f);
   const ExpertBatch b = group_by_expert(idx, w, n_tok, K, X, arena);
   float* ys = arena.take<float>(b.offset[b.n_active] * E);
-  run_experts(pool, m, b, xn, E, ys, arena);
+  if (experts) experts->run(pool, layer, m, b, xn, E, ys, arena);
+  else run_local_experts(pool, m, b, xn, E, ys, arena);
   // Rows are grouped by ascending expert, so this adds each token's experts in expert order.
   for (int64_t r = 0; r < b.offset[b.n_active]; ++r) {
     const int64_t t = b.token[r];

@@ -37,6 +37,22 @@ struct ExpertBatch {
   float* weight = nullptr;    // [rows]
 };
 
+// Where a step's routed experts run. The default (no executor) runs them all
+// here; src/dist runs each on the rank that holds it (expert parallelism).
+// Either way ys row r must be expert b.expert[a] of row xn[b.token[r]] for r
+// in [offset[a], offset[a+1]), bit for bit what run_local_experts gives, so
+// that moe_forward's fixed-order sum is the same wherever experts ran.
+class ExpertExecutor {
+ public:
+  virtual ~ExpertExecutor() = default;
+  virtual void run(ThreadPool& pool, int64_t layer, const MoeWeights& m, const ExpertBatch& b, const float* xn,
+                   int64_t n_embd, float* ys, StepArena& arena) const = 0;
+};
+
+// ys [rows x E] = each active expert's SwiGLU over its rows of xn (gathered by b.token).
+void run_local_experts(ThreadPool& pool, const MoeWeights& m, const ExpertBatch& b, const float* xn, int64_t n_embd,
+                       float* ys, StepArena& arena);
+
 // Groups the routing choices idx/w [n_tok x n_used] by expert.
 ExpertBatch group_by_expert(const int32_t* idx, const float* w, int64_t n_tok, int64_t n_used, int64_t n_expert,
                             StepArena& arena);
@@ -44,8 +60,10 @@ ExpertBatch group_by_expert(const int32_t* idx, const float* w, int64_t n_tok, i
 // y[T x E] = shared(xn) + sum over each token's routed experts of weight * expert(xn),
 // added per token in increasing expert index (a fixed order: a token's result
 // does not depend on which other tokens share the batch).
-// `tokens` [n_tok] (the rows' token ids) is needed only by hash-routed layers.
+// `tokens` [n_tok] (the rows' token ids) is needed only by hash-routed layers;
+// experts: where the routed experts of layer `layer` run (null: here).
 void moe_forward(ThreadPool& pool, const RoutingConfig& routing, const MoeWeights& m, const float* xn, int64_t n_tok,
-                 int64_t n_embd, float* y, StepArena& arena, const int32_t* tokens = nullptr);
+                 int64_t n_embd, float* y, StepArena& arena, const int32_t* tokens = nullptr,
+                 const ExpertExecutor* experts = nullptr, int64_t layer = 0);
 
 }  // namespace dseek
