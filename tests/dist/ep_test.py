@@ -11,6 +11,7 @@ Each step is bounded in time; only loopback addresses are used.
 """
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -49,10 +50,10 @@ def run(args, timeout=120):
     return p
 
 
-def init_model(dseek, work, preset, dtype):
-    path = os.path.join(work, f"{preset}-{dtype}.gguf")
+def init_model(dseek, work, preset, dtype, arch="deepseek-v3"):
+    path = os.path.join(work, f"{arch}-{preset}-{dtype}.gguf")
     if not os.path.exists(path):
-        run([dseek, "init", "--arch", "deepseek-v3", "--preset", preset, "--dtype", dtype, "--seed", "7", "-o", path])
+        run([dseek, "init", "--arch", arch, "--preset", preset, "--dtype", dtype, "--seed", "7", "-o", path])
     return path
 
 
@@ -63,16 +64,21 @@ def read(path):
 
 def check_logits(dseek, work):
     cases = [("tiny", "f32"), ("tiny", "q8_0"), ("tiny", "q4_0"), ("small", "f32"), ("small", "q8_0")]
-    for preset, dtype in cases:
-        model = init_model(dseek, work, preset, dtype)
+    # DeepSeek-V4: clamped SwiGLU experts and hash-routed layers go through the same exchange.
+    cases = [(p, d, "deepseek-v3") for p, d in cases] + [("tiny", "f32", "deepseek-v4")]
+    for preset, dtype, arch in cases:
+        model = init_model(dseek, work, preset, dtype, arch)
         ref = os.path.join(work, "ref.bin")
         run([dseek, "logits", "-m", model, "--tokens", TOKENS, "-o", ref, "-t", "1"])
         for n in (1, 2, 3):
             out = os.path.join(work, f"ep{n}.bin")
-            mpirun(n, [dseek, "logits", "-m", model, "--tokens", TOKENS, "-o", out, "-t", "1", "--ep"])
+            p = mpirun(n, [dseek, "logits", "-m", model, "--tokens", TOKENS, "-o", out, "-t", "1", "--ep"])
+            sent = re.search(r"(\d+) rows to other ranks", p.stderr)
+            if n > 1 and (not sent or int(sent.group(1)) == 0):
+                sys.exit(f"FAIL: {arch} {preset} {dtype}: -np {n} sent no rows to other ranks:\n{p.stderr}")
             if read(out) != read(ref):
-                sys.exit(f"FAIL: {preset} {dtype}: logits under mpirun -np {n} --ep differ from one process")
-        print(f"ok: {preset} {dtype}: -np 1/2/3 logits identical to one process")
+                sys.exit(f"FAIL: {arch} {preset} {dtype}: logits under mpirun -np {n} --ep differ from one process")
+        print(f"ok: {arch} {preset} {dtype}: -np 1/2/3 logits identical to one process")
     # An --ep-map that puts every expert of every layer on the last rank (rank 0 holds none).
     model = init_model(dseek, work, "tiny", "q8_0")
     ep_map = os.path.join(work, "all_on_2.map")

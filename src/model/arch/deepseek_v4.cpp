@@ -224,6 +224,12 @@ class DeepseekV4Model final : public Decoder {
   int64_t n_ctx() const override { return h_.n_ctx; }
   // One f32 key row per position and layer (window-masked at attention).
   KvCache new_cache(int64_t n_ctx) const override { return KvCache(h_.n_layer, n_ctx, h_.head_dim); }
+  // Every layer is MoE (hash-routed ones too: rank 0 routes, --ep's ranks only run experts).
+  std::vector<const MoeWeights*> moe_layers() const override {
+    std::vector<const MoeWeights*> out;
+    for (const V4LayerWeights& lw : layers_) out.push_back(&lw.moe);
+    return out;
+  }
 
  private:
   void run_layer(int64_t layer, float* x, const LayerStep& s) const override;
@@ -322,7 +328,7 @@ void DeepseekV4Model::run_layer(int64_t layer, float* x, const LayerStep& s) con
   mhc_post(hc_, x, f, post, comb, T, s.arena);
   mhc_pre(s.pool, hc_, lw.hc_ffn, x, T, y, post, comb, s.arena);
   rms_norm_rows(y, lw.ffn_norm, y, T, E, dims_.eps);
-  moe_forward(s.pool, routing_, lw.moe, y, T, E, f, s.arena, s.tokens.data());
+  moe_forward(s.pool, routing_, lw.moe, y, T, E, f, s.arena, s.tokens.data(), files_->experts.get(), layer);
   mhc_post(hc_, x, f, post, comb, T, s.arena);
 }
 
