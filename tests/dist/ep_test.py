@@ -51,7 +51,9 @@ def run(args, timeout=120):
 
 
 def init_model(dseek, work, preset, dtype, arch="deepseek-v3"):
-    path = os.path.join(work, f"{arch}-{preset}-{dtype}.gguf")
+    # The V3 files keep the plain name: the served model is called after it ("tiny-q8_0").
+    stem = f"{preset}-{dtype}" if arch == "deepseek-v3" else f"{arch}-{preset}-{dtype}"
+    path = os.path.join(work, stem + ".gguf")
     if not os.path.exists(path):
         run([dseek, "init", "--arch", arch, "--preset", preset, "--dtype", dtype, "--seed", "7", "-o", path])
     return path
