@@ -122,4 +122,15 @@ Status check_hparam_ranges(std::span<const HParam<H>> table, const H& h, const s
   return ok_status();
 }
 
+// GGUF block_count counts the MTP (nextn) layers too (llama.cpp's convention):
+// hooks for the n_layer row of an architecture whose H has n_layer and n_mtp.
+template <class H>
+void write_block_count_with_mtp(const H& h, const std::string& a, GgufWriter& w) {
+  w.set(a + "block_count", GgufValue::u32(static_cast<uint32_t>(h.n_layer + h.n_mtp)));
+}
+template <class H>
+void read_block_count_with_mtp(const GgufFile&, GgufKeys& k, H& h) {
+  h.n_layer = k.integer("block_count") - h.n_mtp;
+}
+
 }  // namespace dseek

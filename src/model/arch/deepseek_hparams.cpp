@@ -14,11 +14,6 @@ namespace {
 
 using H = DeepseekHParams;
 
-// GGUF block_count counts the nextn (MTP) layers too (llama.cpp's convention).
-void write_block_count(const H& h, const std::string& a, GgufWriter& w) {
-  w.set(a + "block_count", GgufValue::u32(static_cast<uint32_t>(h.n_layer + h.n_mtp)));
-}
-void read_block_count(const GgufFile&, GgufKeys& k, H& h) { h.n_layer = k.integer("block_count") - h.n_mtp; }
 
 // MLA written as MQA over the latent (llama.cpp's convention for split k_b/v_b
 // files), with the per-head sizes in the *_mla keys; older files have only the former.
@@ -97,7 +92,7 @@ constexpr P kDeepseekParams[] = {
     {.name = "n_embd", .gguf = "embedding_length", .hf = "hidden_size", .i = &H::n_embd, .gguf_required = true,
      .hf_required = true, .lo = 1, .hi = kWidth},
     {.name = "n_layer", .gguf = "block_count", .hf = "num_hidden_layers", .i = &H::n_layer, .hf_required = true, .lo = 1,
-     .hi = kLayers, .read_gguf = read_block_count, .write = write_block_count},
+     .hi = kLayers, .read_gguf = read_block_count_with_mtp<H>, .write = write_block_count_with_mtp<H>},
     {.name = "n_mtp", .gguf = "nextn_predict_layers", .hf = "num_nextn_predict_layers", .i = &H::n_mtp, .lo = 0, .hi = 8},
     {.name = "n_ff", .gguf = "feed_forward_length", .hf = "intermediate_size", .i = &H::n_ff, .hf_required = true, .lo = 0,
      .hi = kWidth},

@@ -14,11 +14,6 @@ namespace {
 
 using H = DeepseekV4HParams;
 
-// GGUF block_count counts the MTP layers too (llama.cpp's convention).
-void write_block_count(const H& h, const std::string& a, GgufWriter& w) {
-  w.set(a + "block_count", GgufValue::u32(static_cast<uint32_t>(h.n_layer + h.n_mtp)));
-}
-void read_block_count(const GgufFile&, GgufKeys& k, H& h) { h.n_layer = k.integer("block_count") - h.n_mtp; }
 
 // The schedule: GGUF `attention.compress_ratios` (an array, MTP entries included).
 void write_ratios(const H& h, const std::string& a, GgufWriter& w) {
@@ -121,7 +116,7 @@ constexpr P kV4Params[] = {
      .hf_required = true, .lo = 1, .hi = kWidth},
     {.name = "n_mtp", .gguf = "nextn_predict_layers", .hf = "num_nextn_predict_layers", .i = &H::n_mtp, .lo = 0, .hi = 8},
     {.name = "n_layer", .gguf = "block_count", .hf = "num_hidden_layers", .i = &H::n_layer, .hf_required = true, .lo = 1,
-     .hi = kLayers, .read_gguf = read_block_count, .write = write_block_count},
+     .hi = kLayers, .read_gguf = read_block_count_with_mtp<H>, .write = write_block_count_with_mtp<H>},
     {.name = "n_vocab", .gguf = "vocab_size", .hf = "vocab_size", .i = &H::n_vocab, .gguf_required = true,
      .hf_required = true, .lo = 1, .hi = 1 << 24},
     {.name = "n_head", .gguf = "attention.head_count", .hf = "num_attention_heads", .i = &H::n_head,

@@ -95,15 +95,7 @@ void route_token(const RoutingConfig& cfg, const float* logits, const float* bia
   // Top-k by selection score, reported in index order.
   for (int64_t k = 0; k < cfg.n_used; ++k) idx[k] = static_cast<int32_t>(take_best(select, X));
   std::sort(idx, idx + cfg.n_used);
-  double sum = 0;
-  for (int64_t k = 0; k < cfg.n_used; ++k) {
-    w[k] = score[idx[k]];
-    sum += w[k];
-  }
-  for (int64_t k = 0; k < cfg.n_used; ++k) {
-    if (cfg.normalize) w[k] = static_cast<float>(w[k] / sum);
-    w[k] *= cfg.scale;
-  }
+  weigh(cfg, score, idx, w);
 }
 
 }  // namespace dseek
