@@ -10,6 +10,7 @@
 
 #include <algorithm>
 
+#include "kernels/cpu/int8_decoded_rows.h"
 #include "kernels/int8_decode/decoded_row.h"
 
 namespace dseek::kernels {
@@ -88,33 +89,15 @@ float decoded_dot_avx2(const DecodedRow& w, const QuantizedActs& x, int64_t t) {
   return kMins ? reduce8(acc) - reduce8(mins) : reduce8(acc);
 }
 
-template <int H, bool kMins>
-void decoded_rows_avx2(const MatrixView& w, const QuantizedActs& x, float* y, int64_t y_stride, int64_t row_begin,
-                       int64_t row_end) {
-  const DecodedFormat& f = *decoded_format(w.dtype);
-  DecodedRowBuffer buf(x.cols);
-  for (int64_t r = row_begin; r < row_end; ++r) {
-    f.decode(w.data + static_cast<uint64_t>(r) * w.row_bytes, x.cols, buf.row());
-    for (int64_t t = 0; t < x.n_tok; ++t) y[t * y_stride + r] = decoded_dot_avx2<H, kMins>(buf.row(), x, t);
+struct Avx2DecodedDot {
+  template <int H, bool kMins>
+  static float dot(const DecodedRow& w, const QuantizedActs& x, int64_t t) {
+    return decoded_dot_avx2<H, kMins>(w, x, t);
   }
-}
-
-void decoded_matmul_avx2(const MatrixView& w, const QuantizedActs& x, float* y, int64_t y_stride, int64_t row_begin,
-                         int64_t row_end) {
-  const DecodedFormat& f = *decoded_format(w.dtype);
-  if (f.halves == 1) {
-    if (f.mins) return decoded_rows_avx2<1, true>(w, x, y, y_stride, row_begin, row_end);
-    return decoded_rows_avx2<1, false>(w, x, y, y_stride, row_begin, row_end);
-  }
-  if (f.mins) return decoded_rows_avx2<2, true>(w, x, y, y_stride, row_begin, row_end);
-  decoded_rows_avx2<2, false>(w, x, y, y_stride, row_begin, row_end);
-}
+};
 
 // Every decoded-row type's entry in `t`.
-void add_decoded_kernels(Int8Table& t) {
-  for (int i = 0; i < kDTypeCount; ++i)
-    if (decoded_format(static_cast<DType>(i))) t.matmul[static_cast<DType>(i)] = decoded_matmul_avx2;
-}
+void add_decoded_kernels(Int8Table& t) { add_decoded_kernels_for<Avx2DecodedDot>(t); }
 
 }  // namespace
 }  // namespace dseek::kernels
