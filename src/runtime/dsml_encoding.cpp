@@ -15,11 +15,11 @@ using dsml::text_of;
 using nlohmann::json;
 using nlohmann::ordered_json;
 
-constexpr std::string_view kUser = "<｜User｜>";
-constexpr std::string_view kAssistant = "<｜Assistant｜>";
-constexpr std::string_view kEos = "<｜end▁of▁sentence｜>";
-constexpr std::string_view kThinkOpen = "<think>";
-constexpr std::string_view kThinkClose = "</think>";
+using dsml::kUser;
+using dsml::kAssistant;
+using dsml::kEos;
+using dsml::kThinkOpen;
+using dsml::kThinkClose;
 
 // The tools section of the system prompt, as DeepSeek's encoding writes it.
 constexpr std::string_view kToolsHead =

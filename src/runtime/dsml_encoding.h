@@ -35,6 +35,12 @@ inline constexpr std::string_view kParamEnd = "</｜DSML｜parameter>";
 // DeepSeek-V4 names the block tool_calls; invoke and parameter lines are V3.2's.
 inline constexpr std::string_view kV4CallsBegin = "<｜DSML｜tool_calls>";
 inline constexpr std::string_view kV4CallsEnd = "</｜DSML｜tool_calls>";
+// The turn and reasoning markers both encodings write.
+inline constexpr std::string_view kUser = "<｜User｜>";
+inline constexpr std::string_view kAssistant = "<｜Assistant｜>";
+inline constexpr std::string_view kEos = "<｜end▁of▁sentence｜>";
+inline constexpr std::string_view kThinkOpen = "<think>";
+inline constexpr std::string_view kThinkClose = "</think>";
 }  // namespace dsml
 
 // Renders a chat-template context: messages, tools (added to the first system

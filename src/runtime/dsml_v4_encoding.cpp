@@ -28,12 +28,12 @@ using dsml::reasoning_of;
 using dsml::role_of;
 using dsml::text_of;
 
-constexpr std::string_view kUser = "<｜User｜>";
-constexpr std::string_view kAssistant = "<｜Assistant｜>";
+using dsml::kUser;
+using dsml::kAssistant;
+using dsml::kEos;
+using dsml::kThinkOpen;
+using dsml::kThinkClose;
 constexpr std::string_view kReminder = "<｜latest_reminder｜>";
-constexpr std::string_view kEos = "<｜end▁of▁sentence｜>";
-constexpr std::string_view kThinkOpen = "<think>";
-constexpr std::string_view kThinkClose = "</think>";
 
 constexpr std::string_view kToolsHead =
     "## Tools\n\nYou have access to a set of tools to help answer the user's question. You can invoke tools by writing "

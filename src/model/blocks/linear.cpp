@@ -91,16 +91,17 @@ void linear_many(ThreadPool& pool, std::span<const LinearJob> jobs, StepArena& a
     if (job.w->lora && job.n_tok > 0) apply_lora(*job.w->lora, job.x, job.n_tok, job.y);
 }
 
-void swiglu_mlp(ThreadPool& pool, const MlpWeights& w, const float* x, int64_t n_tok, float* y, StepArena& arena) {
+void swiglu_mlp(ThreadPool& pool, const MlpWeights& w, const float* x, int64_t n_tok, float* y, StepArena& arena,
+                float clamp_limit) {
   const MlpWeights* ws[] = {&w};
   const float* xs[] = {x};
   const int64_t ns[] = {n_tok};
   float* ys[] = {y};
-  swiglu_mlp_many(pool, ws, xs, ns, ys, arena);
+  swiglu_mlp_many(pool, ws, xs, ns, ys, arena, clamp_limit);
 }
 
 void swiglu_mlp_many(ThreadPool& pool, std::span<const MlpWeights* const> w, std::span<const float* const> xs,
-                     std::span<const int64_t> n, std::span<float* const> ys, StepArena& arena) {
+                     std::span<const int64_t> n, std::span<float* const> ys, StepArena& arena, float clamp_limit) {
   const StepArena::Scope scope(arena);
   const size_t n_mlp = w.size();
   float** gate_up = arena.take<float*>(static_cast<int64_t>(n_mlp));  // each expert's [gate | up] block
@@ -115,6 +116,11 @@ void swiglu_mlp_many(ThreadPool& pool, std::span<const MlpWeights* const> w, std
   for (size_t e = 0; e < n_mlp; ++e) {
     float* g = gate_up[e];
     const int64_t nf = n[e] * w[e]->gate.rows;
+    if (clamp_limit > 0)
+      for (int64_t i = 0; i < nf; ++i) {
+        g[i] = std::min(g[i], clamp_limit);
+        g[nf + i] = std::clamp(g[nf + i], -clamp_limit, clamp_limit);
+      }
     kernels::silu_mul(g, g + nf, g, nf);
     jobs[e] = {&w[e]->down, g, n[e], ys[e]};
   }

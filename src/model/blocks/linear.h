@@ -37,12 +37,16 @@ struct MlpWeights {
 };
 
 // Y[T x E] = down(silu(gate X) * up X); the hidden activations come from `arena`.
-void swiglu_mlp(ThreadPool& pool, const MlpWeights& w, const float* x, int64_t n_tok, float* y, StepArena& arena);
+// clamp_limit L > 0 is DeepSeek-V4's clamped SwiGLU: gate <= L (upper bound only)
+// and -L <= up <= L before the product; 0 = no clamp.
+void swiglu_mlp(ThreadPool& pool, const MlpWeights& w, const float* x, int64_t n_tok, float* y, StepArena& arena,
+                float clamp_limit = 0.0f);
 
 // SwiGLU MLPs of several experts, each over its own tokens, in two parallel
 // passes (all gate/up rows, then all down rows). xs[e] [n[e] x E] -> ys[e] [n[e] x E].
 void swiglu_mlp_many(ThreadPool& pool, std::span<const MlpWeights* const> w, std::span<const float* const> xs,
-                     std::span<const int64_t> n, std::span<float* const> ys, StepArena& arena);
+                     std::span<const int64_t> n, std::span<float* const> ys, StepArena& arena,
+                     float clamp_limit = 0.0f);
 
 // RMSNorm of each of n_tok rows of width n.
 void rms_norm_rows(const float* x, const float* weight, float* y, int64_t n_tok, int64_t n, float eps);

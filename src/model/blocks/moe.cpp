@@ -35,37 +35,6 @@ ExpertBatch group_by_expert(const int32_t* idx, const float* w, int64_t n_tok, i
   return b;
 }
 
-namespace {
-
-// DeepSeek-V4's clamped SwiGLU, for several MLPs: gate <= L (upper bound only),
-// -L <= up <= L, then down(silu(gate) * up).
-void swiglu_clamped_many(ThreadPool& pool, std::span<const MlpWeights* const> w, std::span<const float* const> xs,
-                         std::span<const int64_t> n, std::span<float* const> ys, float limit, StepArena& arena) {
-  const StepArena::Scope scope(arena);
-  const size_t n_mlp = w.size();
-  float** gate_up = arena.take<float*>(static_cast<int64_t>(n_mlp));
-  LinearJob* jobs = arena.take<LinearJob>(static_cast<int64_t>(2 * n_mlp));
-  for (size_t e = 0; e < n_mlp; ++e) {
-    float* g = gate_up[e] = arena.take<float>(2 * n[e] * w[e]->gate.rows);
-    jobs[2 * e] = {&w[e]->gate, xs[e], n[e], g};
-    jobs[2 * e + 1] = {&w[e]->up, xs[e], n[e], g + n[e] * w[e]->gate.rows};
-  }
-  linear_many(pool, std::span<const LinearJob>(jobs, 2 * n_mlp), arena);
-  for (size_t e = 0; e < n_mlp; ++e) {
-    float* g = gate_up[e];
-    const int64_t nf = n[e] * w[e]->gate.rows;
-    for (int64_t i = 0; i < nf; ++i) {
-      g[i] = std::min(g[i], limit);
-      g[nf + i] = std::clamp(g[nf + i], -limit, limit);
-    }
-    kernels::silu_mul(g, g + nf, g, nf);
-    jobs[e] = {&w[e]->down, g, n[e], ys[e]};
-  }
-  linear_many(pool, std::span<const LinearJob>(jobs, n_mlp), arena);
-}
-
-}  // namespace
-
 // Each active expert's SwiGLU over its gathered rows, all experts in two parallel passes.
 void run_local_experts(ThreadPool& pool, const MoeWeights& m, const ExpertBatch& b, const float* xn, int64_t E,
                        float* ys, StepArena& arena) {
@@ -84,8 +53,7 @@ void run_local_experts(ThreadPool& pool, const MoeWeights& m, const ExpertBatch&
     ns[a] = b.offset[a + 1] - b.offset[a];
   }
   const auto n = static_cast<size_t>(b.n_active);
-  if (m.swiglu_limit > 0) swiglu_clamped_many(pool, {ws, n}, {xp, n}, {ns, n}, {yp, n}, m.swiglu_limit, arena);
-  else swiglu_mlp_many(pool, {ws, n}, {xp, n}, {ns, n}, {yp, n}, arena);
+  swiglu_mlp_many(pool, {ws, n}, {xp, n}, {ns, n}, {yp, n}, arena, m.swiglu_limit);
 }
 
 void moe_forward(ThreadPool& pool, const RoutingConfig& routing, const MoeWeights& m, const float* xn, int64_t n_tok,
@@ -104,13 +72,7 @@ void moe_forward(ThreadPool& pool, const RoutingConfig& routing, const MoeWeight
     else
       route_token(routing, logits + t * X, m.bias, route_scratch, idx + t * K, w + t * K);
   }
-  if (m.has_shared && m.clamp_shared && m.swiglu_limit > 0) {
-    const MlpWeights* ws[] = {&m.shared};
-    const float* xs[] = {xn};
-    const int64_t ns[] = {n_tok};
-    float* ys[] = {y};
-    swiglu_clamped_many(pool, ws, xs, ns, ys, m.swiglu_limit, arena);
-  } else if (m.has_shared) swiglu_mlp(pool, m.shared, xn, n_tok, y, arena);
+  if (m.has_shared) swiglu_mlp(pool, m.shared, xn, n_tok, y, arena, m.clamp_shared ? m.swiglu_limit : 0.0f);
   else std::fill(y, y + n_tok * E, 0.0f);
   const ExpertBatch b = group_by_expert(idx, w, n_tok, K, X, arena);
   float* ys = arena.take<float>(b.offset[b.n_active] * E);
