@@ -17,9 +17,10 @@ namespace dseek {
 namespace {
 
 using nlohmann::json;
+using nlohmann::ordered_json;
 
-json template_context(const ChatPromptInput& in, const json& messages) {
-  json tctx = json::object();
+ordered_json template_context(const ChatPromptInput& in, const json& messages) {
+  ordered_json tctx = ordered_json::object();
   for (auto& [k, v] : in.template_kwargs.items()) tctx[k] = v;
   if (in.template_kwargs.contains("thinking") && !in.template_kwargs.contains("enable_thinking"))
     tctx["enable_thinking"] = in.template_kwargs["thinking"];
@@ -34,7 +35,7 @@ bool ends_in_open_think(const std::string& r) {
   return trimmed.size() >= 7 && trimmed.compare(trimmed.size() - 7, 7, "<think>") == 0;
 }
 
-Result<std::string> render_messages(const ChatFormat& format, json tctx) {
+Result<std::string> render_messages(const ChatFormat& format, ordered_json tctx) {
   auto r = format.render(std::move(tctx));
   if (!r.ok()) return Status::error("the chat template failed on these messages: " + r.message());
   return r;
@@ -142,12 +143,12 @@ ChatFormat ChatFormat::dsml(const Tokenizer& tok, ChatEncoding encoding) {
   return ChatFormat{ChatTemplate{}, text_of(tok.bos_id()), text_of(tok.eos_id()), encoding};
 }
 
-Result<std::string> ChatFormat::render(json context) const {
+Result<std::string> ChatFormat::render(ordered_json context) const {
   context["bos_token"] = bos_text;
   context["eos_token"] = eos_text;
   if (encoding == ChatEncoding::kDsml) return render_dsml_chat(context);
   if (encoding == ChatEncoding::kDsmlV4) return render_dsml_v4_chat(context);
-  return tmpl.render(context);
+  return tmpl.render(json(context));
 }
 
 ChatEncoding default_chat_encoding(const Result<ChatTemplateSource>& src, const std::string& model_path,

@@ -34,8 +34,9 @@ struct ChatFormat {
   static Result<ChatFormat> parse(const ChatTemplateSource& src, const Tokenizer& tok);
   // DeepSeek-V3.2's encoding (or another built-in one) with the tokenizer's BOS / EOS text.
   static ChatFormat dsml(const Tokenizer& tok, ChatEncoding encoding = ChatEncoding::kDsml);
-  // Renders `context` with bos_token and eos_token set.
-  Result<std::string> render(nlohmann::json context) const;
+  // Renders `context` with bos_token and eos_token set. Ordered, so that the
+  // built-in encodings print tool schemas in the order they were sent.
+  Result<std::string> render(nlohmann::ordered_json context) const;
 };
 
 // `--chat-format` values: "auto" (the model's template; DeepSeek-V3.2's or
@@ -68,7 +69,7 @@ enum class MessageText {
 struct ChatPromptInput {
   nlohmann::json messages = nlohmann::json::array();        // [{role, content (string), ...}]
   nlohmann::json template_kwargs = nlohmann::json::object();  // extra template variables; "thinking" also sets "enable_thinking"
-  nlohmann::json tools;                                      // null: none
+  nlohmann::ordered_json tools;                              // null: none; keys in the request's order
   MessageText text = MessageText::kPlainText;
 };
 

@@ -61,11 +61,11 @@ void append_python_json(const ordered_json& v, std::string& out) {
   }
 }
 
-std::string tools_section(const json& tools) {
+std::string tools_section(const ordered_json& tools) {
   std::string s(kToolsHead);
   for (size_t i = 0; i < tools.size(); ++i) {
-    const json& t = tools[i];
-    const json& f = t.is_object() && t.contains("function") ? t["function"] : t;
+    const ordered_json& t = tools[i];
+    const ordered_json& f = t.is_object() && t.contains("function") ? t["function"] : t;
     if (i) s += '\n';
     s += python_json(f);
   }
@@ -130,7 +130,7 @@ Result<std::string> render_assistant(const Conversation& c, size_t i) {
   return s + tail + std::string(kEos);
 }
 
-Result<std::string> render_message(const Conversation& c, size_t i, const json& tools) {
+Result<std::string> render_message(const Conversation& c, size_t i, const ordered_json& tools) {
   const json& m = c.messages[i];
   const std::string role = role_of(m);
   const std::string content = text_of(m, "content");
@@ -174,19 +174,24 @@ bool thinking_requested(const json& ctx) {
   return truthy("thinking") || truthy("enable_thinking") || truthy("thinking_mode");
 }
 
-size_t tools_carrier(json& messages, const json& tools) {
-  if (tools.empty()) return messages.size();
+size_t tools_carrier(json& messages, bool has_tools) {
+  if (!has_tools) return messages.size();
   for (size_t i = 0; i < messages.size(); ++i)
     if (role_of(messages[i]) == "system") return i;
   messages.insert(messages.begin(), json{{"role", "system"}, {"content", ""}});
   return 0;
 }
 
+ordered_json tools_of(const ordered_json& context) {
+  auto it = context.find("tools");
+  return it != context.end() && it->is_array() ? *it : ordered_json::array();
+}
+
 }  // namespace dsml
 
-std::string python_json(const json& value) {
+std::string python_json(const ordered_json& value) {
   std::string out;
-  append_python_json(ordered_json(value), out);
+  append_python_json(value, out);
   return out;
 }
 
@@ -212,21 +217,22 @@ Result<std::string> dsml_parameters(const json& arguments) {
   return s;
 }
 
-Result<std::string> render_dsml_chat(const json& ctx) {
+Result<std::string> render_dsml_chat(const ordered_json& context) {
+  const json ctx(context);  // key order only matters in the tools
   Conversation c;
   c.messages = ctx.value("messages", json::array());
   if (!c.messages.is_array()) return Status::error("messages must be an array");
   c.thinking = dsml::thinking_requested(ctx);
   c.generation_prompt = ctx.value("add_generation_prompt", true);
-  const json tools = ctx.contains("tools") && ctx["tools"].is_array() ? ctx["tools"] : json::array();
-  const size_t tools_at = dsml::tools_carrier(c.messages, tools);  // the first system message carries the tools
+  const ordered_json tools = dsml::tools_of(context);
+  const size_t tools_at = dsml::tools_carrier(c.messages, !tools.empty());  // the first system message carries the tools
   for (size_t i = 0; i < c.messages.size(); ++i) {
     const std::string role = role_of(c.messages[i]);
     if (role == "user" || role == "developer") c.last_user = static_cast<long>(i);
   }
   std::string out = ctx.contains("bos_token") && ctx["bos_token"].is_string() ? ctx["bos_token"].get<std::string>() : "";
   for (size_t i = 0; i < c.messages.size(); ++i) {
-    auto r = render_message(c, i, i == tools_at ? tools : json::array());
+    auto r = render_message(c, i, i == tools_at ? tools : ordered_json::array());
     if (!r.ok()) return r.status();
     out += *r;
   }

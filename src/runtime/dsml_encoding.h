@@ -43,19 +43,21 @@ inline constexpr std::string_view kThinkOpen = "<think>";
 inline constexpr std::string_view kThinkClose = "</think>";
 }  // namespace dsml
 
-// Renders a chat-template context: messages, tools (added to the first system
+// Renders a chat-template context: messages, tools (their schemas printed in
+// the order they are given, as DeepSeek's encoder's json.dumps does: the
+// context is an ordered_json so that a request's key order survives) (added to the first system
 // message, or to a new empty one first), add_generation_prompt (the opener
 // after the last user turn or tool result), bos_token, and the thinking switch
 // ("thinking" or "enable_thinking" true: thinking mode; default chat mode).
 // An assistant message with "prefix": true that ends the conversation is left
 // open for the model to continue. Errors name the message that breaks the
 // encoding's rules (a tool result without a call, an unknown role, ...).
-Result<std::string> render_dsml_chat(const nlohmann::json& context);
+Result<std::string> render_dsml_chat(const nlohmann::ordered_json& context);
 
 // DeepSeek-V4's encoding (encoding/encoding_dsv4.py; runtime/dsml_v4_encoding.cpp
 // lists where it differs from V3.2's), from the same context. Also reads
 // "reasoning_effort" ("max" in thinking mode prepends DeepSeek's paragraph).
-Result<std::string> render_dsml_v4_chat(const nlohmann::json& context);
+Result<std::string> render_dsml_v4_chat(const nlohmann::ordered_json& context);
 
 // One call's parameters as DSML: "name" -> `arguments` (a JSON object, or its
 // text) as one parameter line per key, joined by "\n".
@@ -72,10 +74,13 @@ std::string reasoning_of(const nlohmann::json& m);     // reasoning_content, els
 bool thinking_requested(const nlohmann::json& ctx);
 // The message that carries the tools section: the first system message, or a
 // new empty one put first (messages.size() when there are no tools).
-size_t tools_carrier(nlohmann::json& messages, const nlohmann::json& tools);
+size_t tools_carrier(nlohmann::json& messages, bool has_tools);
+// The context's tools array as given (empty when absent).
+nlohmann::ordered_json tools_of(const nlohmann::ordered_json& context);
 }  // namespace dsml
 
-// Python's json.dumps(value, ensure_ascii=False): ", " and ": " separators.
-std::string python_json(const nlohmann::json& value);
+// Python's json.dumps(value, ensure_ascii=False): ", " and ": " separators,
+// keys in the value's own order (no sort_keys).
+std::string python_json(const nlohmann::ordered_json& value);
 
 }  // namespace dseek

@@ -24,6 +24,7 @@ namespace dseek {
 namespace {
 
 using nlohmann::json;
+using nlohmann::ordered_json;
 using dsml::reasoning_of;
 using dsml::role_of;
 using dsml::text_of;
@@ -54,10 +55,10 @@ constexpr std::string_view kEffortMax =
     "Explicitly write out your entire deliberation process, documenting every intermediate step, considered "
     "alternative, and rejected hypothesis to ensure absolutely no assumption is left unchecked.\n\n";
 
-std::string tools_section(const json& tools) {
+std::string tools_section(const ordered_json& tools) {
   std::string s(kToolsHead);
   for (size_t i = 0; i < tools.size(); ++i) {
-    const json& t = tools[i];
+    const ordered_json& t = tools[i];
     if (i) s += '\n';
     s += python_json(t.is_object() && t.contains("function") ? t["function"] : t);
   }
@@ -185,7 +186,7 @@ std::string opener(const Conversation& c, size_t i) {
   return std::string(kAssistant) + std::string(think ? kThinkOpen : kThinkClose);
 }
 
-Result<std::string> render_message(const Conversation& c, size_t i, const json& tools) {
+Result<std::string> render_message(const Conversation& c, size_t i, const ordered_json& tools) {
   const json& m = c.messages[i];
   const std::string role = role_of(m);
   const std::string with_tools = tools.empty() ? std::string() : "\n\n" + tools_section(tools);
@@ -201,26 +202,27 @@ Result<std::string> render_message(const Conversation& c, size_t i, const json& 
 
 }  // namespace
 
-Result<std::string> render_dsml_v4_chat(const json& ctx) {
+Result<std::string> render_dsml_v4_chat(const ordered_json& context) {
+  const json ctx(context);  // key order only matters in the tools
   json messages = ctx.value("messages", json::array());
   if (!messages.is_array()) return Status::error("messages must be an array");
   for (size_t i = 0; i < messages.size(); ++i)
     if (role_of(messages[i]) == "tool" && (i == 0 || (role_of(messages[i - 1]) != "assistant" && role_of(messages[i - 1]) != "tool")))
       return Status::error("messages[" + std::to_string(i) + "]: a tool result must follow an assistant message with tool_calls");
-  const json tools = ctx.contains("tools") && ctx["tools"].is_array() ? ctx["tools"] : json::array();
+  const ordered_json tools = dsml::tools_of(context);
   Conversation c;
   c.thinking = dsml::thinking_requested(ctx);
   c.keep_reasoning = !tools.empty();  // DeepSeek keeps every turn's reasoning once tools are in play
   c.generation_prompt = ctx.value("add_generation_prompt", true);
   c.messages = merge_tool_results(messages);
   sort_results(c.messages);
-  const size_t tools_at = dsml::tools_carrier(c.messages, tools);
+  const size_t tools_at = dsml::tools_carrier(c.messages, !tools.empty());
   if (c.thinking && !c.keep_reasoning) c.messages = drop_old_thinking(c.messages);
   c.last_user = last_user_index(c.messages);
   std::string out = ctx.contains("bos_token") && ctx["bos_token"].is_string() ? ctx["bos_token"].get<std::string>() : "";
   if (c.thinking && ctx.value("reasoning_effort", json()).is_string() && ctx["reasoning_effort"] == "max") out += kEffortMax;
   for (size_t i = 0; i < c.messages.size(); ++i) {
-    auto r = render_message(c, i, i == tools_at ? tools : json::array());
+    auto r = render_message(c, i, i == tools_at ? tools : ordered_json::array());
     if (!r.ok()) return r.status();
     out += *r;
   }

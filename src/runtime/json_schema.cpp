@@ -274,6 +274,12 @@ int32_t Grammar::raw_until(std::string terminator) {
   return add(std::move(n));
 }
 
+int32_t Grammar::text_or_until(std::string terminator) {
+  const int32_t id = raw_until(std::move(terminator));
+  nodes[static_cast<size_t>(id)].may_end = true;
+  return id;
+}
+
 Result<int32_t> add_json_schema(Grammar& g, const nlohmann::json& schema, const SchemaOptions& opt) {
   Compiler c(g, schema, opt);
   return c.compile(schema, "#", 0);

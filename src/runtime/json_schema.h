@@ -47,6 +47,7 @@ struct GrammarNode {
   int32_t min_length = 0, max_length = -1;  // string length in code points; -1: unbounded
   std::vector<int32_t> children;
   std::string text;
+  bool may_end = false;  // kRawUntil: the output may also end inside the text (free text before optional markup)
 };
 
 struct Grammar {
@@ -61,6 +62,9 @@ struct Grammar {
   int32_t any_of(std::vector<int32_t> children);
   // Raw text up to and including `terminator` (kRawUntil).
   int32_t raw_until(std::string terminator);
+  // Free text that either ends the output or goes on into `terminator`
+  // (kRawUntil with may_end): a reply before an optional tool-call block.
+  int32_t text_or_until(std::string terminator);
 
  private:
   int32_t any_ = -1;

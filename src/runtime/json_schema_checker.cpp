@@ -96,10 +96,25 @@ bool GrammarState::step(uint8_t c) {
 bool GrammarState::complete() const {
   for (const Thread& t : threads_) {
     if (t.done) return true;
+    if (!t.stack.empty() && may_end_at(t.stack.back())) return true;  // free text that may end the output
     if (t.stack.size() != 1 || t.stack[0].kind != Kind::kNumber) continue;
     const uint8_t p = t.stack[0].phase;
     if (p == kZero || p == kInt || p == kFrac || p == kExpDigits) return true;  // a root number ends anywhere it can
   }
+  return false;
+}
+
+// Whether `node` may start with free text that ends the output (text_or_until, first in a sequence).
+bool GrammarState::opens_with_free_text(int32_t node) const {
+  const GrammarNode& n = g_->nodes[static_cast<size_t>(node)];
+  if (n.kind == GrammarNode::Kind::kRawUntil) return n.may_end;
+  return n.kind == GrammarNode::Kind::kSequence && !n.children.empty() && opens_with_free_text(n.children[0]);
+}
+
+bool GrammarState::may_end_at(const Frame& f) const {
+  if (f.kind == Kind::kRaw) return g_->nodes[static_cast<size_t>(f.node)].may_end;
+  if (f.kind == Kind::kValue) return opens_with_free_text(f.node);
+  if (f.kind == Kind::kSequence) return opens_with_free_text(g_->nodes[static_cast<size_t>(f.node)].children[static_cast<size_t>(f.count)]);
   return false;
 }
 

@@ -36,7 +36,8 @@ class GrammarState {
   // where every byte is consumed by raw markup, never inside JSON.
   bool feed_control(std::string_view bytes);
   bool accepts_control(std::string_view bytes) const;
-  // The text is a whole document (only whitespace may follow a JSON root).
+  // The text is a whole document (only whitespace may follow a JSON root), or
+  // free text that may end the output (Grammar::text_or_until).
   bool complete() const;
   // A byte string equal for states that accept the same continuations (mask cache key).
   std::string key() const;
@@ -73,6 +74,8 @@ class GrammarState {
   bool step_literal(Thread& t, uint8_t c) const;
   bool step_raw(Thread& t, uint8_t c) const;
   bool space(Thread& t) const;
+  bool opens_with_free_text(int32_t node) const;
+  bool may_end_at(const Frame& f) const;
   void finish_top(Thread& t) const;
   bool push(Thread& t, Frame f) const;
   std::string_view literal_text(int32_t node) const;

@@ -148,7 +148,7 @@ std::optional<ApiError> parse_tools(const json& body, CompletionParams& p) {
       choice = "function";
       p.forced_tool = (*it)["function"]["name"].get<std::string>();
       bool known = false;
-      for (const json& t : p.tools.is_null() ? json::array() : p.tools) known |= t["function"]["name"] == p.forced_tool;
+      for (const auto& t : p.tools) known |= t["function"]["name"] == p.forced_tool;
       if (!known) return invalid("'tool_choice' names '" + p.forced_tool + "', which is not in 'tools'", "tool_choice");
     }
   }
@@ -304,6 +304,9 @@ std::variant<CompletionParams, ApiError> parse_request_unchecked(const std::stri
     p.model = m->get<std::string>();
   }
   if (auto e = chat ? parse_chat_fields(body, r, p) : parse_prompts(body, p)) return *e;
+  // DeepSeek's encoders print tool schemas as given (Python dicts keep their
+  // order): read the validated tools again, keys in the request's order.
+  if (!p.tools.is_null()) p.tools = nlohmann::ordered_json::parse(body_text)["tools"];
   if (auto e = chat ? std::nullopt : parse_completion_extras(body, p)) return *e;
   if (auto e = parse_bias_and_user(body, p)) return *e;
   if (auto e = parse_stream(r, p)) return *e;

@@ -50,7 +50,7 @@ struct CompletionParams {
   nlohmann::json json_schema;         // response_format json_schema: the schema (null: none)
   bool json_schema_strict = false;    // its "strict" (objects refuse undeclared keys)
   bool parallel_tool_calls = true;
-  nlohmann::json tools;               // null or the tools array as sent
+  nlohmann::ordered_json tools;       // null or the tools array as sent, keys in the request's order
   bool tools_enabled = false;         // tools present and tool_choice != "none"
   std::string tool_choice = "auto";   // none | auto | required | function (then forced_tool names it)
   std::string forced_tool;

@@ -17,7 +17,7 @@ int32_t single_token(const Tokenizer& tok, std::string_view text) {
 std::vector<std::string> callable_names(const CompletionParams& p) {
   if (p.tool_choice == "function") return {p.forced_tool};
   std::vector<std::string> names;
-  for (const json& t : p.tools) names.push_back(t["function"]["name"].get<std::string>());
+  for (const auto& t : p.tools) names.push_back(t["function"]["name"].get<std::string>());
   return names;
 }
 
@@ -55,16 +55,20 @@ std::variant<OutputConstraint, ApiError> plan_output_constraint(const ServerCont
   if (!p.tools_enabled || !ctx.chat_format) return OutputConstraint{};
   const ToolMarkup* markup = detect_tool_markup(*ctx.chat_format);
   if (!markup) return OutputConstraint{};  // the model has no call markup to hold: calls are only parsed
+  // Under auto the grammar waits for the calls-begin token; where that markup
+  // is several tokens (DSML) it holds the reply from its start instead: free
+  // text that ends the output or goes on into the calls (after </think> when
+  // the model reasons first).
+  const int32_t opener = forced ? -1 : single_token(*ctx.tokenizer, markup->calls_begin);
   ToolGrammarSpec spec{p.tools, callable_names(p), p.parallel_tool_calls, forced};
+  spec.text_first = !forced && opener < 0;
   auto g = tool_call_grammar(spec, *markup);
   if (!g.ok()) return invalid(g.message(), "tools");
   OutputConstraint out;
   out.masker = std::make_shared<GrammarMasker>(*g, vocab_of(ctx));
   out.holds_tool_calls = true;
-  if (!forced) {
-    out.start_token = single_token(*ctx.tokenizer, markup->calls_begin);
-    if (out.start_token < 0) return OutputConstraint{};  // spelled in pieces: nothing to wait for
-  }
+  out.start_token = spec.text_first && reasoning ? single_token(*ctx.tokenizer, "</think>") : opener;
+  if (spec.text_first && reasoning && out.start_token < 0) return OutputConstraint{};  // no </think> token to wait for
   return out;
 }
 

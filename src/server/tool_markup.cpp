@@ -7,6 +7,7 @@ namespace dseek {
 namespace {
 
 using nlohmann::json;
+using nlohmann::ordered_json;
 
 // From the chat templates DeepSeek ships (see ../shared/design/DEEPSEEK_NOTES.md):
 //   V3 / R1: <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME\n```json\nARGS\n```<｜tool▁call▁end｜>…<｜tool▁calls▁end｜>
@@ -121,14 +122,14 @@ Result<int32_t> strict_dsml_parameter(Grammar& g, const std::string& key, const 
 // Strict: the schema's properties in its order, each required one present:
 // tail(i) = the alternatives "\n P_j tail(j+1)" for j from i up to the first
 // required property, plus `end` when none is left.
-Result<int32_t> strict_dsml_parameters(Grammar& g, const json& params, int32_t end) {
+Result<int32_t> strict_dsml_parameters(Grammar& g, const ordered_json& params, int32_t end) {
   const bool closed = !params.contains("additionalProperties") || params["additionalProperties"] == false;
-  if (!params.is_object() || params.value("type", json()) != "object" || !params.contains("properties") || !closed)
+  if (!params.is_object() || params.value("type", ordered_json()) != "object" || !params.contains("properties") || !closed)
     return Status::error("must be an object schema with properties and no additionalProperties for DSML parameters");
   std::vector<std::pair<std::string, bool>> props;  // name, required
-  const json req = params.value("required", json::array());
+  const ordered_json req = params.value("required", ordered_json::array());
   for (auto& [k, v] : params["properties"].items())
-    props.emplace_back(k, std::find(req.begin(), req.end(), json(k)) != req.end());
+    props.emplace_back(k, std::find(req.begin(), req.end(), ordered_json(k)) != req.end());
   const size_t n = props.size();
   std::vector<int32_t> p(n), first(n + 1), later(n + 1);  // first/later: tail(i) with no / some parameter before
   for (size_t i = 0; i < n; ++i) {
@@ -153,8 +154,8 @@ Result<int32_t> strict_dsml_parameters(Grammar& g, const json& params, int32_t e
 }
 
 // DSML arguments and the call's end (they end together: no parameters is "\n</…invoke>").
-Result<int32_t> dsml_arguments_node(Grammar& g, const json& tool, const ToolMarkup& m) {
-  const json& f = tool["function"];
+Result<int32_t> dsml_arguments_node(Grammar& g, const ordered_json& tool, const ToolMarkup& m) {
+  const ordered_json& f = tool["function"];
   const int32_t end = g.literal(std::string(m.call_end), true);
   if (f.value("strict", false) != true || !f.contains("parameters")) return any_dsml_parameters(g, end);
   auto r = strict_dsml_parameters(g, f["parameters"], end);
@@ -182,7 +183,7 @@ Result<int32_t> arguments_node(Grammar& g, const json& tool) {
 Result<std::shared_ptr<const Grammar>> tool_call_grammar(const ToolGrammarSpec& spec, const ToolMarkup& m) {
   auto g = std::make_shared<Grammar>();
   std::vector<int32_t> calls;
-  for (const json& t : spec.tools) {
+  for (const ordered_json& t : spec.tools) {
     const std::string name = t["function"]["name"].get<std::string>();
     if (std::find(spec.names.begin(), spec.names.end(), name) == spec.names.end()) continue;
     const bool dsml = m.arguments == ToolArguments::kDsml;
@@ -202,7 +203,10 @@ Result<std::shared_ptr<const Grammar>> tool_call_grammar(const ToolGrammarSpec& 
     const int32_t either = g->any_of({end, next});
     g->nodes[static_cast<size_t>(after)] = g->nodes[static_cast<size_t>(either)];
   }
-  g->root = spec.opened ? g->sequence({one_call, after}) : g->sequence({g->literal(std::string(m.call_begin), true), one_call, after});
+  if (spec.opened) g->root = g->sequence({one_call, after});
+  else if (spec.text_first)
+    g->root = g->sequence({g->text_or_until(std::string(m.calls_begin)), g->literal(std::string(m.call_begin), true), one_call, after});
+  else g->root = g->sequence({g->literal(std::string(m.call_begin), true), one_call, after});
   return std::shared_ptr<const Grammar>(std::move(g));
 }
 

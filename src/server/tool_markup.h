@@ -47,14 +47,15 @@ std::string tool_system_prompt(const nlohmann::json& tools, const ToolMarkup& ma
 nlohmann::json with_tool_system_prompt(const nlohmann::json& messages, const nlohmann::json& tools, const ToolMarkup& markup);
 
 struct ToolGrammarSpec {
-  nlohmann::json tools;                 // the request's tools array
+  nlohmann::ordered_json tools;         // the request's tools array (DSML parameters follow its key order)
   std::vector<std::string> names;       // callable functions (all, or the one tool_choice names)
   bool parallel = true;                 // more than one call allowed
   bool opened = false;                  // the text so far ends inside call_begin (the name comes next)
+  bool text_first = false;              // free text first, which ends the output or goes on into calls_begin
 };
 
-// A grammar for the rest of a tool-call block: from the name (opened) or from
-// right after calls_begin. Arguments are always a JSON object (DSML: well-formed
+// A grammar for the rest of a tool-call block: from the name (opened), from
+// right after calls_begin, or (text_first) from the start of the reply. Arguments are always a JSON object (DSML: well-formed
 // parameters with JSON for non-string values); a tool with "strict": true holds
 // them to its "parameters" schema (an error if that schema cannot be
 // enforced). DSML's strict parameters come in the schema's property order.

@@ -97,6 +97,22 @@ TEST(DsmlEncoding, ToolsGoToTheSystemPromptInPythonJson) {
   EXPECT_TRUE(render(json::parse(R"([{"role":"user","content":"hi"}])"), false, tools).starts_with(kBos + "\n\n## Tools\n"));
 }
 
+// DeepSeek's encoder prints each tool with json.dumps and no sort_keys: the
+// keys come in the order the request gives them, at every depth.
+TEST(DsmlEncoding, ToolSchemasKeepTheRequestsKeyOrder) {
+  const auto tools = nlohmann::ordered_json::parse(R"([{"type":"function","function":{"name":"get_weather",
+    "description":"Get the weather","parameters":{"type":"object","properties":{"unit":{"type":"string","enum":["c","f"]},
+    "city":{"type":"string"}},"required":["city"]}}}])");
+  nlohmann::ordered_json ctx = {{"messages", json::parse(R"([{"role":"user","content":"hi"}])")}, {"tools", tools}};
+  auto r = render_dsml_chat(ctx);
+  ASSERT_TRUE(r.ok()) << r.message();
+  EXPECT_NE(r->find("<functions>\n{\"name\": \"get_weather\", \"description\": \"Get the weather\", \"parameters\": "
+                    "{\"type\": \"object\", \"properties\": {\"unit\": {\"type\": \"string\", \"enum\": [\"c\", \"f\"]}, "
+                    "\"city\": {\"type\": \"string\"}}, \"required\": [\"city\"]}}\n</functions>"),
+            std::string::npos)
+      << *r;
+}
+
 TEST(DsmlEncoding, DeveloperPrefixAndErrors) {
   EXPECT_EQ(render(json::parse(R"([{"role":"developer","content":"do it"}])"), true),
             kBos + "<｜User｜>\n\n# The user's message is: do it<｜Assistant｜><think>");

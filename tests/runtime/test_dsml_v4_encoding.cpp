@@ -14,12 +14,13 @@ namespace dseek {
 namespace {
 
 using nlohmann::json;
+using nlohmann::ordered_json;
 
 const std::string kBos = "<｜begin▁of▁sentence｜>";
 const std::string kEos = "<｜end▁of▁sentence｜>";
 
-std::string render(json messages, bool thinking, json tools = nullptr, json extra = json::object()) {
-  json ctx = {{"messages", std::move(messages)}, {"bos_token", kBos}, {"thinking", thinking}};
+std::string render(json messages, bool thinking, ordered_json tools = nullptr, json extra = json::object()) {
+  ordered_json ctx = {{"messages", std::move(messages)}, {"bos_token", kBos}, {"thinking", thinking}};
   if (!tools.is_null()) ctx["tools"] = std::move(tools);
   for (auto& [k, v] : extra.items()) ctx[k] = v;
   auto r = render_dsml_v4_chat(ctx);
@@ -44,10 +45,9 @@ const char* kCase1 = R"([
   {"role":"assistant","content":"The weather in Beijing is currently sunny with a temperature of 22°C and 45% humidity.",
    "reasoning_content":"Got the weather data. Let me format a nice response."}])";
 
-// encoding/tests/test_output_1.txt, written out, except that the two schema
-// lines have their keys sorted: a request's JSON reaches the encoder as
-// nlohmann::json, which keeps object keys sorted (as in V3.2's encoder), where
-// DeepSeek's Python keeps the client's order. Everything else is byte for byte.
+// encoding/tests/test_output_1.txt, written out byte for byte: the schema
+// lines keep the keys in the order test_input_1.json gives them (DeepSeek's
+// json.dumps has no sort_keys).
 const std::string kGold1 =
     kBos + "You are a helpful assistant.\n\n## Tools\n\nYou have access to a set of tools to help answer the user's question. "
     "You can invoke tools by writing a \"<｜DSML｜tool_calls>\" block like the following:\n\n<｜DSML｜tool_calls>\n"
@@ -58,13 +58,13 @@ const std::string kGold1 =
     "If thinking_mode is enabled (triggered by <think>), you MUST output your complete reasoning inside <think>...</think> "
     "BEFORE any tool calls or final response.\n\nOtherwise, output directly after </think> with tool calls or final response."
     "\n\n### Available Tool Schemas\n\n"
-    "{\"description\": \"Get the weather for a specific location\", \"name\": \"get_weather\", \"parameters\": "
-    "{\"properties\": {\"location\": {\"description\": \"The city name\", \"type\": \"string\"}, \"unit\": "
-    "{\"description\": \"Temperature unit\", \"enum\": [\"celsius\", \"fahrenheit\"], \"type\": \"string\"}}, "
-    "\"required\": [\"location\"], \"type\": \"object\"}}\n"
-    "{\"description\": \"Search the web for information\", \"name\": \"search\", \"parameters\": {\"properties\": "
-    "{\"num_results\": {\"description\": \"Number of results to return\", \"type\": \"integer\"}, \"query\": "
-    "{\"description\": \"Search query\", \"type\": \"string\"}}, \"required\": [\"query\"], \"type\": \"object\"}}\n\n"
+    "{\"name\": \"get_weather\", \"description\": \"Get the weather for a specific location\", \"parameters\": "
+    "{\"type\": \"object\", \"properties\": {\"location\": {\"type\": \"string\", \"description\": \"The city name\"}, "
+    "\"unit\": {\"type\": \"string\", \"enum\": [\"celsius\", \"fahrenheit\"], \"description\": \"Temperature unit\"}}, "
+    "\"required\": [\"location\"]}}\n"
+    "{\"name\": \"search\", \"description\": \"Search the web for information\", \"parameters\": {\"type\": \"object\", "
+    "\"properties\": {\"query\": {\"type\": \"string\", \"description\": \"Search query\"}, \"num_results\": "
+    "{\"type\": \"integer\", \"description\": \"Number of results to return\"}}, \"required\": [\"query\"]}}\n\n"
     "You MUST strictly follow the above defined tool name and parameter schemas to invoke tool calls.\n"
     "<｜User｜>What's the weather in Beijing?<｜Assistant｜><think>The user wants to know the weather in Beijing. I should use "
     "the get_weather tool.</think>\n\n<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"get_weather\">\n"
@@ -75,7 +75,7 @@ const std::string kGold1 =
     "sunny with a temperature of 22°C and 45% humidity." + kEos;
 
 TEST(DsmlV4Encoding, PublishedCase1ThinkingWithTools) {
-  EXPECT_EQ(render(json::parse(kCase1), true, json::parse(kTools), {{"add_generation_prompt", false}}), kGold1);
+  EXPECT_EQ(render(json::parse(kCase1), true, ordered_json::parse(kTools), {{"add_generation_prompt", false}}), kGold1);
 }
 
 // Case 2's rule: thinking mode without tools drops the reasoning of turns before

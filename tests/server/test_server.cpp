@@ -12,6 +12,7 @@
 #include "server/request_guard.h"
 #include "server/request.h"
 #include "server/session.h"
+#include "server/tool_constraint.h"
 #include "support/model_helpers.h"
 #include "support/test_support.h"
 
@@ -244,6 +245,50 @@ TEST_F(LiveServer, ForcedToolCallsOpenWithTheTemplatesOwnMarkup) {
   req["tool_choice"]["function"]["name"] = "launch_rockets";
   EXPECT_EQ(post("/v1/chat/completions", req, &st)["error"]["param"], "tool_choice");
   EXPECT_EQ(st, 400);
+}
+
+// tool_choice auto under DeepSeek-V3.2's encoding (what --chat-format auto picks
+// for a V3.2 model): its calls-begin markup is several tokens here, so there is
+// no token to wait for; the grammar holds the reply from its start instead.
+TEST_F(LiveServer, AutoToolChoiceHoldsDsmlCallsSpelledInPieces) {
+  ServerContext dsml = ctx_;
+  dsml.chat_format = ChatFormat::dsml(*tok_);
+  dsml.constraint_vocab = nullptr;
+  CompletionParams p = parse_ok(R"({"messages":[{"role":"user","content":"weather?"}],
+      "tools":[{"type":"function","function":{"name":"get_weather","strict":true,"parameters":{"type":"object",
+        "properties":{"unit":{"enum":["c","f"]}},"required":["unit"],"additionalProperties":false}}}]})");
+  ASSERT_GT(tok_->encode("<｜DSML｜function_calls>", EncodeOptions{true, false}).size(), 1u);
+  auto plan = plan_output_constraint(dsml, p, false, false);
+  ASSERT_TRUE(std::holds_alternative<OutputConstraint>(plan));
+  const OutputConstraint& c = std::get<OutputConstraint>(plan);
+  ASSERT_TRUE(c.masker);
+  EXPECT_TRUE(c.holds_tool_calls);
+  EXPECT_EQ(c.start_token, -1);
+  EXPECT_TRUE(tool_parsing(p, c).stream_arguments);
+  // The choice may still end with plain text: its grammar state is complete.
+  GrammarState s = c.masker->initial();
+  EXPECT_TRUE(s.feed("No call.") && s.complete());
+  // Reasoning first: the grammar waits for </think>.
+  if (tok_->token_id("</think>")) {
+    auto r = plan_output_constraint(dsml, p, true, false);
+    EXPECT_EQ(std::get<OutputConstraint>(r).start_token, *tok_->token_id("</think>"));
+  }
+}
+
+// DeepSeek's encoders print tool schemas in the order the client sent them
+// (Python's json.dumps, no sort_keys): the request's key order reaches the prompt.
+TEST_F(LiveServer, DsmlPromptKeepsTheRequestsSchemaKeyOrder) {
+  ServerContext dsml = ctx_;
+  dsml.chat_format = ChatFormat::dsml(*tok_);
+  CompletionParams p = parse_ok(R"({"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":
+      {"name":"f","parameters":{"type":"object","properties":{"zeta":{"type":"string"},"alpha":{"type":"integer"}}}}}]})");
+  bool reasoning = false;
+  auto r = chat_prompt_tokens(dsml, p, &reasoning);
+  ASSERT_TRUE(std::holds_alternative<std::vector<int32_t>>(r));
+  const std::string text = tok_->decode(std::get<std::vector<int32_t>>(r));
+  EXPECT_NE(text.find(R"({"name": "f", "parameters": {"type": "object", "properties": {"zeta": {"type": "string"}, "alpha": {"type": "integer"}}}})"),
+            std::string::npos)
+      << text;
 }
 
 TEST_F(LiveServer, RoutesAuthAndErrors) {

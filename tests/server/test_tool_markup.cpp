@@ -109,6 +109,39 @@ TEST(ToolGrammarDsml, StrictParametersFollowTheSchema) {
   EXPECT_FALSE(s.accepts("\n<｜DSML｜invoke"));  // parallel_tool_calls false
 }
 
+// tool_choice auto where calls_begin is several tokens (DSML): the grammar holds
+// the reply from its start; free text may end it or open the calls block.
+TEST(ToolGrammarDsml, TextFirstEndsOrOpensTheCalls) {
+  ToolGrammarSpec spec{kTools, {"get_weather", "search"}, true, false};
+  spec.text_first = true;
+  auto g = tool_call_grammar(spec, dsml());
+  ASSERT_TRUE(g.ok()) << g.message();
+  const std::string open = "<｜DSML｜function_calls>\n<｜DSML｜invoke name=\"";
+  const std::string end = "\n</｜DSML｜invoke>\n</｜DSML｜function_calls>";
+  EXPECT_TRUE(accepts(**g, ""));  // an empty reply
+  EXPECT_TRUE(accepts(**g, "It is sunny, <b>no</b> call needed."));
+  EXPECT_TRUE(accepts(**g, "Let me look.\n\n" + open + "get_weather\">\n" + param("city", true, "Paris") + "\n" +
+                               param("unit", false, "\"c\"") + end));
+  EXPECT_FALSE(accepts(**g, "x" + open + "get_weather\">\n" + param("city", true, "Paris") + end));  // strict: unit required
+  EXPECT_FALSE(accepts(**g, open + "launch\">\n" + end));                                              // undeclared
+  EXPECT_FALSE(accepts(**g, "x" + open + "search\">\n" + end + " more"));                               // the calls end the reply
+  GrammarState s(**g);
+  ASSERT_TRUE(s.feed("Hi " + open.substr(0, 8)));
+  EXPECT_TRUE(s.complete());  // a partial opener is still text
+}
+
+// Strict DSML parameters come in the schema's order as the request gives it (not sorted).
+TEST(ToolGrammarDsml, StrictParametersInTheRequestsOrder) {
+  const auto tools = nlohmann::ordered_json::parse(R"([{"type":"function","function":{"name":"f","strict":true,
+    "parameters":{"type":"object","properties":{"zeta":{"type":"string"},"alpha":{"type":"string"}},"required":["zeta","alpha"],
+    "additionalProperties":false}}}])");
+  auto g = tool_call_grammar(ToolGrammarSpec{tools, {"f"}, false, true}, dsml());
+  ASSERT_TRUE(g.ok()) << g.message();
+  const std::string end = "\n</｜DSML｜invoke>\n</｜DSML｜function_calls>";
+  EXPECT_TRUE(accepts(**g, "f\">\n" + param("zeta", true, "z") + "\n" + param("alpha", true, "a") + end));
+  EXPECT_FALSE(accepts(**g, "f\">\n" + param("alpha", true, "a") + "\n" + param("zeta", true, "z") + end));
+}
+
 TEST(ToolGrammarDsml, RawTextFallsBackOnPartialTerminators) {
   Grammar g;
   g.root = g.raw_until("abab");
