@@ -101,6 +101,11 @@ await check('without tools the markup is not parsed into tool_calls', async () =
   assert.ok(!c.message.tool_calls?.length, show(c));
 });
 
+await check('auto with only get_time declared: the learned get_weather call is never a tool call', async () => {
+  const c = (await client.chat.completions.create(ask({ tools: [clock] }))).choices[0];
+  for (const t of c.message.tool_calls ?? []) assert.equal(t.function.name, 'get_time', show(c));
+});
+
 await check('named tool_choice: the named function, though the model learned another', async () => {
   const r = await client.chat.completions.create(ask({ tools: [weather, clock], tool_choice: { type: 'function', function: { name: 'get_time' } } }));
   const c = r.choices[0];
