@@ -9,6 +9,7 @@
 //   f32act/...      the previous path (weights dequantised, f32 activations)
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <random>
@@ -343,6 +344,94 @@ constexpr int kNumDecoded = static_cast<int>(std::size(kDecoded));
 BENCHMARK(BM_decoded_gemv)->DenseRange(0, kNumDecoded - 1);
 BENCHMARK(BM_decoded_gemm48)->DenseRange(0, kNumDecoded - 1);
 BENCHMARK(BM_decoded_gemm512)->DenseRange(0, kNumDecoded - 1)->Unit(benchmark::kMillisecond);
+
+// ---- DeepSeek-V3.2's sparse attention, per cached key, one thread ----
+// The lightning indexer's score of one query against 4096 cached keys at
+// V3.2's shapes (64 heads x 128 FP8 values per key record: 4 + 128 bytes), and
+// dense MLA's absorbed attention of one query over the same keys (128 heads,
+// latent 512 + rope 64 in f32: 2304 bytes per key): scores, softmax and the
+// weighted sum of latents, as mla_attend_absorbed runs them. "s/key" is the
+// time per key (inverted rate); the two s/key figures' ratio is what the
+// indexer costs per key relative to attending to it.
+constexpr int64_t kDsaKeys = 4096;
+
+void BM_dsa_index_scores(benchmark::State& st) {
+  constexpr int64_t H = 64, D = 128, rec = 1 + D / 4;
+  std::vector<float> q = acts(H, D), w = acts(1, H), records(kDsaKeys * rec);
+  std::vector<uint8_t> q8(D);
+  for (int64_t h = 0; h < H; ++h) {
+    quantize_fp8_block_ue8m0(q.data() + h * D, D, q8.data());
+    for (int64_t d = 0; d < D; ++d) q[h * D + d] = fp8_e4m3_to_float(q8[d]);
+  }
+  const std::vector<float> k = acts(kDsaKeys, D);
+  std::vector<const float*> keys(kDsaKeys);
+  for (int64_t s = 0; s < kDsaKeys; ++s) {
+    float* r = records.data() + s * rec;
+    r[0] = quantize_fp8_block_ue8m0(k.data() + s * D, D, reinterpret_cast<uint8_t*>(r + 1));
+    keys[s] = r;
+  }
+  std::vector<float> out(kDsaKeys), decoded(16 * D), logits(16 * H);
+  std::vector<int32_t> top(2048), scratch(kDsaKeys);
+  std::vector<const float*> heads(H), rows(16);
+  for (int64_t h = 0; h < H; ++h) heads[h] = q.data() + h * D;
+  for (auto _ : st) {
+    if (st.range(0) == 2) {  // the portable path (the AVX2 fallback, before the AVX-512 kernel everywhere)
+      for (int64_t s0 = 0; s0 < kDsaKeys; s0 += 16) {
+        for (int64_t s = 0; s < 16; ++s) {
+          const auto* k8 = reinterpret_cast<const uint8_t*>(keys[s0 + s] + 1);
+          for (int64_t d = 0; d < D; ++d) decoded[s * D + d] = fp8_table()[k8[d]];
+          rows[s] = decoded.data() + s * D;
+        }
+        dot_many(rows.data(), 16, heads.data(), H, D, logits.data());
+        for (int64_t s = 0; s < 16; ++s) {
+          float total = 0.0f;
+          for (int64_t h = 0; h < H; ++h) total += std::max(logits[s * H + h], 0.0f) * w[h];
+          out[s0 + s] = total * keys[s0 + s][0];
+        }
+      }
+    } else {
+      dsa_index_scores(q.data(), w.data(), H, D, keys.data(), kDsaKeys, out.data());
+    }
+    if (st.range(0) == 1) top_k_positions(out.data(), kDsaKeys, 2048, top.data(), scratch.data());
+    if (st.range(0) == 3) top_k_positions_ref(out.data(), kDsaKeys, 2048, top.data(), scratch.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  st.counters["s/key"] = benchmark::Counter(kDsaKeys, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  st.counters["bytes/key"] = static_cast<double>(rec * 4);
+  st.counters["MAC/key"] = static_cast<double>(H * D);
+}
+// arg 1: with the top-2048 selection; 2: the portable score path (LUT decode +
+// dot_many); 3: with the reference's top-k (nth_element + sort)
+BENCHMARK(BM_dsa_index_scores)->DenseRange(0, 3);
+
+// arg 0: all 4096 rows in cache order; arg 1: 2048 rows picked every other
+// one (a DSA selection: MLA reads the gathered rows through a pointer list).
+void BM_mla_absorbed_per_key(benchmark::State& st) {
+  constexpr int64_t H = 128, Ckv = 512, Dr = 64, G = 8, row = Ckv + Dr;
+  const std::vector<float> cache = acts(kDsaKeys, row), qa = acts(H, Ckv), qr = acts(H, Dr);
+  const int64_t n = st.range(0) == 1 ? kDsaKeys / 2 : kDsaKeys, step = kDsaKeys / n;
+  std::vector<const float*> keys(n), ropes(n), qa_g(G), qr_g(G);
+  for (int64_t s = 0; s < n; ++s) keys[s] = cache.data() + s * step * row, ropes[s] = keys[s] + Ckv;
+  std::vector<float> nope(n * G), rope(n * G), prob(n), lat(H * Ckv);
+  for (auto _ : st) {
+    for (int64_t h0 = 0; h0 < H; h0 += G) {
+      for (int64_t j = 0; j < G; ++j) qa_g[j] = qa.data() + (h0 + j) * Ckv, qr_g[j] = qr.data() + (h0 + j) * Dr;
+      dot_many(keys.data(), n, qa_g.data(), G, Ckv, nope.data());
+      dot_many(ropes.data(), n, qr_g.data(), G, Dr, rope.data());
+      for (int64_t j = 0; j < G; ++j) {
+        for (int64_t s = 0; s < n; ++s) prob[s] = (nope[s * G + j] + rope[s * G + j]) * 0.1f;
+        softmax(prob.data(), n);
+        for (int64_t s = 0; s < n; ++s) nope[s * G + j] = prob[s];
+      }
+      weighted_sum_rows(nope.data(), n, G, keys.data(), Ckv, lat.data() + h0 * Ckv);
+    }
+    benchmark::DoNotOptimize(lat.data());
+  }
+  st.counters["s/key"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  st.counters["bytes/key"] = static_cast<double>(row * 4);
+  st.counters["MAC/key"] = static_cast<double>(H * (Ckv + Dr + Ckv));
+}
+BENCHMARK(BM_mla_absorbed_per_key)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

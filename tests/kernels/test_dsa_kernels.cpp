@@ -4,6 +4,7 @@
 // score formula and top-k selection with its tie rule.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <random>
@@ -93,7 +94,7 @@ TEST(DsaKernels, IndexScoreIsTheReluWeightedSumTimesKeyScale) {
   EXPECT_FLOAT_EQ(out[1], 4.0f * (0.0f + 2.0f * 2.0f));         // head 0: -2 -> 0; head 1: 2
 }
 
-// The entry point (dot_many over decoded keys) against the scalar reference
+// The entry point (AVX-512 or dot_many over decoded keys) against the scalar reference
 // on realistic shapes: the same sums in another order, so float-close.
 TEST(DsaKernels, IndexScoresMatchTheScalarReference) {
   constexpr int64_t H = 64, D = 128, S = 37;
@@ -129,6 +130,116 @@ TEST(DsaKernels, TopKPositionsAscendingAndEarlierWinsTies) {
   EXPECT_EQ(std::vector<int32_t>(out, out + 4), (std::vector<int32_t>{1, 2, 3, 6}));  // 2 beats 5 and 7
   top_k_positions(s, 3, 8, out, scratch);  // k > n: all
   EXPECT_EQ(std::vector<int32_t>(out, out + 3), (std::vector<int32_t>{0, 1, 2}));
+}
+
+// Random E4M3 key records (scale + dim codes) and query heads as the indexer
+// makes them: decoded E4M3 values of quantised normal draws.
+struct IndexProblem {
+  std::vector<float> q, w, storage;
+  std::vector<const float*> keys;
+  IndexProblem(int64_t H, int64_t D, int64_t S, uint32_t seed) : q(H * D), w(H), storage(S * (1 + D / 4)), keys(S) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> g(0.0f, 1.0f);
+    std::vector<float> v(D);
+    std::vector<uint8_t> q8(D);
+    for (int64_t h = 0; h < H; ++h) {
+      for (float& x : v) x = g(rng);
+      quantize_fp8_block_ue8m0_ref(v.data(), D, q8.data());
+      for (int64_t d = 0; d < D; ++d) q[h * D + d] = fp8_e4m3_to_float(q8[d]);
+      w[h] = g(rng) * 1e-3f;
+    }
+    for (int64_t s = 0; s < S; ++s) {
+      for (float& x : v) x = g(rng) * std::exp(g(rng));  // scales vary per key
+      float* r = storage.data() + s * (1 + D / 4);
+      r[0] = quantize_fp8_block_ue8m0_ref(v.data(), D, reinterpret_cast<uint8_t*>(r + 1));
+      keys[s] = r;
+    }
+  }
+};
+
+// The SIMD score kernel keeps the bits of the portable entry: each (key, head)
+// logit the active ISA's dot() of the decoded key and the head, the heads'
+// ReLU terms summed in order (a multiply, then an add), times the key's scale.
+TEST(DsaKernels, IndexScoresAreTheBitsOfTheHeadLoopOverDot) {
+  for (const int64_t D : {64, 96, 128, 192}) {
+    for (const int64_t S : {1, 16, 37}) {
+      const int64_t H = 64;
+      IndexProblem p(H, D, S, static_cast<uint32_t>(D + S));
+      std::vector<float> got(S), row(D);
+      dsa_index_scores(p.q.data(), p.w.data(), H, D, p.keys.data(), S, got.data());
+      for (int64_t s = 0; s < S; ++s) {
+        const auto* k = reinterpret_cast<const uint8_t*>(p.keys[s] + 1);
+        for (int64_t d = 0; d < D; ++d) row[d] = fp8_e4m3_to_float(k[d]);
+        volatile float total = 0.0f;  // volatile: no contraction of the multiply and add into one FMA
+        for (int64_t h = 0; h < H; ++h) {
+          volatile float term = std::max(dot(row.data(), p.q.data() + h * D, D), 0.0f) * p.w[h];
+          total = total + term;
+        }
+        EXPECT_EQ(std::bit_cast<uint32_t>(got[s]), std::bit_cast<uint32_t>(total * p.keys[s][0])) << D << " " << S << " " << s;
+      }
+    }
+  }
+}
+
+TEST(DsaKernels, HadamardIsTheReferenceBitForBit) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> g(0.0f, 2.0f);
+  for (const int64_t n : {1, 2, 8, 16, 32, 64, 128, 256, 512}) {
+    std::vector<float> x(n);
+    for (float& v : x) v = g(rng);
+    std::vector<float> want = x;
+    hadamard_rotate(x.data(), n);
+    hadamard_rotate_ref(want.data(), n);
+    for (int64_t i = 0; i < n; ++i) EXPECT_EQ(std::bit_cast<uint32_t>(x[i]), std::bit_cast<uint32_t>(want[i])) << n << " " << i;
+  }
+}
+
+// Values spread over E4M3's whole range after scaling (subnormals, every binade,
+// the clamp), exact halfway points, zeros of both signs.
+TEST(DsaKernels, Fp8BlockQuantiserIsTheReferenceBitForBit) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::uniform_real_distribution<float> e(-14.0f, 9.5f);
+  for (int trial = 0; trial < 400; ++trial) {
+    const int64_t n = trial % 4 == 3 ? 48 : 128;
+    std::vector<float> x(n);
+    for (float& v : x) v = std::copysign(std::exp2(e(rng)), g(rng));
+    x[0] = 448.0f * std::exp2(static_cast<float>(trial % 40 - 20));  // the amax: scale 2^(trial % 40 - 20)
+    const float scale = std::exp2(static_cast<float>(trial % 40 - 20));
+    x[1] = (1.0f + 1.0f / 16.0f) * scale, x[2] = -(1.0f + 3.0f / 16.0f) * scale, x[3] = 0.0f, x[4] = -0.0f;
+    x[5] = 0x1p-10f * scale, x[6] = 0x3p-10f * scale, x[7] = 15.5f * scale, x[8] = 0x1.fcp-7f * scale;
+    std::vector<uint8_t> got(n), want(n);
+    const float s_got = quantize_fp8_block_ue8m0(x.data(), n, got.data());
+    const float s_want = quantize_fp8_block_ue8m0_ref(x.data(), n, want.data());
+    ASSERT_EQ(s_got, s_want) << trial;
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(got[i], want[i]) << trial << " " << i << " " << x[i];
+  }
+}
+
+// top_k_positions (a radix select) against the reference (nth_element with the
+// tie rule) on random, heavily tied, signed-zero and constant scores.
+TEST(DsaKernels, TopKIsTheReferenceSelectionOnRandomAndTiedScores) {
+  std::mt19937 rng(9);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::uniform_int_distribution<int> few(-3, 3);
+  for (int trial = 0; trial < 300; ++trial) {
+    const int64_t n = 1 + trial * 7 % 600, k = 1 + trial * 13 % (n + 3);
+    std::vector<float> s(n);
+    for (float& v : s) {
+      switch (trial % 4) {
+        case 0: v = g(rng); break;
+        case 1: v = static_cast<float>(few(rng)) * 0.25f; break;  // many ties
+        case 2: v = few(rng) == 0 ? (rng() % 2 ? -0.0f : 0.0f) : static_cast<float>(few(rng)); break;
+        default: v = 1.5f;  // all tied
+      }
+    }
+    std::vector<int32_t> got(n), want(n), scratch(n);
+    top_k_positions(s.data(), n, k, got.data(), scratch.data());
+    top_k_positions_ref(s.data(), n, k, want.data(), scratch.data());
+    const int64_t m = std::min(k, n);
+    EXPECT_EQ(std::vector<int32_t>(got.begin(), got.begin() + m), std::vector<int32_t>(want.begin(), want.begin() + m))
+        << "trial " << trial << " n " << n << " k " << k;
+  }
 }
 
 }  // namespace

@@ -27,16 +27,17 @@ std::array<float, 256> make_fp8_table() {
 }
 
 
+}  // namespace
+
 // 2^ceil(log2(x)) for a positive normal float, read off its bits as kernel.py's
 // fast_round_scale does (exponent, plus one unless the mantissa is zero).
-float pow2_ceil(float x) {
+float ue8m0_scale(float amax) {
+  const float x = std::max(amax, 1e-4f) * (1.0f / kFp8Max);
   uint32_t bits = 0;
   std::memcpy(&bits, &x, sizeof bits);
   const int e = static_cast<int>((bits >> 23) & 0xFF) - 127 + ((bits & 0x7FFFFF) != 0 ? 1 : 0);
   return std::ldexp(1.0f, e);
 }
-
-}  // namespace
 
 const std::array<float, 256>& fp8_table() {
   static const std::array<float, 256> table = make_fp8_table();
@@ -73,7 +74,7 @@ float fp8_e4m3_to_float_ref(uint8_t v) { return fp8_table()[v]; }
 float quantize_fp8_block_ue8m0_ref(const float* x, int64_t n, uint8_t* q) {
   float amax = 0.0f;
   for (int64_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[i]));
-  const float scale = pow2_ceil(std::max(amax, 1e-4f) * (1.0f / kFp8Max));
+  const float scale = ue8m0_scale(amax);
   for (int64_t i = 0; i < n; ++i) q[i] = fp8_e4m3_from_float_ref(x[i] / scale);  // exact: scale is a power of two
   return scale;
 }

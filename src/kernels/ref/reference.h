@@ -56,6 +56,8 @@ const std::array<float, 256>& fp8_table();
 void hadamard_rotate_ref(float* x, int64_t n);
 uint8_t fp8_e4m3_from_float_ref(float x);
 float fp8_e4m3_to_float_ref(uint8_t v);
+// act_quant's ue8m0 scale of a block: 2^ceil(log2(max(amax, 1e-4) / 448)).
+float ue8m0_scale(float amax);
 float quantize_fp8_block_ue8m0_ref(const float* x, int64_t n, uint8_t* q);
 void dsa_index_scores_ref(const float* q, const float* w, int64_t n_head, int64_t dim, const float* const* keys,
                           int64_t n_keys, float* out);

@@ -91,6 +91,27 @@ void select_row(const DsaWeights& w, const RopeTable& rope, const CacheSpan& sq,
   kernels::top_k_positions(s.scores, n_keys, w.topk, keys, s.order);
 }
 
+// Row boundaries that give each of `parts` ranges about the same work: a
+// sparse row costs its key count (scores over every causal key) plus a fixed
+// share for its queries (64 heads rotated and quantised at V3.2's shapes, about
+// 256 keys' worth); a dense row costs nothing. An even split by rows would give
+// a prefill's last thread most of the keys. Fixed by the step alone, so which
+// thread scores which row never depends on timing.
+int64_t* balanced_bounds(const int64_t* count, const StepRows& rows, int64_t n_tok, int parts, StepArena& arena) {
+  constexpr int64_t kRowOverhead = 256;
+  int64_t* bounds = arena.take<int64_t>(parts + 1);
+  int64_t total = 0;
+  for (int64_t t = 0; t < n_tok; ++t) total += count[t] > 0 ? rows.pos[t] + 1 + kRowOverhead : 0;
+  int64_t done = 0, t = 0;
+  bounds[0] = 0;
+  for (int p = 1; p <= parts; ++p) {
+    const int64_t target = total * p / parts;
+    while (t < n_tok && done < target) done += count[t] > 0 ? rows.pos[t] + 1 + kRowOverhead : 0, ++t;
+    bounds[p] = p == parts ? n_tok : t;
+  }
+  return bounds;
+}
+
 }  // namespace
 
 DsaSelection dsa_index(ThreadPool& pool, const DsaWeights& w, const RopeTable& rope, const float* xn,
@@ -118,10 +139,12 @@ DsaSelection dsa_index(ThreadPool& pool, const DsaWeights& w, const RopeTable& r
   ThreadSlots<int32_t> order(arena, pool.size(), S);
   ThreadSlots<const float*> records(arena, pool.size(), S);
   ThreadSlots<uint8_t> q8(arena, pool.size(), w.head_dim);
-  pool.parallel_for(n_tok, [&](int64_t t0, int64_t t1) {
+  const int parts = pool.size();
+  const int64_t* bounds = balanced_bounds(count, rows, n_tok, parts, arena);
+  pool.parallel_for(parts, [&](int64_t p0, int64_t p1) {
     float* f = floats.take();
     const RowScratch s{f, f + w.d_rope, order.take(), records.take(), q8.take()};
-    for (int64_t t = t0; t < t1; ++t)
+    for (int64_t t = bounds[p0]; t < bounds[p1]; ++t)
       if (count[t] > 0)
         select_row(w, rope, *rows.seq[t], layer, rows.pos[t], q + t * HD, weights + t * w.n_head, s, keys + t * w.topk);
   });
