@@ -422,9 +422,9 @@ Status DeepseekV4Model::check_caches(std::span<const CacheSpan> seqs) const {
       return Status::error("deepseek-v4: this cache has no compressed-attention state (make it with the model's new_cache)");
     if (s.pos0 == 0) ext->clear();
     if (ext->n_tokens() != s.pos0)
-      return Status::error("deepseek-v4: compressed attention cannot rewind its cache from " +
-                           std::to_string(ext->n_tokens()) + " to " + std::to_string(s.pos0) +
-                           " positions (prefix reuse, speculative decoding and bench depths are off for it)");
+      return Status::error("deepseek-v4: compressed attention cannot rewind or skip: its cache holds " +
+                           std::to_string(ext->n_tokens()) + " positions, the step starts at " + std::to_string(s.pos0) +
+                           " (prefix reuse, speculative decoding and bench depths are off for it)");
   }
   return ok_status();
 }
