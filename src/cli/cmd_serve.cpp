@@ -149,7 +149,7 @@ int serve(const std::shared_ptr<const Model>& model, ServeArgs& a, server::Serve
   std::fprintf(stderr, "dseek serve: model '%s' (%s), %lld slots x %lld tokens, cache %.1f MiB\n", ctx.alias.c_str(),
                std::string(model->arch().name()).c_str(), static_cast<long long>(a.eng.parallel),
                static_cast<long long>(a.eng.n_ctx), static_cast<double>(engine.cache_bytes()) / (1 << 20));
-  if (a.eng.spec.method != SpecConfig::Method::kNone)
+  if (engine.options().spec.method != SpecConfig::Method::kNone)  // the engine may have turned it off
     std::fprintf(stderr, "dseek serve: speculative decoding: %s, %lld drafts per step\n", spec_method_name(a.eng.spec.method),
                  static_cast<long long>(a.eng.spec.draft));
   std::fprintf(stderr, "dseek serve: listening on http://%s:%d\n", a.http.host.c_str(), srv.port());

@@ -51,6 +51,7 @@ Status Decoder::forward_batch(std::span<const SeqBatch> batch, ThreadPool& pool,
   auto layout = layout_batch(batch, trunk_.n_vocab);
   if (!layout.ok()) return layout.status();
   if (layout->tokens.empty()) return ok_status();
+  if (Status st = check_caches(layout->seqs); !st.ok()) return st;
   StepArena own;
   StepArena& arena = opt.arena ? *opt.arena : own;
   arena.reset();

@@ -52,6 +52,10 @@ class Decoder : public Model {
   // states packed as [T x E]. The default (one stream) is the output RMSNorm.
   virtual void finish_trunk(float* x, const LayerStep& step) const;
 
+  // Before a step: whether each sequence's cache can take its tokens at pos0
+  // (a model with a CacheExtension checks it is at pos0, or clears it at 0).
+  virtual Status check_caches(std::span<const CacheSpan>) const { return ok_status(); }
+
   void embed_row(int32_t token, float* out) const;
   // Embedding + all layers + output norm: x [T x E] = normalised final hidden
   // states (x holds T x n_streams*E floats while the layers run).

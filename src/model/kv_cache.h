@@ -19,6 +19,20 @@ namespace dseek {
 
 class KvCache;
 
+// State a model keeps per sequence besides the position rows (DeepSeek-V4's
+// compressed entries and open pooling windows), created by the model
+// (Model::new_cache_extension) and owned by the sequence's KvCache. It grows
+// only through the forward pass and cannot be rewound except to empty: the
+// model refuses a step whose position is not n_tokens() (or 0, which clears
+// it), and the runtime turns prefix reuse and speculative decoding off for a
+// model whose caches carry one (docs/architecture.md, "Cache extensions").
+class CacheExtension {
+ public:
+  virtual ~CacheExtension() = default;
+  virtual int64_t n_tokens() const = 0;  // positions absorbed
+  virtual void clear() = 0;              // back to no positions
+};
+
 // One sequence's share of a batched step: rows [first, first + n_tok) of the
 // step's activations, at positions pos0.. of its own cache.
 struct CacheSpan {
@@ -60,6 +74,7 @@ class KvCache {
   const std::vector<int32_t>& pages() const { return pages_; }
 
   int64_t n_past = 0;  // positions already filled
+  std::unique_ptr<CacheExtension> extension;  // null for most models (see CacheExtension)
 
  private:
   int64_t n_layer_, width_, page_tokens_;

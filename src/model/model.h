@@ -54,6 +54,10 @@ class Model {
   virtual int64_t n_vocab() const = 0;
   virtual int64_t n_ctx() const = 0;  // trained context length
   virtual KvCache new_cache(int64_t n_ctx) const = 0;
+  // Per-sequence state beyond the rows (kv_cache.h), for caches the runtime
+  // builds over its page pool; null when the model keeps none. new_cache()
+  // attaches it itself.
+  virtual std::unique_ptr<CacheExtension> new_cache_extension() const { return nullptr; }
   // Runs `tokens` at positions cache.n_past.., appends them to the cache and
   // writes logits to `logits` ([T x V] if opt.all_logits, else [V] for the last token).
   // One sequence's forward_batch.

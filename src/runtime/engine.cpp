@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 #include "runtime/engine_spec.h"
@@ -60,6 +61,16 @@ Engine::Engine(std::shared_ptr<const Model> model, const EngineOptions& opt)
       pages_(model_->new_cache(1).n_layer(), model_->new_cache(1).width(), opt.page_tokens,
              opt.parallel * pages_for(opt.n_ctx, opt.page_tokens)),
       prefix_(pages_) {
+  // A model whose caches carry per-sequence state beyond the pages (DeepSeek-V4's
+  // compressed attention: kv_cache.h, CacheExtension) cannot resume from shared
+  // pages nor roll drafts back, so neither prefix reuse nor speculation runs for it.
+  rewinds_ = model_->new_cache_extension() == nullptr;
+  if (!rewinds_) {
+    std::fprintf(stderr, "dseek: note: %s keeps compressed-attention state per sequence: prefix reuse%s are off\n",
+                 std::string(model_->arch().name()).c_str(),
+                 opt_.spec.method != SpecConfig::Method::kNone ? " and speculative decoding" : "");
+    opt_.spec.method = SpecConfig::Method::kNone;
+  }
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -89,6 +100,7 @@ Engine::Submitted Engine::submit(EngineRequest req) {
     if (t < 0 || t >= model_->n_vocab()) return {nullptr, SubmitError::kInvalid, "token id " + std::to_string(t) + " is outside the vocabulary"};
   if (req.max_tokens <= 0) return {nullptr, SubmitError::kInvalid, "max_tokens must be at least 1"};
   auto seq = std::make_unique<Sequence>(std::move(req), pages_.view());
+  seq->cache.extension = model_->new_cache_extension();
   seq->n_prompt = n;
   seq->history = seq->req.prompt;
   out.handle = seq->handle;
@@ -156,7 +168,7 @@ bool Engine::admit(Sequence& s) {
   // Reuse cached pages, but always leave the prompt's last token to compute:
   // its logits start the answer, and its row goes into a page this sequence owns.
   const int64_t P = opt_.page_tokens;
-  s.cache.pages() = prefix_.lookup(s.history, (s.n_prompt - 1) / P);
+  if (rewinds_) s.cache.pages() = prefix_.lookup(s.history, (s.n_prompt - 1) / P);
   s.cached = static_cast<int64_t>(s.cache.pages().size()) * P;
   s.cache.n_past = s.cached;
   return start_spec(s);
@@ -182,7 +194,7 @@ void Engine::finish(Sequence& s, FinishReason reason, const std::string& error) 
   s.cache.n_past = std::min<int64_t>(s.cache.n_past, static_cast<int64_t>(s.history.size()));
   // Keep what this request computed for the next one (its conversation's next turn).
   const auto computed = std::span<const int32_t>(s.history).first(static_cast<size_t>(s.cache.n_past));
-  if (reason != FinishReason::kError) prefix_.insert(computed, s.cache.pages());
+  if (reason != FinishReason::kError && rewinds_) prefix_.insert(computed, s.cache.pages());
   for (int32_t p : s.cache.pages()) pages_.release(p);
   s.cache.pages().clear();
   FinishEvent ev{reason, error, s.n_prompt, s.cached, s.generated, s.spec.drafted, s.spec.accepted};

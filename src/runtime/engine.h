@@ -168,6 +168,7 @@ class Engine {
   std::vector<float> hidden_;  // the step's final hidden states, for MTP drafters
   PagePool pages_;
   PrefixCache prefix_;
+  bool rewinds_ = true;  // false: the model's caches carry a CacheExtension (no prefix reuse, no speculation)
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

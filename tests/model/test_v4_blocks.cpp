@@ -115,7 +115,7 @@ TEST(V4Config, TransformersDialect) {
 
 TEST(V4Config, RejectsAnUnknownRatioAndAnotherScoring) {
   nlohmann::json c = common_config();
-  c["compress_ratios"] = {0, 8, 0, 0};
+  c["compress_ratios"] = {0, 6, 0, 0};  // HCA test presets may use a shorter power of two; 6 is none
   EXPECT_FALSE(deepseek_v4_hparams_from_hf_config(c).ok());
   c = common_config();
   c["scoring_func"] = "sigmoid";

@@ -2,7 +2,10 @@
 // float64 with plain loops: mHC (§2.2), sliding-window attention with sinks,
 // partial interleaved RoPE, per-head q RMSNorm, K = V and the grouped output
 // (§2.3), the sqrt-softplus MoE with hash-routed first layers and the SwiGLU
-// clamp (§2.6), the final head collapse.
+// clamp (§2.6), the final head collapse. Compressed layers (§2.4-2.5): every
+// query recomputes the entries it sees from the raw rows (v4_compressor_ref),
+// HCA attends to all of them, CSA to the indexer's choice; every rotation in
+// such a layer uses the compressed base with YaRN.
 #include "reference/deepseek_v4_ref.h"
 
 #include <algorithm>
@@ -10,6 +13,7 @@
 
 #include "reference/ref_math.h"
 #include "reference/ref_weights.h"
+#include "reference/v4_compressor_ref.h"
 
 namespace dseek::reference {
 namespace {
@@ -18,6 +22,9 @@ struct V4Hp {
   int64_t E, V, L, H, d, r, Cq, G, R, W, n, iters, X, K, Fe, n_shared, n_hash;
   double hc_eps, eps, theta, scale, limit;
   bool norm;
+  std::vector<int64_t> ratio;  // per layer: 0 sliding, 4 CSA, else HCA
+  int64_t idx_heads, idx_dim, idx_topk;
+  Vec compressed_freqs;  // compressed layers: compress_rope_freq_base with YaRN
 };
 
 V4Hp read_hp(WeightReader& r, const V4RefOptions& opt) {
@@ -36,11 +43,23 @@ V4Hp read_hp(WeightReader& r, const V4RefOptions& opt) {
   h.norm = r.boolean("expert_weights_norm", true);
   if (opt.sinkhorn_iters > 0) h.iters = opt.sinkhorn_iters;
   if (opt.hc_eps >= 0) h.hc_eps = opt.hc_eps;
+  h.ratio.assign(static_cast<size_t>(h.L), 0);
   const GgufValue* ratios = r.file().find("deepseek4.attention.compress_ratios");
   if (const GgufArray* a = ratios ? ratios->to_array() : nullptr)
     for (int64_t l = 0; l < h.L && l < static_cast<int64_t>(a->size()); ++l)
-      if ((*a)[static_cast<size_t>(l)].to_int().value_or(-1) != 0)
-        r.fail("layer " + std::to_string(l) + " is compressed: the V4 reference runs sliding-window layers only");
+      h.ratio[static_cast<size_t>(l)] = (*a)[static_cast<size_t>(l)].to_int().value_or(-1);
+  const bool any_csa = std::find(h.ratio.begin(), h.ratio.end(), 4) != h.ratio.end();
+  h.idx_heads = any_csa ? r.integer("attention.indexer.head_count") : 0;
+  h.idx_dim = any_csa ? r.integer("attention.indexer.key_length") : 0;
+  h.idx_topk = any_csa ? r.integer("attention.indexer.top_k") : 0;
+  const double ctheta = r.real("attention.compress_rope_freq_base", 160000.0);
+  if (r.string("rope.scaling.type", "") == "yarn") {
+    const Yarn y{r.real("rope.scaling.factor", 1.0), static_cast<double>(r.integer("rope.scaling.original_context_length")),
+                 r.real("rope.scaling.yarn_beta_fast", 32.0), r.real("rope.scaling.yarn_beta_slow", 1.0), 0.0};
+    h.compressed_freqs = yarn_freqs(h.r, ctheta, y);
+  } else {
+    h.compressed_freqs = rope_freqs(h.r, ctheta);
+  }
   return h;
 }
 
@@ -49,6 +68,9 @@ struct Layer {
   Hc hc_attn, hc_ffn;
   Tensor attn_norm, q_a, q_norm, q_b, kv, kv_norm, sinks, o_a, o_b;
   Tensor ffn_norm, router, bias, tid2eid, gate, up, down, sh_gate, sh_up, sh_down;
+  int64_t ratio = 0;
+  V4CompressorRef comp;  // ratio > 0
+  V4IndexerRef index;    // ratio 4 (CSA)
 };
 struct Weights {
   Tensor embd, out_norm, out;
@@ -58,6 +80,36 @@ struct Weights {
 
 Hc load_hc(WeightReader& r, const std::string& p, int64_t nE, int64_t rows, int64_t n_scale) {
   return {r.tensor(p + "_fn.weight", {nE, rows}), r.tensor(p + "_base.weight", {rows}), r.tensor(p + "_scale.weight", {n_scale})};
+}
+
+Mat rows_of(const Tensor& t) {
+  Mat m;
+  for (int64_t i = 0; i < t.rows(); ++i) m.emplace_back(t.row(i), t.row(i) + t.cols());
+  return m;
+}
+
+// A compressor's tensors under `p` ("attn_compressor" / "indexer_compressor"), c·d = width.
+V4CompressorRef load_compressor(WeightReader& r, const V4Hp& h, const std::string& p, int64_t ratio, int64_t d) {
+  const bool overlap = ratio == 4;
+  const int64_t cd = overlap ? 2 * d : d;
+  V4CompressorRef c{.ratio = ratio, .dim = d, .d_rope = h.r, .overlap = overlap, .eps = h.eps};
+  c.wkv = rows_of(r.tensor(p + "_kv.weight", {h.E, cd}));
+  c.wgate = rows_of(r.tensor(p + "_gate.weight", {h.E, cd}));
+  c.ape = rows_of(r.tensor(p + "_ape.weight", {cd, ratio}));
+  c.norm = r.tensor(p + "_norm.weight", {d}).data;
+  c.freqs = h.compressed_freqs;
+  return c;
+}
+
+void load_compressed(WeightReader& r, const V4Hp& h, const std::string& b, Layer& w) {
+  w.comp = load_compressor(r, h, b + "attn_compressor", w.ratio, h.d);
+  if (w.ratio != 4) return;
+  V4IndexerRef& ix = w.index;
+  ix.n_head = h.idx_heads, ix.head_dim = h.idx_dim, ix.d_rope = h.r, ix.topk = h.idx_topk;
+  ix.wq_b = rows_of(r.tensor(b + "indexer.attn_q_b.weight", {h.Cq, h.idx_heads * h.idx_dim}));
+  ix.proj = rows_of(r.tensor(b + "indexer.proj.weight", {h.E, h.idx_heads}));
+  ix.keys = load_compressor(r, h, b + "indexer_compressor", 4, h.idx_dim);
+  ix.keys.hadamard = true;
 }
 
 Layer load_layer(WeightReader& r, const V4Hp& h, int64_t l) {
@@ -75,6 +127,8 @@ Layer load_layer(WeightReader& r, const V4Hp& h, int64_t l) {
   w.sinks = r.tensor(b + "attn_sinks.weight", {h.H});
   w.o_a = r.tensor(b + "attn_output_a.weight", {h.H * h.d / h.G, h.G * h.R});
   w.o_b = r.tensor(b + "attn_output_b.weight", {h.G * h.R, h.E});
+  w.ratio = h.ratio[static_cast<size_t>(l)];
+  if (w.ratio > 0) load_compressed(r, h, b, w);
   w.ffn_norm = r.tensor(b + "ffn_norm.weight", {h.E});
   w.router = r.tensor(b + "ffn_gate_inp.weight", {h.E, h.X});
   if (l < h.n_hash) w.tid2eid = r.tensor(b + "ffn_gate_tid2eid.weight", {h.K, h.V});
@@ -261,6 +315,17 @@ Vec moe(const Layer& w, const V4Hp& h, const V4RefOptions& opt, const Vec& x, in
   return y;
 }
 
+// The compressed entries position t attends to besides its window: none
+// (sliding), every visible one (HCA) or the indexer's choice (CSA).
+std::vector<Vec> compressed_keys(const Layer& w, const Mat& attn_in, const Mat& q_lora, int64_t t) {
+  if (w.ratio == 0) return {};
+  Mat entries = v4_entries_ref(w.comp, attn_in, t);
+  if (w.ratio != 4) return entries;
+  std::vector<Vec> picked;
+  for (int32_t e : v4_selected_ref(w.index, attn_in, q_lora, t)) picked.push_back(entries[static_cast<size_t>(e)]);
+  return picked;
+}
+
 }  // namespace
 
 Result<std::vector<double>> deepseek_v4_logits(const std::string& gguf_path, const std::vector<int32_t>& tokens,
@@ -277,7 +342,7 @@ Result<std::vector<double>> deepseek_v4_logits(const std::string& gguf_path, con
   w.head = load_hc(r, "output_hc", h.n * h.E, h.n, 1);
   for (int64_t l = 0; l < h.L; ++l) w.layers.push_back(load_layer(r, h, l));
   if (!r.ok()) return r.status();
-  const Vec freqs = rope_freqs(h.r, h.theta);  // sliding-only layers: the main base, no YaRN
+  const Vec main_freqs = rope_freqs(h.r, h.theta);  // sliding-only layers: the main base, no YaRN
   const int64_t T = static_cast<int64_t>(tokens.size());
   std::vector<Streams> x(static_cast<size_t>(T));
   for (int64_t t = 0; t < T; ++t) {
@@ -286,6 +351,7 @@ Result<std::vector<double>> deepseek_v4_logits(const std::string& gguf_path, con
   }
   for (int64_t l = 0; l < h.L; ++l) {
     const Layer& lw = w.layers[static_cast<size_t>(l)];
+    const Vec& freqs = lw.ratio > 0 ? h.compressed_freqs : main_freqs;
     std::vector<Vec> keys(static_cast<size_t>(T));
     std::vector<Vec> attn_in(static_cast<size_t>(T));
     for (int64_t t = 0; t < T; ++t) {  // keys of all positions first (a query sees only its window)
@@ -298,10 +364,14 @@ Result<std::vector<double>> deepseek_v4_logits(const std::string& gguf_path, con
         return Vec(static_cast<size_t>(h.E), 0.0);
       });
     }
+    Mat q_lora;  // the indexer's query latent per position
+    for (int64_t t = 0; lw.ratio == 4 && t < T; ++t)
+      q_lora.push_back(rms_norm(linear(lw.q_a, attn_in[static_cast<size_t>(t)]), lw.q_norm, h.eps));
     for (int64_t t = 0; t < T; ++t) {
       Streams& xt = x[static_cast<size_t>(t)];
+      const std::vector<Vec> extra = compressed_keys(lw, attn_in, q_lora, t);
       hyper_connected(lw.hc_attn, h, xt, [&](const Vec& y) {
-        return attention(lw, h, opt, rms_norm(y, lw.attn_norm, h.eps), keys, t, freqs);
+        return attention(lw, h, opt, rms_norm(y, lw.attn_norm, h.eps), keys, t, freqs, extra);
       });
       hyper_connected(lw.hc_ffn, h, xt, [&](const Vec& y) {
         return moe(lw, h, opt, rms_norm(y, lw.ffn_norm, h.eps), tokens[static_cast<size_t>(t)]);

@@ -1,9 +1,8 @@
 // Float64 reference forward for DeepSeek-V4 GGUF files (`deepseek4`), written
 // from the equations in docs/design/deepseek-v4.md §2 (DeepSeek's inference
 // code's order of operations); shares no code with src/model or src/kernels.
-// Whole prompt from position 0, no cache: every query recomputes what it sees.
-// Sliding-window layers only for now (a compressed layer is an error; the
-// compressed branch is v4comp's reference and plugs in at `extra keys`).
+// Whole prompt from position 0, no cache: every query recomputes what it sees,
+// compressed entries included (from v4_compressor_ref's equations).
 #pragma once
 
 #include <cstdint>

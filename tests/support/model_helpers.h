@@ -70,6 +70,7 @@ inline std::vector<float> paged_logits(const Model& m, const std::vector<int32_t
   std::vector<float> store(static_cast<size_t>(4 * shape.n_layer() * kPageTokens * shape.width()), 0.0f);
   KvCache paged(store.data(), shape.n_layer(), shape.width(), kPageTokens);
   paged.pages() = {3, 0, 2};
+  paged.extension = m.new_cache_extension();  // per-sequence state beyond the rows (DeepSeek-V4)
   EXPECT_LE(toks.size(), 3 * static_cast<size_t>(kPageTokens));
   return chunked_logits(m, toks, 7, mode, threads, paged);
 }

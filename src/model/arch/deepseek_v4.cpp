@@ -19,6 +19,7 @@
 #include "model/blocks/moe.h"
 #include "model/blocks/rope.h"
 #include "model/blocks/v4_attention.h"
+#include "model/blocks/v4_compressed_attention.h"
 #include "model/common_tensors.h"
 #include "model/decoder.h"
 #include "model/tensor_table.h"
@@ -35,6 +36,8 @@ constexpr SlotScope kGlobal = SlotScope::kGlobal;
 enum class V4Tensor {
   kTokenEmbd,
   kHcAttnFn, kHcAttnBase, kHcAttnScale, kAttnNorm, kQA, kQANorm, kQB, kKv, kKvNorm, kSinks, kOutA, kOutB,
+  kCsaCompKv, kCsaCompGate, kCsaCompApe, kHcaCompKv, kHcaCompGate, kHcaCompApe, kCompNorm,
+  kIdxQB, kIdxProj, kIdxCompKv, kIdxCompGate, kIdxCompApe, kIdxCompNorm,
   kHcFfnFn, kHcFfnBase, kHcFfnScale, kFfnNorm, kRouter, kExpBias, kTid2Eid,
   kGateExps, kDownExps, kUpExps, kGateShexp, kDownShexp, kUpShexp,
   kHcHeadFn, kHcHeadBase, kHcHeadScale, kOutputNorm, kOutput,
@@ -58,10 +61,24 @@ int64_t Fe(const H& h) { return h.n_ff_exp; }
 int64_t X(const H& h) { return h.n_expert; }
 int64_t K(const H& h) { return h.n_expert_used; }
 int64_t FeXs(const H& h) { return h.n_ff_exp * h.n_expert_shared; }
+int64_t D2(const H& h) { return 2 * h.head_dim; }  // CSA's compressor: "a" and "b" halves
+int64_t Four(const H&) { return 4; }             // CSA's ratio
+int64_t HcaRatio(const H& h) {                   // one per model (deepseek_v4_validate)
+  for (int64_t r : h.compress_ratios)
+    if (r > 4) return r;
+  return 128;
+}
+int64_t Di(const H& h) { return h.index_head_dim; }
+int64_t Di2(const H& h) { return 2 * h.index_head_dim; }
+int64_t HDi(const H& h) { return h.index_n_heads * h.index_head_dim; }
+int64_t Hi(const H& h) { return h.index_n_heads; }
 
 bool hash(const H& h, int64_t l) { return h.hash_layer(l); }
 bool scored(const H& h, int64_t l) { return !h.hash_layer(l); }
 bool shared(const H& h, int64_t) { return h.n_expert_shared > 0; }
+bool compressed(const H& h, int64_t l) { return h.kind(l) != V4LayerKind::kSliding; }
+bool csa(const H& h, int64_t l) { return h.kind(l) == V4LayerKind::kCsa; }
+bool hca(const H& h, int64_t l) { return h.kind(l) == V4LayerKind::kHca; }
 
 constexpr Slot mat(std::string_view gguf, std::string_view hf, HDim<H> ne0, HDim<H> ne1, bool (*when)(const H&, int64_t) = nullptr) {
   return {.gguf = gguf, .hf = hf, .ne = {ne0, ne1, nullptr}, .when = when};
@@ -72,6 +89,16 @@ constexpr Slot norm(std::string_view gguf, std::string_view hf, HDim<H> n) {
 constexpr Slot f32(std::string_view gguf, std::string_view hf, HDim<H> ne0, HDim<H> ne1, TensorInit init,
                    SlotScope scope = SlotScope::kLayer) {
   return {.gguf = gguf, .hf = hf, .scope = scope, .ne = {ne0, ne1, nullptr}, .init = init, .quantizable = false};
+}
+// The compressors' weights stay f32 (DeepSeek keeps them in f32 / bf16
+// without scales: the pooling softmax is sensitive), as do their position biases.
+constexpr Slot comp(std::string_view gguf, std::string_view hf, HDim<H> ne0, HDim<H> ne1, bool (*when)(const H&, int64_t),
+                    TensorInit init = TensorInit::kMatrix) {
+  return {.gguf = gguf, .hf = hf, .ne = {ne0, ne1, nullptr}, .init = init, .quantizable = false, .when = when};
+}
+constexpr Slot comp_norm(std::string_view gguf, std::string_view hf, HDim<H> n, bool (*when)(const H&, int64_t)) {
+  return {.gguf = gguf, .hf = hf, .ne = {n, nullptr, nullptr}, .init = TensorInit::kNormWeight, .quantizable = false,
+          .when = when};
 }
 constexpr Slot experts(std::string_view gguf, std::string_view hf, HDim<H> ne0, HDim<H> ne1) {
   return {.gguf = gguf, .hf = hf, .ne = {ne0, ne1, X}, .source = SlotSource::kMergedExperts};
@@ -101,6 +128,21 @@ constexpr Slot kV4Slots[] = {
     f32("attn_sinks.weight", "self_attn.sinks", Hd, nullptr, TensorInit::kBias),
     mat("attn_output_a.weight", "self_attn.o_a_proj.weight", GroupIn, GR),
     mat("attn_output_b.weight", "self_attn.o_b_proj.weight", GR, E),
+    // CSA and HCA share the compressor's names; their widths (c·d) and
+    // position-bias rows (the ratio) differ, hence two slots per tensor.
+    comp("attn_compressor_kv.weight", "self_attn.compressor.kv_proj.weight", E, D2, csa),
+    comp("attn_compressor_gate.weight", "self_attn.compressor.gate_proj.weight", E, D2, csa),
+    comp("attn_compressor_ape.weight", "self_attn.compressor.position_bias", D2, Four, csa, TensorInit::kBias),
+    comp("attn_compressor_kv.weight", "self_attn.compressor.kv_proj.weight", E, D, hca),
+    comp("attn_compressor_gate.weight", "self_attn.compressor.gate_proj.weight", E, D, hca),
+    comp("attn_compressor_ape.weight", "self_attn.compressor.position_bias", D, HcaRatio, hca, TensorInit::kBias),
+    comp_norm("attn_compressor_norm.weight", "self_attn.compressor.kv_norm.weight", D, compressed),
+    mat("indexer.attn_q_b.weight", "self_attn.compressor.indexer.q_b_proj.weight", Cq, HDi, csa),
+    mat("indexer.proj.weight", "self_attn.compressor.indexer.weights_proj.weight", E, Hi, csa),
+    comp("indexer_compressor_kv.weight", "self_attn.compressor.indexer.kv_proj.weight", E, Di2, csa),
+    comp("indexer_compressor_gate.weight", "self_attn.compressor.indexer.gate_proj.weight", E, Di2, csa),
+    comp("indexer_compressor_ape.weight", "self_attn.compressor.indexer.position_bias", Di2, Four, csa, TensorInit::kBias),
+    comp_norm("indexer_compressor_norm.weight", "self_attn.compressor.indexer.kv_norm.weight", Di, csa),
     f32("hc_ffn_fn.weight", "ffn_hc.fn", nE, Mix, TensorInit::kMatrix),
     f32("hc_ffn_base.weight", "ffn_hc.base", Mix, nullptr, TensorInit::kBias),
     f32("hc_ffn_scale.weight", "ffn_hc.scale", Three, nullptr, kHcScaleInit),
@@ -129,10 +171,6 @@ static_assert(std::size(kV4Slots) == static_cast<size_t>(V4Tensor::kOutput) + 1,
 const V4Tensors& v4_tensors() {
   static const V4Tensors table{kV4Slots};
   return table;
-}
-
-const char* kind_name(V4LayerKind k) {
-  return k == V4LayerKind::kSliding ? "sliding" : k == V4LayerKind::kCsa ? "CSA" : "HCA";
 }
 
 class DeepseekV4Arch final : public Architecture {
@@ -165,10 +203,14 @@ class DeepseekV4Arch final : public Architecture {
                         ", first " + s(h_.n_hash_layers) + " layers hash-routed"},
         {"swiglu_limit", s(h_.swiglu_limit) + (h_.clamp_shared ? " (shared expert clamped too)" : "")},
         {"rms_norm_eps", s(h_.rms_eps)},
-        // The cache keeps every position's key row (f32) and masks to the window;
-        // the ring buffer of `window` rows per layer is still to come.
+        // The cache keeps every position's key row (f32) and masks to the window
+        // (the ring buffer of `window` rows per layer is still to come); compressed
+        // layers add their entries (and CSA its index keys), f32.
         {"cache bytes / token / layer (sliding)", s(h_.head_dim * 4) + " (f32 key row; window " + s(h_.window) + " used)"},
-        {"cache bytes / token", s(h_.head_dim * 4 * h_.n_layer) + " (" + s(h_.n_layer) + " layers)"},
+        {"cache bytes / token / layer (CSA, HCA)", "+" + s(compressed_bytes(V4LayerKind::kCsa)) + ", +" +
+                                                       s(compressed_bytes(V4LayerKind::kHca)) + " (f32 entries, index keys)"},
+        {"cache bytes / token", s(static_cast<double>(h_.head_dim * 4 * h_.n_layer) + compressed_total()) + " (" +
+                                    s(h_.n_layer) + " layers)"},
     };
   }
 
@@ -188,6 +230,18 @@ class DeepseekV4Arch final : public Architecture {
   Result<std::unique_ptr<Model>> create_model(std::shared_ptr<const ModelFiles> files) const override;
 
  private:
+  // Growing f32 bytes per token a compressed layer adds: entries d/m, CSA's index keys d_I/4.
+  double compressed_bytes(V4LayerKind k) const {
+    if (k == V4LayerKind::kSliding) return 0;
+    if (k == V4LayerKind::kHca) return 4.0 * static_cast<double>(h_.head_dim) / static_cast<double>(HcaRatio(h_));
+    return 4.0 * static_cast<double>(h_.head_dim + h_.index_head_dim) / 4.0;
+  }
+  double compressed_total() const {
+    double b = 0;
+    for (int64_t l = 0; l < h_.n_layer; ++l) b += compressed_bytes(h_.kind(l));
+    return b;
+  }
+
   H h_;
 };
 
@@ -199,6 +253,7 @@ struct V4LayerWeights {
   const float* attn_norm = nullptr;
   const float* ffn_norm = nullptr;
   V4AttnWeights attn;
+  V4CompressedLayer comp;  // CSA / HCA layers only
   MoeWeights moe;
 };
 
@@ -222,8 +277,14 @@ class DeepseekV4Model final : public Decoder {
   Status bind();
   const Architecture& arch() const override { return *files_->arch; }
   int64_t n_ctx() const override { return h_.n_ctx; }
-  // One f32 key row per position and layer (window-masked at attention).
-  KvCache new_cache(int64_t n_ctx) const override { return KvCache(h_.n_layer, n_ctx, h_.head_dim); }
+  // One f32 key row per position and layer (window-masked at attention), and
+  // the compressed layers' state as the cache's extension.
+  KvCache new_cache(int64_t n_ctx) const override {
+    KvCache c(h_.n_layer, n_ctx, h_.head_dim);
+    c.extension = new_cache_extension();
+    return c;
+  }
+  std::unique_ptr<CacheExtension> new_cache_extension() const override;
   // Every layer is MoE (hash-routed ones too: rank 0 routes, --ep's ranks only run experts).
   std::vector<const MoeWeights*> moe_layers() const override {
     std::vector<const MoeWeights*> out;
@@ -233,11 +294,13 @@ class DeepseekV4Model final : public Decoder {
 
  private:
   void run_layer(int64_t layer, float* x, const LayerStep& s) const override;
+  Status check_caches(std::span<const CacheSpan> seqs) const override;
   void finish_trunk(float* x, const LayerStep& s) const override {
     mhc_head(s.pool, hc_, head_, x, s.n_tok, x, s.arena);
     rms_norm_rows(x, trunk_.out_norm, x, s.n_tok, h_.n_embd, trunk_.eps);
   }
   Status bind_layer(WeightBinder& b, int64_t i, V4LayerWeights& lw) const;
+  void bind_compressed(WeightBinder& b, int64_t i, V4CompressedLayer& c) const;
   MhcWeights bind_hc(WeightBinder& b, V4Tensor fn, V4Tensor base, V4Tensor scale, int64_t i) const {
     const V4Tensors& t = v4_tensors();
     return {t.matrix(b, fn, h_, i), t.vec(b, base, h_, i), t.vec(b, scale, h_, i)};
@@ -252,6 +315,7 @@ class DeepseekV4Model final : public Decoder {
   RoutingConfig routing_;
   MhcWeights head_;
   std::vector<V4LayerWeights> layers_;
+  bool new_cache_extension_needed_ = false;  // some layer is CSA / HCA
 };
 
 Status DeepseekV4Model::bind() {
@@ -268,6 +332,7 @@ Status DeepseekV4Model::bind() {
   layers_.resize(static_cast<size_t>(h_.n_layer));
   for (int64_t i = 0; i < h_.n_layer; ++i)
     if (Status st = bind_layer(b, i, layers_[static_cast<size_t>(i)]); !st.ok()) return st;
+  for (int64_t i = 0; i < h_.n_layer; ++i) new_cache_extension_needed_ |= h_.kind(i) != V4LayerKind::kSliding;
   return b.status();
 }
 
@@ -275,9 +340,12 @@ Status DeepseekV4Model::bind_layer(WeightBinder& b, int64_t i, V4LayerWeights& l
   using enum V4Tensor;
   const V4Tensors& t = v4_tensors();
   lw.kind = h_.kind(i);
-  if (lw.kind != V4LayerKind::kSliding)  // the seam: v4_compressor / v4_indexer bind here
-    return Status::error(files_->path + ": layer " + std::to_string(i) + " is " + kind_name(lw.kind) +
-                         " (compressed attention), which dseek does not run yet");
+  const auto pow2 = [](int64_t v) { return v > 0 && (v & (v - 1)) == 0; };  // the indexer's Hadamard
+  if (lw.kind == V4LayerKind::kCsa &&
+      !(h_.index_n_heads > 0 && h_.index_topk > 0 && pow2(h_.index_head_dim) && h_.index_head_dim >= h_.d_rope))
+    return Status::error(files_->path + ": layer " + std::to_string(i) + " is CSA: it needs index_n_heads, index_topk " +
+                         "and a power-of-two index_head_dim of at least qk_rope_head_dim");
+  if (lw.kind != V4LayerKind::kSliding) bind_compressed(b, i, lw.comp);
   lw.hc_attn = bind_hc(b, kHcAttnFn, kHcAttnBase, kHcAttnScale, i);
   lw.hc_ffn = bind_hc(b, kHcFfnFn, kHcFfnBase, kHcFfnScale, i);
   lw.attn_norm = t.vec(b, kAttnNorm, h_, i);
@@ -311,6 +379,56 @@ Status DeepseekV4Model::bind_layer(WeightBinder& b, int64_t i, V4LayerWeights& l
   return ok_status();
 }
 
+void DeepseekV4Model::bind_compressed(WeightBinder& b, int64_t i, V4CompressedLayer& c) const {
+  using enum V4Tensor;
+  const V4Tensors& t = v4_tensors();
+  const bool sparse = h_.kind(i) == V4LayerKind::kCsa;
+  const V4Tensor kv = sparse ? kCsaCompKv : kHcaCompKv, gate = sparse ? kCsaCompGate : kHcaCompGate;
+  const V4Tensor ape = sparse ? kCsaCompApe : kHcaCompApe;
+  const float eps = static_cast<float>(h_.rms_eps);
+  V4CompressorWeights& e = c.entries;
+  e = {.ratio = h_.compress_ratios[static_cast<size_t>(i)], .dim = h_.head_dim, .d_rope = h_.d_rope, .overlap = sparse,
+       .eps = eps, .wkv = t.matrix(b, kv, h_, i), .wgate = t.matrix(b, gate, h_, i), .norm = t.vec(b, kCompNorm, h_, i)};
+  e.ape = b.vec(t.gguf_name(ape, i), t.hf_name(ape, i), e.ratio * e.width());
+  c.sparse = sparse;
+  if (!sparse) return;
+  V4IndexerWeights& x = c.index;
+  x = {.n_head = h_.index_n_heads, .head_dim = h_.index_head_dim, .d_rope = h_.d_rope, .topk = h_.index_topk,
+       .wq_b = t.matrix(b, kIdxQB, h_, i), .proj = t.matrix(b, kIdxProj, h_, i)};
+  x.keys = {.ratio = 4, .dim = h_.index_head_dim, .d_rope = h_.d_rope, .overlap = true, .hadamard = true, .eps = eps,
+            .wkv = t.matrix(b, kIdxCompKv, h_, i), .wgate = t.matrix(b, kIdxCompGate, h_, i),
+            .norm = t.vec(b, kIdxCompNorm, h_, i)};
+  x.keys.ape = b.vec(t.gguf_name(kIdxCompApe, i), t.hf_name(kIdxCompApe, i), 4 * x.keys.width());
+}
+
+std::unique_ptr<CacheExtension> DeepseekV4Model::new_cache_extension() const {
+  std::vector<const V4CompressedLayer*> comp;
+  bool any = false;
+  for (const V4LayerWeights& lw : layers_) {
+    comp.push_back(lw.kind == V4LayerKind::kSliding ? nullptr : &lw.comp);
+    any = any || comp.back();
+  }
+  if (!any) return nullptr;
+  return std::make_unique<V4CompressedCache>(comp);
+}
+
+// The compressed state can only move forward: a step must start where it
+// stands (or at 0, which starts the sequence afresh).
+Status DeepseekV4Model::check_caches(std::span<const CacheSpan> seqs) const {
+  if (!new_cache_extension_needed_) return ok_status();
+  for (const CacheSpan& s : seqs) {
+    CacheExtension* ext = s.cache->extension.get();
+    if (!ext || !dynamic_cast<V4CompressedCache*>(ext))
+      return Status::error("deepseek-v4: this cache has no compressed-attention state (make it with the model's new_cache)");
+    if (s.pos0 == 0) ext->clear();
+    if (ext->n_tokens() != s.pos0)
+      return Status::error("deepseek-v4: compressed attention cannot rewind or skip: its cache holds " +
+                           std::to_string(ext->n_tokens()) + " positions, the step starts at " + std::to_string(s.pos0) +
+                           " (prefix reuse, speculative decoding and bench depths are off for it)");
+  }
+  return ok_status();
+}
+
 // Streams x [T x n*E]: attention, then the MoE FFN, each wrapped in its own
 // hyper-connection (mhc_pre -> norm -> sub-block -> mhc_post).
 void DeepseekV4Model::run_layer(int64_t layer, float* x, const LayerStep& s) const {
@@ -324,7 +442,10 @@ void DeepseekV4Model::run_layer(int64_t layer, float* x, const LayerStep& s) con
   mhc_pre(s.pool, hc_, lw.hc_attn, x, T, y, post, comb, s.arena);
   rms_norm_rows(y, lw.attn_norm, y, T, E, dims_.eps);
   const RopeTable& rope = lw.kind == V4LayerKind::kSliding ? rope_main_ : rope_compressed_;
-  v4_attention_forward(s.pool, dims_, lw.attn, rope, y, s.seqs, layer, f, s.arena);
+  if (lw.kind == V4LayerKind::kSliding)
+    v4_attention_forward(s.pool, dims_, lw.attn, rope, y, s.seqs, layer, f, s.arena);
+  else
+    v4_compressed_attention(s.pool, dims_, lw.attn, lw.comp, rope, y, s.seqs, layer, f, s.arena);
   mhc_post(hc_, x, f, post, comb, T, s.arena);
   mhc_pre(s.pool, hc_, lw.hc_ffn, x, T, y, post, comb, s.arena);
   rms_norm_rows(y, lw.ffn_norm, y, T, E, dims_.eps);

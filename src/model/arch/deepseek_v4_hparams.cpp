@@ -185,8 +185,16 @@ Status deepseek_v4_validate(const DeepseekV4HParams& h, const std::string& where
   if (h.n_head % h.o_groups) return bad("num_attention_heads must be a multiple of o_groups");
   if (h.n_expert_used > h.n_expert) return bad("num_experts_per_tok must be at most n_routed_experts");
   if (static_cast<int64_t>(h.compress_ratios.size()) != h.n_layer) return bad("compress_ratios must name every layer");
-  for (int64_t r : h.compress_ratios)
-    if (r != 0 && r != 4 && r != 128) return bad("compress ratios must be 0 (sliding), 4 (CSA) or 128 (HCA)");
+  // HCA's ratio is 128 in the released models; test presets use a shorter one
+  // (16) so that short sequences reach it. One HCA ratio per model: the
+  // compressor's position-bias table is [ratio x d] (docs/design/deepseek-v4.md §2.4).
+  int64_t hca_ratio = 0;
+  for (int64_t r : h.compress_ratios) {
+    if (r != 0 && r != 4 && !(r >= 8 && r <= 128 && (r & (r - 1)) == 0))
+      return bad("compress ratios must be 0 (sliding), 4 (CSA) or a power of two in 8..128 (HCA)");
+    if (r >= 8 && hca_ratio != 0 && r != hca_ratio) return bad("every HCA layer must have the same compress ratio");
+    if (r >= 8) hca_ratio = r;
+  }
   if (h.yarn_factor > 0 && !(h.yarn_factor <= hparam_limit::kScale && h.yarn_orig_ctx >= 1 &&
                              h.yarn_orig_ctx <= hparam_limit::kContext))
     return bad("YaRN rope scaling: factor or original context length out of range");
@@ -212,8 +220,8 @@ Result<DeepseekV4HParams> deepseek_v4_hparams_from_hf_config(const nlohmann::jso
 }
 
 // tiny: every layer kind and MLP kind in a few KB (docs/design/deepseek-v4.md §6
-// "Tests"), the window short enough that 64 tokens evict from it. Until the
-// compressed attention lands every layer is sliding-only.
+// "Tests"), the window short enough that 64 tokens evict from it; HCA at
+// ratio 16 and the indexer's top-k small so that 64 tokens make both act.
 DeepseekV4HParams deepseek_v4_preset_hparams(std::string_view preset) {
   DeepseekV4HParams h;
   const bool small = preset == "small";
@@ -225,7 +233,8 @@ DeepseekV4HParams deepseek_v4_preset_hparams(std::string_view preset) {
   h.n_hash_layers = 1; h.route_scale = 1.5; h.swiglu_limit = small ? 10.0 : 0.5; h.norm_topk = true;
   h.rope_theta = 10000.0; h.compress_rope_theta = 160000.0;
   h.yarn_factor = 4; h.yarn_orig_ctx = 16;
-  h.compress_ratios.assign(static_cast<size_t>(h.n_layer), 0);
+  h.compress_ratios = small ? std::vector<int64_t>{0, 4, 16, 4} : std::vector<int64_t>{0, 4, 16};  // sliding, CSA, HCA
+  h.index_n_heads = small ? 4 : 2; h.index_head_dim = small ? 64 : 32; h.index_topk = small ? 8 : 4;
   h.n_ctx = 4096;
   return h;
 }

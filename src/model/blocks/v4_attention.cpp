@@ -21,10 +21,10 @@ void rms_norm_plain(float* x, int64_t n, float eps) {
 }
 
 // q [T x H*d] (normalised per head) and the keys kv [T x d] (normalised), both before RoPE.
+// q_lat [T x q_lora_rank]: the normalised query latent (the CSA indexer reads it).
 void project(ThreadPool& pool, const V4AttnDims& d, const V4AttnWeights& w, const float* xn, int64_t T, float* q,
-             float* kv, StepArena& arena) {
+             float* kv, float* q_lat, StepArena& arena) {
   const StepArena::Scope scope(arena);
-  float* q_lat = arena.take<float>(T * d.q_lora_rank);
   const LinearJob first[] = {{&w.q_a, xn, T, q_lat}, {&w.kv, xn, T, kv}};
   linear_many(pool, first, arena);
   rms_norm_rows(q_lat, w.q_norm, q_lat, T, d.q_lora_rank, d.eps);
@@ -72,12 +72,12 @@ void attend_one(const V4AttnDims& d, const RopeTable& rope, const float* qh, con
 
 void attend(ThreadPool& pool, const V4AttnDims& d, const V4AttnWeights& w, const RopeTable& rope,
             std::span<const CacheSpan> seqs, int64_t layer, const float* q, float* o, StepArena& arena,
-            V4ExtraKeysFn extra, const void* ctx) {
+            const V4ExtraKeySource* extra) {
   for (size_t si = 0; si < seqs.size(); ++si) {
     const StepArena::Scope scope(arena);
     const CacheSpan& s = seqs[si];
     int64_t max_extra = 0;
-    for (int64_t i = 0; extra && i < s.n_tok; ++i) max_extra = std::max(max_extra, extra(ctx, static_cast<int64_t>(si), i).n);
+    for (int64_t i = 0; extra && i < s.n_tok; ++i) max_extra = std::max(max_extra, extra->keys(static_cast<int64_t>(si), i).n);
     const int64_t width = d.window + max_extra, H = d.n_head;
     const float** keys = arena.take<const float*>(s.n_tok * width);
     float* scores = arena.take<float>(s.n_tok * H * width);
@@ -87,7 +87,7 @@ void attend(ThreadPool& pool, const V4AttnDims& d, const V4AttnWeights& w, const
       const float** k = keys + i * width;
       int64_t n = 0;
       for (int64_t p = std::max<int64_t>(0, pos - d.window + 1); p <= pos; ++p) k[n++] = s.cache->row(layer, p);
-      const V4ExtraKeys ex = extra ? extra(ctx, static_cast<int64_t>(si), i) : V4ExtraKeys{};
+      const V4ExtraKeys ex = extra ? extra->keys(static_cast<int64_t>(si), i) : V4ExtraKeys{};
       for (int64_t j = 0; j < ex.n; ++j) k[n++] = ex.rows[j];
       n_keys[i] = n;
     }
@@ -130,16 +130,18 @@ void grouped_output(ThreadPool& pool, const V4AttnDims& d, const V4AttnWeights& 
 
 void v4_attention_forward(ThreadPool& pool, const V4AttnDims& d, const V4AttnWeights& w, const RopeTable& rope,
                           const float* xn, std::span<const CacheSpan> seqs, int64_t layer, float* out,
-                          StepArena& arena, V4ExtraKeysFn extra, const void* extra_ctx) {
+                          StepArena& arena, V4ExtraKeySource* extra) {
   const StepArena::Scope scope(arena);
   int64_t T = 0;
   for (const CacheSpan& s : seqs) T = std::max(T, s.first + s.n_tok);
   float* q = arena.take<float>(T * d.n_head * d.head_dim);
   float* kv = arena.take<float>(T * d.head_dim);
   float* o = arena.take<float>(T * d.n_head * d.head_dim);
-  project(pool, d, w, xn, T, q, kv, arena);
+  float* q_lat = arena.take<float>(T * d.q_lora_rank);
+  project(pool, d, w, xn, T, q, kv, q_lat, arena);
+  if (extra) extra->prepare(q_lat, arena);
   rotate_and_cache(d, rope, seqs, layer, q, kv, arena);
-  attend(pool, d, w, rope, seqs, layer, q, o, arena, extra, extra_ctx);
+  attend(pool, d, w, rope, seqs, layer, q, o, arena, extra);
   grouped_output(pool, d, w, o, T, out, arena);
 }
 

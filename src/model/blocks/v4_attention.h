@@ -7,7 +7,7 @@
 //
 // The cache row per token and layer is the normalised, rotated key [head_dim]
 // (f32). Compressed layers (CSA / HCA) attend to compressed entries as well;
-// their block plugs in through V4ExtraKeys (the seam: v4_compressor / v4_indexer).
+// their block plugs in through V4ExtraKeySource (v4_compressed_attention.h).
 #pragma once
 
 #include <span>
@@ -43,13 +43,23 @@ struct V4ExtraKeys {
   const float* const* rows = nullptr;
   int64_t n = 0;
 };
-// Per sequence and row: the extra keys of row i (i = 0..n_tok-1), or null for none.
-using V4ExtraKeysFn = V4ExtraKeys (*)(const void* ctx, int64_t seq, int64_t row);
+// Where a compressed layer's extra keys come from (v4_compressed_attention.h).
+// prepare() runs once per step after the projections, with the step's q_norm'd
+// query latent [T x q_lora_rank] (the CSA indexer scores with it); keys() then
+// answers per sequence (index into seqs) and row of that sequence.
+class V4ExtraKeySource {
+ public:
+  virtual void prepare(const float* q_lora, StepArena& arena) = 0;
+  virtual V4ExtraKeys keys(int64_t seq, int64_t row) const = 0;
+
+ protected:
+  ~V4ExtraKeySource() = default;
+};
 
 // xn [T x E] (attention-normed) -> out [T x E]; writes each token's cache row
 // for `layer`. `rope` is the layer's table (main or compressed base).
 void v4_attention_forward(ThreadPool& pool, const V4AttnDims& d, const V4AttnWeights& w, const RopeTable& rope,
                           const float* xn, std::span<const CacheSpan> seqs, int64_t layer, float* out,
-                          StepArena& arena, V4ExtraKeysFn extra = nullptr, const void* extra_ctx = nullptr);
+                          StepArena& arena, V4ExtraKeySource* extra = nullptr);
 
 }  // namespace dseek
