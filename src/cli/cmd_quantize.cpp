@@ -10,7 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "cli/imatrix_file.h"
+#include "cli/tools/imatrix_file.h"
 #include "core/file_identity.h"
 #include "core/progress.h"
 #include "core/quant/type_map.h"
