@@ -1,7 +1,7 @@
 // `dseek quantize IN OUT --type T [--type-map 'REGEX=TYPE,...']`: write a GGUF
 // copy of a model (GGUF or a Hugging Face directory, FP8 included) with its
 // matrices in type T, or per tensor as the type map says; --imatrix FILE
-// weights the iq4 writers' error by an importance matrix (llama.cpp's format). A GGUF
+// weights the iq4 / q2_K / q3_K writers' error by an importance matrix (llama.cpp's format). A GGUF
 // that is not a model dseek knows (a quant zoo, an unknown architecture) is
 // rewritten tensor by tensor instead: every float tensor in T (f32 where its
 // rows are not whole blocks of T), names, shapes and metadata kept.
@@ -10,7 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "cli/imatrix_file.h"
+#include "cli/tools/imatrix_file.h"
 #include "core/file_identity.h"
 #include "core/progress.h"
 #include "core/quant/type_map.h"
@@ -22,7 +22,7 @@
 namespace dseek::cli {
 namespace {
 
-constexpr const char* kTypes = "q8_0, q4_k, q5_k, q6_k, q4_0, q2_k, q3_k, iq4_nl, iq4_xs, bf16, f16, f32";
+constexpr const char* kTypes = "q8_0, q4_k, q5_k, q6_k, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, iq4_nl, iq4_xs, bf16, f16, f32";
 
 // A type `quantize` can store a weight in.
 bool writable_weight_type(DType t) {
@@ -70,8 +70,8 @@ int cmd_quantize(int argc, char** argv) {
                  "per-tensor types, 'REGEX=TYPE,REGEX=TYPE' (e.g. 'ffn_.*_exps=q2_k,attn.*=q8_0'): the first regex "
                  "found in a tensor's GGUF name gives its type, --type the rest (models only)");
   app.add_option("--imatrix", imatrix,
-                 "importance matrix (llama.cpp's llama-imatrix output, GGUF or .dat): iq4_nl / iq4_xs tensors "
-                 "minimise the importance-weighted error (models only)");
+                 "importance matrix (dseek imatrix or llama.cpp's llama-imatrix output, GGUF or .dat): iq4_nl / "
+                 "iq4_xs / q2_k / q3_k tensors minimise the importance-weighted error (models only)");
   app.add_option("--tokenizer-pre", pre, "pre-tokenizer name when importing a tokenizer.json (default: by architecture)");
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
   const auto t = dtype_from_name(type);

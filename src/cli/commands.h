@@ -18,6 +18,7 @@ int cmd_bench(int argc, char** argv);
 int cmd_quantize(int argc, char** argv);
 int cmd_serve(int argc, char** argv);
 int cmd_kld(int argc, char** argv);
+int cmd_imatrix(int argc, char** argv);
 int cmd_train(int argc, char** argv);
 int cmd_merge_lora(int argc, char** argv);
 

@@ -25,6 +25,7 @@ constexpr Command kCommands[] = {
     {"merge-lora", "bake LoRA adapters into a model GGUF", dseek::cli::cmd_merge_lora},
     {"kld", "KL divergence / top-1 agreement / perplexity of a quantised model against its base", dseek::cli::cmd_kld},
     {"serve", "serve a model over an OpenAI-compatible HTTP API with a chat page", dseek::cli::cmd_serve},
+    {"imatrix", "importance matrix of a model over a text (for quantize --imatrix)", dseek::cli::cmd_imatrix},
     {"quantize", "convert a GGUF or Hugging Face model to GGUF with a given weight type", dseek::cli::cmd_quantize},
     {"bench", "measure prompt/generation speed and memory bandwidth", dseek::cli::cmd_bench},
     {"logits", "write the logits of a token sequence (float32 [n_tokens x n_vocab])", dseek::cli::cmd_logits},

@@ -55,6 +55,7 @@ Status Decoder::forward_batch(std::span<const SeqBatch> batch, ThreadPool& pool,
   StepArena own;
   StepArena& arena = opt.arena ? *opt.arena : own;
   arena.reset();
+  arena.set_linear_observer(opt.observer);
   const int64_t T = static_cast<int64_t>(layout->tokens.size()), E = trunk_.n_embd;
   float* x = arena.take<float>(T * trunk_.n_streams * E);
   const LayerStep step{pool, layout->seqs, T, opt.mode, arena};

@@ -25,6 +25,7 @@ namespace dseek {
 enum class AttentionMode { kAuto, kNaive, kAbsorbed };
 
 class StepArena;
+class LinearObserver;
 struct MoeWeights;
 
 struct ForwardOptions {
@@ -35,6 +36,10 @@ struct ForwardOptions {
   // If set: every new token's final hidden state (after the output norm, what
   // the head and the MTP module read), [T x n_embd()] for all T tokens of the step.
   float* hidden = nullptr;
+  // If set: sees the input of every linear layer of the step (weight view,
+  // [n_tok x cols] activations), routed experts with their own rows; see
+  // model/blocks/linear.h. `dseek imatrix` sums activation energy with it.
+  LinearObserver* observer = nullptr;
 };
 
 // One sequence's share of a batched step: its new tokens, its cache, and

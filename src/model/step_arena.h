@@ -19,6 +19,8 @@
 
 namespace dseek {
 
+class LinearObserver;  // model/blocks/linear.h
+
 class StepArena {
  public:
   StepArena() = default;
@@ -46,6 +48,11 @@ class StepArena {
     return {int8_acts_.data(), n};
   }
 
+  // Who sees every linear layer's input during the step (`dseek imatrix`);
+  // null (the default) costs linear_many one branch per call.
+  void set_linear_observer(LinearObserver* o) { observer_ = o; }
+  LinearObserver* linear_observer() const { return observer_; }
+
   // Gives back what was taken during its lifetime.
   class Scope {
    public:
@@ -72,6 +79,7 @@ class StepArena {
   std::vector<Block> blocks_;
   size_t block_ = 0, used_ = 0;
   std::vector<kernels::QuantizedActs> int8_acts_;
+  LinearObserver* observer_ = nullptr;
 };
 
 // Per-thread scratch for one ThreadPool::parallel_for: `slots` slices of n

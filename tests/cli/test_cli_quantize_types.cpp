@@ -49,7 +49,7 @@ TEST(CliQuantizeTypes, NewWritableTypesRunAndReadOnlyOnesAreRefused) {
   test::TempDir dir;
   const auto m = dir / "m.gguf";
   ASSERT_EQ(run_dseek("init --arch deepseek-v3 --preset small -o " + q(m)).exit_code, 0);
-  for (const char* type : {"q2_k", "q3_k", "iq4_nl", "iq4_xs"}) {
+  for (const char* type : {"q2_k", "q3_k", "iq4_nl", "iq4_xs", "q4_1", "q5_0", "q5_1"}) {
     SCOPED_TRACE(type);
     auto r = run_dseek("quantize " + q(m) + " " + q(dir / "q.gguf") + " --type " + type);
     ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -82,11 +82,12 @@ TEST(QuantFormats, SignGroupsHaveEvenParity) {
 }
 
 TEST(QuantFormats, WhichTypesCanBeWritten) {
-  for (DType t : {DType::kIQ2_XXS, DType::kMXFP4, DType::kTQ1_0, DType::kQ5_1}) {
+  for (DType t : {DType::kIQ2_XXS, DType::kMXFP4, DType::kTQ1_0, DType::kIQ1_S}) {
     EXPECT_FALSE(kernels::can_quantize(t)) << dtype_name(t);
     EXPECT_TRUE(dtype_traits(t).is_float);
   }
-  for (DType t : {DType::kQ4_K, DType::kQ2_K, DType::kQ3_K, DType::kIQ4_NL, DType::kIQ4_XS})
+  for (DType t : {DType::kQ4_K, DType::kQ2_K, DType::kQ3_K, DType::kIQ4_NL, DType::kIQ4_XS, DType::kQ4_1, DType::kQ5_0,
+                  DType::kQ5_1})
     EXPECT_TRUE(kernels::can_quantize(t)) << dtype_name(t);
 }
 

@@ -1,6 +1,6 @@
 // Importance-weighted quantisation (quantize_row_weighted, `quantize
 // --imatrix`): with a skewed importance per column, the weighted writers of
-// iq4_nl / iq4_xs give a lower importance-weighted error than the plain
+// iq4_nl / iq4_xs / q2_K / q3_K give a lower importance-weighted error than the plain
 // writers; without importance (or for types without a weighted writer) they
 // are the plain writers byte for byte.
 #include <gtest/gtest.h>
@@ -29,7 +29,7 @@ TEST(QuantizeWeighted, ImportanceLowersTheWeightedError) {
   const int64_t cols = 1024, rows = 32;
   std::vector<float> imp(static_cast<size_t>(cols));
   for (auto& v : imp) v = std::exp(2.0f * normal(rng));  // a few columns matter far more than the rest
-  for (DType t : {DType::kIQ4_NL, DType::kIQ4_XS}) {
+  for (DType t : {DType::kIQ4_NL, DType::kIQ4_XS, DType::kQ2_K, DType::kQ3_K}) {
     ASSERT_TRUE(has_weighted_writer(t));
     double plain = 0, weighted = 0;
     std::vector<float> x(static_cast<size_t>(cols));

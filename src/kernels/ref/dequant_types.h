@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "core/quant/blocks.h"
+
 namespace dseek::kernels {
 
 // Block i of `src`, copied out (sources need not be aligned).
@@ -49,5 +51,17 @@ void quant_q2_k(const float* x, void* dst, int64_t nb);
 void quant_q3_k(const float* x, void* dst, int64_t nb);
 void quant_iq4_nl(const float* x, void* dst, int64_t nb);
 void quant_iq4_xs(const float* x, void* dst, int64_t nb);
+// The q2_K / q3_K blocks from per-16 sub-block scales (quantize_more.cpp;
+// the weighted writers choose the scales their own way): q2_K x ~ step*q - low,
+// q3_K x ~ scale*q; both quantise the scales to the block's and pick levels.
+void pack_q2_k(const float* x, const float* step, const float* low, BlockQ2_K& b);
+void pack_q3_k(const float* x, const float* scale, BlockQ3_K& b);
+// quantize_weighted_k.cpp: the same with importance weights imp[nb * 256].
+void quant_q2_k_weighted(const float* x, const float* imp, void* dst, int64_t nb);
+void quant_q3_k_weighted(const float* x, const float* imp, void* dst, int64_t nb);
+// quantize_simple.cpp: q4_1, q5_0, q5_1.
+void quant_q4_1(const float* x, void* dst, int64_t nb);
+void quant_q5_0(const float* x, void* dst, int64_t nb);
+void quant_q5_1(const float* x, void* dst, int64_t nb);
 
 }  // namespace dseek::kernels

@@ -314,6 +314,7 @@ bool can_quantize(DType t) {
     case DType::kI8: case DType::kI16: case DType::kI32: case DType::kI64: case DType::kU8: case DType::kBool:
     case DType::kQ4_0: case DType::kQ8_0: case DType::kQ4_K: case DType::kQ5_K: case DType::kQ6_K:
     case DType::kQ2_K: case DType::kQ3_K: case DType::kIQ4_NL: case DType::kIQ4_XS:
+    case DType::kQ4_1: case DType::kQ5_0: case DType::kQ5_1:
       return true;
     default:
       return false;  // read-only types: dequantised, never written (yet)
@@ -345,6 +346,9 @@ void quantize_row(DType t, const float* src, void* dst, int64_t n) {
     case DType::kQ3_K: quant_q3_k(src, dst, nb); return;
     case DType::kIQ4_NL: quant_iq4_nl(src, dst, nb); return;
     case DType::kIQ4_XS: quant_iq4_xs(src, dst, nb); return;
+    case DType::kQ4_1: quant_q4_1(src, dst, nb); return;
+    case DType::kQ5_0: quant_q5_0(src, dst, nb); return;
+    case DType::kQ5_1: quant_q5_1(src, dst, nb); return;
     case DType::kI8: case DType::kI16: case DType::kI32: case DType::kI64: case DType::kU8: case DType::kBool:
       for (int64_t i = 0; i < n; ++i) {  // integer types: round
         const auto v = static_cast<int64_t>(std::llround(src[i]));

@@ -100,6 +100,21 @@ void quant_iq4_xs(const float* x, void* dst, int64_t nb) {
   }
 }
 
+void pack_q2_k(const float* x, const float* step, const float* low, BlockQ2_K& b) {
+  b.d = f32_to_f16(*std::max_element(step, step + 16) / 15.0f);
+  b.dmin = f32_to_f16(*std::max_element(low, low + 16) / 15.0f);
+  const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
+  int q[kQK_K];
+  for (int j = 0; j < 16; ++j) {
+    const int sc = d > 0 ? clamp_round(step[j] / d, 0, 15) : 0;
+    const int m = dmin > 0 ? std::clamp(static_cast<int>(std::ceil(low[j] / dmin)), 0, 15) : 0;
+    b.scales[j] = static_cast<uint8_t>(sc | (m << 4));
+    const float dl = d * static_cast<float>(sc), ml = dmin * static_cast<float>(m);
+    for (int l = 0; l < 16; ++l) q[16 * j + l] = dl > 0 ? clamp_round((x[16 * j + l] + ml) / dl, 0, 3) : 0;
+  }
+  pack_2bit(q, b.qs);
+}
+
 void quant_q2_k(const float* x, void* dst, int64_t nb) {
   auto* b = static_cast<BlockQ2_K*>(dst);
   for (int64_t i = 0; i < nb; ++i, x += kQK_K) {
@@ -110,19 +125,28 @@ void quant_q2_k(const float* x, void* dst, int64_t nb) {
       low[j] = -lo;
       step[j] = (hi - lo) / 3.0f;
     }
-    b[i].d = f32_to_f16(*std::max_element(step, step + 16) / 15.0f);
-    b[i].dmin = f32_to_f16(*std::max_element(low, low + 16) / 15.0f);
-    const float d = f16_to_f32(b[i].d), dmin = f16_to_f32(b[i].dmin);
-    int q[kQK_K];
-    for (int j = 0; j < 16; ++j) {
-      const int sc = d > 0 ? clamp_round(step[j] / d, 0, 15) : 0;
-      const int m = dmin > 0 ? std::clamp(static_cast<int>(std::ceil(low[j] / dmin)), 0, 15) : 0;
-      b[i].scales[j] = static_cast<uint8_t>(sc | (m << 4));
-      const float dl = d * static_cast<float>(sc), ml = dmin * static_cast<float>(m);
-      for (int l = 0; l < 16; ++l) q[16 * j + l] = dl > 0 ? clamp_round((x[16 * j + l] + ml) / dl, 0, 3) : 0;
-    }
-    pack_2bit(q, b[i].qs);
+    pack_q2_k(x, step, low, b[i]);
   }
+}
+
+void pack_q3_k(const float* x, const float* scale, BlockQ3_K& b) {
+  b.d = f32_to_f16(signed_max(scale, 16) / -32.0f);
+  const float d = f16_to_f32(b.d);
+  std::memset(b.scales, 0, sizeof b.scales);
+  std::memset(b.hmask, 0, sizeof b.hmask);
+  int q[kQK_K];
+  for (int j = 0; j < 16; ++j) {
+    const int v = d != 0 ? clamp_round(scale[j] / d, -32, 31) : 0;
+    b.scales[j % 8] |= static_cast<uint8_t>(((v + 32) & 0xF) << (4 * (j / 8)));
+    b.scales[8 + j % 4] |= static_cast<uint8_t>(((v + 32) >> 4) << (2 * (j / 4)));
+    const float dl = d * static_cast<float>(v);
+    for (int l = 0; l < 16; ++l) {
+      const int e = 16 * j + l;
+      q[e] = (dl != 0 ? clamp_round(x[e] / dl, -4, 3) : 0) + 4;  // 0..7: low 2 bits + high bit
+      if (q[e] >= 4) b.hmask[e % 32] |= static_cast<uint8_t>(1 << (e / 32));
+    }
+  }
+  pack_2bit(q, b.qs);
 }
 
 void quant_q3_k(const float* x, void* dst, int64_t nb) {
@@ -130,23 +154,7 @@ void quant_q3_k(const float* x, void* dst, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, x += kQK_K) {
     float scale[16];  // per 16: x ~ scale * q3, q3 in -4..3, the largest magnitude at -4
     for (int j = 0; j < 16; ++j) scale[j] = signed_max(x + 16 * j, 16) / -4.0f;
-    b[i].d = f32_to_f16(signed_max(scale, 16) / -32.0f);
-    const float d = f16_to_f32(b[i].d);
-    std::memset(b[i].scales, 0, sizeof b[i].scales);
-    std::memset(b[i].hmask, 0, sizeof b[i].hmask);
-    int q[kQK_K];
-    for (int j = 0; j < 16; ++j) {
-      const int v = d != 0 ? clamp_round(scale[j] / d, -32, 31) : 0;
-      b[i].scales[j % 8] |= static_cast<uint8_t>(((v + 32) & 0xF) << (4 * (j / 8)));
-      b[i].scales[8 + j % 4] |= static_cast<uint8_t>(((v + 32) >> 4) << (2 * (j / 4)));
-      const float dl = d * static_cast<float>(v);
-      for (int l = 0; l < 16; ++l) {
-        const int e = 16 * j + l;
-        q[e] = (dl != 0 ? clamp_round(x[e] / dl, -4, 3) : 0) + 4;  // 0..7: low 2 bits + high bit
-        if (q[e] >= 4) b[i].hmask[e % 32] |= static_cast<uint8_t>(1 << (e / 32));
-      }
-    }
-    pack_2bit(q, b[i].qs);
+    pack_q3_k(x, scale, b[i]);
   }
 }
 

@@ -3,7 +3,8 @@
 // error the next layer sees when imp[i] is the mean square of input column i
 // (llama.cpp's importance matrix). The search: 21 trial scales around the
 // max-magnitude one, each refitted by weighted least squares to the levels it
-// picks; the best trial wins. Other types fall back to the plain writers.
+// picks; the best trial wins. q2_K / q3_K: quantize_weighted_k.cpp. Other
+// types fall back to the plain writers.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -94,12 +95,16 @@ void iq4_xs_weighted(const float* x, const float* imp, void* dst, int64_t nb) {
 
 }  // namespace
 
-bool has_weighted_writer(DType t) { return t == DType::kIQ4_NL || t == DType::kIQ4_XS; }
+bool has_weighted_writer(DType t) {
+  return t == DType::kIQ4_NL || t == DType::kIQ4_XS || t == DType::kQ2_K || t == DType::kQ3_K;
+}
 
 void quantize_row_weighted(DType t, const float* src, const float* importance, void* dst, int64_t n) {
   if (!importance || !has_weighted_writer(t)) return quantize_row(t, src, dst, n);
   const int64_t nb = n / dtype_traits(t).block_size;
   if (t == DType::kIQ4_NL) return iq4_nl_weighted(src, importance, dst, nb);
+  if (t == DType::kQ2_K) return quant_q2_k_weighted(src, importance, dst, nb);
+  if (t == DType::kQ3_K) return quant_q3_k_weighted(src, importance, dst, nb);
   iq4_xs_weighted(src, importance, dst, nb);
 }
 

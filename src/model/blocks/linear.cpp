@@ -67,6 +67,9 @@ void linear(ThreadPool& pool, const kernels::MatrixView& w, const float* x, int6
 
 void linear_many(ThreadPool& pool, std::span<const LinearJob> jobs, StepArena& arena) {
   const StepArena::Scope scope(arena);
+  if (LinearObserver* o = arena.linear_observer())
+    for (const LinearJob& job : jobs)
+      if (job.n_tok > 0) o->observe(*job.w, job.x, job.n_tok);
   const JobActs ja = quantize_inputs(pool, jobs, arena);
   int64_t* start = arena.take<int64_t>(static_cast<int64_t>(jobs.size()) + 1);  // prefix sums of rows
   start[0] = 0;

@@ -12,6 +12,18 @@
 
 namespace dseek {
 
+// Sees the input of every linear_many job before its product, on the calling
+// thread (ForwardOptions::observer, carried by the step's arena): the weight
+// view (w.data identifies the tensor, and within a 3-D expert tensor the
+// expert) and x [n_tok x w.cols]. A routed expert is seen with only the rows
+// routed to it. Matrices the attention kernels read directly (MLA's W_UK /
+// W_UV) are not linear jobs and are not seen.
+class LinearObserver {
+ public:
+  virtual ~LinearObserver() = default;
+  virtual void observe(const kernels::MatrixView& w, const float* x, int64_t n_tok) = 0;
+};
+
 // Y[T x w.rows] = X[T x w.cols] * W^T (row strides = the matrix dims).
 // q8_0 / q4_K / q6_K weights take the int8-activation path: X is quantised
 // to int8 blocks of 32 once per call (kernels::matmul_q8), f32/f16/bf16/FP8

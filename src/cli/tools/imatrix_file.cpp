@@ -1,5 +1,5 @@
 // ImportanceMatrix: llama.cpp's imatrix files, GGUF or legacy .dat (imatrix_file.h).
-#include "cli/imatrix_file.h"
+#include "cli/tools/imatrix_file.h"
 
 #include <algorithm>
 #include <cstring>
@@ -27,7 +27,11 @@ Result<std::map<std::string, std::vector<float>, std::less<>>> load_gguf(const G
     std::memcpy(v.data(), g.tensor_data(t).data(), v.size() * 4);
     std::memcpy(c.data(), g.tensor_data(*counts).data(), c.size() * 4);
     const int64_t per = n / slices;
-    for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] /= std::max(1.0f, c[static_cast<size_t>(i / per)]);
+    // A slice no row reached (an expert the text never routed to) weighs every column alike: the plain error.
+    for (int64_t i = 0; i < n; ++i) {
+      const float calls = c[static_cast<size_t>(i / per)];
+      v[static_cast<size_t>(i)] = calls > 0 ? v[static_cast<size_t>(i)] / calls : 1.0f;
+    }
     out[name] = std::move(v);
   }
   return out;

@@ -4,7 +4,8 @@
 // and `<name>.counts`, the calls per slice) and its older .dat format
 // (int32 count; per entry int32 name length, name, int32 calls, int32 n,
 // n floats; then trailing dataset info, ignored). Values are kept per
-// column as mean squares (sum / calls), the weights quantize_row_weighted takes.
+// column as mean squares (sum / calls), the weights quantize_row_weighted takes;
+// a slice with no calls gets weight 1 per column.
 #pragma once
 
 #include <map>
