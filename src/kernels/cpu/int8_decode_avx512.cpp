@@ -5,6 +5,7 @@
 // scales are the scalar decoder's very float expressions (one rounding each).
 #include <immintrin.h>
 
+#include <cstddef>
 #include <cstring>
 
 #include "core/float_convert.h"
@@ -15,6 +16,20 @@
 
 namespace dseek::kernels {
 namespace {
+
+// Block i's bytes, read in place: copying a block first (load_any_block) makes
+// the vector loads of its codes straddle the copy's stores, and a load that
+// forwarding cannot serve stalls for the whole of a 32-block's decode.
+template <class Block>
+const uint8_t* block_at(const std::byte* row, int64_t i) {
+  return reinterpret_cast<const uint8_t*>(row) + i * static_cast<int64_t>(sizeof(Block));
+}
+
+inline uint16_t u16_at(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
 
 // A q4_0-ordered block's 32 nibbles: low nibbles of the 16 bytes, then high.
 inline __m256i nibbles32(const uint8_t* qs) {
@@ -32,7 +47,7 @@ inline __m256i table16(const int8_t* values) {
 inline void store32(int8_t* q, __m256i v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), v); }
 
 // Byte j is 16 where bit j of the little-endian qh is set (q5's fifth bit).
-inline __m256i fifth_bits(const uint8_t (&qh)[4]) {
+inline __m256i fifth_bits(const uint8_t* qh) {
   uint32_t v;
   std::memcpy(&v, qh, 4);
   return _mm256_maskz_set1_epi8(v, 16);
@@ -50,36 +65,37 @@ void offset_min(const DecodedRow& out, int64_t b, float m) {
 
 void decode_q4_1_avx512(const std::byte* row, int64_t cols, const DecodedRow& out) {
   for (int64_t b = 0; b < cols / 32; ++b) {
-    const auto blk = load_any_block<BlockQ4_1>(row, b);
-    store32(out.q + 32 * b, nibbles32(blk.qs));
-    out.s0[b] = f16_to_f32(blk.d);
-    offset_min(out, b, f16_to_f32(blk.m));
+    const uint8_t* blk = block_at<BlockQ4_1>(row, b);
+    store32(out.q + 32 * b, nibbles32(blk + offsetof(BlockQ4_1, qs)));
+    out.s0[b] = f16_to_f32(u16_at(blk + offsetof(BlockQ4_1, d)));
+    offset_min(out, b, f16_to_f32(u16_at(blk + offsetof(BlockQ4_1, m))));
   }
 }
 
 void decode_q5_0_avx512(const std::byte* row, int64_t cols, const DecodedRow& out) {
   for (int64_t b = 0; b < cols / 32; ++b) {
-    const auto blk = load_any_block<BlockQ5_0>(row, b);
-    store32(out.q + 32 * b, _mm256_sub_epi8(_mm256_or_si256(nibbles32(blk.qs), fifth_bits(blk.qh)), _mm256_set1_epi8(16)));
-    out.s0[b] = f16_to_f32(blk.d);
+    const uint8_t* blk = block_at<BlockQ5_0>(row, b);
+    const __m256i q = _mm256_or_si256(nibbles32(blk + offsetof(BlockQ5_0, qs)), fifth_bits(blk + offsetof(BlockQ5_0, qh)));
+    store32(out.q + 32 * b, _mm256_sub_epi8(q, _mm256_set1_epi8(16)));
+    out.s0[b] = f16_to_f32(u16_at(blk + offsetof(BlockQ5_0, d)));
   }
 }
 
 void decode_q5_1_avx512(const std::byte* row, int64_t cols, const DecodedRow& out) {
   for (int64_t b = 0; b < cols / 32; ++b) {
-    const auto blk = load_any_block<BlockQ5_1>(row, b);
-    store32(out.q + 32 * b, _mm256_or_si256(nibbles32(blk.qs), fifth_bits(blk.qh)));
-    out.s0[b] = f16_to_f32(blk.d);
-    offset_min(out, b, f16_to_f32(blk.m));
+    const uint8_t* blk = block_at<BlockQ5_1>(row, b);
+    store32(out.q + 32 * b, _mm256_or_si256(nibbles32(blk + offsetof(BlockQ5_1, qs)), fifth_bits(blk + offsetof(BlockQ5_1, qh))));
+    out.s0[b] = f16_to_f32(u16_at(blk + offsetof(BlockQ5_1, d)));
+    offset_min(out, b, f16_to_f32(u16_at(blk + offsetof(BlockQ5_1, m))));
   }
 }
 
 void decode_iq4_nl_avx512(const std::byte* row, int64_t cols, const DecodedRow& out) {
   const __m256i values = table16(kIq4nlValues);
   for (int64_t b = 0; b < cols / 32; ++b) {
-    const auto blk = load_any_block<BlockIQ4_NL>(row, b);
-    store32(out.q + 32 * b, lookup16(values, nibbles32(blk.qs)));
-    out.s0[b] = f16_to_f32(blk.d);
+    const uint8_t* blk = block_at<BlockIQ4_NL>(row, b);
+    store32(out.q + 32 * b, lookup16(values, nibbles32(blk + offsetof(BlockIQ4_NL, qs))));
+    out.s0[b] = f16_to_f32(u16_at(blk + offsetof(BlockIQ4_NL, d)));
   }
 }
 
@@ -87,21 +103,23 @@ void decode_mxfp4_avx512(const std::byte* row, int64_t cols, const DecodedRow& o
   static constexpr int8_t kDoubled[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
   const __m256i values = table16(kDoubled);
   for (int64_t b = 0; b < cols / 32; ++b) {
-    const auto blk = load_any_block<BlockMxfp4>(row, b);
-    store32(out.q + 32 * b, lookup16(values, nibbles32(blk.qs)));
-    out.s0[b] = e8m0_to_float(blk.e) * 0.5f;
+    const uint8_t* blk = block_at<BlockMxfp4>(row, b);
+    store32(out.q + 32 * b, lookup16(values, nibbles32(blk + offsetof(BlockMxfp4, qs))));
+    out.s0[b] = e8m0_to_float(blk[offsetof(BlockMxfp4, e)]) * 0.5f;
   }
 }
 
 void decode_iq4_xs_avx512(const std::byte* row, int64_t cols, const DecodedRow& out) {
   const __m256i values = table16(kIq4nlValues);
   for (int64_t sb = 0; sb < cols / kQK_K; ++sb) {
-    const auto blk = load_any_block<BlockIQ4_XS>(row, sb);
-    const float d = f16_to_f32(blk.d);
+    const uint8_t* blk = block_at<BlockIQ4_XS>(row, sb);
+    const float d = f16_to_f32(u16_at(blk + offsetof(BlockIQ4_XS, d)));
+    const uint16_t scales_h = u16_at(blk + offsetof(BlockIQ4_XS, scales_h));
+    const uint8_t* scales_l = blk + offsetof(BlockIQ4_XS, scales_l);
     for (int ib = 0; ib < 8; ++ib) {
       const int64_t b = 8 * sb + ib;
-      const int ls = ((blk.scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) | (((blk.scales_h >> (2 * ib)) & 3) << 4);
-      store32(out.q + 32 * b, lookup16(values, nibbles32(blk.qs + 16 * ib)));
+      const int ls = ((scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) | (((scales_h >> (2 * ib)) & 3) << 4);
+      store32(out.q + 32 * b, lookup16(values, nibbles32(blk + offsetof(BlockIQ4_XS, qs) + 16 * ib)));
       out.s0[b] = d * static_cast<float>(ls - 32);
     }
   }
@@ -113,27 +131,27 @@ void decode_q2_k_avx512(const std::byte* row, int64_t cols, const DecodedRow& ou
   const __m512i even = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 14, 12, 10, 8, 6, 4, 2, 0);
   const __m512i odd = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 15, 13, 11, 9, 7, 5, 3, 1);
   for (int64_t sb = 0; sb < cols / kQK_K; ++sb) {
-    const auto blk = load_any_block<BlockQ2_K>(row, sb);
+    const uint8_t* blk = block_at<BlockQ2_K>(row, sb);
     for (int half = 0; half < 2; ++half) {
-      const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs + 32 * half));
+      const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + offsetof(BlockQ2_K, qs) + 32 * half));
       for (int plane = 0; plane < 4; ++plane) store32(out.q + 32 * (8 * sb + 4 * half + plane), plane2(bytes, plane));
     }
     // Sub-block is: scale d * (sc & 0xF) into s0 / s1 of block is / 2, min weight sc >> 4 at mi[is].
-    const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales)));
-    const __m512 s = _mm512_mul_ps(_mm512_set1_ps(f16_to_f32(blk.d)), _mm512_cvtepi32_ps(_mm512_and_si512(sc, _mm512_set1_epi32(0xF))));
+    const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + offsetof(BlockQ2_K, scales))));
+    const __m512 s = _mm512_mul_ps(_mm512_set1_ps(f16_to_f32(u16_at(blk + offsetof(BlockQ2_K, d)))), _mm512_cvtepi32_ps(_mm512_and_si512(sc, _mm512_set1_epi32(0xF))));
     _mm256_storeu_ps(out.s0 + 8 * sb, _mm512_castps512_ps256(_mm512_permutexvar_ps(even, s)));
     _mm256_storeu_ps(out.s1 + 8 * sb, _mm512_castps512_ps256(_mm512_permutexvar_ps(odd, s)));
     _mm512_storeu_si512(out.mi + 16 * sb, _mm512_srli_epi32(sc, 4));
-    _mm256_storeu_ps(out.ms + 8 * sb, _mm256_set1_ps(f16_to_f32(blk.dmin)));
+    _mm256_storeu_ps(out.ms + 8 * sb, _mm256_set1_ps(f16_to_f32(u16_at(blk + offsetof(BlockQ2_K, dmin)))));
   }
 }
 
 void decode_q3_k_avx512(const std::byte* row, int64_t cols, const DecodedRow& out) {
   for (int64_t sb = 0; sb < cols / kQK_K; ++sb) {
-    const auto blk = load_any_block<BlockQ3_K>(row, sb);
-    const __m256i hmask = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.hmask));
+    const uint8_t* blk = block_at<BlockQ3_K>(row, sb);
+    const __m256i hmask = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + offsetof(BlockQ3_K, hmask)));
     for (int half = 0; half < 2; ++half) {
-      const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs + 32 * half));
+      const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + offsetof(BlockQ3_K, qs) + 32 * half));
       for (int plane = 0; plane < 4; ++plane) {
         const int k = 4 * half + plane;  // the block's bit in hmask; clear means q - 4
         const __mmask32 high = _mm256_test_epi8_mask(hmask, _mm256_set1_epi8(static_cast<char>(1 << k)));
@@ -141,9 +159,10 @@ void decode_q3_k_avx512(const std::byte* row, int64_t cols, const DecodedRow& ou
         store32(out.q + 32 * (8 * sb + k), _mm256_mask_sub_epi8(q, static_cast<__mmask32>(~high), q, _mm256_set1_epi8(4)));
       }
     }
-    const float d = f16_to_f32(blk.d);
+    const float d = f16_to_f32(u16_at(blk + offsetof(BlockQ3_K, d)));
+    const uint8_t* scales = blk + offsetof(BlockQ3_K, scales);
     for (int is = 0; is < 16; ++is) {
-      const int low = (blk.scales[is % 8] >> (4 * (is / 8))) & 0xF, high = (blk.scales[8 + is % 4] >> (2 * (is / 4))) & 3;
+      const int low = (scales[is % 8] >> (4 * (is / 8))) & 0xF, high = (scales[8 + is % 4] >> (2 * (is / 4))) & 3;
       (is % 2 ? out.s1 : out.s0)[8 * sb + is / 2] = d * static_cast<float>((low | (high << 4)) - 32);
     }
   }
@@ -161,32 +180,33 @@ void decode_tq1_0_avx512(const std::byte* row, int64_t cols, const DecodedRow& o
   constexpr int kQs = sizeof(BlockTQ1_0::qs), kQh = sizeof(BlockTQ1_0::qh);
   static_assert(kQs == 48 && kQh == 4);
   for (int64_t sb = 0; sb < cols / kQK_K; ++sb) {
-    const auto blk = load_any_block<BlockTQ1_0>(row, sb);
+    const uint8_t* blk = block_at<BlockTQ1_0>(row, sb);
+    const uint8_t* qs = blk + offsetof(BlockTQ1_0, qs);
     int8_t* q = out.q + kQK_K * sb;
-    const __m512i run32 = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs)));
+    const __m512i run32 = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs)));
     // The 16-byte run and qh as one 20-byte run: digits of bytes 32..47 then 48..51 (qh), 4 of the latter's only.
     uint8_t tail[32] = {};
-    std::memcpy(tail, blk.qs + 32, 16);
-    std::memcpy(tail + 16, blk.qh, kQh);
+    std::memcpy(tail, qs + 32, 16);
+    std::memcpy(tail + 16, blk + offsetof(BlockTQ1_0, qh), kQh);
     const __m512i run20 = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tail)));
     for (int n = 0; n < 5; ++n) store32(q + 32 * n, ternary_digits32(run32, kPow3[n]));
     alignas(32) int8_t digits[5][32];
     for (int n = 0; n < 5; ++n) _mm256_store_si256(reinterpret_cast<__m256i*>(digits[n]), ternary_digits32(run20, kPow3[n]));
     for (int n = 0; n < 5; ++n) std::memcpy(q + 160 + 16 * n, digits[n], 16);
     for (int n = 0; n < 4; ++n) std::memcpy(q + 240 + kQh * n, digits[n] + 16, kQh);
-    _mm256_storeu_ps(out.s0 + 8 * sb, _mm256_set1_ps(f16_to_f32(blk.d)));
+    _mm256_storeu_ps(out.s0 + 8 * sb, _mm256_set1_ps(f16_to_f32(u16_at(blk + offsetof(BlockTQ1_0, d)))));
   }
 }
 
 void decode_tq2_0_avx512(const std::byte* row, int64_t cols, const DecodedRow& out) {
   for (int64_t sb = 0; sb < cols / kQK_K; ++sb) {
-    const auto blk = load_any_block<BlockTQ2_0>(row, sb);
+    const uint8_t* blk = block_at<BlockTQ2_0>(row, sb);
     int8_t* q = out.q + kQK_K * sb;
     for (int j = 0; j < 2; ++j) {
-      const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs + 32 * j));
+      const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + offsetof(BlockTQ2_0, qs) + 32 * j));
       for (int l = 0; l < 4; ++l) store32(q + 32 * (4 * j + l), _mm256_sub_epi8(plane2(bytes, l), _mm256_set1_epi8(1)));
     }
-    _mm256_storeu_ps(out.s0 + 8 * sb, _mm256_set1_ps(f16_to_f32(blk.d)));
+    _mm256_storeu_ps(out.s0 + 8 * sb, _mm256_set1_ps(f16_to_f32(u16_at(blk + offsetof(BlockTQ2_0, d)))));
   }
 }
 
