@@ -17,20 +17,6 @@
 namespace dseek::kernels {
 namespace {
 
-// Block i's bytes, read in place: copying a block first (load_any_block) makes
-// the vector loads of its codes straddle the copy's stores, and a load that
-// forwarding cannot serve stalls for the whole of a 32-block's decode.
-template <class Block>
-const uint8_t* block_at(const std::byte* row, int64_t i) {
-  return reinterpret_cast<const uint8_t*>(row) + i * static_cast<int64_t>(sizeof(Block));
-}
-
-inline uint16_t u16_at(const uint8_t* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
-
 // A q4_0-ordered block's 32 nibbles: low nibbles of the 16 bytes, then high.
 inline __m256i nibbles32(const uint8_t* qs) {
   const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)), m = _mm_set1_epi8(0xF);
@@ -125,11 +111,17 @@ void decode_iq4_xs_avx512(const std::byte* row, int64_t cols, const DecodedRow& 
   }
 }
 
+// Stores 16 sub-block scales as s0 (even lanes) and s1 (odd lanes) of 8 blocks.
+inline void store_half_scales(const DecodedRow& out, int64_t sb, __m512 s) {
+  const __m512i even = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512i odd = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 15, 13, 11, 9, 7, 5, 3, 1);
+  _mm256_storeu_ps(out.s0 + 8 * sb, _mm512_castps512_ps256(_mm512_permutexvar_ps(even, s)));
+  _mm256_storeu_ps(out.s1 + 8 * sb, _mm512_castps512_ps256(_mm512_permutexvar_ps(odd, s)));
+}
+
 // q2_K / q3_K: block 4*half + plane of a super-block is the 2-bit plane
 // `plane` of the 32 bytes qs[32*half ..]; its halves are sub-blocks 2b, 2b+1.
 void decode_q2_k_avx512(const std::byte* row, int64_t cols, const DecodedRow& out) {
-  const __m512i even = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 14, 12, 10, 8, 6, 4, 2, 0);
-  const __m512i odd = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 15, 13, 11, 9, 7, 5, 3, 1);
   for (int64_t sb = 0; sb < cols / kQK_K; ++sb) {
     const uint8_t* blk = block_at<BlockQ2_K>(row, sb);
     for (int half = 0; half < 2; ++half) {
@@ -139,11 +131,24 @@ void decode_q2_k_avx512(const std::byte* row, int64_t cols, const DecodedRow& ou
     // Sub-block is: scale d * (sc & 0xF) into s0 / s1 of block is / 2, min weight sc >> 4 at mi[is].
     const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + offsetof(BlockQ2_K, scales))));
     const __m512 s = _mm512_mul_ps(_mm512_set1_ps(f16_to_f32(u16_at(blk + offsetof(BlockQ2_K, d)))), _mm512_cvtepi32_ps(_mm512_and_si512(sc, _mm512_set1_epi32(0xF))));
-    _mm256_storeu_ps(out.s0 + 8 * sb, _mm512_castps512_ps256(_mm512_permutexvar_ps(even, s)));
-    _mm256_storeu_ps(out.s1 + 8 * sb, _mm512_castps512_ps256(_mm512_permutexvar_ps(odd, s)));
+    store_half_scales(out, sb, s);
     _mm512_storeu_si512(out.mi + 16 * sb, _mm512_srli_epi32(sc, 4));
     _mm256_storeu_ps(out.ms + 8 * sb, _mm256_set1_ps(f16_to_f32(u16_at(blk + offsetof(BlockQ2_K, dmin)))));
   }
+}
+
+// q3_K's 16 6-bit scales minus 32, lane is: low 4 bits in nibble is / 8 of
+// byte is % 8, high 2 in bits 2 * (is / 4) of byte 8 + is % 4. The masked
+// load stays inside the 12 bytes (the row's last block ends 2 bytes later).
+inline __m512i q3_k_scales(const uint8_t* scales) {
+  const __m512i v = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(0xFFF, scales));
+  const __m512i low_idx = _mm512_set_epi32(7, 6, 5, 4, 3, 2, 1, 0, 7, 6, 5, 4, 3, 2, 1, 0);
+  const __m512i low_shift = _mm512_set_epi32(4, 4, 4, 4, 4, 4, 4, 4, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m512i high_idx = _mm512_set_epi32(11, 10, 9, 8, 11, 10, 9, 8, 11, 10, 9, 8, 11, 10, 9, 8);
+  const __m512i high_shift = _mm512_set_epi32(6, 6, 6, 6, 4, 4, 4, 4, 2, 2, 2, 2, 0, 0, 0, 0);
+  const __m512i low = _mm512_and_si512(_mm512_srlv_epi32(_mm512_permutexvar_epi32(low_idx, v), low_shift), _mm512_set1_epi32(0xF));
+  const __m512i high = _mm512_and_si512(_mm512_srlv_epi32(_mm512_permutexvar_epi32(high_idx, v), high_shift), _mm512_set1_epi32(3));
+  return _mm512_sub_epi32(_mm512_or_si512(low, _mm512_slli_epi32(high, 4)), _mm512_set1_epi32(32));
 }
 
 void decode_q3_k_avx512(const std::byte* row, int64_t cols, const DecodedRow& out) {
@@ -159,12 +164,9 @@ void decode_q3_k_avx512(const std::byte* row, int64_t cols, const DecodedRow& ou
         store32(out.q + 32 * (8 * sb + k), _mm256_mask_sub_epi8(q, static_cast<__mmask32>(~high), q, _mm256_set1_epi8(4)));
       }
     }
-    const float d = f16_to_f32(u16_at(blk + offsetof(BlockQ3_K, d)));
-    const uint8_t* scales = blk + offsetof(BlockQ3_K, scales);
-    for (int is = 0; is < 16; ++is) {
-      const int low = (scales[is % 8] >> (4 * (is / 8))) & 0xF, high = (scales[8 + is % 4] >> (2 * (is / 4))) & 3;
-      (is % 2 ? out.s1 : out.s0)[8 * sb + is / 2] = d * static_cast<float>((low | (high << 4)) - 32);
-    }
+    const __m512 s = _mm512_mul_ps(_mm512_set1_ps(f16_to_f32(u16_at(blk + offsetof(BlockQ3_K, d)))),
+                                   _mm512_cvtepi32_ps(q3_k_scales(blk + offsetof(BlockQ3_K, scales))));
+    store_half_scales(out, sb, s);
   }
 }
 
@@ -184,16 +186,21 @@ void decode_tq1_0_avx512(const std::byte* row, int64_t cols, const DecodedRow& o
     const uint8_t* qs = blk + offsetof(BlockTQ1_0, qs);
     int8_t* q = out.q + kQK_K * sb;
     const __m512i run32 = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs)));
-    // The 16-byte run and qh as one 20-byte run: digits of bytes 32..47 then 48..51 (qh), 4 of the latter's only.
-    uint8_t tail[32] = {};
-    std::memcpy(tail, qs + 32, 16);
-    std::memcpy(tail + 16, blk + offsetof(BlockTQ1_0, qh), kQh);
-    const __m512i run20 = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tail)));
+    // The 16-byte run and qh as one 20-byte run: digits of bytes 32..47 (5 each), then of qh (4 each).
+    uint32_t qh;
+    std::memcpy(&qh, blk + offsetof(BlockTQ1_0, qh), kQh);
+    const __m256i tail = _mm256_inserti128_si256(
+        _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs + 32))), _mm_cvtsi32_si128(static_cast<int>(qh)), 1);
+    const __m512i run20 = _mm512_cvtepu8_epi16(tail);
     for (int n = 0; n < 5; ++n) store32(q + 32 * n, ternary_digits32(run32, kPow3[n]));
-    alignas(32) int8_t digits[5][32];
-    for (int n = 0; n < 5; ++n) _mm256_store_si256(reinterpret_cast<__m256i*>(digits[n]), ternary_digits32(run20, kPow3[n]));
-    for (int n = 0; n < 5; ++n) std::memcpy(q + 160 + 16 * n, digits[n], 16);
-    for (int n = 0; n < 4; ++n) std::memcpy(q + 240 + kQh * n, digits[n] + 16, kQh);
+    for (int n = 0; n < 5; ++n) {
+      const __m256i digits = ternary_digits32(run20, kPow3[n]);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 160 + 16 * n), _mm256_castsi256_si128(digits));
+      if (n < 4) {
+        const auto four = static_cast<uint32_t>(_mm_cvtsi128_si32(_mm256_extracti128_si256(digits, 1)));
+        std::memcpy(q + 240 + kQh * n, &four, kQh);
+      }
+    }
     _mm256_storeu_ps(out.s0 + 8 * sb, _mm256_set1_ps(f16_to_f32(u16_at(blk + offsetof(BlockTQ1_0, d)))));
   }
 }
