@@ -19,6 +19,7 @@
 #include "core/thread_pool.h"
 #include "core/float_convert.h"
 #include "kernels/cpu/dispatch.h"
+#include "kernels/cpu/int8_decode_simd.h"
 #include "kernels/int8_decode/decoded_row.h"
 #include "kernels/kernels.h"
 #include "kernels/ref/reference.h"
@@ -432,6 +433,30 @@ void BM_mla_absorbed_per_key(benchmark::State& st) {
   st.counters["MAC/key"] = static_cast<double>(H * (Ckv + Dr + Ckv));
 }
 BENCHMARK(BM_mla_absorbed_per_key)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+// Decoding alone, the same 2048 -> 1408 matrix (cache-resident) row by row into
+// one scratch row: the scalar decoders (kernels/int8_decode/) and the AVX-512
+// ones (cpu/int8_decode_simd.h), in GB/s of weights decoded. GEMV's share of
+// time spent decoding is its GB/s over this one's.
+void decoded_decode_only(benchmark::State& st, bool simd) {
+  const DType t = kDecoded[st.range(0)];
+  const int64_t rows = 1408, cols = 2048;
+  if (simd && !int8_table(Isa::kAvx512)) return st.SkipWithError("no AVX-512BW on this CPU");
+  const DecodeRowFn decode = simd ? decoder_or_scalar(decoders_avx512(), t) : decoded_format(t)->decode;
+  const Experts& e = experts(t, rows, cols);
+  const MatrixView& w = e.views[0];
+  DecodedRowBuffer buf(cols);
+  for (auto _ : st) {
+    for (int64_t r = 0; r < rows; ++r) decode(w.data + static_cast<uint64_t>(r) * w.row_bytes, cols, buf.row());
+    benchmark::DoNotOptimize(buf.row().q);
+  }
+  st.counters["GB/s"] = benchmark::Counter(static_cast<double>(e.bytes) * static_cast<double>(st.iterations()),
+                                           benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+  st.SetLabel(std::string(dtype_name(t)) + (simd ? " avx512" : " scalar"));
+}
+void BM_decode_scalar(benchmark::State& st) { decoded_decode_only(st, false); }
+void BM_decode_simd(benchmark::State& st) { decoded_decode_only(st, true); }
+BENCHMARK(BM_decode_scalar)->DenseRange(0, kNumDecoded - 1);
+BENCHMARK(BM_decode_simd)->DenseRange(0, kNumDecoded - 1);
 
 }  // namespace
 

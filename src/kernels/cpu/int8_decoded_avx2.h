@@ -94,6 +94,7 @@ struct Avx2DecodedDot {
   static float dot(const DecodedRow& w, const QuantizedActs& x, int64_t t) {
     return decoded_dot_avx2<H, kMins>(w, x, t);
   }
+  static DecodeRowFn decoder(DType t) { return decoded_format(t)->decode; }  // no AVX2 decoders yet
 };
 
 // Every decoded-row type's entry in `t`.

@@ -71,6 +71,7 @@ struct Avx512DecodedDot {
   static float dot(const DecodedRow& w, const QuantizedActs& x, int64_t t) {
     return decoded_dot_avx512<H, kMins>(w, x, t);
   }
+  static DecodeRowFn decoder(DType t) { return decoder_or_scalar(decoders_avx512(), t); }
 };
 
 // Every decoded-row type's entry in `t`.
