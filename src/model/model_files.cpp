@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "format/json_file.h"
+#include "model/arch/deepseek_v4_hparams.h"
+#include "model/arch/deepseek_v4_weights.h"
 
 namespace dseek {
 namespace {
@@ -54,6 +56,13 @@ Result<ModelFiles> open_hf_directory(ModelFiles m, const std::string& path, cons
   auto arch = architecture_from_hf_config(*m.hf_config);
   if (!arch.ok()) return Status::error(path + "/" + arch.message());
   m.arch = std::move(arch).value();
+  if (m.arch->name() == "deepseek-v4") {  // DeepSeek's names, E8M0 scales, FP4 experts (arch/deepseek_v4_weights.h)
+    auto h = deepseek_v4_hparams_from_hf_config(*m.hf_config);
+    if (!h.ok()) return h.status();
+    auto w = deepseek_v4_hf_weights(m.weights, h->n_layer, h->n_expert, path);
+    if (!w.ok()) return w.status();
+    m.weights = std::move(w).value();
+  }
   return m;
 }
 
