@@ -59,7 +59,7 @@ Result<ModelFiles> open_hf_directory(ModelFiles m, const std::string& path, cons
   if (m.arch->name() == "deepseek-v4") {  // DeepSeek's names, E8M0 scales, FP4 experts (arch/deepseek_v4_weights.h)
     auto h = deepseek_v4_hparams_from_hf_config(*m.hf_config);
     if (!h.ok()) return h.status();
-    auto w = deepseek_v4_hf_weights(m.weights, h->n_layer, h->n_expert, path);
+    auto w = deepseek_v4_hf_weights(m.weights, h->n_layer, h->n_expert, m.arch->tensor_specs(), path);
     if (!w.ok()) return w.status();
     m.weights = std::move(w).value();
   }

@@ -335,7 +335,10 @@ TEST_F(V4Load, BrokenDirectoriesAreClearErrors) {
        "layers.0.attn.wq_z.weight"},
       {"a missing attention matrix",
        [](std::string& n, std::vector<int64_t>&, std::vector<std::byte>&) { return n != "layers.1.attn.wkv.weight"; },
-       "self_attn.kv_proj.weight"},
+       "missing tensor 'layers.1.attn.wkv.weight'"},
+      {"a layer without experts",
+       [](std::string& n, std::vector<int64_t>&, std::vector<std::byte>&) { return n.find("layers.1.ffn.experts.") != 0; },
+       "missing tensor 'layers.1.ffn.experts.0.w1.weight'"},
   };
   int i = 0;
   for (const Case& c : cases) {
@@ -360,6 +363,10 @@ TEST(V4Names, DeepSeeksNamesTranslate) {
   EXPECT_EQ(deepseek_v4_transformers_name("layers.0.ffn.gate.bias", 43), "model.layers.0.mlp.gate.e_score_correction_bias");
   EXPECT_EQ(deepseek_v4_transformers_name("mtp.0.e_proj.weight", 43), "model.layers.43.e_proj.weight");
   EXPECT_EQ(deepseek_v4_transformers_name("mtp.0.attn.wkv.weight", 43), "model.layers.43.self_attn.kv_proj.weight");
+  EXPECT_EQ(deepseek_v4_native_name("model.layers.5.self_attn.q_a_proj.weight_scale_inv", 43), "layers.5.attn.wq_a.scale");
+  EXPECT_EQ(deepseek_v4_native_name("model.layers.43.attn_hc.fn", 43), "mtp.0.hc_attn_fn");
+  EXPECT_EQ(deepseek_v4_native_name("model.layers.1.mlp.experts.3.up_proj.weight", 43), "layers.1.ffn.experts.3.w3.weight");
+  EXPECT_EQ(deepseek_v4_native_name("lm_head.weight", 43), "head.weight");
   EXPECT_EQ(deepseek_v4_transformers_name("layers.0.attn.wq_z.weight", 43), "");
   EXPECT_EQ(deepseek_v4_transformers_name("layers.x.attn.wq_a.weight", 43), "");
   EXPECT_EQ(deepseek_v4_transformers_name("e_proj.weight", 43), "");

@@ -64,6 +64,10 @@ bool take_index(std::string_view& s, int64_t& n) {
   return true;
 }
 
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
 bool take_prefix(std::string_view& s, std::string_view prefix) {
   if (s.substr(0, prefix.size()) != prefix) return false;
   s.remove_prefix(prefix.size());
@@ -112,6 +116,30 @@ std::string deepseek_v4_transformers_name(std::string_view ds, int64_t n_layer) 
   const std::string inner = layer_tensor(rest, mtp);
   if (inner.empty()) return {};
   return "model.layers." + std::to_string(mtp ? n_layer + n : n) + "." + inner;
+}
+
+std::string deepseek_v4_native_name(std::string_view hf, int64_t n_layer) {
+  for (const auto& [d, h] : kGlobal)
+    if (hf == h) return std::string(d);
+  std::string_view rest = hf;
+  int64_t n = 0;
+  if (!take_prefix(rest, "model.layers.") || !take_index(rest, n)) return {};
+  const std::string block = n < n_layer ? "layers." + std::to_string(n) + "." : "mtp." + std::to_string(n - n_layer) + ".";
+  for (const auto& [ds, h] : kLayerWhole)
+    if (rest == h) return block + std::string(ds);
+  std::string_view module = rest;
+  std::string tail;
+  if (ends_with(module, ".weight_scale_inv")) module.remove_suffix(17), tail = ".scale";
+  else if (ends_with(module, ".weight")) module.remove_suffix(7), tail = ".weight";
+  else return {};
+  for (const auto& [ds, h] : kLayerModule)
+    if (module == h) return block + std::string(ds) + tail;
+  int64_t e = 0;
+  if (take_prefix(module, "mlp.experts.") && take_index(module, e)) {
+    const std::string_view w = module == "gate_proj" ? "w1" : module == "down_proj" ? "w2" : module == "up_proj" ? "w3" : "";
+    if (!w.empty()) return block + "ffn.experts." + std::to_string(e) + "." + std::string(w) + tail;
+  }
+  return {};
 }
 
 bool is_deepseek_v4_native_name(std::string_view name) {

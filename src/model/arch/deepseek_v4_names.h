@@ -19,6 +19,10 @@ namespace dseek {
 // keeping DeepSeek's names under that prefix.
 std::string deepseek_v4_transformers_name(std::string_view ds, int64_t n_layer);
 
+// The inverse: DeepSeek's name of the transformers name `hf` (layers n_layer...
+// are MTP blocks), "" when it has none. For messages about missing tensors.
+std::string deepseek_v4_native_name(std::string_view hf, int64_t n_layer);
+
 // True when a tensor list looks like DeepSeek's naming (it has `embed.weight`
 // or a `layers.0.` tensor): the directory is translated, not read as is.
 bool is_deepseek_v4_native_name(std::string_view name);

@@ -7,8 +7,10 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "model/arch/deepseek_v4_names.h"
+#include "model/arch_util.h"
 #include "model/mxfp4_rows.h"
 
 namespace dseek {
@@ -78,7 +80,7 @@ class Translator {
   Translator(const WeightSource& in, int64_t n_layer, int64_t n_expert, std::string where)
       : owned_(std::make_shared<Owned>(Owned{in, {}})), n_layer_(n_layer), n_expert_(n_expert), where_(std::move(where)) {}
 
-  Result<WeightSource> run() {
+  Result<WeightSource> run(const std::vector<TensorSpec>& specs) {
     for (const WeightView& v : owned_->input.tensors()) native_ = native_ || is_deepseek_v4_native_name(v.name);
     for (const WeightView& v : owned_->input.tensors()) {
       WeightView t = v;
@@ -91,6 +93,7 @@ class Translator {
       if (Status st = merge(key.first, key.second, parts); !st.ok()) return st;
     for (const auto& [layer, v] : gate_up_)
       if (Status st = split_gate_up(layer, v); !st.ok()) return st;
+    if (Status st = check_complete(specs); !st.ok()) return st;
     return WeightSource::from_views(std::move(out_), owned_);
   }
 
@@ -160,6 +163,24 @@ class Translator {
       std::memcpy(b.data() + i * static_cast<int64_t>(sizeof(float)), &f, sizeof f);
     }
     out_.push_back({t.name, DType::kF32, t.shape, owned_->keep(std::move(b))});
+    return ok_status();
+  }
+
+  // Every tensor of the architecture is there; the first missing one named as the file would name it.
+  Status check_complete(const std::vector<TensorSpec>& specs) const {
+    std::set<std::string_view> have;
+    for (const WeightView& v : out_) have.insert(v.name);
+    for (const TensorSpec& s : specs) {
+      if (have.count(s.gguf_name) || (!s.hf_name.empty() && have.count(s.hf_name))) continue;
+      std::string name = s.hf_name;
+      if (s.source == SlotSource::kMergedExperts) {
+        const int proj = s.gguf_name.find("_up_") != std::string::npos ? 1 : s.gguf_name.find("_down_") != std::string::npos ? 2 : 0;
+        name = expert_file_name(layer_index(s.gguf_name), 0, proj);
+      } else if (native_) {
+        name = deepseek_v4_native_name(s.hf_name, n_layer_);
+      }
+      return error("missing tensor '" + (name.empty() ? s.gguf_name : name) + "'");
+    }
     return ok_status();
   }
 
@@ -280,8 +301,8 @@ Status Translator::split_gate_up(int64_t layer, const WeightView& v) {
 }  // namespace
 
 Result<WeightSource> deepseek_v4_hf_weights(const WeightSource& in, int64_t n_layer, int64_t n_expert,
-                                           const std::string& where) {
-  return Translator(in, n_layer, n_expert, where).run();
+                                           const std::vector<TensorSpec>& specs, const std::string& where) {
+  return Translator(in, n_layer, n_expert, where).run(specs);
 }
 
 }  // namespace dseek

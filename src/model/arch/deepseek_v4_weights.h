@@ -11,9 +11,11 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "format/weight_source.h"
+#include "model/arch.h"
 
 namespace dseek {
 
@@ -21,8 +23,10 @@ namespace dseek {
 // conversion is needed; `in`'s files stay mapped while the result lives).
 // Errors name the tensor: an unknown DeepSeek name, a missing expert or
 // scale, a scale of the wrong shape or type, a NaN scale byte (0xFF).
-// n_layer, n_expert: the config's (MTP blocks are layers n_layer...; each layer has n_expert routed experts).
+// n_layer, n_expert: the config's (MTP blocks are layers n_layer...; each layer
+// has n_expert routed experts); `specs`: the architecture's tensors, each of
+// which must be there (a missing one is named as the file would name it).
 Result<WeightSource> deepseek_v4_hf_weights(const WeightSource& in, int64_t n_layer, int64_t n_expert,
-                                           const std::string& where);
+                                           const std::vector<TensorSpec>& specs, const std::string& where);
 
 }  // namespace dseek
