@@ -255,6 +255,12 @@ TEST_F(V4Load, DeepSeekNamesWithFp4ExpertsGiveTheGgufsLogitsExactly) {
   EXPECT_EQ(max_diff(got, want), 0.0);
 }
 
+TEST_F(V4Load, ABareSafetensorsFileBesideItsConfigLoadsTheSame) {
+  const auto dir = *dir_ / "ds_bare";
+  write_v4_dir(gguf_, dir, {});
+  EXPECT_EQ(max_diff(logits_of((dir / "model.safetensors").string()), logits_of(gguf_)), 0.0);
+}
+
 TEST_F(V4Load, Fp8WithE8m0ScalesEqualsTheSameScalesAsF32) {
   const auto e8m0 = *dir_ / "fp8_e8m0", f32 = *dir_ / "fp8_f32";
   write_v4_dir(gguf_, e8m0, {.fp8 = true});
