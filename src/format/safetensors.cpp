@@ -53,7 +53,11 @@ Result<SafetensorsTensor> parse_entry(const std::string& file, const std::string
   const std::string where = "tensor '" + key + "': ";
   if (!info.is_object()) return header_error(file, where + "entry is not an object");
   if (!info.contains("dtype") || !info["dtype"].is_string()) return header_error(file, where + "missing dtype");
-  const auto dt = dtype_from_safetensors(info["dtype"].get<std::string>());
+  const std::string st_dtype = info["dtype"].get<std::string>();
+  // F8_E8M0 (power-of-two block scales, 2^(e-127), in DeepSeek-V4's checkpoints)
+  // is exposed as its raw bytes, u8: the loader that knows a tensor is a scale
+  // interprets them (model/arch/deepseek_v4_weights.cpp).
+  const auto dt = st_dtype == "F8_E8M0" ? std::optional<DType>(DType::kU8) : dtype_from_safetensors(st_dtype);
   if (!dt) return header_error(file, where + "unsupported dtype '" + info["dtype"].get<std::string>() + "'");
   if (!info.contains("shape") || !info["shape"].is_array() || info["shape"].size() > 8)
     return header_error(file, where + "missing or bad shape");

@@ -9,8 +9,9 @@
 
 namespace dseek {
 
-void SafetensorsWriter::add(std::string name, DType dtype, std::vector<int64_t> shape, std::vector<std::byte> bytes) {
-  entries_.push_back({std::move(name), dtype, std::move(shape), std::move(bytes)});
+void SafetensorsWriter::add(std::string name, DType dtype, std::vector<int64_t> shape, std::vector<std::byte> bytes,
+                            std::string st_dtype) {
+  entries_.push_back({std::move(name), dtype, std::move(shape), std::move(bytes), std::move(st_dtype)});
 }
 
 Status SafetensorsWriter::write(const std::string& path) const {
@@ -18,10 +19,11 @@ Status SafetensorsWriter::write(const std::string& path) const {
   header["__metadata__"] = {{"format", "pt"}};
   uint64_t offset = 0;
   for (const auto& e : entries_) {
-    if (dtype_traits(e.dtype).st_name.empty())
+    const std::string_view st_name = e.st_dtype.empty() ? dtype_traits(e.dtype).st_name : e.st_dtype;
+    if (st_name.empty())
       return Status::error(path + ": tensor '" + e.name + "': dtype " + std::string(dtype_name(e.dtype)) +
                            " has no safetensors name");
-    header[e.name] = {{"dtype", dtype_traits(e.dtype).st_name},
+    header[e.name] = {{"dtype", st_name},
                       {"shape", e.shape},
                       {"data_offsets", {offset, offset + e.bytes.size()}}};
     offset += e.bytes.size();

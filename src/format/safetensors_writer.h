@@ -15,7 +15,10 @@ namespace dseek {
 class SafetensorsWriter {
  public:
   // shape row-major, outermost first; `bytes` must hold exactly the tensor's data.
-  void add(std::string name, DType dtype, std::vector<int64_t> shape, std::vector<std::byte> bytes);
+  // st_dtype: the header's dtype string when it is not dtype's own (e.g.
+  // "F8_E8M0" for u8 bytes that are power-of-two scales).
+  void add(std::string name, DType dtype, std::vector<int64_t> shape, std::vector<std::byte> bytes,
+           std::string st_dtype = {});
   Status write(const std::string& path) const;
 
  private:
@@ -24,6 +27,7 @@ class SafetensorsWriter {
     DType dtype;
     std::vector<int64_t> shape;
     std::vector<std::byte> bytes;
+    std::string st_dtype;
   };
   std::vector<Entry> entries_;
 };

@@ -30,6 +30,14 @@ WeightSource WeightSource::from_safetensors(std::shared_ptr<const Safetensors> s
   return w;
 }
 
+WeightSource WeightSource::from_views(std::vector<WeightView> views, std::shared_ptr<const void> owner) {
+  WeightSource w;
+  w.views_ = std::move(views);
+  w.owner_ = std::move(owner);
+  w.index();
+  return w;
+}
+
 void WeightSource::index() {
   for (size_t i = 0; i < views_.size(); ++i) by_name_.emplace(views_[i].name, i);
 }

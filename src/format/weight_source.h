@@ -27,6 +27,9 @@ class WeightSource {
  public:
   static WeightSource from_gguf(std::shared_ptr<const GgufFile> f);
   static WeightSource from_safetensors(std::shared_ptr<const Safetensors> s);
+  // Views onto memory that `owner` keeps alive: a loader's renamed, repacked
+  // or merged tensors (model/arch/deepseek_v4_weights.cpp).
+  static WeightSource from_views(std::vector<WeightView> views, std::shared_ptr<const void> owner);
 
   const std::vector<WeightView>& tensors() const { return views_; }
   const WeightView* find(std::string_view name) const;

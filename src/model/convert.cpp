@@ -117,6 +117,14 @@ class Converter {
   std::vector<float> cached_;
 };
 
+// MXFP4 source tensors (DeepSeek-V4's routed experts) are written as they
+// are, bit for bit: dseek has no MXFP4 writer, and re-quantising 4-bit
+// weights to another type could only lose precision.
+const WeightView* kept_mxfp4(const ModelFiles& in, const TensorSpec& s) {
+  const WeightView* v = in.weights.find(s.gguf_name);
+  return v && v->dtype == DType::kMXFP4 ? v : nullptr;
+}
+
 std::string default_pre(std::string_view arch) {
   if (arch == "deepseek-v3") return "deepseek-v3";
   if (arch == "deepseek-v2") return "deepseek-llm";
@@ -141,12 +149,18 @@ Status convert_to_gguf(const ModelFiles& in, const ConvertOptions& opt, const st
   w.set("general.file_type", GgufValue::u32(static_cast<uint32_t>(dtype_traits(opt.type).ggml_id)));
   const std::vector<TensorSpec> specs = in.arch->tensor_specs();
   Converter conv(in);
-  for (const auto& s : specs) w.add_tensor(s.gguf_name, storage_dtype(s, opt.type_of ? opt.type_of(s.gguf_name) : opt.type), s.ne);
+  for (const auto& s : specs)
+    w.add_tensor(s.gguf_name, kept_mxfp4(in, s) ? DType::kMXFP4 : storage_dtype(s, opt.type_of ? opt.type_of(s.gguf_name) : opt.type), s.ne);
   std::vector<float> row;
   return w.write(
       out_path,
       [&](size_t i, std::span<std::byte> out) -> Status {
         const TensorSpec& s = specs[i];
+        if (const WeightView* v = kept_mxfp4(in, s)) {
+          if (v->data.size() != out.size()) return Status::error(in.path + ": MXFP4 tensor '" + v->name + "' has the wrong size");
+          std::copy(v->data.begin(), v->data.end(), out.begin());
+          return ok_status();
+        }
         auto rd = conv.reader(s);
         if (!rd.ok()) return rd.status();
         const DType dt = w.tensors()[i].dtype;

@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "format/json_file.h"
+#include "model/arch/deepseek_v4_hparams.h"
+#include "model/arch/deepseek_v4_weights.h"
 
 namespace dseek {
 namespace {
@@ -38,6 +40,18 @@ Status attach_safetensors(ModelFiles& m, const std::string& path, const MapOptio
   return ok_status();
 }
 
+// DeepSeek-V4 safetensors as released: DeepSeek's names, E8M0 scales, FP4
+// experts, transformers' merged experts (arch/deepseek_v4_weights.h).
+Status adopt_deepseek_v4_weights(ModelFiles& m, const std::string& path) {
+  if (m.arch->name() != "deepseek-v4") return ok_status();
+  auto h = deepseek_v4_hparams_from_hf_config(*m.hf_config);
+  if (!h.ok()) return h.status();
+  auto w = deepseek_v4_hf_weights(m.weights, h->n_layer, h->n_expert, m.arch->tensor_specs(), path);
+  if (!w.ok()) return w.status();
+  m.weights = std::move(w).value();
+  return ok_status();
+}
+
 // A Hugging Face model directory: config.json (required), tokenizer files, safetensors shards.
 Result<ModelFiles> open_hf_directory(ModelFiles m, const std::string& path, const MapOptions& map) {
   const std::filesystem::path dir = path;
@@ -54,6 +68,7 @@ Result<ModelFiles> open_hf_directory(ModelFiles m, const std::string& path, cons
   auto arch = architecture_from_hf_config(*m.hf_config);
   if (!arch.ok()) return Status::error(path + "/" + arch.message());
   m.arch = std::move(arch).value();
+  if (Status st = adopt_deepseek_v4_weights(m, path); !st.ok()) return st;
   return m;
 }
 
@@ -91,6 +106,7 @@ Result<ModelFiles> open_safetensors_file(ModelFiles m, const std::string& path, 
     auto arch = architecture_from_hf_config(*m.hf_config);
     if (!arch.ok()) return arch.status();
     m.arch = std::move(arch).value();
+    if (Status st = adopt_deepseek_v4_weights(m, path); !st.ok()) return st;
   }
   return m;
 }

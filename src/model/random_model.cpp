@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernels/kernels.h"
+#include "model/mxfp4_rows.h"
 
 namespace dseek {
 namespace {
@@ -69,7 +70,10 @@ Status write_random_model(const Architecture& arch, const RandomModelOptions& op
   w.set("general.file_type", GgufValue::u32(static_cast<uint32_t>(dtype_traits(opt.dtype).ggml_id)));
   arch.write_gguf_metadata(w);
   const std::vector<TensorSpec> specs = arch.tensor_specs();
-  for (const auto& s : specs) w.add_tensor(s.gguf_name, storage_dtype(s, opt.dtype), s.ne);
+  for (const auto& s : specs) {
+    const bool expert = opt.expert_dtype && s.source == SlotSource::kMergedExperts;
+    w.add_tensor(s.gguf_name, storage_dtype(s, expert ? *opt.expert_dtype : opt.dtype), s.ne);
+  }
 
   std::vector<float> row;
   auto fill = [&](size_t i, std::span<std::byte> out) -> Status {
@@ -82,7 +86,9 @@ Status write_random_model(const Architecture& arch, const RandomModelOptions& op
     row.resize(static_cast<size_t>(n_row));
     for (int64_t r = 0; r < rows; ++r) {
       fill_row(s, rng, row.data(), n_row);
-      kernels::quantize_row(dt, row.data(), out.data() + static_cast<uint64_t>(r) * row_bytes, n_row);
+      std::byte* dst = out.data() + static_cast<uint64_t>(r) * row_bytes;
+      if (dt == DType::kMXFP4) mxfp4_row_from_float(row.data(), n_row, reinterpret_cast<BlockMxfp4*>(dst));
+      else kernels::quantize_row(dt, row.data(), dst, n_row);
     }
     return ok_status();
   };

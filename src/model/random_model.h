@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "core/dtype.h"
@@ -16,6 +17,9 @@ namespace dseek {
 
 struct RandomModelOptions {
   DType dtype = DType::kF32;  // for matrices; norms, biases and the router stay f32
+  // Routed experts (the merged-experts tensors) in this type instead, e.g.
+  // MXFP4 as DeepSeek-V4 ships them; nullopt: `dtype`.
+  std::optional<DType> expert_dtype;
   uint64_t seed = 42;
   std::string name = "dseek-random";
 };

@@ -190,7 +190,7 @@ class DeepseekV4Arch final : public Architecture {
       schedule += (l ? "," : "") + s(h_.compress_ratios[static_cast<size_t>(l)]);
       ++count[static_cast<int>(h_.kind(l))];
     }
-    return {
+    std::vector<std::pair<std::string, std::string>> out = {
         {"n_vocab", s(h_.n_vocab)}, {"n_embd", s(h_.n_embd)}, {"n_layer", s(h_.n_layer)}, {"n_head", s(h_.n_head)},
         {"n_ctx", s(h_.n_ctx)}, {"head_dim (K = V, one latent head)", s(h_.head_dim) + " (rope on the last " + s(h_.d_rope) + ")"},
         {"q_lora_rank", s(h_.q_lora_rank)}, {"output groups x lora rank", s(h_.o_groups) + " x " + s(h_.o_lora_rank)},
@@ -212,6 +212,8 @@ class DeepseekV4Arch final : public Architecture {
         {"cache bytes / token", s(static_cast<double>(h_.head_dim * 4 * h_.n_layer) + compressed_total()) + " (" +
                                     s(h_.n_layer) + " layers)"},
     };
+    for (auto& line : deepseek_v4_cache_lines(h_)) out.push_back(std::move(line));
+    return out;
   }
 
   std::vector<TensorSpec> tensor_specs() const override { return v4_tensors().specs(h_, h_.n_layer); }
@@ -473,7 +475,7 @@ Result<std::unique_ptr<Architecture>> deepseek_v4_from_hf_config(const nlohmann:
 
 Result<std::unique_ptr<Architecture>> deepseek_v4_preset(std::string_view preset, int64_t n_vocab, int64_t n_mtp,
                                                           int64_t n_layer) {
-  if (preset != "tiny" && preset != "small") return Status::error("unknown preset '" + std::string(preset) + "' (tiny, small)");
+  if (!deepseek_v4_known_preset(preset)) return Status::error("unknown preset '" + std::string(preset) + "' (tiny, small, flash)");
   if (n_mtp > 0) return Status::error("--mtp: deepseek-v4's multi-token-prediction block is not built yet");
   H h = deepseek_v4_preset_hparams(preset);
   h.n_vocab = n_vocab;

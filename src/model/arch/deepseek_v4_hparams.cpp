@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "model/arch_util.h"
 
@@ -219,10 +220,66 @@ Result<DeepseekV4HParams> deepseek_v4_hparams_from_hf_config(const nlohmann::jso
   return h;
 }
 
+V4CacheBytes deepseek_v4_cache_bytes(const DeepseekV4HParams& h, V4LayerKind kind) {
+  constexpr int64_t f32 = 4;
+  const int64_t d = h.head_dim, ring = h.window * d * f32;
+  if (kind == V4LayerKind::kSliding) return {0.0, ring};
+  if (kind == V4LayerKind::kCsa) {  // 4:1 entries + index keys; overlapping windows: 2m pending (A, Z) rows of 2d
+    const int64_t m = 4, di = h.index_head_dim;
+    return {static_cast<double>((d + di) * f32) / static_cast<double>(m), ring + 2 * 2 * m * (2 * d + 2 * di) * f32};
+  }
+  const int64_t m = 128;  // HCA: 128:1 entries; one open window of (A, Z) rows of d
+  return {static_cast<double>(d * f32) / static_cast<double>(m), ring + 2 * m * d * f32};
+}
+
+std::vector<std::pair<std::string, std::string>> deepseek_v4_cache_lines(const DeepseekV4HParams& h) {
+  auto num = [](double x) { std::ostringstream o; o << x; return o.str(); };
+  auto kib = [&](int64_t b) { return num(static_cast<double>(b) / 1024.0) + " KiB"; };
+  const char* names[3] = {"sliding", "CSA", "HCA"};
+  int64_t count[3] = {0, 0, 0};
+  for (int64_t l = 0; l < h.n_layer; ++l) ++count[static_cast<int>(h.kind(l))];
+  std::vector<std::pair<std::string, std::string>> out;
+  double per_token = 0;
+  int64_t fixed = 0;
+  for (int k = 0; k < 3; ++k) {
+    const V4CacheBytes c = deepseek_v4_cache_bytes(h, static_cast<V4LayerKind>(k));
+    out.push_back({std::string("ring layout (planned): bytes / token / layer (") + names[k] + ")",
+                   num(c.per_token) + " + " + kib(c.fixed) + " fixed per sequence (f32; " + num(static_cast<double>(count[k])) + " layers)"});
+    per_token += c.per_token * static_cast<double>(count[k]);
+    fixed += c.fixed * count[k];
+  }
+  const double at_1m = (per_token * 1048576.0 + static_cast<double>(fixed)) / (1024.0 * 1024.0 * 1024.0);
+  out.push_back({"ring layout (planned): bytes / token", num(per_token) + " + " + kib(fixed) + " fixed; " +
+                                             num(std::round(at_1m * 100) / 100) + " GiB per sequence at 1 Mi tokens"});
+  return out;
+}
+
+// V4-Flash's released shapes (docs/design/deepseek-v4.md §1): 43 layers —
+// 0-1 sliding, then CSA (even) and HCA (odd) — 256 experts of 2048, 6 per
+// token, the first 3 layers hash-routed; `init` writes its experts as MXFP4.
+DeepseekV4HParams deepseek_v4_flash_hparams() {
+  DeepseekV4HParams h;
+  h.n_vocab = 129280; h.n_embd = 4096; h.n_layer = 43; h.n_head = 64; h.n_ctx = 1048576;
+  h.head_dim = 512; h.d_rope = 64; h.q_lora_rank = 1024; h.o_groups = 8; h.o_lora_rank = 1024; h.window = 128;
+  h.hc_mult = 4; h.hc_sinkhorn_iters = 20; h.hc_eps = 1e-6; h.rms_eps = 1e-6;
+  h.rope_theta = 10000.0; h.compress_rope_theta = 160000.0;
+  h.yarn_factor = 16; h.yarn_orig_ctx = 65536; h.yarn_beta_fast = 32; h.yarn_beta_slow = 1;
+  h.index_n_heads = 64; h.index_head_dim = 128; h.index_topk = 512;
+  h.n_expert = 256; h.n_expert_shared = 1; h.n_expert_used = 6; h.n_ff_exp = 2048; h.n_hash_layers = 3;
+  h.route_scale = 1.5; h.swiglu_limit = 10.0; h.norm_topk = true;
+  for (int64_t l = 0; l < h.n_layer; ++l) h.compress_ratios.push_back(l < 2 ? 0 : l % 2 == 0 ? 4 : 128);
+  return h;
+}
+
+bool deepseek_v4_known_preset(std::string_view preset) {
+  return preset == "tiny" || preset == "small" || preset == "flash" || preset == "v4-flash";
+}
+
 // tiny: every layer kind and MLP kind in a few KB (docs/design/deepseek-v4.md §6
 // "Tests"), the window short enough that 64 tokens evict from it; HCA at
 // ratio 16 and the indexer's top-k small so that 64 tokens make both act.
 DeepseekV4HParams deepseek_v4_preset_hparams(std::string_view preset) {
+  if (preset == "flash" || preset == "v4-flash") return deepseek_v4_flash_hparams();
   DeepseekV4HParams h;
   const bool small = preset == "small";
   h.n_embd = small ? 256 : 64; h.n_layer = small ? 4 : 3; h.n_head = small ? 8 : 4;

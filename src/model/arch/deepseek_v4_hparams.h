@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -49,11 +50,25 @@ struct DeepseekV4HParams {
   int64_t hc_mix() const { return (2 + hc_mult) * hc_mult; }  // pre n, post n, comb n x n
 };
 
+// The cache a layer of one kind keeps per sequence, in f32 (docs/design/deepseek-v4.md §5):
+// bytes that grow with each token (compressed entries, CSA's index keys) and
+// fixed bytes (the window's ring, the compressors' pending rows).
+struct V4CacheBytes {
+  double per_token = 0;
+  int64_t fixed = 0;
+};
+V4CacheBytes deepseek_v4_cache_bytes(const DeepseekV4HParams& h, V4LayerKind kind);
+// `inspect`'s lines for the above: per layer kind, and the model's total (also at 1 Mi tokens).
+std::vector<std::pair<std::string, std::string>> deepseek_v4_cache_lines(const DeepseekV4HParams& h);
+
 std::span<const HParam<DeepseekV4HParams>> deepseek_v4_hparam_table();
 Status deepseek_v4_validate(const DeepseekV4HParams& h, const std::string& where);
 Result<DeepseekV4HParams> deepseek_v4_hparams_from_gguf(const GgufFile& f);
 Result<DeepseekV4HParams> deepseek_v4_hparams_from_hf_config(const nlohmann::json& c);
-// preset: tiny | small (checked by the caller).
+// preset: tiny | small | flash (alias v4-flash) (checked by the caller with deepseek_v4_known_preset).
 DeepseekV4HParams deepseek_v4_preset_hparams(std::string_view preset);
+bool deepseek_v4_known_preset(std::string_view preset);
+// V4-Flash's real shapes (the flash preset).
+DeepseekV4HParams deepseek_v4_flash_hparams();
 
 }  // namespace dseek
