@@ -43,6 +43,14 @@ const std::map<std::string, std::string> kLayerNames = {
     {"ffn_gate_inp.weight", "ffn.gate.weight"}, {"exp_probs_b.bias", "ffn.gate.bias"},
     {"ffn_gate_tid2eid.weight", "ffn.gate.tid2eid"}, {"ffn_gate_shexp.weight", "ffn.shared_experts.w1.weight"},
     {"ffn_up_shexp.weight", "ffn.shared_experts.w3.weight"}, {"ffn_down_shexp.weight", "ffn.shared_experts.w2.weight"},
+    // compressed layers (CSA / HCA) and the CSA indexer
+    {"attn_compressor_kv.weight", "attn.compressor.wkv.weight"}, {"attn_compressor_gate.weight", "attn.compressor.wgate.weight"},
+    {"attn_compressor_ape.weight", "attn.compressor.ape"}, {"attn_compressor_norm.weight", "attn.compressor.norm.weight"},
+    {"indexer.attn_q_b.weight", "attn.indexer.wq_b.weight"}, {"indexer.proj.weight", "attn.indexer.weights_proj.weight"},
+    {"indexer_compressor_kv.weight", "attn.indexer.compressor.wkv.weight"},
+    {"indexer_compressor_gate.weight", "attn.indexer.compressor.wgate.weight"},
+    {"indexer_compressor_ape.weight", "attn.indexer.compressor.ape"},
+    {"indexer_compressor_norm.weight", "attn.indexer.compressor.norm.weight"},
 };
 const std::map<std::string, std::string> kGlobalNames = {
     {"token_embd.weight", "embed.weight"}, {"output.weight", "head.weight"}, {"output_norm.weight", "norm.weight"},
@@ -51,7 +59,7 @@ const std::map<std::string, std::string> kGlobalNames = {
 };
 // The matrices V4 ships in FP8 (the routed experts are FP4).
 bool fp8_in_release(const std::string& base) {
-  for (const char* m : {"attn_q_a.", "attn_q_b.", "attn_kv.", "attn_output_a.", "attn_output_b.", "_shexp."})
+  for (const char* m : {"attn_q_a.", "attn_q_b.", "attn_kv.", "attn_output_a.", "attn_output_b.", "_shexp.", "indexer.attn_q_b."})
     if (base.find(m) != std::string::npos) return true;
   return false;
 }
@@ -125,7 +133,8 @@ nlohmann::json config_of(const DeepseekV4HParams& h) {
           {"hc_eps", h.hc_eps}, {"n_routed_experts", h.n_expert}, {"n_shared_experts", h.n_expert_shared},
           {"num_experts_per_tok", h.n_expert_used}, {"moe_intermediate_size", h.n_ff_exp},
           {"num_hash_layers", h.n_hash_layers}, {"routed_scaling_factor", h.route_scale}, {"norm_topk_prob", h.norm_topk},
-          {"scoring_func", "sqrtsoftplus"}, {"swiglu_limit", h.swiglu_limit}, {"max_position_embeddings", h.n_ctx}};
+          {"scoring_func", "sqrtsoftplus"}, {"index_n_heads", h.index_n_heads}, {"index_head_dim", h.index_head_dim},
+          {"index_topk", h.index_topk}, {"swiglu_limit", h.swiglu_limit}, {"max_position_embeddings", h.n_ctx}};
 }
 
 // DeepSeek's experts: per expert I8 packed FP4 [rows, cols/2] + E8M0 [rows, cols/32].
