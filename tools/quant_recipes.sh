@@ -3,7 +3,7 @@
 # Usage: tools/quant_recipes.sh [OUTDIR]            (default OUTDIR /tmp/quant_recipes; needs ~10 GB free)
 # Environment: DSEEK (binary, default build/bin/dseek), RUN (a prefix for every dseek command, e.g. a CPU lock),
 #   TEXT (scored and imatrix text), CTX / CHUNKS (kld chunk size and count), IM_CHUNKS (imatrix chunks),
-#   V2LITE=0 (skip the v2-lite part), LAYERS (v2-lite layers; 2 = one dense + one MoE layer), STORIES (the trained stories260K GGUF; empty: skip).
+#   ONLY (a regex: run only the recipes it finds in their names), V2LITE=0 (skip the v2-lite part), LAYERS (v2-lite layers; 2 = one dense + one MoE layer), STORIES (the trained stories260K GGUF; empty: skip).
 # Prints one tab-separated row per recipe: base recipe imatrix types bytes bpw kld_mean kld_p99 top1 ppl_ratio.
 # bpw = 8 * (tensor data bytes of the file) / (parameters `dseek inspect` counts); metadata and the
 # tokenizer are left out (they are a fixed cost, not a property of the recipe).
@@ -38,6 +38,7 @@ measure() {
 # recipe BASE NAME IMATRIX(-|file) QUANTIZE-ARGS...: quantise, measure, delete the quantised file.
 recipe() {
   local base=$1 name=$2 im=$3; shift 3
+  [[ $name =~ ${ONLY:-.} ]] || return 0
   local q="$out/$(basename "$base" .gguf)-$name.gguf" args=("$@") used=no
   [ "$im" = - ] || { args+=(--imatrix "$im"); used=yes; }
   ds quantize "$base" "$q" "${args[@]}" >/dev/null
@@ -64,6 +65,11 @@ recipe "$v2" Q3_K-mix - --type q3_k --type-map 'attn_=q6_k'
 recipe "$v2" Q3_K-mix "$v2im" --type q3_k --type-map 'attn_=q6_k'
 recipe "$v2" Q2_K-mix - --type q4_k --type-map 'attn_=q8_0,_exps=q2_k'
 recipe "$v2" Q2_K-mix "$v2im" --type q4_k --type-map 'attn_=q8_0,_exps=q2_k'
+# The same mixes with llama.cpp's fallbacks for rows that are not whole 256-blocks (V2-Lite's ffn_down_exps has
+# 1408 columns, the dense ffn_down 10944, attn_k_b 128) instead of dseek's q8_0: q4_K -> q5_0, q3_K / q2_K -> iq4_nl.
+recipe "$v2" Q4_K_M-like+fb - --type q4_k --type-map 'attn_k_b=q8_0,attn_=q6_k,_shexp=q6_k,ffn_down=q5_0'
+recipe "$v2" Q3_K-mix+fb "$v2im" --type q3_k --type-map 'attn_k_b=q8_0,attn_=q6_k,ffn_down_exps=iq4_nl,ffn_down\.=iq4_nl'
+recipe "$v2" Q2_K-mix+fb "$v2im" --type q4_k --type-map 'attn_=q8_0,ffn_down_exps=iq4_nl,_exps=q2_k,ffn_down\.=q5_0'
 fi
 
 # 2. The real trained stories260K (64 wide: no row is a whole 256-block, so only the 32-blocks apply).
