@@ -3,7 +3,7 @@
 # Usage: tools/quant_recipes.sh [OUTDIR]            (default OUTDIR /tmp/quant_recipes; needs ~10 GB free)
 # Environment: DSEEK (binary, default build/bin/dseek), RUN (a prefix for every dseek command, e.g. a CPU lock),
 #   TEXT (scored and imatrix text), CTX / CHUNKS (kld chunk size and count), IM_CHUNKS (imatrix chunks),
-#   ONLY (a regex: run only the recipes it finds in their names), V2LITE=0 (skip the v2-lite part), LAYERS (v2-lite layers; 2 = one dense + one MoE layer), STORIES (the trained stories260K GGUF; empty: skip).
+#   ONLY (a regex: run only the recipes it finds in their names), NOIM=1 (skip the --imatrix rows), V2LITE=0 (skip the v2-lite part), LAYERS (v2-lite layers; 2 = one dense + one MoE layer), STORIES (the trained stories260K GGUF; empty: skip).
 # Prints one tab-separated row per recipe: base recipe imatrix types bytes bpw kld_mean kld_p99 top1 ppl_ratio.
 # bpw = 8 * (tensor data bytes of the file) / (parameters `dseek inspect` counts); metadata and the
 # tokenizer are left out (they are a fixed cost, not a property of the recipe).
@@ -39,6 +39,7 @@ measure() {
 recipe() {
   local base=$1 name=$2 im=$3; shift 3
   [[ $name =~ ${ONLY:-.} ]] || return 0
+  [ -z "${NOIM:-}" ] || [ "$im" = - ] || return 0
   local q="$out/$(basename "$base" .gguf)-$name.gguf" args=("$@") used=no
   [ "$im" = - ] || { args+=(--imatrix "$im"); used=yes; }
   ds quantize "$base" "$q" "${args[@]}" >/dev/null
@@ -52,7 +53,7 @@ printf 'base\trecipe\timatrix\ttypes\tbytes\tbpw\tkld_mean\tkld_p99\ttop1_%%\tpp
 if [ "${V2LITE:-1}" != 0 ]; then
 v2=$out/v2lite-bf16.gguf
 [ -f "$v2" ] || ds init --arch deepseek-v2 --preset v2-lite --layers "$layers" --dtype bf16 -o "$v2" >/dev/null
-ds imatrix -m "$v2" -f "$text" -o "$out/v2lite.imatrix.gguf" --chunk "$ctx" --chunks "$im_chunks" >/dev/null
+[ -f "$out/v2lite.imatrix.gguf" ] || ds imatrix -m "$v2" -f "$text" -o "$out/v2lite.imatrix.gguf" --chunk "$ctx" --chunks "$im_chunks" >/dev/null
 v2im=$out/v2lite.imatrix.gguf
 recipe "$v2" q8_0 - --type q8_0
 recipe "$v2" q6_K - --type q6_k
