@@ -321,6 +321,12 @@ class DeepseekV4Model final : public Decoder {
     return out;
   }
   Status forward_mtp(std::span<const int32_t> tokens, ThreadPool& pool, float* logits) const override;
+  // MTP drafting reads the hc_mult residual streams before the head collapse (§2.7).
+  bool has_mtp() const override { return mtp_ != nullptr; }
+  int64_t mtp_hidden_width() const override { return h_.hc_mult * h_.n_embd; }
+  KvCache new_mtp_cache(int64_t n_ctx) const override { return KvCache(1, n_ctx, h_.head_dim); }  // sliding: no extension
+  Status forward_mtp_step(const float* hidden, std::span<const int32_t> next, KvCache& mtp_cache, ThreadPool& pool,
+                          float* logits, float* hidden_out) const override;
 
  private:
   void run_layer(int64_t layer, float* x, const LayerStep& s) const override {
@@ -331,7 +337,8 @@ class DeepseekV4Model final : public Decoder {
                  const ExpertExecutor* experts) const;
   // The MTP block over x [n x n*E] (its input streams, replaced by its output
   // streams), then its head: out [n x E] ready for the shared output head.
-  void run_mtp(float* x, const LayerStep& s, float* out) const;
+  void run_mtp(float* x, int64_t cache_layer, const LayerStep& s, float* out) const;
+  bool hidden_is_streams() const override { return true; }
   Status check_caches(std::span<const CacheSpan> seqs) const override;
   void finish_trunk(float* x, const LayerStep& s) const override {
     mhc_head(s.pool, hc_, head_, x, s.n_tok, x, s.arena);
@@ -502,8 +509,8 @@ void DeepseekV4Model::run_block(const V4LayerWeights& lw, int64_t layer, float* 
   mhc_post(hc_, x, f, post, comb, T, s.arena);
 }
 
-void DeepseekV4Model::run_mtp(float* x, const LayerStep& s, float* out) const {
-  run_block(mtp_->layer, h_.n_layer, x, s, nullptr);  // --ep places the trunk's experts only
+void DeepseekV4Model::run_mtp(float* x, int64_t cache_layer, const LayerStep& s, float* out) const {
+  run_block(mtp_->layer, cache_layer, x, s, nullptr);  // --ep places the trunk's experts only
   mhc_head(s.pool, hc_, mtp_->head, x, s.n_tok, out, s.arena);
   rms_norm_rows(out, mtp_->norm, out, s.n_tok, h_.n_embd, trunk_.eps);
 }
@@ -520,20 +527,34 @@ Status DeepseekV4Model::forward_mtp(std::span<const int32_t> tokens, ThreadPool&
   if (Status st = check_forward_input(tokens, cache, h_.n_vocab); !st.ok()) return st;
   StepArena arena;
   float* x = arena.take<float>(T * n * E);
-  for (int64_t t = 0; t < T; ++t) {
-    embed_row(tokens[static_cast<size_t>(t)], x + t * n * E);
-    for (int64_t j = 1; j < n; ++j) std::copy(x + t * n * E, x + t * n * E + E, x + (t * n + j) * E);
-  }
+  float* streams = arena.take<float>(T * n * E);
   const CacheSpan trunk_seq{0, T, 0, &cache};
-  const LayerStep trunk{pool, {&trunk_seq, 1}, T, AttentionMode::kAuto, arena, tokens};
-  for (int64_t l = 0; l < h_.n_layer; ++l) run_layer(l, x, trunk);
+  run_trunk(tokens, LayerStep{pool, {&trunk_seq, 1}, T, AttentionMode::kAuto, arena}, x, streams);
   const auto next = tokens.subspan(1);
   float* m = arena.take<float>((T - 1) * n * E);
-  mtp_stream_input(pool, mtp_->in, trunk_.embd, x, next, n, E, trunk_.eps, m, arena);
+  mtp_stream_input(pool, mtp_->in, trunk_.embd, streams, next, n, E, trunk_.eps, m, arena);
   const CacheSpan mtp_seq{0, T - 1, 0, &cache};
   float* out = arena.take<float>((T - 1) * E);
-  run_mtp(m, LayerStep{pool, {&mtp_seq, 1}, T - 1, AttentionMode::kAuto, arena, next}, out);
+  run_mtp(m, h_.n_layer, LayerStep{pool, {&mtp_seq, 1}, T - 1, AttentionMode::kAuto, arena, next}, out);
   linear(pool, trunk_.head, out, T - 1, logits, arena);
+  return ok_status();
+}
+
+Status DeepseekV4Model::forward_mtp_step(const float* hidden, std::span<const int32_t> next, KvCache& mtp_cache,
+                                         ThreadPool& pool, float* logits, float* hidden_out) const {
+  if (!mtp_) return Status::error("this model has no multi-token-prediction layer");
+  if (Status st = check_forward_input(next, mtp_cache, h_.n_vocab); !st.ok()) return st;
+  const int64_t rows = static_cast<int64_t>(next.size()), E = h_.n_embd, n = h_.hc_mult;
+  StepArena arena;
+  float* x = arena.take<float>(rows * n * E);
+  float* out = arena.take<float>(rows * E);
+  mtp_stream_input(pool, mtp_->in, trunk_.embd, hidden, next, n, E, trunk_.eps, x, arena);
+  const CacheSpan seq{0, rows, mtp_cache.n_past, &mtp_cache};
+  run_mtp(x, 0, LayerStep{pool, {&seq, 1}, rows, AttentionMode::kAuto, arena, next}, out);
+  const float* last = x + (rows - 1) * n * E;  // the block's output streams: the next link's input
+  if (hidden_out) std::copy(last, last + n * E, hidden_out);
+  linear(pool, trunk_.head, out + (rows - 1) * E, 1, logits, arena);
+  mtp_cache.n_past += rows;
   return ok_status();
 }
 
