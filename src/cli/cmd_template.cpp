@@ -25,15 +25,22 @@ namespace {
 constexpr const char* kDeepseekBos = "<｜begin▁of▁sentence｜>";
 constexpr const char* kDeepseekEos = "<｜end▁of▁sentence｜>";
 
-Result<std::string> read_request(nlohmann::json& ctx) {
+// The request on stdin as JSON of type Json: DeepSeek's encoders print tool
+// schemas in the order they were given (Python's json.dumps without sort_keys),
+// so the DSML paths read it order-keeping; the Jinja engine takes sorted JSON.
+template <class Json>
+Result<Json> read_request() {
   const std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-  ctx = nlohmann::json::parse(input, nullptr, false);
+  Json ctx = Json::parse(input, nullptr, false);
   if (ctx.is_discarded() || !ctx.is_object()) return Status::error("stdin: expected a JSON object like {\"messages\": [...]}");
   if (!ctx.contains("messages") || !ctx["messages"].is_array()) return Status::error("stdin: \"messages\" must be an array");
-  return std::string();
+  return ctx;
 }
 
-int render_dsml(nlohmann::json ctx, ChatEncoding encoding) {
+int render_dsml(ChatEncoding encoding) {
+  auto request = read_request<nlohmann::ordered_json>();
+  if (!request.ok()) return report(request.status());
+  nlohmann::ordered_json& ctx = *request;
   if (!ctx.contains("bos_token")) ctx["bos_token"] = kDeepseekBos;
   if (!ctx.contains("eos_token")) ctx["eos_token"] = kDeepseekEos;
   if (!ctx.contains("add_generation_prompt")) ctx["add_generation_prompt"] = false;
@@ -57,11 +64,7 @@ int cmd_template(int argc, char** argv) {
   const bool dsml = named != ChatEncoding::kJinja;
   if (!template_file.empty() && dsml) return report("--template and --chat-format dsml exclude each other");
   if (!dsml && model.empty() == template_file.empty()) return report("give exactly one of -m MODEL or --template FILE");
-  nlohmann::json ctx;
-  if (dsml) {
-    if (auto r = read_request(ctx); !r.ok()) return report(r.status());
-    return render_dsml(std::move(ctx), named);
-  }
+  if (dsml) return render_dsml(named);
 
   ChatTemplateSource src;
   if (!template_file.empty()) {
@@ -73,14 +76,13 @@ int cmd_template(int argc, char** argv) {
   } else {
     auto s = load_chat_template(model);
     const ChatEncoding e = chat_format == "auto" ? default_chat_encoding(s, model, "") : ChatEncoding::kJinja;
-    if (e != ChatEncoding::kJinja) {
-      if (auto r = read_request(ctx); !r.ok()) return report(r.status());
-      return render_dsml(std::move(ctx), e);
-    }
+    if (e != ChatEncoding::kJinja) return render_dsml(e);
     if (!s.ok()) return report(s.status());
     src = std::move(s).value();
   }
-  if (auto r = read_request(ctx); !r.ok()) return report(r.status());
+  auto request = read_request<nlohmann::json>();
+  if (!request.ok()) return report(request.status());
+  nlohmann::json& ctx = *request;
   if (!ctx.contains("bos_token")) ctx["bos_token"] = src.bos_token;
   if (!ctx.contains("eos_token")) ctx["eos_token"] = src.eos_token;
   if (!ctx.contains("add_generation_prompt")) ctx["add_generation_prompt"] = false;

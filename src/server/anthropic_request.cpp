@@ -176,4 +176,25 @@ json anthropic_error_body(const ApiError& e) {
   return {{"type", "error"}, {"error", {{"type", type}, {"message", e.message}}}};
 }
 
+std::variant<CompletionParams, ApiError> anthropic_completion_params(const std::string& text, bool count_tokens,
+                                                                     const RequestLimits& limits) {
+  if (json_depth(text) > limits.max_json_depth)
+    return invalid("the request body nests deeper than " + std::to_string(limits.max_json_depth) + " levels");
+  nlohmann::ordered_json body;  // order-keeping: the tool schemas are printed in the order sent
+  try {
+    body = nlohmann::ordered_json::parse(text);
+  } catch (const nlohmann::ordered_json::exception&) {
+    return invalid("the request body is not valid JSON");
+  }
+  auto converted = anthropic_to_openai(json(body), count_tokens);
+  if (auto* e = std::get_if<ApiError>(&converted)) return *e;
+  nlohmann::ordered_json request = std::get<json>(converted);
+  if (request.contains("tools"))  // convert_tools maps tool i to tool i
+    for (size_t i = 0; i < request["tools"].size(); ++i)
+      if (body["tools"][i].contains("input_schema"))
+        request["tools"][i]["function"]["parameters"] = body["tools"][i]["input_schema"];
+  return parse_completion_request(request.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace), true,
+                                  limits);
+}
+
 }  // namespace dseek::server

@@ -17,12 +17,19 @@
 #include <nlohmann/json.hpp>
 
 #include "server/api_error.h"
+#include "server/request.h"
 
 namespace dseek::server {
 
 // The OpenAI chat request body for an Anthropic Messages request body.
 // count_tokens requests need no max_tokens.
 std::variant<nlohmann::json, ApiError> anthropic_to_openai(const nlohmann::json& body, bool count_tokens);
+
+// The Anthropic request body as the equivalent OpenAI chat parameters
+// (anthropic_to_openai, then the chat request parser); tool schemas keep the
+// order they were sent in, as DeepSeek's encoders print them.
+std::variant<CompletionParams, ApiError> anthropic_completion_params(const std::string& text, bool count_tokens,
+                                                                     const RequestLimits& limits);
 
 // Anthropic's error body {"type": "error", "error": {"type", "message"}} for a status.
 nlohmann::json anthropic_error_body(const ApiError& e);

@@ -23,5 +23,21 @@ TEST(CliTemplateV4, RendersV4Encoding) {
   EXPECT_NE(run_dseek("template --chat-format dsml-v5", "{}").exit_code, 0);
 }
 
+// DeepSeek's encoders print each tool's schema in the order given (json.dumps
+// without sort_keys); the command must not sort it on the way in.
+TEST(CliTemplateV4, ToolSchemasKeepTheRequestsKeyOrder) {
+  const std::string request = R"({"messages": [{"role": "user", "content": "Hi"}], "add_generation_prompt": true,
+    "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object",
+      "properties": {"zeta": {"type": "string"}, "alpha": {"type": "string"}}}}}]})";
+  for (const char* format : {"dsml", "dsml-v4"}) {
+    const CommandResult r = run_dseek(std::string("template --chat-format ") + format, request);
+    ASSERT_EQ(r.exit_code, 0) << format << ": " << r.err;
+    const size_t zeta = r.out.find("\"zeta\""), alpha = r.out.find("\"alpha\"");
+    ASSERT_NE(zeta, std::string::npos) << format << ": " << r.out;
+    ASSERT_NE(alpha, std::string::npos) << format << ": " << r.out;
+    EXPECT_LT(zeta, alpha) << format << ": " << r.out;
+  }
+}
+
 }  // namespace
 }  // namespace dseek::test

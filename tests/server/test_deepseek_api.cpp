@@ -167,6 +167,21 @@ TEST(AnthropicRequest, ErrorsAndErrorShape) {
   EXPECT_EQ(anthropic_error_body(ApiError{500, "x", "k", "", ""})["error"]["type"], "api_error");
 }
 
+// DeepSeek's encoders print a tool's schema in the order it was sent; the
+// Anthropic route must not sort input_schema on its way to the chat request.
+TEST(AnthropicRequest, ToolSchemasKeepTheRequestsKeyOrder) {
+  const std::string body = R"({"max_tokens": 8, "messages": [{"role": "user", "content": "hi"}], "tools": [
+    {"name": "f", "input_schema": {"type": "object", "properties": {"zeta": {"type": "string"}, "alpha": {"type": "integer"}}}}]})";
+  auto r = anthropic_completion_params(body, false, RequestLimits{});
+  ASSERT_TRUE(std::holds_alternative<CompletionParams>(r)) << std::get<ApiError>(r).message;
+  const auto& params = std::get<CompletionParams>(r).tools.at(0)["function"]["parameters"];
+  EXPECT_EQ(params.begin().key(), "type");
+  EXPECT_EQ(params["properties"].begin().key(), "zeta");
+  EXPECT_EQ(params["properties"].dump(), R"({"zeta":{"type":"string"},"alpha":{"type":"integer"}})");
+  auto bad = anthropic_completion_params("{oops", false, RequestLimits{});
+  EXPECT_TRUE(std::holds_alternative<ApiError>(bad));
+}
+
 TEST(AnthropicResponse, StopReasonsUsageAndEvents) {
   EXPECT_EQ(anthropic_stop_reason("length", ""), "max_tokens");
   EXPECT_EQ(anthropic_stop_reason("tool_calls", ""), "tool_use");
