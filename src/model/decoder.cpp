@@ -29,7 +29,7 @@ void Decoder::embed_row(int32_t token, float* out) const {
   kernels::dequantize_row(e.dtype, e.data + static_cast<uint64_t>(token) * e.row_bytes, out, trunk_.n_embd);
 }
 
-void Decoder::run_trunk(std::span<const int32_t> tokens, const LayerStep& step, float* x) const {
+void Decoder::run_trunk(std::span<const int32_t> tokens, const LayerStep& step, float* x, float* streams) const {
   const int64_t T = static_cast<int64_t>(tokens.size()), E = trunk_.n_embd, n = trunk_.n_streams;
   for (int64_t t = 0; t < T; ++t) {
     float* row = x + t * n * E;
@@ -39,6 +39,7 @@ void Decoder::run_trunk(std::span<const int32_t> tokens, const LayerStep& step, 
   LayerStep with_tokens = step;
   with_tokens.tokens = tokens;
   for (int64_t l = 0; l < trunk_.n_layer; ++l) run_layer(l, x, with_tokens);
+  if (streams) std::memcpy(streams, x, static_cast<size_t>(T * n * E) * sizeof(float));
   finish_trunk(x, with_tokens);
 }
 
@@ -59,8 +60,8 @@ Status Decoder::forward_batch(std::span<const SeqBatch> batch, ThreadPool& pool,
   const int64_t T = static_cast<int64_t>(layout->tokens.size()), E = trunk_.n_embd;
   float* x = arena.take<float>(T * trunk_.n_streams * E);
   const LayerStep step{pool, layout->seqs, T, opt.mode, arena};
-  run_trunk(layout->tokens, step, x);
-  if (opt.hidden) std::memcpy(opt.hidden, x, static_cast<size_t>(T * E) * sizeof(float));
+  run_trunk(layout->tokens, step, x, hidden_is_streams() ? opt.hidden : nullptr);
+  if (opt.hidden && !hidden_is_streams()) std::memcpy(opt.hidden, x, static_cast<size_t>(T * E) * sizeof(float));
   const int64_t rows = pack_logit_rows(batch, layout->seqs, x, E);
   if (rows > 0) linear(pool, trunk_.head, x, rows, logits, arena);
   advance_caches(batch);

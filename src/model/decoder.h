@@ -59,7 +59,11 @@ class Decoder : public Model {
   void embed_row(int32_t token, float* out) const;
   // Embedding + all layers + output norm: x [T x E] = normalised final hidden
   // states (x holds T x n_streams*E floats while the layers run).
-  void run_trunk(std::span<const int32_t> tokens, const LayerStep& step, float* x) const;
+  // `streams`, if set, gets x [T x n_streams*E] before finish_trunk.
+  void run_trunk(std::span<const int32_t> tokens, const LayerStep& step, float* x, float* streams = nullptr) const;
+  // Whether ForwardOptions::hidden gets the streams before finish_trunk (V4's
+  // MTP reads them) rather than the normalised final hidden states.
+  virtual bool hidden_is_streams() const { return false; }
 
   TrunkWeights trunk_;
 };

@@ -33,8 +33,9 @@ struct ForwardOptions {
   bool all_logits = true;  // forward(): logits for every position ([T x V]) or only the last ([V])
   // Activation memory to reuse across calls (a serving loop's); null: the call makes its own.
   StepArena* arena = nullptr;
-  // If set: every new token's final hidden state (after the output norm, what
-  // the head and the MTP module read), [T x n_embd()] for all T tokens of the step.
+  // If set: every new token's hidden state as the MTP module reads it,
+  // [T x Model::mtp_hidden_width()] for all T tokens of the step (DeepSeek-V3:
+  // after the output norm; V4: the hc_mult residual streams before the head).
   float* hidden = nullptr;
   // If set: sees the input of every linear layer of the step (weight view,
   // [n_tok x cols] activations), routed experts with their own rows; see
@@ -92,12 +93,14 @@ class Model {
   // Incremental MTP (speculative drafting). The MTP layer gets a cache of its
   // own: its position i holds (hidden_i, token_{i+1}), one behind the trunk's.
   virtual bool has_mtp() const { return false; }
+  // Floats per row of ForwardOptions::hidden and of forward_mtp_step's hidden / hidden_out.
+  virtual int64_t mtp_hidden_width() const { return n_embd(); }
   virtual KvCache new_mtp_cache(int64_t n_ctx) const { return KvCache(1, 1, 1); }
-  // Runs the MTP module over rows i = 0..n-1 of `hidden` ([n x E]: the trunk's
+  // Runs the MTP module over rows i = 0..n-1 of `hidden` ([n x W], W = mtp_hidden_width(): the trunk's
   // final hidden state at a position, or the module's own output when chaining)
   // with `next[i]` (the token after that position), at mtp_cache.n_past..,
   // appending to the cache. Writes the last row's draft logits [V] and, when
-  // hidden_out is set, the last row's output hidden state [E] (the next link's
+  // hidden_out is set, the last row's output hidden state [W] (the next link's
   // input). Row by row or in chunks, the logits are those of forward_mtp().
   virtual Status forward_mtp_step(const float* hidden, std::span<const int32_t> next, KvCache& mtp_cache,
                                   ThreadPool& pool, float* logits, float* hidden_out) const {

@@ -265,7 +265,7 @@ Status Engine::forward(const StepBatch& b, std::vector<float>& logits) {
   fo.mode = AttentionMode::kAbsorbed;
   fo.arena = &arena_;
   if (want_hidden) {
-    hidden_.resize(static_cast<size_t>(n_tokens * model_->n_embd()));
+    hidden_.resize(static_cast<size_t>(n_tokens * model_->mtp_hidden_width()));
     fo.hidden = hidden_.data();
   }
   Status st = model_->forward_batch(b.seqs, pool_, fo, logits.data());
@@ -362,7 +362,7 @@ void Engine::add_verify_to_batch(Sequence& s, StepBatch& b) {
 
 // Hands each drafter its sequence's slice of the step's hidden states (batch order).
 void Engine::pass_hidden(const StepBatch& b) {
-  const int64_t E = model_->n_embd();
+  const int64_t E = model_->mtp_hidden_width();
   int64_t offset = 0;
   for (size_t i = 0; i < b.seqs.size(); ++i) {
     const auto n = static_cast<int64_t>(b.seqs[i].tokens.size());

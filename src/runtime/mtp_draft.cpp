@@ -13,8 +13,8 @@ int32_t argmax(const std::vector<float>& v) {  // ties: the lowest id, as the gr
 }  // namespace
 
 MtpDrafter::MtpDrafter(const Model& model, ThreadPool& pool, int64_t n_ctx)
-    : model_(model), pool_(pool), n_embd_(model.n_embd()), cache_(model.new_mtp_cache(n_ctx)),
-      logits_(static_cast<size_t>(model.n_vocab())), chain_hidden_(static_cast<size_t>(model.n_embd())) {}
+    : model_(model), pool_(pool), n_embd_(model.mtp_hidden_width()), cache_(model.new_mtp_cache(n_ctx)),
+      logits_(static_cast<size_t>(model.n_vocab())), chain_hidden_(static_cast<size_t>(model.mtp_hidden_width())) {}
 
 void MtpDrafter::on_trunk(int64_t pos0, const float* hidden, int64_t n) {
   // Positions before pos0 that were stored but not run again stay; later ones were cut back.

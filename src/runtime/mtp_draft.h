@@ -30,7 +30,7 @@ class MtpDrafter final : public Drafter {
 
   const Model& model_;
   ThreadPool& pool_;
-  int64_t n_embd_;
+  int64_t n_embd_;  // floats per hidden row: the model's mtp_hidden_width()
   KvCache cache_;               // the MTP layer's; positions [0, cache_.n_past) built from true trunk states
   std::vector<float> hidden_;   // trunk hidden states of positions [cache_.n_past, ...) not yet fed to the module
   std::vector<float> logits_, chain_hidden_;

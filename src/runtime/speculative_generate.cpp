@@ -50,7 +50,7 @@ Status SpecLoop::run_trunk(std::span<const int32_t> tokens, bool all_rows) {
   fo.all_logits = all_rows;
   fo.arena = &arena_;
   if (drafter_.wants_hidden()) {
-    hidden_.resize(static_cast<size_t>(n * model_.n_embd()));
+    hidden_.resize(static_cast<size_t>(n * model_.mtp_hidden_width()));
     fo.hidden = hidden_.data();
   }
   if (Status st = model_.forward(tokens, cache_, pool_, fo, logits_.data()); !st.ok()) return st;

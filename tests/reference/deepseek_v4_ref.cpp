@@ -71,6 +71,8 @@ struct Layer {
   int64_t ratio = 0;
   V4CompressorRef comp;  // ratio > 0
   V4IndexerRef index;    // ratio 4 (CSA)
+  Tensor mtp_e, mtp_h, mtp_enorm, mtp_hnorm, mtp_norm;  // the MTP block only
+  Hc mtp_head;
 };
 struct Weights {
   Tensor embd, out_norm, out;
@@ -127,11 +129,11 @@ Layer load_layer(WeightReader& r, const V4Hp& h, int64_t l) {
   w.sinks = r.tensor(b + "attn_sinks.weight", {h.H});
   w.o_a = r.tensor(b + "attn_output_a.weight", {h.H * h.d / h.G, h.G * h.R});
   w.o_b = r.tensor(b + "attn_output_b.weight", {h.G * h.R, h.E});
-  w.ratio = h.ratio[static_cast<size_t>(l)];
+  w.ratio = l < h.L ? h.ratio[static_cast<size_t>(l)] : 0;  // the MTP block is sliding-only
   if (w.ratio > 0) load_compressed(r, h, b, w);
   w.ffn_norm = r.tensor(b + "ffn_norm.weight", {h.E});
   w.router = r.tensor(b + "ffn_gate_inp.weight", {h.E, h.X});
-  if (l < h.n_hash) w.tid2eid = r.tensor(b + "ffn_gate_tid2eid.weight", {h.K, h.V});
+  if (l < h.n_hash && l < h.L) w.tid2eid = r.tensor(b + "ffn_gate_tid2eid.weight", {h.K, h.V});
   else w.bias = r.tensor(b + "exp_probs_b.bias", {h.X});
   w.gate = r.tensor(b + "ffn_gate_exps.weight", {h.E, h.Fe, h.X});
   w.up = r.tensor(b + "ffn_up_exps.weight", {h.E, h.Fe, h.X});
@@ -326,65 +328,124 @@ std::vector<Vec> compressed_keys(const Layer& w, const Mat& attn_in, const Mat& 
   return picked;
 }
 
-}  // namespace
+// One block over every position's streams (positions 0.., the whole prompt).
+void run_block(const Layer& lw, const V4Hp& h, const V4RefOptions& opt, std::vector<Streams>& x,
+               const std::vector<int32_t>& tokens) {
+  const Vec main_freqs = rope_freqs(h.r, h.theta);  // sliding-only layers: the main base, no YaRN
+  const Vec& freqs = lw.ratio > 0 ? h.compressed_freqs : main_freqs;
+  const int64_t T = static_cast<int64_t>(x.size());
+  std::vector<Vec> keys(static_cast<size_t>(T));
+  std::vector<Vec> attn_in(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) {  // keys of all positions first (a query sees only its window)
+    Streams probe = x[static_cast<size_t>(t)];
+    hyper_connected(lw.hc_attn, h, probe, [&](const Vec& y) {
+      attn_in[static_cast<size_t>(t)] = rms_norm(y, lw.attn_norm, h.eps);
+      Vec k = rms_norm(linear(lw.kv, attn_in[static_cast<size_t>(t)]), lw.kv_norm, h.eps);
+      rope_tail(k.data(), h, freqs, t, 1.0);
+      keys[static_cast<size_t>(t)] = k;
+      return Vec(static_cast<size_t>(h.E), 0.0);
+    });
+  }
+  Mat q_lora;  // the indexer's query latent per position
+  for (int64_t t = 0; lw.ratio == 4 && t < T; ++t)
+    q_lora.push_back(rms_norm(linear(lw.q_a, attn_in[static_cast<size_t>(t)]), lw.q_norm, h.eps));
+  for (int64_t t = 0; t < T; ++t) {
+    Streams& xt = x[static_cast<size_t>(t)];
+    const std::vector<Vec> extra = compressed_keys(lw, attn_in, q_lora, t);
+    hyper_connected(lw.hc_attn, h, xt, [&](const Vec& y) {
+      return attention(lw, h, opt, rms_norm(y, lw.attn_norm, h.eps), keys, t, freqs, extra);
+    });
+    hyper_connected(lw.hc_ffn, h, xt, [&](const Vec& y) {
+      return moe(lw, h, opt, rms_norm(y, lw.ffn_norm, h.eps), tokens[static_cast<size_t>(t)]);
+    });
+  }
+}
 
-Result<std::vector<double>> deepseek_v4_logits(const std::string& gguf_path, const std::vector<int32_t>& tokens,
-                                               const V4RefOptions& opt) {
+// The head: streams collapsed by `hc` (sigmoid weights + eps), `norm`, the output projection.
+Vec head_logits(const Hc& hc, const Tensor& norm, const Tensor& out, const V4Hp& h, const Streams& xt) {
+  const Vec mix = hc_mix(hc, xt, h.eps);
+  Vec pre(static_cast<size_t>(h.n));
+  for (int64_t j = 0; j < h.n; ++j)
+    pre[static_cast<size_t>(j)] = sigmoid(mix[static_cast<size_t>(j)] * hc.scale.data[0] + hc.base.data[static_cast<size_t>(j)]) + h.hc_eps;
+  return linear(out, rms_norm(weighted_streams(pre, xt), norm, h.eps));
+}
+
+struct Trunk {
+  V4Hp h;
+  Weights w;
+  std::vector<Streams> x;  // every position's streams after the last layer
+};
+
+Result<Trunk> run_trunk(const std::string& gguf_path, const std::vector<int32_t>& tokens, const V4RefOptions& opt,
+                        bool with_mtp, Layer* mtp) {
   auto f = GgufFile::open(gguf_path);
   if (!f.ok()) return f.status();
   WeightReader r(std::move(f).value(), "deepseek4.");
-  const V4Hp h = read_hp(r, opt);
+  Trunk tr{read_hp(r, opt), {}, {}};
+  const V4Hp& h = tr.h;
   if (!r.ok()) return r.status();
-  Weights w;
+  Weights& w = tr.w;
   w.embd = r.tensor("token_embd.weight", {h.E, h.V});
   w.out_norm = r.tensor("output_norm.weight", {h.E});
   w.out = r.tensor("output.weight", {h.E, h.V});
   w.head = load_hc(r, "output_hc", h.n * h.E, h.n, 1);
   for (int64_t l = 0; l < h.L; ++l) w.layers.push_back(load_layer(r, h, l));
+  if (with_mtp) {
+    const std::string b = "blk." + std::to_string(h.L) + ".nextn.";
+    *mtp = load_layer(r, h, h.L);
+    mtp->mtp_e = r.tensor(b + "e_proj.weight", {h.E, h.E}), mtp->mtp_h = r.tensor(b + "h_proj.weight", {h.E, h.E});
+    mtp->mtp_enorm = r.tensor(b + "enorm.weight", {h.E}), mtp->mtp_hnorm = r.tensor(b + "hnorm.weight", {h.E});
+    mtp->mtp_norm = r.tensor(b + "norm.weight", {h.E});
+    mtp->mtp_head = load_hc(r, b + "hc_head", h.n * h.E, h.n, 1);
+  }
   if (!r.ok()) return r.status();
-  const Vec main_freqs = rope_freqs(h.r, h.theta);  // sliding-only layers: the main base, no YaRN
   const int64_t T = static_cast<int64_t>(tokens.size());
-  std::vector<Streams> x(static_cast<size_t>(T));
   for (int64_t t = 0; t < T; ++t) {
     const double* e = w.embd.row(tokens[static_cast<size_t>(t)]);
-    x[static_cast<size_t>(t)] = Streams(static_cast<size_t>(h.n), Vec(e, e + h.E));
+    tr.x.push_back(Streams(static_cast<size_t>(h.n), Vec(e, e + h.E)));
   }
-  for (int64_t l = 0; l < h.L; ++l) {
-    const Layer& lw = w.layers[static_cast<size_t>(l)];
-    const Vec& freqs = lw.ratio > 0 ? h.compressed_freqs : main_freqs;
-    std::vector<Vec> keys(static_cast<size_t>(T));
-    std::vector<Vec> attn_in(static_cast<size_t>(T));
-    for (int64_t t = 0; t < T; ++t) {  // keys of all positions first (a query sees only its window)
-      Streams probe = x[static_cast<size_t>(t)];
-      hyper_connected(lw.hc_attn, h, probe, [&](const Vec& y) {
-        attn_in[static_cast<size_t>(t)] = rms_norm(y, lw.attn_norm, h.eps);
-        Vec k = rms_norm(linear(lw.kv, attn_in[static_cast<size_t>(t)]), lw.kv_norm, h.eps);
-        rope_tail(k.data(), h, freqs, t, 1.0);
-        keys[static_cast<size_t>(t)] = k;
-        return Vec(static_cast<size_t>(h.E), 0.0);
-      });
-    }
-    Mat q_lora;  // the indexer's query latent per position
-    for (int64_t t = 0; lw.ratio == 4 && t < T; ++t)
-      q_lora.push_back(rms_norm(linear(lw.q_a, attn_in[static_cast<size_t>(t)]), lw.q_norm, h.eps));
-    for (int64_t t = 0; t < T; ++t) {
-      Streams& xt = x[static_cast<size_t>(t)];
-      const std::vector<Vec> extra = compressed_keys(lw, attn_in, q_lora, t);
-      hyper_connected(lw.hc_attn, h, xt, [&](const Vec& y) {
-        return attention(lw, h, opt, rms_norm(y, lw.attn_norm, h.eps), keys, t, freqs, extra);
-      });
-      hyper_connected(lw.hc_ffn, h, xt, [&](const Vec& y) {
-        return moe(lw, h, opt, rms_norm(y, lw.ffn_norm, h.eps), tokens[static_cast<size_t>(t)]);
-      });
-    }
-  }
+  for (const Layer& lw : w.layers) run_block(lw, h, opt, tr.x, tokens);
+  return tr;
+}
+
+}  // namespace
+
+Result<std::vector<double>> deepseek_v4_logits(const std::string& gguf_path, const std::vector<int32_t>& tokens,
+                                               const V4RefOptions& opt) {
+  auto tr = run_trunk(gguf_path, tokens, opt, false, nullptr);
+  if (!tr.ok()) return tr.status();
   std::vector<double> logits;
-  for (int64_t t = 0; t < T; ++t) {
-    const Streams& xt = x[static_cast<size_t>(t)];
-    const Vec mix = hc_mix(w.head, xt, h.eps);
-    Vec pre(static_cast<size_t>(h.n));
-    for (int64_t j = 0; j < h.n; ++j) pre[static_cast<size_t>(j)] = sigmoid(mix[static_cast<size_t>(j)] * w.head.scale.data[0] + w.head.base.data[static_cast<size_t>(j)]) + h.hc_eps;
-    const Vec out = linear(w.out, rms_norm(weighted_streams(pre, xt), w.out_norm, h.eps));
+  for (const Streams& xt : tr->x) {
+    const Vec out = head_logits(tr->w.head, tr->w.out_norm, tr->w.out, tr->h, xt);
+    logits.insert(logits.end(), out.begin(), out.end());
+  }
+  return logits;
+}
+
+// §2.7: x_{i,k} = e_proj enorm(embed(t_{i+1})) + h_proj hnorm(X_{i,k}), one
+// sliding block at positions 0..T-2, then the block's own head collapse and norm.
+Result<std::vector<double>> deepseek_v4_mtp_logits(const std::string& gguf_path, const std::vector<int32_t>& tokens) {
+  Layer mtp;
+  auto tr = run_trunk(gguf_path, tokens, {}, true, &mtp);
+  if (!tr.ok()) return tr.status();
+  const V4Hp& h = tr->h;
+  const std::vector<int32_t> next(tokens.begin() + 1, tokens.end());
+  std::vector<Streams> x;
+  for (size_t i = 0; i < next.size(); ++i) {
+    const double* e = tr->w.embd.row(next[i]);
+    const Vec pe = linear(mtp.mtp_e, rms_norm(Vec(e, e + h.E), mtp.mtp_enorm, h.eps));
+    Streams s;
+    for (const Vec& stream : tr->x[i]) {
+      Vec v = linear(mtp.mtp_h, rms_norm(stream, mtp.mtp_hnorm, h.eps));
+      for (size_t j = 0; j < v.size(); ++j) v[j] += pe[j];
+      s.push_back(std::move(v));
+    }
+    x.push_back(std::move(s));
+  }
+  run_block(mtp, h, {}, x, next);
+  std::vector<double> logits;
+  for (const Streams& xt : x) {
+    const Vec out = head_logits(mtp.mtp_head, mtp.mtp_norm, tr->w.out, h, xt);
     logits.insert(logits.end(), out.begin(), out.end());
   }
   return logits;

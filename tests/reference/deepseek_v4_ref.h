@@ -26,4 +26,8 @@ struct V4RefOptions {
 Result<std::vector<double>> deepseek_v4_logits(const std::string& gguf_path, const std::vector<int32_t>& tokens,
                                                const V4RefOptions& opt = {});
 
+// The MTP block's logits [(tokens.size()-1) x n_vocab]: row i drafts token
+// i+2 from the trunk's streams at i and token i+1 (docs/design/deepseek-v4.md §2.7).
+Result<std::vector<double>> deepseek_v4_mtp_logits(const std::string& gguf_path, const std::vector<int32_t>& tokens);
+
 }  // namespace dseek::reference

@@ -17,6 +17,7 @@
 #include "model/blocks/linear.h"
 #include "model/blocks/mhc.h"
 #include "model/blocks/moe.h"
+#include "model/blocks/mtp_input.h"
 #include "model/blocks/rope.h"
 #include "model/blocks/v4_attention.h"
 #include "model/blocks/v4_compressed_attention.h"
@@ -41,6 +42,7 @@ enum class V4Tensor {
   kHcFfnFn, kHcFfnBase, kHcFfnScale, kFfnNorm, kRouter, kExpBias, kTid2Eid,
   kGateExps, kDownExps, kUpExps, kGateShexp, kDownShexp, kUpShexp,
   kHcHeadFn, kHcHeadBase, kHcHeadScale, kOutputNorm, kOutput,
+  kMtpEProj, kMtpHProj, kMtpENorm, kMtpHNorm, kMtpNorm, kMtpHcFn, kMtpHcBase, kMtpHcScale,
 };
 using V4Tensors = TensorTable<H, V4Tensor>;
 
@@ -79,6 +81,7 @@ bool shared(const H& h, int64_t) { return h.n_expert_shared > 0; }
 bool compressed(const H& h, int64_t l) { return h.kind(l) != V4LayerKind::kSliding; }
 bool csa(const H& h, int64_t l) { return h.kind(l) == V4LayerKind::kCsa; }
 bool hca(const H& h, int64_t l) { return h.kind(l) == V4LayerKind::kHca; }
+bool mtp(const H& h, int64_t l) { return l >= h.n_layer; }
 
 constexpr Slot mat(std::string_view gguf, std::string_view hf, HDim<H> ne0, HDim<H> ne1, bool (*when)(const H&, int64_t) = nullptr) {
   return {.gguf = gguf, .hf = hf, .ne = {ne0, ne1, nullptr}, .when = when};
@@ -165,8 +168,24 @@ constexpr Slot kV4Slots[] = {
      .init = TensorInit::kNormWeight, .quantizable = false},
     {.gguf = ct::kOutput.gguf, .hf = ct::kOutput.hf, .scope = kGlobal, .ne = {E, V, nullptr},
      .init = TensorInit::kOutputHead},
+    // The MTP block (§2.7): block n_layer + k carries the usual layer tensors
+    // (sliding-only, never hash-routed) and these; GGUF names after V3's nextn.*.
+    mat("nextn.e_proj.weight", "e_proj.weight", E, E, mtp),
+    mat("nextn.h_proj.weight", "h_proj.weight", E, E, mtp),
+    {.gguf = "nextn.enorm.weight", .hf = "enorm.weight", .ne = {E, nullptr, nullptr}, .init = TensorInit::kNormWeight,
+     .quantizable = false, .when = mtp},
+    {.gguf = "nextn.hnorm.weight", .hf = "hnorm.weight", .ne = {E, nullptr, nullptr}, .init = TensorInit::kNormWeight,
+     .quantizable = false, .when = mtp},
+    {.gguf = "nextn.norm.weight", .hf = "norm.weight", .ne = {E, nullptr, nullptr}, .init = TensorInit::kNormWeight,
+     .quantizable = false, .when = mtp},
+    {.gguf = "nextn.hc_head_fn.weight", .hf = "hc_head_fn", .ne = {nE, Nhc, nullptr}, .init = TensorInit::kMatrix,
+     .quantizable = false, .when = mtp},
+    {.gguf = "nextn.hc_head_base.weight", .hf = "hc_head_base", .ne = {Nhc, nullptr, nullptr}, .init = TensorInit::kBias,
+     .quantizable = false, .when = mtp},
+    {.gguf = "nextn.hc_head_scale.weight", .hf = "hc_head_scale", .ne = {One, nullptr, nullptr},
+     .init = TensorInit::kNormWeight, .quantizable = false, .when = mtp},
 };
-static_assert(std::size(kV4Slots) == static_cast<size_t>(V4Tensor::kOutput) + 1, "one slot per V4Tensor, in order");
+static_assert(std::size(kV4Slots) == static_cast<size_t>(V4Tensor::kMtpHcScale) + 1, "one slot per V4Tensor, in order");
 
 const V4Tensors& v4_tensors() {
   static const V4Tensors table{kV4Slots};
@@ -216,7 +235,7 @@ class DeepseekV4Arch final : public Architecture {
     return out;
   }
 
-  std::vector<TensorSpec> tensor_specs() const override { return v4_tensors().specs(h_, h_.n_layer); }
+  std::vector<TensorSpec> tensor_specs() const override { return v4_tensors().specs(h_, h_.n_layer + h_.n_mtp); }
 
   void write_gguf_metadata(GgufWriter& w) const override {
     w.set("general.architecture", GgufValue::str("deepseek4"));
@@ -259,6 +278,14 @@ struct V4LayerWeights {
   MoeWeights moe;
 };
 
+// The MTP block: its input projections and norms, one sliding layer, its own head collapse and norm.
+struct V4MtpWeights {
+  MtpStreamInputWeights in;
+  V4LayerWeights layer;
+  MhcWeights head;
+  const float* norm = nullptr;
+};
+
 class DeepseekV4Model final : public Decoder {
  public:
   DeepseekV4Model(const H& h, std::shared_ptr<const ModelFiles> files)
@@ -293,9 +320,25 @@ class DeepseekV4Model final : public Decoder {
     for (const V4LayerWeights& lw : layers_) out.push_back(&lw.moe);
     return out;
   }
+  Status forward_mtp(std::span<const int32_t> tokens, ThreadPool& pool, float* logits) const override;
+  // MTP drafting reads the hc_mult residual streams before the head collapse (§2.7).
+  bool has_mtp() const override { return mtp_ != nullptr; }
+  int64_t mtp_hidden_width() const override { return h_.hc_mult * h_.n_embd; }
+  KvCache new_mtp_cache(int64_t n_ctx) const override { return KvCache(1, n_ctx, h_.head_dim); }  // sliding: no extension
+  Status forward_mtp_step(const float* hidden, std::span<const int32_t> next, KvCache& mtp_cache, ThreadPool& pool,
+                          float* logits, float* hidden_out) const override;
 
  private:
-  void run_layer(int64_t layer, float* x, const LayerStep& s) const override;
+  void run_layer(int64_t layer, float* x, const LayerStep& s) const override {
+    run_block(layers_[static_cast<size_t>(layer)], layer, x, s, files_->experts.get());
+  }
+  // One block over x [T x n*E] in place, its attention on cache layer `cache_layer`.
+  void run_block(const V4LayerWeights& lw, int64_t cache_layer, float* x, const LayerStep& s,
+                 const ExpertExecutor* experts) const;
+  // The MTP block over x [n x n*E] (its input streams, replaced by its output
+  // streams), then its head: out [n x E] ready for the shared output head.
+  void run_mtp(float* x, int64_t cache_layer, const LayerStep& s, float* out) const;
+  bool hidden_is_streams() const override { return true; }
   Status check_caches(std::span<const CacheSpan> seqs) const override;
   void finish_trunk(float* x, const LayerStep& s) const override {
     mhc_head(s.pool, hc_, head_, x, s.n_tok, x, s.arena);
@@ -317,6 +360,7 @@ class DeepseekV4Model final : public Decoder {
   RoutingConfig routing_;
   MhcWeights head_;
   std::vector<V4LayerWeights> layers_;
+  std::unique_ptr<V4MtpWeights> mtp_;  // when the file has an MTP block (n_mtp > 0; the first is used)
   bool new_cache_extension_needed_ = false;  // some layer is CSA / HCA
 };
 
@@ -335,6 +379,16 @@ Status DeepseekV4Model::bind() {
   for (int64_t i = 0; i < h_.n_layer; ++i)
     if (Status st = bind_layer(b, i, layers_[static_cast<size_t>(i)]); !st.ok()) return st;
   for (int64_t i = 0; i < h_.n_layer; ++i) new_cache_extension_needed_ |= h_.kind(i) != V4LayerKind::kSliding;
+  if (h_.n_mtp > 0) {
+    using enum V4Tensor;
+    const int64_t L = h_.n_layer;
+    mtp_ = std::make_unique<V4MtpWeights>();
+    mtp_->in = {t.vec(b, kMtpENorm, h_, L), t.vec(b, kMtpHNorm, h_, L), t.matrix(b, kMtpEProj, h_, L),
+                t.matrix(b, kMtpHProj, h_, L)};
+    mtp_->head = bind_hc(b, kMtpHcFn, kMtpHcBase, kMtpHcScale, L);
+    mtp_->norm = t.vec(b, kMtpNorm, h_, L);
+    if (Status st = bind_layer(b, L, mtp_->layer); !st.ok()) return st;
+  }
   return b.status();
 }
 
@@ -433,8 +487,8 @@ Status DeepseekV4Model::check_caches(std::span<const CacheSpan> seqs) const {
 
 // Streams x [T x n*E]: attention, then the MoE FFN, each wrapped in its own
 // hyper-connection (mhc_pre -> norm -> sub-block -> mhc_post).
-void DeepseekV4Model::run_layer(int64_t layer, float* x, const LayerStep& s) const {
-  const V4LayerWeights& lw = layers_[static_cast<size_t>(layer)];
+void DeepseekV4Model::run_block(const V4LayerWeights& lw, int64_t layer, float* x, const LayerStep& s,
+                                const ExpertExecutor* experts) const {
   const StepArena::Scope scope(s.arena);
   const int64_t T = s.n_tok, E = h_.n_embd, n = h_.hc_mult;
   float* y = s.arena.take<float>(T * E);
@@ -451,8 +505,57 @@ void DeepseekV4Model::run_layer(int64_t layer, float* x, const LayerStep& s) con
   mhc_post(hc_, x, f, post, comb, T, s.arena);
   mhc_pre(s.pool, hc_, lw.hc_ffn, x, T, y, post, comb, s.arena);
   rms_norm_rows(y, lw.ffn_norm, y, T, E, dims_.eps);
-  moe_forward(s.pool, routing_, lw.moe, y, T, E, f, s.arena, s.tokens.data(), files_->experts.get(), layer);
+  moe_forward(s.pool, routing_, lw.moe, y, T, E, f, s.arena, s.tokens.data(), experts, layer);
   mhc_post(hc_, x, f, post, comb, T, s.arena);
+}
+
+void DeepseekV4Model::run_mtp(float* x, int64_t cache_layer, const LayerStep& s, float* out) const {
+  run_block(mtp_->layer, cache_layer, x, s, nullptr);  // --ep places the trunk's experts only
+  mhc_head(s.pool, hc_, mtp_->head, x, s.n_tok, out, s.arena);
+  rms_norm_rows(out, mtp_->norm, out, s.n_tok, h_.n_embd, trunk_.eps);
+}
+
+// Whole-prompt MTP logits [(T-1) x V]: row i drafts token i+2 from the trunk's
+// streams at i (before the head collapse) and token i+1. The MTP block's
+// sliding attention keeps its keys in cache layer n_layer.
+Status DeepseekV4Model::forward_mtp(std::span<const int32_t> tokens, ThreadPool& pool, float* logits) const {
+  if (!mtp_) return Status::error("this model has no multi-token-prediction layer");
+  const int64_t T = static_cast<int64_t>(tokens.size()), E = h_.n_embd, n = h_.hc_mult;
+  if (T < 2) return Status::error("MTP needs at least two tokens");
+  KvCache cache(h_.n_layer + 1, T, h_.head_dim);
+  cache.extension = new_cache_extension();
+  if (Status st = check_forward_input(tokens, cache, h_.n_vocab); !st.ok()) return st;
+  StepArena arena;
+  float* x = arena.take<float>(T * n * E);
+  float* streams = arena.take<float>(T * n * E);
+  const CacheSpan trunk_seq{0, T, 0, &cache};
+  run_trunk(tokens, LayerStep{pool, {&trunk_seq, 1}, T, AttentionMode::kAuto, arena}, x, streams);
+  const auto next = tokens.subspan(1);
+  float* m = arena.take<float>((T - 1) * n * E);
+  mtp_stream_input(pool, mtp_->in, trunk_.embd, streams, next, n, E, trunk_.eps, m, arena);
+  const CacheSpan mtp_seq{0, T - 1, 0, &cache};
+  float* out = arena.take<float>((T - 1) * E);
+  run_mtp(m, h_.n_layer, LayerStep{pool, {&mtp_seq, 1}, T - 1, AttentionMode::kAuto, arena, next}, out);
+  linear(pool, trunk_.head, out, T - 1, logits, arena);
+  return ok_status();
+}
+
+Status DeepseekV4Model::forward_mtp_step(const float* hidden, std::span<const int32_t> next, KvCache& mtp_cache,
+                                         ThreadPool& pool, float* logits, float* hidden_out) const {
+  if (!mtp_) return Status::error("this model has no multi-token-prediction layer");
+  if (Status st = check_forward_input(next, mtp_cache, h_.n_vocab); !st.ok()) return st;
+  const int64_t rows = static_cast<int64_t>(next.size()), E = h_.n_embd, n = h_.hc_mult;
+  StepArena arena;
+  float* x = arena.take<float>(rows * n * E);
+  float* out = arena.take<float>(rows * E);
+  mtp_stream_input(pool, mtp_->in, trunk_.embd, hidden, next, n, E, trunk_.eps, x, arena);
+  const CacheSpan seq{0, rows, mtp_cache.n_past, &mtp_cache};
+  run_mtp(x, 0, LayerStep{pool, {&seq, 1}, rows, AttentionMode::kAuto, arena, next}, out);
+  const float* last = x + (rows - 1) * n * E;  // the block's output streams: the next link's input
+  if (hidden_out) std::copy(last, last + n * E, hidden_out);
+  linear(pool, trunk_.head, out + (rows - 1) * E, 1, logits, arena);
+  mtp_cache.n_past += rows;
+  return ok_status();
 }
 
 Result<std::unique_ptr<Model>> DeepseekV4Arch::create_model(std::shared_ptr<const ModelFiles> files) const {
@@ -476,9 +579,9 @@ Result<std::unique_ptr<Architecture>> deepseek_v4_from_hf_config(const nlohmann:
 Result<std::unique_ptr<Architecture>> deepseek_v4_preset(std::string_view preset, int64_t n_vocab, int64_t n_mtp,
                                                           int64_t n_layer) {
   if (!deepseek_v4_known_preset(preset)) return Status::error("unknown preset '" + std::string(preset) + "' (tiny, small, flash)");
-  if (n_mtp > 0) return Status::error("--mtp: deepseek-v4's multi-token-prediction block is not built yet");
   H h = deepseek_v4_preset_hparams(preset);
   h.n_vocab = n_vocab;
+  if (n_mtp >= 0) h.n_mtp = n_mtp;
   if (n_layer > 0) {
     h.n_layer = n_layer;
     h.compress_ratios.resize(static_cast<size_t>(n_layer), 0);
