@@ -23,8 +23,13 @@ void write_ratios(const H& h, const std::string& a, GgufWriter& w) {
   for (int64_t i = 0; i < h.n_mtp; ++i) items.push_back(GgufValue::u32(0));  // MTP blocks are sliding-only
   w.set(a + "attention.compress_ratios", GgufValue::array(GgufType::kUint32, std::move(items)));
 }
+// The schedule is read before the table's range checks run, so a file's absurd
+// layer count must not size an allocation: out of range, the schedule stays
+// empty and validation reports the layer count.
+size_t schedule_size(const H& h) { return h.n_layer >= 1 && h.n_layer <= kLayers ? static_cast<size_t>(h.n_layer) : 0; }
+
 void read_ratios_gguf(const GgufFile& f, GgufKeys& k, H& h) {
-  h.compress_ratios.assign(static_cast<size_t>(std::max<int64_t>(h.n_layer, 0)), 0);
+  h.compress_ratios.assign(schedule_size(h), 0);
   const GgufValue* v = f.find("deepseek4.attention.compress_ratios");
   const GgufArray* a = v ? v->to_array() : nullptr;
   if (!a) return;
@@ -37,7 +42,7 @@ void read_ratios_gguf(const GgufFile& f, GgufKeys& k, H& h) {
 // transformers' `layer_types` + `compress_rates`; `num_hash_layers` or
 // transformers' `mlp_layer_types` (hash_moe / moe).
 void read_schedule_hf(const nlohmann::json& c, JsonKeys& k, H& h) {
-  h.compress_ratios.assign(static_cast<size_t>(std::max<int64_t>(h.n_layer, 0)), 0);
+  h.compress_ratios.assign(schedule_size(h), 0);
   if (c.contains("compress_ratios") && c["compress_ratios"].is_array()) {
     for (size_t i = 0; i < h.compress_ratios.size() && i < c["compress_ratios"].size(); ++i)
       h.compress_ratios[i] = c["compress_ratios"][i].is_number_integer() ? c["compress_ratios"][i].get<int64_t>() : -1;
