@@ -26,7 +26,7 @@ void write_ratios(const H& h, const std::string& a, GgufWriter& w) {
 // The schedule is read before the table's range checks run, so a file's absurd
 // layer count must not size an allocation: out of range, the schedule stays
 // empty and validation reports the layer count.
-size_t schedule_size(const H& h) { return h.n_layer >= 1 && h.n_layer <= kLayers ? static_cast<size_t>(h.n_layer) : 0; }
+size_t schedule_size(const H& h) { return h.n_layer >= 1 && h.n_layer <= hparam_limit::kLayers ? static_cast<size_t>(h.n_layer) : 0; }
 
 void read_ratios_gguf(const GgufFile& f, GgufKeys& k, H& h) {
   h.compress_ratios.assign(schedule_size(h), 0);
